@@ -1,0 +1,133 @@
+// Exception vector table and the thin entry/exit shell around the Rust handler.
+//
+// Every vector saves the full register state as a TrapFrame (see exception.rs; the layout
+// here and there must match) on the current SP_EL1 and calls
+//     handle_exception(frame: &mut TrapFrame, kind: u64)
+// which may edit the frame (ELR, registers) before we restore it and `eret`.
+// Probe routines with known faulting instructions (probe_read_u8 & co.) let Rust test
+// whether an access faults; the handler recognises their PCs and resumes after them.
+
+.equ FRAME_SIZE, 272                    // 31 GPRs + SP_EL0 + ELR + SPSR, 16-byte aligned
+
+.macro VECTOR kind
+    .balign 0x80
+    sub     sp, sp, #FRAME_SIZE
+    stp     x0, x1, [sp, #(0 * 16)]
+    mov     x0, #\kind
+    b       exception_common
+.endm
+
+.section .text.vectors, "ax"
+.balign 0x800
+.global exception_vectors
+exception_vectors:
+    // Current EL with SP_EL0 (kinds 0-3: never used by this kernel)
+    VECTOR 0
+    VECTOR 1
+    VECTOR 2
+    VECTOR 3
+    // Current EL with SP_ELx (4 sync, 5 irq, 6 fiq, 7 serror)
+    VECTOR 4
+    VECTOR 5
+    VECTOR 6
+    VECTOR 7
+    // Lower EL, AArch64 (8 sync, 9 irq, 10 fiq, 11 serror)
+    VECTOR 8
+    VECTOR 9
+    VECTOR 10
+    VECTOR 11
+    // Lower EL, AArch32 (12-15: not supported)
+    VECTOR 12
+    VECTOR 13
+    VECTOR 14
+    VECTOR 15
+
+exception_common:
+    stp     x2, x3, [sp, #(1 * 16)]
+    stp     x4, x5, [sp, #(2 * 16)]
+    stp     x6, x7, [sp, #(3 * 16)]
+    stp     x8, x9, [sp, #(4 * 16)]
+    stp     x10, x11, [sp, #(5 * 16)]
+    stp     x12, x13, [sp, #(6 * 16)]
+    stp     x14, x15, [sp, #(7 * 16)]
+    stp     x16, x17, [sp, #(8 * 16)]
+    stp     x18, x19, [sp, #(9 * 16)]
+    stp     x20, x21, [sp, #(10 * 16)]
+    stp     x22, x23, [sp, #(11 * 16)]
+    stp     x24, x25, [sp, #(12 * 16)]
+    stp     x26, x27, [sp, #(13 * 16)]
+    stp     x28, x29, [sp, #(14 * 16)]
+    mrs     x1, sp_el0
+    stp     x30, x1, [sp, #(15 * 16)]
+    mrs     x2, elr_el1
+    mrs     x3, spsr_el1
+    stp     x2, x3, [sp, #(16 * 16)]
+
+    mov     x1, x0
+    mov     x0, sp
+    bl      handle_exception
+
+    ldp     x2, x3, [sp, #(16 * 16)]
+    msr     elr_el1, x2
+    msr     spsr_el1, x3
+    ldp     x30, x1, [sp, #(15 * 16)]
+    msr     sp_el0, x1
+    ldp     x28, x29, [sp, #(14 * 16)]
+    ldp     x26, x27, [sp, #(13 * 16)]
+    ldp     x24, x25, [sp, #(12 * 16)]
+    ldp     x22, x23, [sp, #(11 * 16)]
+    ldp     x20, x21, [sp, #(10 * 16)]
+    ldp     x18, x19, [sp, #(9 * 16)]
+    ldp     x16, x17, [sp, #(8 * 16)]
+    ldp     x14, x15, [sp, #(7 * 16)]
+    ldp     x12, x13, [sp, #(6 * 16)]
+    ldp     x10, x11, [sp, #(5 * 16)]
+    ldp     x8, x9, [sp, #(4 * 16)]
+    ldp     x6, x7, [sp, #(3 * 16)]
+    ldp     x4, x5, [sp, #(2 * 16)]
+    ldp     x2, x3, [sp, #(1 * 16)]
+    ldp     x0, x1, [sp, #(0 * 16)]
+    add     sp, sp, #FRAME_SIZE
+    eret
+
+// Probes: fn(addr: x0, value: x1, out: x2 -> [u64; 3] = {value read, ESR, FAR}).
+// x9/x10 carry ESR/FAR; the exception handler fills them and skips the faulting
+// instruction when ELR is one of the *_insn labels below. ESR == 0 means no fault.
+.section .text.probe, "ax"
+.global probe_read_u8
+.global probe_read_u8_insn
+probe_read_u8:
+    mov     x9, xzr
+    mov     x10, xzr
+    mov     x3, xzr
+probe_read_u8_insn:
+    ldrb    w3, [x0]
+    stp     x3, x9, [x2]
+    str     x10, [x2, #16]
+    ret
+
+.global probe_write_u8
+.global probe_write_u8_insn
+probe_write_u8:
+    mov     x9, xzr
+    mov     x10, xzr
+probe_write_u8_insn:
+    strb    w1, [x0]
+    stp     xzr, x9, [x2]
+    str     x10, [x2, #16]
+    ret
+
+// Branches to x0. If x0 is not executable the instruction abort is taken with ELR == x0;
+// the handler (armed by the caller) resumes at x30, the return address set by blr.
+.global probe_exec
+probe_exec:
+    stp     x29, x30, [sp, #-16]!
+    stp     x2, xzr, [sp, #-16]!
+    mov     x9, xzr
+    mov     x10, xzr
+    blr     x0
+    ldp     x2, xzr, [sp], #16
+    stp     xzr, x9, [x2]
+    str     x10, [x2, #16]
+    ldp     x29, x30, [sp], #16
+    ret

@@ -1,0 +1,73 @@
+//! Interrupt dispatch and the periodic timer tick.
+//!
+//! The GIC driver and the timer PPI come from the board; IRQs are routed here from the
+//! exception vectors.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+use platform::board::Irq;
+use platform::gic::Gic;
+use spin::{Mutex, Once};
+
+/// Tick rate of the periodic timer.
+pub const TICK_HZ: u64 = 100;
+
+struct IrqState {
+    gic: Gic,
+    timer_intid: u32,
+    ticks_per_period: u64,
+}
+
+// SAFETY: the GIC registers are reached only through the IRQ lock.
+unsafe impl Send for IrqState {}
+
+static STATE: Once<Mutex<IrqState>> = Once::new();
+static TICKS: AtomicU64 = AtomicU64::new(0);
+static SPURIOUS: AtomicU64 = AtomicU64::new(0);
+
+/// Take over the GIC, enable the timer PPI and start the periodic tick.
+pub fn init(mut gic: Gic, timer_irq: Irq) {
+    gic.init();
+    gic.enable(timer_irq, 0x80);
+    let freq = platform::timer::frequency();
+    let ticks_per_period = (freq / TICK_HZ).max(1);
+    STATE.call_once(|| {
+        Mutex::new(IrqState {
+            gic,
+            timer_intid: timer_irq.intid,
+            ticks_per_period,
+        })
+    });
+    platform::timer::arm_after(ticks_per_period);
+}
+
+/// Timer ticks since [`init`].
+pub fn ticks() -> u64 {
+    TICKS.load(Ordering::Relaxed)
+}
+
+/// Spurious interrupts seen.
+pub fn spurious() -> u64 {
+    SPURIOUS.load(Ordering::Relaxed)
+}
+
+/// GIC architecture version in use (2 or 3), 0 before [`init`].
+pub fn gic_version() -> u8 {
+    STATE.get().map_or(0, |s| s.lock().gic.version())
+}
+
+/// Handle one IRQ exception: acknowledge, dispatch, end.
+pub fn dispatch() {
+    let Some(state) = STATE.get() else { return };
+    let mut state = state.lock();
+    let Some(intid) = state.gic.acknowledge() else {
+        SPURIOUS.fetch_add(1, Ordering::Relaxed);
+        return;
+    };
+    if intid == state.timer_intid {
+        TICKS.fetch_add(1, Ordering::Relaxed);
+        platform::timer::arm_after(state.ticks_per_period);
+    } else {
+        log::warn!("unhandled IRQ {intid}");
+    }
+    state.gic.end_of_interrupt(intid);
+}

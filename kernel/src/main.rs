@@ -1,0 +1,82 @@
+//! # The kernel
+//!
+//! A no_std AArch64 microkernel for QEMU `virt` that manages buffer objects shared between
+//! a virtio-gpu device and user tasks, with explicit cache maintenance at every hand-over.
+//!
+//! ## Layers
+//! - `arch` (here `arch::aarch64`): boot assembly, exception vectors, MMU switch-over,
+//!   cache maintenance instructions, PMU cycle counter. The only place that names
+//!   AArch64 instructions or system registers.
+//! - `memory`: the virtual layout, the kernel's tables (built with the portable
+//!   `mm::pgtable` builder), physical frames and the kernel heap.
+//! - `console`, `irq`, `power`: console and logger, interrupt dispatch and the periodic
+//!   tick, power-off / exit codes.
+//! - The `platform` crate supplies everything board-specific: FDT discovery and the PL011,
+//!   GIC, timer, PSCI, semihosting drivers. Nothing here knows QEMU's addresses.
+//!
+//! ## Boot flow
+//! 1. `boot.S`: Image header; drop EL2 -> EL1 if needed; zero .bss; early tables
+//!    (identity + linear map of the image's and DTB's 1 GiB blocks, image at KIMAGE_BASE);
+//!    MMU on; jump to the link address; `kernel_main(dtb_pa, load_pa, entry_el)`.
+//! 2. `kernel_main`: cycle counter on; find the UART in the FDT and map it into the boot
+//!    tables so errors can be printed; parse the whole FDT (a bad or incomplete DTB stops
+//!    here with a message naming what is missing).
+//! 3. Final kernel tables: linear map of RAM (RW, XN), the image by section (text RX,
+//!    rodata RO, data RW+XN, guard page under the stack), devices Device-nGnRE; switch.
+//! 4. Heap and frame allocator over RAM minus image, DTB, initrd and reservations.
+//! 5. GIC and the timer tick; report the machine; run (or, in test builds, run tests);
+//!    power off through PSCI.
+
+#![no_std]
+#![no_main]
+#![forbid(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+// Some primitives (cache maintenance, access probes, frame allocation) have no caller in
+// the normal kernel until the buffer manager and user tasks land; the test kernel
+// exercises all of them and is linted without this allowance.
+#![cfg_attr(not(feature = "ktest"), allow(dead_code))]
+
+extern crate alloc;
+
+mod arch;
+mod boot;
+mod console;
+mod irq;
+#[cfg(feature = "ktest")]
+mod ktest;
+mod memory;
+mod power;
+
+use core::fmt::Write;
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    let mut out = console::PanicWriter;
+    let _ = write!(out, "\n*** KERNEL PANIC");
+    if let Some(loc) = info.location() {
+        let _ = write!(out, " at {}:{}:{}", loc.file(), loc.line(), loc.column());
+    }
+    let _ = writeln!(out, ": {} ***", info.message());
+    power::fail(power::ExitCode::Panic)
+}
+
+/// First Rust code, called by `boot.S` on the boot stack with the MMU on.
+#[no_mangle]
+extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, entry_el: u64) -> ! {
+    let machine = boot::bring_up(dtb_pa, load_pa, entry_el);
+    boot::report(&machine);
+    arch::cpu::enable_irqs();
+
+    #[cfg(feature = "ktest")]
+    if let Some(which) = machine.args.get("ktest") {
+        ktest::run(which, &machine);
+    }
+
+    let ticks = machine
+        .args
+        .get("ticks")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(5u64);
+    boot::show_ticks(ticks);
+    power::power_off()
+}

@@ -1,0 +1,94 @@
+//! Building the kernel for the bare-metal target and turning the ELF into an arm64 Image.
+
+use crate::Result;
+use object::{Object, ObjectSegment};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The kernel's target triple (no FP/SIMD in kernel or user code).
+pub const TARGET: &str = "aarch64-unknown-none-softfloat";
+
+/// Which kernel to build.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    /// The normal kernel.
+    Normal,
+    /// The kernel with its QEMU test cases (`ktest` feature).
+    Test,
+}
+
+/// A built kernel.
+pub struct Built {
+    /// The ELF with symbols (for gdb).
+    pub elf: PathBuf,
+    /// The flat arm64 Image QEMU boots.
+    pub image: PathBuf,
+}
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("tools/xtask is two levels down")
+        .to_path_buf()
+}
+
+/// Directory for xtask's outputs (images, logs, screenshots).
+pub fn out_dir() -> PathBuf {
+    root().join("target").join("xtask")
+}
+
+/// Build the kernel and its Image.
+pub fn kernel(flavor: Flavor) -> Result<Built> {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(root())
+        .args(["build", "--release", "-p", "kernel", "--target", TARGET]);
+    if flavor == Flavor::Test {
+        cmd.args(["--features", "ktest"]);
+    }
+    let status = cmd.status().map_err(|e| format!("running cargo: {e}"))?;
+    if !status.success() {
+        return Err("kernel build failed".into());
+    }
+    // Both flavors build into one target dir (only the kernel crate differs); keep a copy
+    // of each ELF beside its Image so gdb gets the symbols of what actually ran.
+    let built = root().join("target").join(TARGET).join("release/kernel");
+    let name = if flavor == Flavor::Test {
+        "kernel-test"
+    } else {
+        "kernel"
+    };
+    std::fs::create_dir_all(out_dir()).map_err(|e| e.to_string())?;
+    let elf = out_dir().join(format!("{name}.elf"));
+    std::fs::copy(&built, &elf).map_err(|e| format!("{}: {e}", built.display()))?;
+    let image = out_dir().join(format!("{name}.img"));
+    elf_to_image(&elf, &image)?;
+    Ok(Built { elf, image })
+}
+
+/// Flatten the ELF's loadable segments into a raw image starting at the lowest one
+/// (the arm64 Image header is the first thing in .text).
+fn elf_to_image(elf: &Path, image: &Path) -> Result<()> {
+    let data = std::fs::read(elf).map_err(|e| format!("{}: {e}", elf.display()))?;
+    let file = object::File::parse(&*data).map_err(|e| format!("{}: {e}", elf.display()))?;
+    let segs: Vec<_> = file.segments().filter(|s| s.file_range().1 > 0).collect();
+    let base = segs
+        .iter()
+        .map(|s| s.address())
+        .min()
+        .ok_or("kernel ELF has no loadable segment")?;
+    let mut out = Vec::new();
+    for s in &segs {
+        let off = (s.address() - base) as usize;
+        let bytes = s.data().map_err(|e| e.to_string())?;
+        if out.len() < off + bytes.len() {
+            out.resize(off + bytes.len(), 0);
+        }
+        out[off..off + bytes.len()].copy_from_slice(bytes);
+    }
+    if out.get(56..60) != Some(b"ARM\x64") {
+        return Err("kernel image lacks the arm64 Image magic at offset 56".into());
+    }
+    std::fs::write(image, out).map_err(|e| format!("{}: {e}", image.display()))
+}

@@ -1,0 +1,116 @@
+//! `cargo xtask`: the one entry point for building, running and testing the kernel.
+//!
+//! - `cargo xtask run`   build the kernel and boot it headless in QEMU (serial on stdout)
+//! - `cargo xtask test`  host unit tests, then the QEMU test kernels; ends with
+//!   `N passed, N failed` and exits non-zero on any failure
+//! - `cargo xtask gdb`   boot QEMU paused with its gdbstub and attach gdb-multiarch
+
+mod build;
+mod qemu;
+mod test;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Build, run and test the kernel")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Build the kernel and boot it in QEMU (headless, serial on this terminal).
+    Run {
+        /// Boot at EL2 (`-M virt,virtualization=on`); the kernel drops to EL1.
+        #[arg(long)]
+        el2: bool,
+        /// GIC version of the virtual board (2 or 3).
+        #[arg(long, default_value_t = 3)]
+        gic: u8,
+        /// Extra kernel command line (appended to the default).
+        #[arg(long, default_value = "")]
+        append: String,
+    },
+    /// Run every test: host unit tests, then QEMU test kernels.
+    Test {
+        /// Only run the QEMU tests.
+        #[arg(long)]
+        qemu_only: bool,
+        /// Only run the host tests.
+        #[arg(long)]
+        host_only: bool,
+    },
+    /// Boot QEMU paused with a gdbstub on :1234 and start gdb-multiarch with symbols.
+    Gdb {
+        /// Boot at EL2.
+        #[arg(long)]
+        el2: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.cmd {
+        Cmd::Run { el2, gic, append } => run(el2, gic, &append),
+        Cmd::Test {
+            qemu_only,
+            host_only,
+        } => test::run_all(!qemu_only, !host_only),
+        Cmd::Gdb { el2 } => gdb(el2),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("xtask: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Errors in xtask are messages for the user.
+pub type Result<T> = std::result::Result<T, String>;
+
+fn run(el2: bool, gic: u8, append: &str) -> Result<ExitCode> {
+    let image = build::kernel(build::Flavor::Normal)?;
+    let mut machine = qemu::Machine::new(&image.image);
+    machine.el2 = el2;
+    machine.gic = gic;
+    machine.append = format!("exit=semihosting {append}").trim().to_string();
+    let status = machine.run_interactive()?;
+    Ok(if status == 0 {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("xtask: QEMU exited with status {status}");
+        ExitCode::from(status.clamp(1, 255) as u8)
+    })
+}
+
+fn gdb(el2: bool) -> Result<ExitCode> {
+    let image = build::kernel(build::Flavor::Normal)?;
+    let mut machine = qemu::Machine::new(&image.image);
+    machine.el2 = el2;
+    machine.append = "exit=semihosting".into();
+    machine.gdb_paused = true;
+    qemu::require_tool("gdb-multiarch", "gdb-multiarch")?;
+    let mut child = machine.spawn_background()?;
+    println!("QEMU paused with its gdbstub on localhost:1234; starting gdb-multiarch");
+    let status = std::process::Command::new("gdb-multiarch")
+        .arg(&image.elf)
+        .args([
+            "-ex",
+            "set architecture aarch64",
+            "-ex",
+            "target remote localhost:1234",
+        ])
+        .status()
+        .map_err(|e| format!("gdb-multiarch: {e}"))?;
+    let _ = child.kill();
+    let _ = child.wait();
+    Ok(if status.success() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,202 @@
+//! Starting QEMU: the virt machine the kernel targets, with a virtio-gpu device, modern
+//! virtio-mmio transport and semihosting for exit codes; runs with a timeout.
+
+use crate::Result;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The QEMU binary.
+pub const QEMU: &str = "qemu-system-aarch64";
+
+/// Make sure a host tool exists; as root with apt-get, install its Debian package.
+pub fn require_tool(tool: &str, package: &str) -> Result<()> {
+    if which(tool) {
+        return Ok(());
+    }
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout.starts_with(b"0"))
+        .unwrap_or(false);
+    if is_root && which("apt-get") {
+        eprintln!("xtask: {tool} not found; installing Debian package {package}");
+        let ok = Command::new("sh")
+            .args(["-c", &format!("apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq {package}")])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        if ok && which(tool) {
+            return Ok(());
+        }
+    }
+    Err(format!(
+        "{tool} is not installed. Install it with:\n    sudo apt-get install {package}"
+    ))
+}
+
+fn which(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// One QEMU invocation.
+#[derive(Clone)]
+pub struct Machine {
+    /// Kernel Image.
+    pub kernel: PathBuf,
+    /// Enter at EL2 (`virtualization=on`).
+    pub el2: bool,
+    /// GIC version (2 or 3).
+    pub gic: u8,
+    /// Kernel command line.
+    pub append: String,
+    /// A DTB to use instead of QEMU's own.
+    pub dtb: Option<PathBuf>,
+    /// Start paused with a gdbstub on :1234.
+    pub gdb_paused: bool,
+    /// Memory size.
+    pub memory: &'static str,
+}
+
+impl Machine {
+    /// The default machine for `kernel`.
+    pub fn new(kernel: &Path) -> Self {
+        Self {
+            kernel: kernel.to_path_buf(),
+            el2: false,
+            gic: 3,
+            append: String::new(),
+            dtb: None,
+            gdb_paused: false,
+            memory: "1G",
+        }
+    }
+
+    /// The full argument list.
+    pub fn args(&self) -> Vec<String> {
+        let mut m = format!("virt,gic-version={}", self.gic);
+        if self.el2 {
+            m.push_str(",virtualization=on");
+        }
+        let mut a: Vec<String> = [
+            "-M",
+            &m,
+            "-cpu",
+            "cortex-a72",
+            "-m",
+            self.memory,
+            "-smp",
+            "1",
+            "-display",
+            "none",
+            "-serial",
+            "stdio",
+            "-monitor",
+            "none",
+            "-device",
+            "virtio-gpu-device",
+            "-global",
+            "virtio-mmio.force-legacy=false",
+            "-semihosting-config",
+            "enable=on,target=native",
+            "-no-reboot",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        a.extend(["-kernel".into(), self.kernel.display().to_string()]);
+        a.extend(["-append".into(), self.append.clone()]);
+        if let Some(dtb) = &self.dtb {
+            a.extend(["-dtb".into(), dtb.display().to_string()]);
+        }
+        if self.gdb_paused {
+            a.extend(["-s".into(), "-S".into()]);
+        }
+        a
+    }
+
+    fn command(&self) -> Result<Command> {
+        require_tool(QEMU, "qemu-system-arm")?;
+        let mut c = Command::new(QEMU);
+        c.args(self.args());
+        Ok(c)
+    }
+
+    /// Run with the terminal attached; returns QEMU's exit status.
+    pub fn run_interactive(&self) -> Result<i32> {
+        println!("$ {QEMU} {}", self.args().join(" "));
+        let status = self
+            .command()?
+            .status()
+            .map_err(|e| format!("{QEMU}: {e}"))?;
+        Ok(status.code().unwrap_or(-1))
+    }
+
+    /// Start in the background (for gdb).
+    pub fn spawn_background(&self) -> Result<Child> {
+        self.command()?
+            .stdin(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("{QEMU}: {e}"))
+    }
+
+    /// Run headless with output captured, killing QEMU after `timeout`.
+    pub fn run_captured(&self, timeout: Duration) -> Result<Outcome> {
+        let mut child = self
+            .command()?
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("{QEMU}: {e}"))?;
+        let mut stdout = child.stdout.take().expect("piped");
+        let mut stderr = child.stderr.take().expect("piped");
+        let out_thread = std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = stdout.read_to_end(&mut v);
+            v
+        });
+        let err_thread = std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = stderr.read_to_end(&mut v);
+            v
+        });
+        let start = Instant::now();
+        let status = loop {
+            if let Some(s) = child.try_wait().map_err(|e| e.to_string())? {
+                break Some(s.code().unwrap_or(-1));
+            }
+            if start.elapsed() > timeout {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut output =
+            String::from_utf8_lossy(&out_thread.join().unwrap_or_default()).into_owned();
+        output.push_str(&String::from_utf8_lossy(
+            &err_thread.join().unwrap_or_default(),
+        ));
+        Ok(Outcome {
+            status,
+            output,
+            elapsed: start.elapsed(),
+        })
+    }
+}
+
+/// What a captured run produced.
+pub struct Outcome {
+    /// Exit status, `None` if killed by the timeout.
+    pub status: Option<i32>,
+    /// Serial output and QEMU's own messages.
+    pub output: String,
+    /// Wall time (for the runner's report only).
+    pub elapsed: Duration,
+}

@@ -1,0 +1,292 @@
+//! `cargo xtask test`: host unit tests, then QEMU test kernels, one summary line.
+//!
+//! Each QEMU case boots the test kernel once with its own machine and command line, under
+//! a timeout (a hang counts as a failure). `ktest=all` boots report one line per in-kernel
+//! test, which become individual results here.
+
+use crate::build::{self, Flavor};
+use crate::qemu::{Machine, Outcome, QEMU};
+use crate::Result;
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Duration;
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Exit statuses the kernel reports through semihosting (kernel/src/power.rs).
+const EXIT_PANIC: i32 = 2;
+const EXIT_FATAL: i32 = 3;
+const EXIT_BOOT_ERROR: i32 = 4;
+
+#[derive(Default)]
+struct Tally {
+    passed: usize,
+    failed: usize,
+    failures: Vec<String>,
+}
+
+impl Tally {
+    fn record(&mut self, name: &str, result: std::result::Result<(), String>) {
+        match result {
+            Ok(()) => {
+                self.passed += 1;
+                println!("test {name} ... ok");
+            }
+            Err(why) => {
+                self.failed += 1;
+                println!(
+                    "test {name} ... FAILED\n    {}",
+                    why.replace('\n', "\n    ")
+                );
+                self.failures.push(name.to_string());
+            }
+        }
+    }
+}
+
+/// Run the host and/or QEMU suites.
+pub fn run_all(host: bool, qemu: bool) -> Result<ExitCode> {
+    let mut tally = Tally::default();
+    if host {
+        host_tests(&mut tally)?;
+    }
+    if qemu {
+        qemu_tests(&mut tally)?;
+    }
+    println!();
+    if !tally.failures.is_empty() {
+        println!("failures:");
+        for f in &tally.failures {
+            println!("    {f}");
+        }
+    }
+    println!("{} passed, {} failed", tally.passed, tally.failed);
+    Ok(if tally.failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// `cargo test` over the host crates; each crate's result line is added to the tally.
+fn host_tests(tally: &mut Tally) -> Result<()> {
+    println!("== host tests (cargo test)");
+    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(build::root())
+        .args(["test", "--no-fail-fast"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("running cargo test: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut results = 0;
+    for line in text.lines() {
+        if line.starts_with("test ") && (line.ends_with("... FAILED") || line.contains("panicked"))
+        {
+            println!("{line}");
+        }
+        if let Some(rest) = line.strip_prefix("test result: ") {
+            results += 1;
+            let count = |what: &str| -> usize {
+                rest.split(';')
+                    .find_map(|p| {
+                        p.trim()
+                            .strip_suffix(what)
+                            .and_then(|n| n.trim().rsplit(' ').next()?.parse().ok())
+                    })
+                    .unwrap_or(0)
+            };
+            tally.passed += count("passed");
+            tally.failed += count("failed");
+        }
+    }
+    if !out.status.success() {
+        println!("{text}");
+        tally.record(
+            "host/cargo-test",
+            Err(format!("cargo test exited with {}", out.status)),
+        );
+    } else if results == 0 {
+        tally.record(
+            "host/cargo-test",
+            Err("cargo test reported no results".into()),
+        );
+    }
+    println!("host: {} passed, {} failed", tally.passed, tally.failed);
+    Ok(())
+}
+
+fn qemu_tests(tally: &mut Tally) -> Result<()> {
+    println!("== QEMU tests");
+    let built = build::kernel(Flavor::Test)?;
+    let base = Machine::new(&built.image);
+
+    // In-kernel suites on three boards: EL1 + GICv2, EL1 + GICv3, EL2 + GICv3.
+    for (el2, gic) in [(false, 2u8), (false, 3), (true, 3)] {
+        let el = if el2 { 2 } else { 1 };
+        let mut m = base.clone();
+        m.el2 = el2;
+        m.gic = gic;
+        m.append = format!("exit=semihosting ktest=all expect-el={el}");
+        ktest_suite(tally, &format!("qemu/el{el}-gicv{gic}"), &m)?;
+    }
+
+    // A normal boot: the report lists the machine, ticks run, PSCI powers off, exit 0.
+    let mut m = base.clone();
+    m.append = "ticks=3".into();
+    let o = m.run_captured(TIMEOUT)?;
+    tally.record(
+        "qemu/normal-boot-report-and-power-off",
+        check(
+            &o,
+            Some(0),
+            &[
+                "memory  0x0040000000..0x0080000000 (1024 MiB)",
+                "uart    PL011 at 0x9000000, IRQ 33",
+                "gic     GICv3",
+                "timer   virtual timer IRQ 27",
+                "psci    method Hvc",
+                "GPU (device ID 16), version 2",
+                "tick 3",
+                "powering off (PSCI SYSTEM_OFF",
+            ],
+        ),
+    );
+
+    // Deliberate fatal paths must be reported and end the run with their codes.
+    let mut m = base.clone();
+    m.append = "exit=semihosting ktest=fatal-abort".into();
+    let o = m.run_captured(TIMEOUT)?;
+    tally.record(
+        "qemu/fatal-data-abort-reported",
+        check(
+            &o,
+            Some(EXIT_FATAL),
+            &[
+                "FATAL EXCEPTION: EL1h sync",
+                "Data Abort from EL1 (EC 0x25), translation fault on read",
+                "FAR_EL1 0xffffff7ffff00000",
+                "ELR_EL1 0x",
+                "x30",
+            ],
+        ),
+    );
+
+    let mut m = base.clone();
+    m.append = "exit=semihosting ktest=panic".into();
+    let o = m.run_captured(TIMEOUT)?;
+    tally.record(
+        "qemu/panic-reported",
+        check(
+            &o,
+            Some(EXIT_PANIC),
+            &[
+                "KERNEL PANIC at kernel/src/ktest/mod.rs",
+                "deliberate test panic",
+            ],
+        ),
+    );
+
+    // A DTB whose interrupt controller is unrecognisable: a boot error naming it.
+    let dtb = patched_dtb(&base, b"arm,gic-v3\0", b"arm,gic-v9\0")?;
+    let mut m = base.clone();
+    m.dtb = Some(dtb);
+    m.append = "exit=semihosting".into();
+    let o = m.run_captured(TIMEOUT)?;
+    tally.record(
+        "qemu/dtb-without-gic-boot-error",
+        check(
+            &o,
+            Some(EXIT_BOOT_ERROR),
+            &["BOOT ERROR", "interrupt controller"],
+        ),
+    );
+    Ok(())
+}
+
+/// Boot a `ktest=all` kernel and record each in-kernel test line.
+fn ktest_suite(tally: &mut Tally, prefix: &str, m: &Machine) -> Result<()> {
+    let o = m.run_captured(TIMEOUT)?;
+    let mut seen = 0;
+    for line in o.output.lines() {
+        if let Some(rest) = line.strip_prefix("ktest ") {
+            if let Some((name, verdict)) = rest.split_once(" ... ") {
+                seen += 1;
+                let r = if verdict == "ok" {
+                    Ok(())
+                } else {
+                    Err(verdict.to_string())
+                };
+                tally.record(&format!("{prefix}/{name}"), r);
+            }
+        }
+    }
+    let summary = o.output.lines().any(|l| l.starts_with("ktest summary:"));
+    if o.status != Some(0) || !summary || seen == 0 {
+        tally.record(
+            &format!("{prefix}/boot"),
+            check(&o, Some(0), &["ktest summary:"]),
+        );
+    }
+    Ok(())
+}
+
+/// Check a run's exit status and that its output holds every `needle`.
+fn check(o: &Outcome, status: Option<i32>, needles: &[&str]) -> std::result::Result<(), String> {
+    let mut problems = Vec::new();
+    match o.status {
+        None => problems.push(format!("timed out after {:?} (hang)", o.elapsed)),
+        s if s != status => problems.push(format!("exit status {s:?}, expected {status:?}")),
+        _ => {}
+    }
+    for n in needles {
+        if !o.output.contains(n) {
+            problems.push(format!("output lacks {n:?}"));
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let tail: Vec<&str> = o.output.lines().rev().take(40).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    Err(format!(
+        "{}\n--- output (last 40 lines) ---\n{}",
+        problems.join("\n"),
+        tail.join("\n")
+    ))
+}
+
+/// QEMU's own DTB for `m`'s board with one byte string replaced (same length).
+fn patched_dtb(m: &Machine, from: &[u8], to: &[u8]) -> Result<std::path::PathBuf> {
+    assert_eq!(
+        from.len(),
+        to.len(),
+        "in-place patch keeps the DTB's layout"
+    );
+    let path = build::out_dir().join(format!("virt-gicv{}.dtb", m.gic));
+    let mut args = m.args();
+    let i = args
+        .iter()
+        .position(|a| a == "-M")
+        .expect("machine argument")
+        + 1;
+    args[i] = format!("{},dumpdtb={}", args[i], path.display());
+    let out = Command::new(QEMU)
+        .args(&args)
+        .output()
+        .map_err(|e| format!("{QEMU}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "dumping the DTB failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let mut dtb = std::fs::read(&path).map_err(|e| e.to_string())?;
+    let at = dtb
+        .windows(from.len())
+        .position(|w| w == from)
+        .ok_or("string to patch not found in DTB")?;
+    dtb[at..at + to.len()].copy_from_slice(to);
+    let patched = build::out_dir().join(format!("virt-gicv{}-patched.dtb", m.gic));
+    std::fs::write(&patched, dtb).map_err(|e| e.to_string())?;
+    Ok(patched)
+}
