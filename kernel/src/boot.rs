@@ -6,10 +6,14 @@ use crate::memory::{frames, heap, kspace};
 use crate::power::{self, ExitCode};
 use crate::{arch, irq, kprintln};
 use arrayvec::ArrayVec;
+use core::cell::UnsafeCell;
 use core::fmt;
+use core::sync::atomic::{AtomicBool, Ordering};
 use mm::addr::PAGE_SIZE;
 use mm::ranges::{subtract, PhysRange};
-use platform::board::{fdt_total_size, BoardInfo, BootArgs, GicInfo, Region};
+use platform::board::{
+    fdt_total_size, normalize, BoardError, BoardInfo, BootArgs, GicInfo, Region,
+};
 use platform::gic::Gic;
 
 /// Everything the kernel learnt at boot.
@@ -33,7 +37,7 @@ const MAX_DTB_SIZE: usize = 16 * 1024 * 1024;
 /// A reason the boot cannot go on.
 enum BootError {
     Dtb(&'static str),
-    Board(platform::board::BoardError),
+    Board(BoardError),
     Map(mm::pgtable::MapError),
     NoMemory,
 }
@@ -80,6 +84,32 @@ fn dtb_slice(dtb_pa: u64) -> Result<&'static [u8], BootError> {
     Ok(unsafe { core::slice::from_raw_parts(va as *const u8, size) })
 }
 
+/// Room for the normalized copy of the DTB (QEMU's is about 8 KiB).
+const DTB_COPY_SIZE: usize = 256 * 1024;
+
+#[repr(C, align(8))]
+struct DtbCopy(UnsafeCell<[u8; DTB_COPY_SIZE]>);
+
+// SAFETY: written once by `normalized_dtb` (guarded by DTB_COPIED) before any reader
+// exists; read-only afterwards.
+unsafe impl Sync for DtbCopy {}
+
+static DTB_COPY: DtbCopy = DtbCopy(UnsafeCell::new([0; DTB_COPY_SIZE]));
+static DTB_COPIED: AtomicBool = AtomicBool::new(false);
+
+/// Copy the DTB into the kernel image in canonical form (no FDT_NOP tokens, no free
+/// space; see `platform::board::normalize`), so the parser and the kernel never depend
+/// on the loader's copy again.
+fn normalized_dtb(raw: &[u8]) -> Result<&'static [u8], BoardError> {
+    if DTB_COPIED.swap(true, Ordering::SeqCst) {
+        return Err(BoardError::Malformed("DTB normalized twice"));
+    }
+    // SAFETY: the swap above makes this the only writer ever, and no reader exists yet.
+    let buf = unsafe { &mut *DTB_COPY.0.get() };
+    let n = normalize(raw, buf)?;
+    Ok(&buf[..n])
+}
+
 /// Bootargs even from a DTB the full parser rejects (to learn `exit=semihosting`).
 /// (`fdt::Fdt::chosen` panics when /chosen is missing, hence the manual lookup.)
 fn raw_bootargs(dtb: &[u8]) -> &str {
@@ -111,7 +141,9 @@ fn find_uart(dtb: &[u8]) -> Option<Region> {
 pub fn bring_up(dtb_pa: u64, load_pa: u64, entry_el: u64) -> Machine {
     arch::pmu::enable_cycle_counter();
     let image = ImageLayout::current(load_pa);
-    let dtb = dtb_slice(dtb_pa).unwrap_or_else(|e| boot_error(e));
+    let raw_dtb = dtb_slice(dtb_pa).unwrap_or_else(|e| boot_error(e));
+    let normalized = normalized_dtb(raw_dtb);
+    let dtb = *normalized.as_ref().unwrap_or(&raw_dtb);
     let args = BootArgs::new(raw_bootargs(dtb));
     power::configure(None, args.get("exit") == Some("semihosting"));
 
@@ -129,7 +161,9 @@ pub fn bring_up(dtb_pa: u64, load_pa: u64, entry_el: u64) -> Machine {
         "kernel booting: entered at EL{entry_el}, image at PA {load_pa:#x}, DTB at PA {dtb_pa:#x}"
     );
 
-    let info = BoardInfo::parse(dtb).unwrap_or_else(|e| boot_error(BootError::Board(e)));
+    let info = normalized
+        .and_then(BoardInfo::parse)
+        .unwrap_or_else(|e| boot_error(BootError::Board(e)));
     power::configure(Some(info.psci), args.get("exit") == Some("semihosting"));
 
     // Final kernel tables.
@@ -162,7 +196,7 @@ pub fn bring_up(dtb_pa: u64, load_pa: u64, entry_el: u64) -> Machine {
     });
     reserved.push(PhysRange {
         start: dtb_pa,
-        end: dtb_pa + dtb.len() as u64,
+        end: dtb_pa + raw_dtb.len() as u64,
     });
     reserved.extend(info.initrd.and_then(range));
     for r in &info.reserved {

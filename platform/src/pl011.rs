@@ -135,9 +135,8 @@ impl Pl011 {
     pub unsafe fn new(base_va: usize) -> Self {
         // SAFETY: the caller guarantees `base_va` maps a live PL011 register block for
         // 'static; all accesses through `Registers` are volatile.
-        Self {
-            regs: unsafe { &*(base_va as *const Registers) },
-        }
+        let regs = unsafe { &*(base_va as *const Registers) };
+        Self { regs }
     }
 
     /// Configures 8N1 with FIFOs, transmit and receive on, all interrupts masked and

@@ -37,7 +37,7 @@ pub fn call(method: PsciMethod, function: u32, args: [u64; 3]) -> u64 {
     x0
 }
 
-/// `PSCI_VERSION`: major version in bits [31:16], minor in [15:0] (`0x1_0000` = 1.0).
+/// `PSCI_VERSION`: major version in bits 31:16, minor in bits 15:0 (`0x1_0000` = 1.0).
 pub fn psci_version(method: PsciMethod) -> u32 {
     call(method, PSCI_VERSION, [0; 3]) as u32
 }

@@ -102,14 +102,16 @@ mod tests {
     #[test]
     fn probe_reads_id_registers() {
         let mem = FakeMmio::new(0x200);
-        // SAFETY (all probes below): `mem` is a mapped, aligned 0x200-byte buffer.
+        // SAFETY: `mem` is a mapped, aligned 0x200-byte buffer.
         assert_eq!(unsafe { probe(mem.base()) }, None, "no magic");
         mem.write32(0, MAGIC);
         mem.write32(4, 2);
         mem.write32(0xc, 0x554d_4551);
+        // SAFETY: `mem` is a mapped, aligned 0x200-byte buffer.
         assert_eq!(unsafe { probe(mem.base()) }, None, "empty slot");
         mem.write32(8, 16);
         assert_eq!(
+            // SAFETY: `mem` is a mapped, aligned 0x200-byte buffer.
             unsafe { probe(mem.base()) },
             Some(VirtioMmioId {
                 version: 2,
@@ -118,6 +120,7 @@ mod tests {
             })
         );
         mem.write32(0, 0x7472_6975);
+        // SAFETY: `mem` is a mapped, aligned 0x200-byte buffer.
         assert_eq!(unsafe { probe(mem.base()) }, None, "bad magic");
     }
 

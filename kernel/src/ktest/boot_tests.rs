@@ -51,6 +51,21 @@ pub fn deliberate_fatal_abort() -> ! {
     panic!("read of unmapped address returned {v:#x} instead of faulting");
 }
 
+/// Deliberately overflow the boot stack: the runner expects the overflow to be reported
+/// (not a silent hang in recursive faults) and exit code 3.
+pub fn deliberate_stack_overflow() -> ! {
+    fn recurse(depth: u64) -> u64 {
+        let pad = core::hint::black_box([depth; 64]);
+        if depth == u64::MAX {
+            return pad[0];
+        }
+        recurse(depth + 1) + core::hint::black_box(pad[63])
+    }
+    crate::kprintln!("ktest: recursing until the boot stack overflows");
+    let v = recurse(0);
+    panic!("recursion returned {v} without overflowing");
+}
+
 fn entry_el_as_expected(m: &Machine) -> Result<(), String> {
     if let Some(want) = m.args.get("expect-el") {
         ensure!(

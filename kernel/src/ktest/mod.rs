@@ -2,7 +2,7 @@
 //!
 //! Bootargs select what runs: `ktest=all` runs every case below and prints one line per
 //! case plus a summary; the exit status (semihosting) is 0 only if all passed.
-//! `ktest=fatal-abort` and `ktest=panic` deliberately die, so the runner can check that a
+//! `ktest=fatal-abort`, `ktest=panic` and `ktest=stack-overflow` deliberately die, so the runner can check that a
 //! fatal exception and a panic are reported and fail the run with their exit codes.
 
 mod boot_tests;
@@ -19,6 +19,7 @@ pub fn run(which: &str, m: &Machine) -> ! {
     match which {
         "fatal-abort" => boot_tests::deliberate_fatal_abort(),
         "panic" => panic!("deliberate test panic (ktest=panic)"),
+        "stack-overflow" => boot_tests::deliberate_stack_overflow(),
         "all" => run_all(m),
         other => {
             crate::kprintln!("ktest: unknown selection '{other}'");

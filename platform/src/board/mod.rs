@@ -9,6 +9,7 @@ mod chosen;
 mod decode;
 mod devices;
 mod error;
+mod normalize;
 mod tree;
 mod validate;
 
@@ -17,6 +18,7 @@ use fdt::Fdt;
 
 pub use bootargs::BootArgs;
 pub use error::BoardError;
+pub use normalize::normalize;
 pub use validate::fdt_total_size;
 
 use tree::NodeRef;

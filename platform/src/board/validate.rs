@@ -68,8 +68,14 @@ fn block<'a>(
     dtb.get(start..end).ok_or(BoardError::Malformed(what))
 }
 
-/// Validates `dtb`, which must be exactly `totalsize` bytes long.
+/// Validates `dtb`, which must be exactly `totalsize` bytes long. `FDT_NOP` tokens are
+/// rejected (the `fdt` crate mishandles them); [`super::normalize`] removes them.
 pub fn check(dtb: &[u8]) -> Result<(), BoardError> {
+    check_with(dtb, false)
+}
+
+/// Like [`check`], but with `allow_nop` the structure block may contain `FDT_NOP`.
+pub(super) fn check_with(dtb: &[u8], allow_nop: bool) -> Result<(), BoardError> {
     let total = fdt_total_size(dtb)?;
     if dtb.len() != total {
         return Err(BoardError::Truncated {
@@ -101,7 +107,7 @@ pub fn check(dtb: &[u8]) -> Result<(), BoardError> {
         "strings block lies outside the blob",
     )?;
     check_reservations(dtb, off_rsv as usize)?;
-    check_structure(structs, strings)
+    check_structure(structs, strings, allow_nop)
 }
 
 fn check_reservations(dtb: &[u8], mut at: usize) -> Result<(), BoardError> {
@@ -130,8 +136,9 @@ fn align4(n: usize) -> usize {
 
 /// Walks the token stream enforcing
 /// `root := BEGIN_NODE "" PROP* node* END_NODE; END` with `node` alike (non-empty
-/// names). `FDT_NOP` is rejected: the `fdt` crate mishandles it in several places.
-fn check_structure(s: &[u8], strings: &[u8]) -> Result<(), BoardError> {
+/// names). `FDT_NOP` is rejected unless `allow_nop`: the `fdt` crate mishandles it in
+/// several places (a NOP between two properties ends its node and child iteration).
+fn check_structure(s: &[u8], strings: &[u8], allow_nop: bool) -> Result<(), BoardError> {
     let err = BoardError::Malformed;
     let mut pos = 0usize;
     let mut depth = 0usize;
@@ -183,15 +190,28 @@ fn check_structure(s: &[u8], strings: &[u8]) -> Result<(), BoardError> {
                 depth -= 1;
                 props_allowed = false;
                 if depth == 0 {
-                    return match be32(s, pos) {
+                    let mut end = pos;
+                    while allow_nop && be32(s, end) == Some(FDT_NOP) {
+                        end += 4;
+                    }
+                    return match be32(s, end) {
                         Some(FDT_END) => Ok(()),
                         _ => Err(err("root node is not followed by FDT_END")),
                     };
                 }
             }
-            FDT_NOP => return Err(err("FDT_NOP tokens are not supported")),
+            FDT_NOP if allow_nop => {}
+            FDT_NOP => {
+                return Err(err(
+                    "FDT_NOP tokens are not supported (normalize the DTB first)",
+                ))
+            }
             FDT_END => return Err(err("FDT_END inside an open node")),
             _ => return Err(err("unknown structure token")),
         }
     }
 }
+
+#[cfg(test)]
+#[path = "validate_tests.rs"]
+mod tests;

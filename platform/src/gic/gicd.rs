@@ -64,7 +64,7 @@ register_structs! {
     /// GICv3 distributor page at offset 0x6000: the SPI routing registers.
     pub GicdRouting {
         (0x000 => _reserved0),
-        /// GICD_IROUTER<n> for INTID 32 + n: Aff3 [39:32], Aff2..Aff0 [23:0], IRM [31].
+        /// `GICD_IROUTER<n>` for INTID 32 + n: Aff3 in bits 39:32, Aff2..Aff0 in 23:0, IRM bit 31.
         (0x100 => pub irouter: [ReadWrite<u64>; 988]),
         (0x1fe0 => @END),
     }

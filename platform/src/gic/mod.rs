@@ -2,7 +2,7 @@
 //!
 //! [`GicV2`] and the distributor/redistributor half of [`GicV3`] are plain MMIO and
 //! build everywhere; the GICv3 CPU interface uses `ICC_*` system registers, so
-//! [`GicV3::init`], its acknowledge/EOI and the [`Gic`] wrapper exist only on
+//! `GicV3::init`, its acknowledge/EOI and the `Gic` wrapper exist only on
 //! AArch64. All interrupts are configured as group 1 (non-secure IRQs).
 
 mod gicd;

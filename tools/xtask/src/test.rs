@@ -172,6 +172,18 @@ fn qemu_tests(tally: &mut Tally) -> Result<()> {
     );
 
     let mut m = base.clone();
+    m.append = "exit=semihosting ktest=stack-overflow".into();
+    let o = m.run_captured(TIMEOUT)?;
+    tally.record(
+        "qemu/stack-overflow-reported",
+        check(
+            &o,
+            Some(EXIT_FATAL),
+            &["KERNEL STACK OVERFLOW", "Data Abort from EL1"],
+        ),
+    );
+
+    let mut m = base.clone();
     m.append = "exit=semihosting ktest=panic".into();
     let o = m.run_captured(TIMEOUT)?;
     tally.record(

@@ -5,7 +5,7 @@
 //! decides what the exception means and hands IRQs to the generic kernel.
 
 use aarch64_cpu::registers::{Readable, ESR_EL1, FAR_EL1};
-use core::fmt;
+use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicBool, Ordering};
 
 /// Register state saved on exception entry. Layout shared with `vectors.S`.
@@ -35,6 +35,8 @@ pub enum VectorKind {
     LowerSync,
     /// IRQ from EL0.
     LowerIrq,
+    /// EL1 sync exception whose frame did not fit on the stack (guard page hit).
+    StackOverflow,
     /// Any vector this kernel never expects (SP_EL0 at EL1, FIQ, SError, AArch32).
     Unexpected(u64),
 }
@@ -46,6 +48,7 @@ impl VectorKind {
             5 => Self::CurrentIrq,
             8 => Self::LowerSync,
             9 => Self::LowerIrq,
+            16 => Self::StackOverflow,
             other => Self::Unexpected(other),
         }
     }
@@ -294,7 +297,6 @@ fn fixup_probe(frame: &mut TrapFrame, syn: &Syndrome) -> bool {
 
 /// Print everything known about a fatal exception and stop the kernel.
 fn fatal(frame: &TrapFrame, kind: u64, syn: Option<&Syndrome>) -> ! {
-    use core::fmt::Write;
     let mut out = crate::console::PanicWriter;
     let _ = writeln!(out, "\n*** FATAL EXCEPTION: {} ***", VectorKind::name(kind));
     if let Some(syn) = syn {
@@ -319,6 +321,14 @@ extern "C" fn handle_exception(frame: &mut TrapFrame, kind: u64) {
             // No user tasks exist yet: any EL0 exception is a kernel bug.
             let syn = Syndrome::read();
             fatal(frame, kind, Some(&syn));
+        }
+        VectorKind::StackOverflow => {
+            let syn = Syndrome::read();
+            let _ = writeln!(
+                crate::console::PanicWriter,
+                "\n*** KERNEL STACK OVERFLOW: no room for an exception frame above the guard page ***"
+            );
+            fatal(frame, 4, Some(&syn));
         }
         VectorKind::Unexpected(raw) => {
             let syn = Syndrome::read();

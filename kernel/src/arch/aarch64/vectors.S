@@ -27,7 +27,8 @@ exception_vectors:
     VECTOR 2
     VECTOR 3
     // Current EL with SP_ELx (4 sync, 5 irq, 6 fiq, 7 serror)
-    VECTOR 4
+    .balign 0x80
+    b       el1_sync_checked
     VECTOR 5
     VECTOR 6
     VECTOR 7
@@ -41,6 +42,31 @@ exception_vectors:
     VECTOR 13
     VECTOR 14
     VECTOR 15
+
+// EL1 synchronous exceptions first check that the frame fits on a mapped stack: a kernel
+// stack overflow runs into the guard page, and saving the frame there would fault again
+// forever. AT S1E1W asks the MMU without faulting; TPIDR_EL1 is the scratch register
+// (reserved for this). On overflow the frame goes on a small emergency stack, kind 16.
+el1_sync_checked:
+    msr     tpidr_el1, x0
+    sub     x0, sp, #FRAME_SIZE
+    at      s1e1w, x0
+    isb
+    mrs     x0, par_el1
+    tbnz    x0, #0, 1f                  // PAR_EL1.F: the translation failed
+    mrs     x0, tpidr_el1
+    sub     sp, sp, #FRAME_SIZE
+    stp     x0, x1, [sp, #(0 * 16)]
+    mov     x0, #4
+    b       exception_common
+1:  adrp    x0, overflow_stack_top
+    add     x0, x0, :lo12:overflow_stack_top
+    mov     sp, x0
+    mrs     x0, tpidr_el1
+    sub     sp, sp, #FRAME_SIZE
+    stp     x0, x1, [sp, #(0 * 16)]
+    mov     x0, #16
+    b       exception_common
 
 exception_common:
     stp     x2, x3, [sp, #(1 * 16)]
@@ -89,6 +115,12 @@ exception_common:
     ldp     x0, x1, [sp, #(0 * 16)]
     add     sp, sp, #FRAME_SIZE
     eret
+
+.section .bss.overflow_stack, "aw", %nobits
+.balign 16
+overflow_stack:
+    .space  8192
+overflow_stack_top:
 
 // Probes: fn(addr: x0, value: x1, out: x2 -> [u64; 3] = {value read, ESR, FAR}).
 // x9/x10 carry ESR/FAR; the exception handler fills them and skips the faulting
