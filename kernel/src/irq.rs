@@ -55,19 +55,24 @@ pub fn gic_version() -> u8 {
     STATE.get().map_or(0, |s| s.lock().gic.version())
 }
 
-/// Handle one IRQ exception: acknowledge, dispatch, end.
-pub fn dispatch() {
-    let Some(state) = STATE.get() else { return };
+/// Handle one IRQ exception: acknowledge, dispatch, end. Returns true if it was the
+/// timer tick (the caller then runs the scheduler's tick work).
+pub fn dispatch() -> bool {
+    let Some(state) = STATE.get() else {
+        return false;
+    };
     let mut state = state.lock();
     let Some(intid) = state.gic.acknowledge() else {
         SPURIOUS.fetch_add(1, Ordering::Relaxed);
-        return;
+        return false;
     };
-    if intid == state.timer_intid {
+    let ticked = intid == state.timer_intid;
+    if ticked {
         TICKS.fetch_add(1, Ordering::Relaxed);
         platform::timer::arm_after(state.ticks_per_period);
     } else {
         log::warn!("unhandled IRQ {intid}");
     }
     state.gic.end_of_interrupt(intid);
+    ticked
 }

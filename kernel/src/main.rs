@@ -46,6 +46,8 @@ mod irq;
 mod ktest;
 mod memory;
 mod power;
+mod syscall;
+mod task;
 
 use core::fmt::Write;
 
@@ -78,5 +80,25 @@ extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, entry_el: u64) -> ! {
         .and_then(|t| t.parse().ok())
         .unwrap_or(5u64);
     boot::show_ticks(ticks);
-    power::power_off()
+
+    // User space: the test sequence (`utest=`) or the init program (`init=`, default
+    // "init"), if the loader gave us an initrd.
+    task::initrd::init(machine.info.initrd);
+    let harness = match machine.args.get("utest") {
+        Some(sel) => task::harness::Harness::tests(sel),
+        None => {
+            let program = machine.args.get("init").unwrap_or("init");
+            if machine.info.initrd.is_none() {
+                log::info!("no initrd: nothing to run");
+                power::power_off()
+            }
+            task::harness::Harness::Init {
+                program: program.into(),
+                id: None,
+            }
+        }
+    };
+    arch::cpu::disable_irqs();
+    task::init(harness);
+    task::run()
 }

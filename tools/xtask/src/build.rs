@@ -92,3 +92,59 @@ fn elf_to_image(elf: &Path, image: &Path) -> Result<()> {
     }
     std::fs::write(image, out).map_err(|e| format!("{}: {e}", image.display()))
 }
+
+/// User program crates (each bin becomes an initrd entry named after it).
+const USER_CRATES: &[&str] = &["init", "utests"];
+
+/// Build the user programs and pack them into a tar initrd; returns its path.
+pub fn initrd() -> Result<PathBuf> {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(root())
+        .args(["build", "--profile", "user", "--target", TARGET]);
+    for c in USER_CRATES {
+        cmd.args(["-p", c]);
+    }
+    let status = cmd.status().map_err(|e| format!("running cargo: {e}"))?;
+    if !status.success() {
+        return Err("user program build failed".into());
+    }
+    let mut names = Vec::new();
+    for c in USER_CRATES {
+        let dir = root().join("userland").join(c).join("src");
+        if dir.join("main.rs").exists() {
+            names.push(c.to_string());
+        }
+        if let Ok(entries) = std::fs::read_dir(dir.join("bin")) {
+            for e in entries.flatten() {
+                let p = e.path();
+                if p.extension().is_some_and(|x| x == "rs") {
+                    names.push(
+                        p.file_stem()
+                            .unwrap_or_default()
+                            .to_string_lossy()
+                            .into_owned(),
+                    );
+                }
+            }
+        }
+    }
+    names.sort();
+    let bin_dir = root().join("target").join(TARGET).join("user");
+    let mut builder = tar::Builder::new(Vec::new());
+    for name in &names {
+        let data =
+            std::fs::read(bin_dir.join(name)).map_err(|e| format!("user program {name}: {e}"))?;
+        let mut header = tar::Header::new_ustar();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o755);
+        header.set_cksum();
+        builder
+            .append_data(&mut header, name, &data[..])
+            .map_err(|e| e.to_string())?;
+    }
+    let tar = builder.into_inner().map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(out_dir()).map_err(|e| e.to_string())?;
+    let path = out_dir().join("initrd.tar");
+    std::fs::write(&path, tar).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(path)
+}

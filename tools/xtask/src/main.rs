@@ -75,6 +75,7 @@ pub type Result<T> = std::result::Result<T, String>;
 fn run(el2: bool, gic: u8, append: &str) -> Result<ExitCode> {
     let image = build::kernel(build::Flavor::Normal)?;
     let mut machine = qemu::Machine::new(&image.image);
+    machine.initrd = Some(build::initrd()?);
     machine.el2 = el2;
     machine.gic = gic;
     machine.append = format!("exit=semihosting {append}").trim().to_string();
@@ -91,6 +92,7 @@ fn gdb(el2: bool) -> Result<ExitCode> {
     let image = build::kernel(build::Flavor::Normal)?;
     let mut machine = qemu::Machine::new(&image.image);
     machine.el2 = el2;
+    machine.initrd = Some(build::initrd()?);
     machine.append = "exit=semihosting".into();
     machine.gdb_paused = true;
     qemu::require_tool("gdb-multiarch", "gdb-multiarch")?;

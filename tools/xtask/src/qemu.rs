@@ -57,6 +57,8 @@ pub struct Machine {
     pub append: String,
     /// A DTB to use instead of QEMU's own.
     pub dtb: Option<PathBuf>,
+    /// The initrd (tar of user programs).
+    pub initrd: Option<PathBuf>,
     /// Start paused with a gdbstub on :1234.
     pub gdb_paused: bool,
     /// Memory size.
@@ -72,6 +74,7 @@ impl Machine {
             gic: 3,
             append: String::new(),
             dtb: None,
+            initrd: None,
             gdb_paused: false,
             memory: "1G",
         }
@@ -111,6 +114,9 @@ impl Machine {
         .collect();
         a.extend(["-kernel".into(), self.kernel.display().to_string()]);
         a.extend(["-append".into(), self.append.clone()]);
+        if let Some(rd) = &self.initrd {
+            a.extend(["-initrd".into(), rd.display().to_string()]);
+        }
         if let Some(dtb) = &self.dtb {
             a.extend(["-dtb".into(), dtb.display().to_string()]);
         }

@@ -11,6 +11,8 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::Duration;
 
 const TIMEOUT: Duration = Duration::from_secs(60);
+/// The user test boot runs many programs (the kernel times out each one after 60 s).
+const USER_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Exit statuses the kernel reports through semihosting (kernel/src/power.rs).
 const EXIT_PANIC: i32 = 2;
@@ -199,6 +201,30 @@ fn qemu_tests(tally: &mut Tally) -> Result<()> {
     );
 
     // A DTB whose interrupt controller is unrecognisable: a boot error naming it.
+    // User tasks: every test_* program of the initrd, one line each.
+    let mut m = base.clone();
+    m.initrd = Some(build::initrd()?);
+    m.append = "exit=semihosting utest=all".into();
+    let o = m.run_captured(USER_TIMEOUT)?;
+    let mut seen = 0;
+    for line in o.output.lines() {
+        if let Some((name, verdict)) = line
+            .strip_prefix("utest ")
+            .and_then(|r| r.split_once(" ... "))
+        {
+            seen += 1;
+            let r = if verdict == "ok" {
+                Ok(())
+            } else {
+                Err(verdict.to_string())
+            };
+            tally.record(&format!("qemu/user/{name}"), r);
+        }
+    }
+    if o.status != Some(0) || seen == 0 {
+        tally.record("qemu/user/harness", check(&o, Some(0), &["utest summary:"]));
+    }
+
     let dtb = patched_dtb(&base, b"arm,gic-v3\0", b"arm,gic-v9\0")?;
     let mut m = base.clone();
     m.dtb = Some(dtb);

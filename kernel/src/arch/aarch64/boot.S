@@ -21,7 +21,9 @@
 .equ SCTLR_M,           (1 << 0)
 .equ SCTLR_C,           (1 << 2)
 .equ SCTLR_SA,          (1 << 3)
+.equ SCTLR_SA0,         (1 << 4)              // EL0 SP alignment check
 .equ SCTLR_I,           (1 << 12)
+.equ SCTLR_UCT,         (1 << 15)             // EL0 may read CTR_EL0
 // Descriptor bits (ARM ARM D8.3): valid block, AF, inner shareable, AttrIndx 0 (Normal WB).
 .equ DESC_TABLE,        0x3
 .equ DESC_BLOCK_NORMAL, (0x1 | (1 << 10) | (3 << 8))
@@ -106,7 +108,7 @@ primary_entry:
     dsb     nsh
     isb
     mrs     x0, sctlr_el1
-    ldr     x1, =(SCTLR_M | SCTLR_C | SCTLR_SA | SCTLR_I)
+    ldr     x1, =(SCTLR_M | SCTLR_C | SCTLR_SA | SCTLR_SA0 | SCTLR_I | SCTLR_UCT)
     orr     x0, x0, x1
     msr     sctlr_el1, x0
     isb

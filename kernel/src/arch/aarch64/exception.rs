@@ -213,13 +213,42 @@ impl fmt::Display for TrapFrame {
     }
 }
 
-// Probe routines in vectors.S.
+// Probe routines and the user entry in vectors.S.
 extern "C" {
+    fn enter_user_frame(frame: *const TrapFrame) -> !;
     fn probe_read_u8(addr: u64, value: u64, out: *mut [u64; 3]);
     fn probe_write_u8(addr: u64, value: u64, out: *mut [u64; 3]);
     fn probe_exec(addr: u64, value: u64, out: *mut [u64; 3]);
     static probe_read_u8_insn: u8;
     static probe_write_u8_insn: u8;
+}
+
+/// The frame `enter_user` erets from (a static, so copying it onto the stack top cannot
+/// overlap the caller's own stack frame).
+struct FirstFrame(core::cell::UnsafeCell<TrapFrame>);
+
+// SAFETY: only `enter_user` touches it, once per boot, with interrupts masked.
+unsafe impl Sync for FirstFrame {}
+
+static FIRST_FRAME: FirstFrame = FirstFrame(core::cell::UnsafeCell::new(TrapFrame {
+    x: [0; 31],
+    sp_el0: 0,
+    elr: 0,
+    spsr: 0,
+}));
+
+/// Leave the kernel's boot path for EL0: reset the kernel stack and `eret` into `frame`.
+///
+/// # Safety
+/// `frame` must be a valid EL0 context (SPSR for EL0t) whose address space is installed
+/// in TTBR0; nothing on the current kernel stack may be needed again.
+pub unsafe fn enter_user(frame: &TrapFrame) -> ! {
+    // SAFETY: interrupts are masked and this runs once, so nothing else accesses it.
+    let slot = unsafe { &mut *FIRST_FRAME.0.get() };
+    *slot = frame.clone();
+    // SAFETY: forwarded from the caller; the assembly copies the frame to the stack top
+    // and restores it exactly as an exception return would.
+    unsafe { enter_user_frame(slot) }
 }
 
 /// Armed while `probe_exec` runs: an EL1 instruction abort then resumes at x30.
@@ -310,18 +339,22 @@ fn fatal(frame: &TrapFrame, kind: u64, syn: Option<&Syndrome>) -> ! {
 #[no_mangle]
 extern "C" fn handle_exception(frame: &mut TrapFrame, kind: u64) {
     match VectorKind::from_raw(kind) {
-        VectorKind::CurrentIrq | VectorKind::LowerIrq => crate::irq::dispatch(),
+        VectorKind::CurrentIrq => {
+            if crate::irq::dispatch() {
+                crate::task::on_idle_tick();
+            }
+        }
+        VectorKind::LowerIrq => {
+            let ticked = crate::irq::dispatch();
+            crate::task::on_lower_irq(frame, ticked);
+        }
         VectorKind::CurrentSync => {
             let syn = Syndrome::read();
             if !fixup_probe(frame, &syn) {
                 fatal(frame, kind, Some(&syn));
             }
         }
-        VectorKind::LowerSync => {
-            // No user tasks exist yet: any EL0 exception is a kernel bug.
-            let syn = Syndrome::read();
-            fatal(frame, kind, Some(&syn));
-        }
+        VectorKind::LowerSync => crate::task::on_lower_sync(frame),
         VectorKind::StackOverflow => {
             let syn = Syndrome::read();
             let _ = writeln!(

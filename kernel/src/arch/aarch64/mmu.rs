@@ -4,7 +4,7 @@
 //! this file only installs them.
 
 use aarch64_cpu::asm::barrier;
-use aarch64_cpu::registers::{ReadWriteable, TCR_EL1};
+use aarch64_cpu::registers::{ReadWriteable, Readable, Writeable, TCR_EL1};
 
 extern "C" {
     fn replace_ttbr1(new_root_pa: u64);
@@ -57,4 +57,23 @@ pub fn invalidate_tlb_page(va: u64) {
     unsafe {
         core::arch::asm!("dsb ishst", "tlbi vaae1is, {}", "dsb ish", "isb", in(reg) (va >> 12) & ((1 << 44) - 1), options(nostack))
     };
+}
+
+/// Invalidate every TLB entry tagged with `asid` (a user address space going away or
+/// changing).
+pub fn invalidate_tlb_asid(asid: u16) {
+    // SAFETY: TLB invalidation only forces fresh walks; the operand is ASID << 48.
+    unsafe {
+        core::arch::asm!("dsb ishst", "tlbi aside1is, {}", "dsb ish", "isb", in(reg) u64::from(asid) << 48, options(nostack))
+    };
+}
+
+/// Install a user address space (root table | ASID << 48) in TTBR0 and make sure TTBR0
+/// walks are on. ASID-tagged entries of other spaces stay valid in the TLB.
+pub fn set_user_table(ttbr0: u64) {
+    aarch64_cpu::registers::TTBR0_EL1.set(ttbr0);
+    if TCR_EL1.matches_all(TCR_EL1::EPD0::DisableTTBR0Walks) {
+        TCR_EL1.modify(TCR_EL1::EPD0::EnableTTBR0Walks);
+    }
+    barrier::isb(barrier::SY);
 }

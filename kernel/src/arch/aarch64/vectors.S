@@ -93,6 +93,7 @@ exception_common:
     mov     x0, sp
     bl      handle_exception
 
+exception_restore:
     ldp     x2, x3, [sp, #(16 * 16)]
     msr     elr_el1, x2
     msr     spsr_el1, x3
@@ -115,6 +116,20 @@ exception_common:
     ldp     x0, x1, [sp, #(0 * 16)]
     add     sp, sp, #FRAME_SIZE
     eret
+
+// enter_user_frame(frame: x0): reset SP_EL1 to the top of the kernel stack, copy the
+// frame there and restore it as if returning from an exception (first entry to EL0).
+.global enter_user_frame
+enter_user_frame:
+    ldr     x1, =__stack_top
+    sub     x1, x1, #FRAME_SIZE
+    mov     sp, x1
+    mov     x2, #(FRAME_SIZE / 16)
+1:  ldp     x3, x4, [x0], #16
+    stp     x3, x4, [x1], #16
+    subs    x2, x2, #1
+    b.ne    1b
+    b       exception_restore
 
 .section .bss.overflow_stack, "aw", %nobits
 .balign 16

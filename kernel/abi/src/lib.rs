@@ -1,0 +1,314 @@
+//! The syscall ABI, shared by the kernel and user programs. The table of every call,
+//! its arguments, results and errors is in `SYSCALLS.md` beside this crate; this file is
+//! the same contract in code.
+//!
+//! Convention: `svc #0` with the call number in `x8` and arguments in `x0..x5`. On
+//! return `x0` is 0 on success or an [`Error`] code, and results are in `x1` and `x2`.
+//! Every other register is preserved. A bad number or bad argument is an error for the
+//! caller, never a kernel panic.
+
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use core::fmt;
+
+macro_rules! numbered {
+    ($(#[$m:meta])* pub enum $name:ident else $err:path; { $($(#[$vm:meta])* $v:ident = $n:expr,)* }) => {
+        $(#[$m])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[repr(u64)]
+        pub enum $name { $($(#[$vm])* $v = $n,)* }
+
+        impl $name {
+            /// Every value, in numeric order.
+            pub const ALL: &'static [$name] = &[$($name::$v,)*];
+        }
+
+        impl TryFrom<u64> for $name {
+            type Error = Error;
+            fn try_from(n: u64) -> Result<Self, Error> {
+                match n {
+                    $($n => Ok($name::$v),)*
+                    _ => Err($err),
+                }
+            }
+        }
+    };
+}
+
+numbered! {
+    /// Syscall numbers (in `x8`).
+    pub enum Sys else Error::UnknownSyscall; {
+        /// `exit(code)`: end the calling task. Never returns.
+        Exit = 0,
+        /// `yield()`: give up the rest of the time slice.
+        Yield = 1,
+        /// `log(ptr, len)`: write UTF-8 bytes to the console.
+        Log = 2,
+        /// `spawn(name_ptr, name_len, handles_ptr, handles_len) -> task handle`.
+        Spawn = 3,
+        /// `wait(task) -> (code, how)`: block until the task ends.
+        Wait = 4,
+        /// `sleep(ns)`: block for at least `ns` nanoseconds.
+        Sleep = 5,
+        /// `cycles() -> PMCCNTR_EL0`.
+        Cycles = 6,
+        /// `handle_close(h)`.
+        HandleClose = 7,
+        /// `handle_dup(h, rights) -> h2` with `rights` a subset of h's.
+        HandleDup = 8,
+        /// `handle_info(h) -> (kind, rights)`.
+        HandleInfo = 9,
+        /// `channel_create() -> (h0, h1)`.
+        ChannelCreate = 10,
+        /// `channel_send(h, bytes_ptr, bytes_len, handles_ptr, handles_len)`.
+        ChannelSend = 11,
+        /// `channel_recv(h, buf_ptr, buf_len, handles_ptr, handles_len) -> (bytes, handles)`.
+        ChannelRecv = 12,
+        /// `stats(what) -> value`; see [`Stat`].
+        Stats = 13,
+    }
+}
+
+numbered! {
+    /// Error codes (in `x0`; 0 means success).
+    pub enum Error else Error::InvalidArgument; {
+        /// The syscall number is not defined.
+        UnknownSyscall = 1,
+        /// The handle value is not a live handle of the caller (closed, stale, forged).
+        BadHandle = 2,
+        /// The handle names an object of the wrong kind for this call.
+        WrongType = 3,
+        /// The handle lacks a right the call needs, or rights would be raised.
+        AccessDenied = 4,
+        /// A user pointer is null, misaligned, outside user space, wraps around, or not
+        /// mapped with the access the call needs.
+        BadAddress = 5,
+        /// An argument is out of its documented range.
+        InvalidArgument = 6,
+        /// The kernel ran out of memory for the request.
+        NoMemory = 7,
+        /// No program of that name is in the initrd.
+        NotFound = 8,
+        /// A length exceeds its documented limit.
+        TooLarge = 9,
+        /// The channel's queue is full.
+        QueueFull = 10,
+        /// The other end of the channel is closed (and nothing is left to receive).
+        PeerClosed = 11,
+        /// The caller's handle table is full.
+        TableFull = 12,
+        /// The receive buffers are too small for the next message (it stays queued;
+        /// `x1`/`x2` give the sizes needed).
+        BufferTooSmall = 13,
+        /// The program is not a valid AArch64 user ELF.
+        BadProgram = 14,
+    }
+}
+
+impl Error {
+    /// Short description.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Error::UnknownSyscall => "unknown syscall",
+            Error::BadHandle => "bad handle",
+            Error::WrongType => "wrong handle type",
+            Error::AccessDenied => "access denied",
+            Error::BadAddress => "bad address",
+            Error::InvalidArgument => "invalid argument",
+            Error::NoMemory => "out of memory",
+            Error::NotFound => "not found",
+            Error::TooLarge => "too large",
+            Error::QueueFull => "queue full",
+            Error::PeerClosed => "peer closed",
+            Error::TableFull => "handle table full",
+            Error::BufferTooSmall => "buffer too small",
+            Error::BadProgram => "bad program",
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+numbered! {
+    /// What `stats` reports.
+    pub enum Stat else Error::InvalidArgument; {
+        /// Free physical frames.
+        FreeFrames = 0,
+        /// All physical frames the allocator manages.
+        TotalFrames = 1,
+        /// Live tasks (not yet reaped).
+        Tasks = 2,
+        /// Timer ticks since boot.
+        Ticks = 3,
+    }
+}
+
+numbered! {
+    /// Kinds of kernel object a handle can name (`handle_info` result).
+    pub enum ObjectKind else Error::InvalidArgument; {
+        /// A task (from `spawn`).
+        Task = 1,
+        /// One end of a channel.
+        Channel = 2,
+    }
+}
+
+numbered! {
+    /// How a task ended (`wait`'s second result).
+    pub enum ExitHow else Error::InvalidArgument; {
+        /// It called `exit(code)`.
+        Exited = 0,
+        /// The kernel killed it for a fault; the code is the exception class (ESR.EC).
+        Killed = 1,
+    }
+}
+
+/// A handle value as user code sees it: `generation << 16 | (slot + 1)`. Zero is never
+/// a valid handle; a value whose generation does not match the slot's is stale.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[repr(transparent)]
+pub struct Handle(pub u32);
+
+impl Handle {
+    /// Compose from a slot index and generation.
+    pub const fn new(slot: u16, generation: u16) -> Self {
+        Handle(((generation as u32) << 16) | (slot as u32 + 1))
+    }
+
+    /// Slot index, or `None` for the null value.
+    pub const fn slot(self) -> Option<u16> {
+        match self.0 & 0xffff {
+            0 => None,
+            s => Some((s - 1) as u16),
+        }
+    }
+
+    /// Generation counter.
+    pub const fn generation(self) -> u16 {
+        (self.0 >> 16) as u16
+    }
+}
+
+/// Rights a handle carries. A duplicate or transferred handle can only have fewer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[repr(transparent)]
+pub struct Rights(pub u32);
+
+impl Rights {
+    /// No rights.
+    pub const NONE: Rights = Rights(0);
+    /// May be duplicated, passed to `spawn` or sent over a channel.
+    pub const SHARE: Rights = Rights(1 << 0);
+    /// May be waited on (tasks).
+    pub const WAIT: Rights = Rights(1 << 1);
+    /// May send (channels).
+    pub const SEND: Rights = Rights(1 << 2);
+    /// May receive (channels).
+    pub const RECV: Rights = Rights(1 << 3);
+    /// Every right defined.
+    pub const ALL: Rights = Rights(0xf);
+
+    /// True if every right in `other` is in `self`.
+    pub const fn contains(self, other: Rights) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// True if `self` has only defined bits.
+    pub const fn is_valid(self) -> bool {
+        self.0 & !Self::ALL.0 == 0
+    }
+
+    /// Union.
+    pub const fn with(self, other: Rights) -> Rights {
+        Rights(self.0 | other.0)
+    }
+
+    /// Intersection.
+    pub const fn intersect(self, other: Rights) -> Rights {
+        Rights(self.0 & other.0)
+    }
+}
+
+/// Documented limits.
+pub mod limits {
+    /// Largest message body in bytes.
+    pub const MAX_MSG_BYTES: usize = 256;
+    /// Most handles in one message.
+    pub const MAX_MSG_HANDLES: usize = 8;
+    /// Messages a channel end can queue before `QueueFull`.
+    pub const CHANNEL_DEPTH: usize = 16;
+    /// Handle slots per task.
+    pub const MAX_HANDLES: usize = 256;
+    /// Longest program name for `spawn`.
+    pub const MAX_NAME: usize = 64;
+    /// Most handles passed to `spawn` (the child gets them in `x1..x4`).
+    pub const MAX_SPAWN_HANDLES: usize = 4;
+    /// Longest `log` write in bytes.
+    pub const MAX_LOG: usize = 4096;
+}
+
+/// The first user address that is never mapped (user space is `[0, USER_END)`).
+pub const USER_END: u64 = 1 << 48;
+/// Where user programs are linked (`userland/user.ld`).
+pub const USER_IMAGE_BASE: u64 = 0x40_0000;
+/// Top of the user stack (exclusive).
+pub const USER_STACK_TOP: u64 = 0x1_0000_0000;
+/// Size of the user stack; the page below it is an unmapped guard.
+pub const USER_STACK_SIZE: u64 = 64 * 1024;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_number_round_trips_and_unknown_is_an_error() {
+        for &s in Sys::ALL {
+            assert_eq!(Sys::try_from(s as u64), Ok(s));
+        }
+        assert_eq!(
+            Sys::try_from(Sys::ALL.len() as u64),
+            Err(Error::UnknownSyscall)
+        );
+        assert_eq!(Sys::try_from(u64::MAX), Err(Error::UnknownSyscall));
+        for &e in Error::ALL {
+            assert_eq!(Error::try_from(e as u64), Ok(e));
+            assert!(!e.as_str().is_empty());
+        }
+        assert!(Error::try_from(0).is_err(), "0 is success, not an error");
+    }
+
+    #[test]
+    fn numbers_are_dense_from_zero() {
+        for (i, &s) in Sys::ALL.iter().enumerate() {
+            assert_eq!(s as u64, i as u64);
+        }
+        for (i, &e) in Error::ALL.iter().enumerate() {
+            assert_eq!(e as u64, i as u64 + 1);
+        }
+    }
+
+    #[test]
+    fn handle_encoding() {
+        let h = Handle::new(5, 7);
+        assert_eq!(h.slot(), Some(5));
+        assert_eq!(h.generation(), 7);
+        assert_eq!(Handle(0).slot(), None);
+        assert_eq!(Handle::new(0, 1).0, 0x1_0001);
+    }
+
+    #[test]
+    fn rights_subset() {
+        let rw = Rights::SEND.with(Rights::RECV);
+        assert!(rw.contains(Rights::SEND));
+        assert!(!Rights::SEND.contains(rw));
+        assert!(Rights::ALL.is_valid());
+        assert!(!Rights(1 << 20).is_valid());
+        assert_eq!(rw.intersect(Rights::RECV), Rights::RECV);
+    }
+}

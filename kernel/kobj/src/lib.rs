@@ -1,0 +1,252 @@
+//! Portable kernel-object logic, tested on the host.
+//!
+//! [`HandleTable`] is each task's table of handles: slots holding an object and the
+//! rights this handle grants, named by values that carry the slot's generation so a
+//! closed (stale) or made-up value never reaches another object.
+
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+extern crate alloc;
+
+use abi::{Error, Handle, Rights};
+use alloc::vec::Vec;
+
+struct Slot<T> {
+    generation: u16,
+    entry: Option<(T, Rights)>,
+}
+
+/// A per-task handle table with at most `capacity` slots.
+pub struct HandleTable<T> {
+    slots: Vec<Slot<T>>,
+    capacity: usize,
+    live: usize,
+}
+
+impl<T: Clone> HandleTable<T> {
+    /// An empty table that can hold up to `capacity` (≤ 65535) handles.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            slots: Vec::new(),
+            capacity: capacity.min(u16::MAX as usize),
+            live: 0,
+        }
+    }
+
+    /// Number of live handles.
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    /// True if no handle is live.
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// Free slots left.
+    pub fn free_slots(&self) -> usize {
+        self.capacity - self.live
+    }
+
+    /// Insert an object; the lowest free slot is reused with its generation.
+    pub fn insert(&mut self, object: T, rights: Rights) -> Result<Handle, Error> {
+        if let Some(i) = self.slots.iter().position(|s| s.entry.is_none()) {
+            let slot = &mut self.slots[i];
+            slot.entry = Some((object, rights));
+            self.live += 1;
+            return Ok(Handle::new(i as u16, slot.generation));
+        }
+        if self.slots.len() >= self.capacity {
+            return Err(Error::TableFull);
+        }
+        self.slots.push(Slot {
+            generation: 1,
+            entry: Some((object, rights)),
+        });
+        self.live += 1;
+        Ok(Handle::new((self.slots.len() - 1) as u16, 1))
+    }
+
+    fn slot(&self, h: Handle) -> Result<&(T, Rights), Error> {
+        let i = h.slot().ok_or(Error::BadHandle)? as usize;
+        match self.slots.get(i) {
+            Some(Slot {
+                generation,
+                entry: Some(e),
+            }) if *generation == h.generation() => Ok(e),
+            _ => Err(Error::BadHandle),
+        }
+    }
+
+    /// The object and rights behind `h`.
+    pub fn get(&self, h: Handle) -> Result<(&T, Rights), Error> {
+        self.slot(h).map(|(o, r)| (o, *r))
+    }
+
+    /// The object behind `h` if the handle has every right in `need`
+    /// (`AccessDenied` otherwise).
+    pub fn get_with(&self, h: Handle, need: Rights) -> Result<&T, Error> {
+        let (o, r) = self.get(h)?;
+        if r.contains(need) {
+            Ok(o)
+        } else {
+            Err(Error::AccessDenied)
+        }
+    }
+
+    /// Remove `h`, returning its object and rights; the slot's generation moves on so
+    /// the old value is stale from now on.
+    pub fn remove(&mut self, h: Handle) -> Result<(T, Rights), Error> {
+        self.slot(h)?;
+        let slot = &mut self.slots[h.slot().ok_or(Error::BadHandle)? as usize];
+        slot.generation = match slot.generation.wrapping_add(1) {
+            0 => 1,
+            g => g,
+        };
+        self.live -= 1;
+        slot.entry.take().ok_or(Error::BadHandle)
+    }
+
+    /// A new handle to the same object with `rights`, which must be defined bits, a
+    /// subset of `h`'s rights, and `h` must have `SHARE`. Errors in that order:
+    /// `BadHandle`, `InvalidArgument`, `AccessDenied`, `TableFull`.
+    pub fn duplicate(&mut self, h: Handle, rights: Rights) -> Result<Handle, Error> {
+        let (obj, have) = self.get(h)?;
+        if !rights.is_valid() {
+            return Err(Error::InvalidArgument);
+        }
+        if !have.contains(Rights::SHARE) || !have.contains(rights) {
+            return Err(Error::AccessDenied);
+        }
+        let obj = obj.clone();
+        self.insert(obj, rights)
+    }
+
+    /// Remove every handle, returning the objects (for closing a dying task's table).
+    pub fn drain(&mut self) -> Vec<(T, Rights)> {
+        let mut out = Vec::with_capacity(self.live);
+        for slot in &mut self.slots {
+            if let Some(e) = slot.entry.take() {
+                slot.generation = slot.generation.wrapping_add(1).max(1);
+                out.push(e);
+            }
+        }
+        self.live = 0;
+        out
+    }
+
+    /// Check that `handles` are all live, pairwise distinct, and each has `need`;
+    /// `InvalidArgument` for a repeat. Changes nothing.
+    pub fn check_transfer(&self, handles: &[Handle], need: Rights) -> Result<(), Error> {
+        for (i, &h) in handles.iter().enumerate() {
+            self.get_with(h, need)?;
+            if handles[..i].contains(&h) {
+                return Err(Error::InvalidArgument);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RW: Rights = Rights(Rights::SEND.0 | Rights::RECV.0 | Rights::SHARE.0);
+
+    #[test]
+    fn insert_get_remove_and_stale_values() {
+        let mut t = HandleTable::new(4);
+        let a = t.insert("a", RW).unwrap();
+        assert_eq!(t.get(a).unwrap(), (&"a", RW));
+        assert_eq!(t.remove(a).unwrap(), ("a", RW));
+        assert_eq!(t.get(a), Err(Error::BadHandle), "closed handle is stale");
+        let b = t.insert("b", RW).unwrap();
+        assert_eq!(a.slot(), b.slot(), "slot reused");
+        assert_ne!(a, b, "with a new generation");
+        assert_eq!(t.get(a), Err(Error::BadHandle));
+        assert_eq!(t.remove(a), Err(Error::BadHandle));
+        assert_eq!(t.get(b).unwrap().0, &"b");
+    }
+
+    #[test]
+    fn forged_values_are_bad_handles() {
+        let mut t = HandleTable::new(4);
+        let a = t.insert(1u32, RW).unwrap();
+        for forged in [
+            Handle(0),
+            Handle(a.0 ^ 0x1_0000),
+            Handle::new(3, 1),
+            Handle(u32::MAX),
+        ] {
+            assert_eq!(t.get(forged), Err(Error::BadHandle), "{forged:?}");
+        }
+    }
+
+    #[test]
+    fn table_full() {
+        let mut t = HandleTable::new(2);
+        t.insert(1, RW).unwrap();
+        let h = t.insert(2, RW).unwrap();
+        assert_eq!(t.insert(3, RW), Err(Error::TableFull));
+        assert_eq!(t.duplicate(h, RW), Err(Error::TableFull));
+        t.remove(h).unwrap();
+        assert!(t.insert(3, RW).is_ok());
+    }
+
+    #[test]
+    fn duplicate_only_reduces_rights() {
+        let mut t = HandleTable::new(8);
+        let h = t.insert(7, RW).unwrap();
+        let send_only = t.duplicate(h, Rights::SEND).unwrap();
+        assert_eq!(t.get(send_only).unwrap(), (&7, Rights::SEND));
+        assert_eq!(
+            t.get_with(send_only, Rights::RECV),
+            Err(Error::AccessDenied)
+        );
+        // No SHARE on the duplicate: it cannot be duplicated again, even to fewer rights.
+        assert_eq!(
+            t.duplicate(send_only, Rights::NONE),
+            Err(Error::AccessDenied)
+        );
+        // Raising is refused.
+        assert_eq!(
+            t.duplicate(h, RW.with(Rights::WAIT)),
+            Err(Error::AccessDenied)
+        );
+        assert_eq!(t.duplicate(h, Rights(1 << 30)), Err(Error::InvalidArgument));
+    }
+
+    #[test]
+    fn transfer_checks_change_nothing() {
+        let mut t = HandleTable::new(8);
+        let a = t.insert(1, RW).unwrap();
+        let b = t.insert(2, Rights::SEND).unwrap();
+        assert_eq!(t.check_transfer(&[a], Rights::SHARE), Ok(()));
+        assert_eq!(
+            t.check_transfer(&[a, b], Rights::SHARE),
+            Err(Error::AccessDenied)
+        );
+        assert_eq!(
+            t.check_transfer(&[a, a], Rights::SHARE),
+            Err(Error::InvalidArgument)
+        );
+        assert_eq!(
+            t.check_transfer(&[Handle(0)], Rights::SHARE),
+            Err(Error::BadHandle)
+        );
+        assert_eq!(t.len(), 2);
+    }
+
+    #[test]
+    fn drain_empties_and_invalidates() {
+        let mut t = HandleTable::new(8);
+        let a = t.insert(1, RW).unwrap();
+        t.insert(2, RW).unwrap();
+        assert_eq!(t.drain().len(), 2);
+        assert!(t.is_empty());
+        assert_eq!(t.get(a), Err(Error::BadHandle));
+    }
+}

@@ -1,0 +1,313 @@
+//! The syscall layer: decode `x8` and the argument registers, check every argument in
+//! the order `kernel/abi/SYSCALLS.md` documents, act, and write the results back.
+//!
+//! A call that fails changes nothing. User memory is only reached through the task's
+//! address space (`task::space`), which checks every page first.
+
+use crate::arch::exception::TrapFrame;
+use crate::task::object::{Channel, Message, Object, Recv};
+use crate::task::space::UserAccess;
+use crate::task::{Block, Kernel};
+use abi::{limits, Error, ExitHow, Handle, Rights, Stat, Sys};
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+/// What a syscall did.
+enum Outcome {
+    /// Finished: results for x1, x2.
+    Done(u64, u64),
+    /// Failed: the error, and values for x1, x2 (sizes for `BufferTooSmall`).
+    Failed(Error, u64, u64),
+    /// The task must wait; the call is re-issued when it is woken (unless it is a sleep,
+    /// whose waker writes the result).
+    Blocked(Block),
+    /// The task is gone (exit).
+    Gone,
+}
+
+impl From<Error> for Outcome {
+    fn from(e: Error) -> Self {
+        Outcome::Failed(e, 0, 0)
+    }
+}
+
+type SysResult = Result<Outcome, Error>;
+
+/// Handle the `svc` in `frame` for the current task.
+pub fn dispatch(k: &mut Kernel, frame: &mut TrapFrame) {
+    let Some(id) = k.current_id() else { return };
+    let a = [
+        frame.x[0], frame.x[1], frame.x[2], frame.x[3], frame.x[4], frame.x[5],
+    ];
+    let outcome = match Sys::try_from(frame.x[8]) {
+        Err(e) => Outcome::from(e),
+        Ok(sys) => call(k, id, sys, a).unwrap_or_else(Outcome::from),
+    };
+    match outcome {
+        Outcome::Done(x1, x2) => {
+            frame.x[0] = 0;
+            frame.x[1] = x1;
+            frame.x[2] = x2;
+        }
+        Outcome::Failed(e, x1, x2) => {
+            frame.x[0] = e as u64;
+            frame.x[1] = x1;
+            frame.x[2] = x2;
+        }
+        Outcome::Blocked(b) => {
+            if let Block::Sleep(_) = b {
+                frame.x[1] = 0;
+                frame.x[2] = 0;
+            } else {
+                frame.elr -= 4; // re-issue `svc #0` when woken
+            }
+            k.block_current(b);
+        }
+        Outcome::Gone => {}
+    }
+}
+
+fn call(k: &mut Kernel, id: u32, sys: Sys, a: [u64; 6]) -> SysResult {
+    match sys {
+        Sys::Exit => {
+            k.destroy(id, (a[0], ExitHow::Exited));
+            Ok(Outcome::Gone)
+        }
+        Sys::Yield => {
+            k.end_slice();
+            Ok(Outcome::Done(0, 0))
+        }
+        Sys::Log => log(k, id, a[0], a[1]),
+        Sys::Spawn => spawn(k, id, a),
+        Sys::Wait => wait(k, id, a[0]),
+        Sys::Sleep => sleep(k, a[0]),
+        Sys::Cycles => Ok(Outcome::Done(crate::arch::pmu::cycles(), 0)),
+        Sys::HandleClose => {
+            task(k, id)?.handles.remove(handle(a[0])?)?;
+            // A closed channel end may leave a blocked receiver without a peer.
+            k.wake_where(|b| matches!(b, Block::Recv(_)));
+            Ok(Outcome::Done(0, 0))
+        }
+        Sys::HandleDup => {
+            let rights = Rights(u32::try_from(a[1]).map_err(|_| Error::InvalidArgument)?);
+            let h = handle(a[0])?;
+            // A rights value beyond 32 bits is as undefined as unknown low bits.
+            let new = task(k, id)?.handles.duplicate(h, rights)?;
+            Ok(Outcome::Done(u64::from(new.0), 0))
+        }
+        Sys::HandleInfo => {
+            let (obj, rights) = task(k, id)?.handles.get(handle(a[0])?)?;
+            Ok(Outcome::Done(obj.kind() as u64, u64::from(rights.0)))
+        }
+        Sys::ChannelCreate => {
+            let t = task(k, id)?;
+            if t.handles.free_slots() < 2 {
+                return Err(Error::TableFull);
+            }
+            let (e0, e1) = Channel::create();
+            let rights = Rights::SEND.with(Rights::RECV).with(Rights::SHARE);
+            let h0 = t.handles.insert(Object::Channel(Arc::new(e0)), rights)?;
+            let h1 = t.handles.insert(Object::Channel(Arc::new(e1)), rights)?;
+            Ok(Outcome::Done(u64::from(h0.0), u64::from(h1.0)))
+        }
+        Sys::ChannelSend => send(k, id, a),
+        Sys::ChannelRecv => recv(k, id, a),
+        Sys::Stats => {
+            let v = match Stat::try_from(a[0])? {
+                Stat::FreeFrames => crate::memory::frames::counts().0 as u64,
+                Stat::TotalFrames => crate::memory::frames::counts().1 as u64,
+                Stat::Tasks => k.task_count() as u64,
+                Stat::Ticks => crate::irq::ticks(),
+            };
+            Ok(Outcome::Done(v, 0))
+        }
+    }
+}
+
+fn task(k: &mut Kernel, id: u32) -> Result<&mut crate::task::Task, Error> {
+    k.task_mut(id).ok_or(Error::BadHandle)
+}
+
+/// A handle argument: only the low 32 bits may be set.
+fn handle(x: u64) -> Result<Handle, Error> {
+    u32::try_from(x).map(Handle).map_err(|_| Error::BadHandle)
+}
+
+/// Read an array of `n` handle values (4-byte aligned) from user memory.
+fn read_handles(k: &mut Kernel, id: u32, ptr: u64, n: u64) -> Result<Vec<Handle>, Error> {
+    if n == 0 {
+        return Ok(Vec::new());
+    }
+    if !ptr.is_multiple_of(4) {
+        return Err(Error::BadAddress);
+    }
+    let bytes = task(k, id)?.space.read(ptr, (n * 4) as usize)?;
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|c| Handle(u32::from_le_bytes([c[0], c[1], c[2], c[3]])))
+        .collect())
+}
+
+fn log(k: &mut Kernel, id: u32, ptr: u64, len: u64) -> SysResult {
+    if len > limits::MAX_LOG as u64 {
+        return Err(Error::TooLarge);
+    }
+    let bytes = task(k, id)?.space.read(ptr, len as usize)?;
+    crate::console::print(format_args!(
+        "{}",
+        alloc::string::String::from_utf8_lossy(&bytes)
+    ));
+    Ok(Outcome::Done(0, 0))
+}
+
+fn spawn(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
+    let (name_ptr, name_len, hptr, hlen) = (a[0], a[1], a[2], a[3]);
+    if name_len == 0 {
+        return Err(Error::InvalidArgument);
+    }
+    if name_len > limits::MAX_NAME as u64 || hlen > limits::MAX_SPAWN_HANDLES as u64 {
+        return Err(Error::TooLarge);
+    }
+    let name = task(k, id)?.space.read(name_ptr, name_len as usize)?;
+    let handles = read_handles(k, id, hptr, hlen)?;
+    let t = task(k, id)?;
+    t.handles.check_transfer(&handles, Rights::SHARE)?;
+    let name = core::str::from_utf8(&name).map_err(|_| Error::NotFound)?;
+    let objects: Vec<(Object, Rights)> = handles
+        .iter()
+        .map(|&h| t.handles.get(h).map(|(o, r)| (o.clone(), r)))
+        .collect::<Result<_, _>>()?;
+    if t.handles.free_slots() + handles.len() < 1 {
+        return Err(Error::TableFull);
+    }
+    let child = k.spawn(name, objects)?;
+    let t = task(k, id)?;
+    for &h in &handles {
+        t.handles.remove(h)?;
+    }
+    let h = t
+        .handles
+        .insert(Object::Task(child), Rights::WAIT.with(Rights::SHARE))?;
+    Ok(Outcome::Done(u64::from(h.0), 0))
+}
+
+fn wait(k: &mut Kernel, id: u32, h: u64) -> SysResult {
+    let (obj, rights) = task(k, id)?.handles.get(handle(h)?)?;
+    let Object::Task(target) = obj else {
+        return Err(Error::WrongType);
+    };
+    if !rights.contains(Rights::WAIT) {
+        return Err(Error::AccessDenied);
+    }
+    let status = *target.status.lock();
+    match status {
+        Some((code, how)) => Ok(Outcome::Done(code, how as u64)),
+        None => Ok(Outcome::Blocked(Block::Wait(target.id))),
+    }
+}
+
+/// Nanoseconds per tick.
+const TICK_NS: u64 = 1_000_000_000 / crate::irq::TICK_HZ;
+
+fn sleep(k: &mut Kernel, ns: u64) -> SysResult {
+    if ns > 1_000_000_000_000 {
+        return Err(Error::InvalidArgument);
+    }
+    if ns == 0 {
+        k.end_slice();
+        return Ok(Outcome::Done(0, 0));
+    }
+    // +1: the current tick is already partly over, and sleep must never return early.
+    let ticks = ns.div_ceil(TICK_NS) + 1;
+    Ok(Outcome::Blocked(Block::Sleep(crate::irq::ticks() + ticks)))
+}
+
+fn channel_of(
+    k: &mut Kernel,
+    id: u32,
+    h: u64,
+    need: Rights,
+) -> Result<Arc<crate::task::object::ChannelEnd>, Error> {
+    let (obj, rights) = task(k, id)?.handles.get(handle(h)?)?;
+    let Object::Channel(end) = obj else {
+        return Err(Error::WrongType);
+    };
+    if !rights.contains(need) {
+        return Err(Error::AccessDenied);
+    }
+    Ok(end.clone())
+}
+
+fn send(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
+    let (h, bptr, blen, hptr, hlen) = (a[0], a[1], a[2], a[3], a[4]);
+    let end = channel_of(k, id, h, Rights::SEND)?;
+    if blen > limits::MAX_MSG_BYTES as u64 || hlen > limits::MAX_MSG_HANDLES as u64 {
+        return Err(Error::TooLarge);
+    }
+    let bytes = task(k, id)?.space.read(bptr, blen as usize)?;
+    let handles = read_handles(k, id, hptr, hlen)?;
+    let t = task(k, id)?;
+    t.handles.check_transfer(&handles, Rights::SHARE)?;
+    for &x in &handles {
+        // Sending an end over itself would make the message unreachable forever.
+        if let (Object::Channel(e), _) = t.handles.get(x)? {
+            if e.same_end(&end) {
+                return Err(Error::InvalidArgument);
+            }
+        }
+    }
+    end.can_send()?;
+    let mut moved = Vec::with_capacity(handles.len());
+    for &x in &handles {
+        moved.push(t.handles.remove(x)?);
+    }
+    end.send(Message {
+        bytes,
+        handles: moved,
+    })
+    .map_err(|(e, _)| e)?;
+    let key = end.key();
+    k.wake_where(|b| b == Block::Recv(key));
+    Ok(Outcome::Done(0, 0))
+}
+
+fn recv(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
+    let (h, bptr, blen, hptr, hlen) = (a[0], a[1], a[2], a[3], a[4]);
+    let end = channel_of(k, id, h, Rights::RECV)?;
+    let t = task(k, id)?;
+    t.space.check_range(bptr, blen, UserAccess::Write)?;
+    if hlen > 0 {
+        let hbytes = hlen.checked_mul(4).ok_or(Error::BadAddress)?;
+        if !hptr.is_multiple_of(4) {
+            return Err(Error::BadAddress);
+        }
+        t.space.check_range(hptr, hbytes, UserAccess::Write)?;
+    }
+    let Some((nb, nh)) = end.peek_sizes() else {
+        return match end.recv()? {
+            Recv::WouldBlock => Ok(Outcome::Blocked(Block::Recv(end.key()))),
+            Recv::Message(m) => {
+                // Cannot happen (peek saw an empty queue on this single CPU); keep it.
+                end.unreceive(m);
+                Ok(Outcome::Blocked(Block::Recv(end.key())))
+            }
+        };
+    };
+    if nb as u64 > blen || nh as u64 > hlen {
+        return Ok(Outcome::Failed(Error::BufferTooSmall, nb as u64, nh as u64));
+    }
+    if t.handles.free_slots() < nh {
+        return Err(Error::TableFull);
+    }
+    let Recv::Message(msg) = end.recv()? else {
+        return Err(Error::PeerClosed);
+    };
+    t.space.write(bptr, &msg.bytes)?;
+    let mut values = Vec::with_capacity(nh * 4);
+    for (obj, rights) in msg.handles {
+        let h = t.handles.insert(obj, rights)?;
+        values.extend_from_slice(&h.0.to_le_bytes());
+    }
+    t.space.write(hptr, &values)?;
+    Ok(Outcome::Done(nb as u64, nh as u64))
+}

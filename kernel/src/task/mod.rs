@@ -1,0 +1,380 @@
+//! Tasks: EL0 programs in their own address spaces, their handle tables, and the
+//! preemptive round-robin scheduler.
+//!
+//! The kernel is single-CPU and never blocks inside itself: an exception from EL0 saves
+//! the task's registers as a `TrapFrame` on the one kernel stack, the kernel acts on it,
+//! and on the way out [`reschedule`] may swap in another task's saved frame (and TTBR0)
+//! before `eret`. A syscall that must wait marks its task blocked; the waker either
+//! fills in the result (sleep) or makes the task re-issue the `svc` (wait, receive), so
+//! no kernel state lives across a block.
+
+pub mod harness;
+pub mod initrd;
+mod loader;
+pub mod object;
+pub mod space;
+
+use crate::arch::exception::{Syndrome, TrapFrame};
+use abi::{Error, ExitHow, Rights};
+use alloc::collections::{BTreeMap, VecDeque};
+use alloc::string::String;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use kobj::HandleTable;
+use object::{Object, TaskObj};
+use space::AddressSpace;
+use spin::{Mutex, MutexGuard};
+
+/// Ticks a task runs before it is preempted in favour of a ready one.
+const SLICE_TICKS: u64 = 2;
+
+/// Why a task is not runnable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Block {
+    /// Until the tick count reaches this value; then `sleep` returns 0.
+    Sleep(u64),
+    /// Until task `id` ends; then the `wait` is re-issued.
+    Wait(u32),
+    /// Until the channel with this key changes; then the `recv` is re-issued.
+    Recv(usize),
+}
+
+/// Scheduling state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// In the ready queue.
+    Ready,
+    /// On the CPU.
+    Running,
+    /// Waiting.
+    Blocked(Block),
+}
+
+/// A task.
+pub struct Task {
+    /// Program name.
+    pub name: String,
+    /// Scheduling state.
+    pub state: State,
+    /// Saved EL0 registers while not running.
+    pub frame: TrapFrame,
+    /// Address space.
+    pub space: AddressSpace,
+    /// Handles.
+    pub handles: HandleTable<Object>,
+    /// Shared with holders of this task's handle.
+    pub obj: Arc<TaskObj>,
+}
+
+/// All kernel scheduling state, behind one lock.
+pub struct Kernel {
+    tasks: BTreeMap<u32, Task>,
+    ready: VecDeque<u32>,
+    current: Option<u32>,
+    next_id: u32,
+    asids: Asids,
+    slice_used: u64,
+    /// What the kernel runs: init, or the user test sequence.
+    pub harness: harness::Harness,
+}
+
+static KERNEL: Mutex<Option<Kernel>> = Mutex::new(None);
+
+type Guard = MutexGuard<'static, Option<Kernel>>;
+
+/// ASIDs 1..=65535, recycled; ASID 0 is never given to a task.
+struct Asids {
+    next: u16,
+    free: Vec<u16>,
+}
+
+impl Asids {
+    fn alloc(&mut self) -> Option<u16> {
+        if let Some(a) = self.free.pop() {
+            return Some(a);
+        }
+        if self.next == 0 {
+            return None;
+        }
+        let a = self.next;
+        self.next = self.next.wrapping_add(1);
+        Some(a)
+    }
+}
+
+impl Kernel {
+    /// The running task's id.
+    pub fn current_id(&self) -> Option<u32> {
+        self.current
+    }
+
+    /// A task by id.
+    pub fn task(&self, id: u32) -> Option<&Task> {
+        self.tasks.get(&id)
+    }
+
+    /// A task by id, mutably.
+    pub fn task_mut(&mut self, id: u32) -> Option<&mut Task> {
+        self.tasks.get_mut(&id)
+    }
+
+    /// Number of live tasks.
+    pub fn task_count(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// Create a task running program `name` with `handles` installed in slots 0.. and
+    /// passed in x1..x4 (x0 = count). Returns its id and shared object.
+    pub fn spawn(
+        &mut self,
+        name: &str,
+        handles: Vec<(Object, Rights)>,
+    ) -> Result<Arc<TaskObj>, Error> {
+        let image = initrd::find(name).ok_or(Error::NotFound)?;
+        let mut table = HandleTable::new(abi::limits::MAX_HANDLES);
+        let mut start_regs = [0u64; 5];
+        start_regs[0] = handles.len() as u64;
+        for (i, (obj, rights)) in handles
+            .into_iter()
+            .enumerate()
+            .take(abi::limits::MAX_SPAWN_HANDLES)
+        {
+            start_regs[1 + i] = u64::from(table.insert(obj, rights)?.0);
+        }
+        let asid = self.asids.alloc().ok_or(Error::NoMemory)?;
+        let mut space = match AddressSpace::new(asid) {
+            Ok(s) => s,
+            Err(e) => {
+                self.asids.free.push(asid);
+                return Err(e);
+            }
+        };
+        let setup = loader::load(&mut space, image).and_then(|entry| {
+            let stack_base = abi::USER_STACK_TOP - abi::USER_STACK_SIZE;
+            space.map_new(
+                stack_base,
+                abi::USER_STACK_SIZE,
+                mm::pgtable::Access::UserReadWrite,
+            )?;
+            Ok(entry)
+        });
+        let entry = match setup {
+            Ok(e) => e,
+            Err(e) => {
+                space.destroy();
+                self.asids.free.push(asid);
+                return Err(e);
+            }
+        };
+        let id = self.next_id;
+        self.next_id += 1;
+        // EL0t with interrupts unmasked (SPSR 0); x0 = handle count, x1.. = handles.
+        let mut frame = TrapFrame {
+            x: [0; 31],
+            sp_el0: abi::USER_STACK_TOP,
+            elr: entry,
+            spsr: 0,
+        };
+        frame.x[..5].copy_from_slice(&start_regs);
+        let obj = Arc::new(TaskObj {
+            id,
+            status: Mutex::new(None),
+        });
+        let task = Task {
+            name: name.into(),
+            state: State::Ready,
+            frame,
+            space,
+            handles: table,
+            obj: obj.clone(),
+        };
+        self.tasks.insert(id, task);
+        self.ready.push_back(id);
+        log::debug!("task {id} '{name}' spawned (ASID {asid})");
+        Ok(obj)
+    }
+
+    /// End task `id` with `status`: close its handles, free its memory, wake waiters.
+    pub fn destroy(&mut self, id: u32, status: (u64, ExitHow)) {
+        let Some(mut task) = self.tasks.remove(&id) else {
+            return;
+        };
+        self.ready.retain(|&t| t != id);
+        if self.current == Some(id) {
+            self.current = None;
+        }
+        let handles = task.handles.drain();
+        drop(handles);
+        let asid = task.space.asid();
+        task.space.destroy();
+        self.asids.free.push(asid);
+        *task.obj.status.lock() = Some(status);
+        // Waiters of this task re-issue their wait; receivers of any channel may have
+        // lost their peer with the handles just closed, so they re-check too.
+        self.wake_where(|b| matches!(b, Block::Wait(t) if t == id) || matches!(b, Block::Recv(_)));
+        harness::on_task_end(self, id, &task.name, status);
+    }
+
+    /// Make every task blocked on a matching reason ready again (to re-issue its call).
+    pub fn wake_where(&mut self, pred: impl Fn(Block) -> bool) {
+        for (&id, t) in self.tasks.iter_mut() {
+            if let State::Blocked(b) = t.state {
+                if pred(b) {
+                    t.state = State::Ready;
+                    self.ready.push_back(id);
+                }
+            }
+        }
+    }
+
+    /// Let the next ready task run at the end of this exception (yield).
+    pub fn end_slice(&mut self) {
+        self.slice_used = SLICE_TICKS;
+    }
+
+    /// Block the current task (its frame is saved by the reschedule on the way out).
+    pub fn block_current(&mut self, why: Block) {
+        if let Some(t) = self.current.and_then(|id| self.tasks.get_mut(&id)) {
+            t.state = State::Blocked(why);
+        }
+    }
+
+    /// Kill the current task for a fault.
+    fn kill_current(&mut self, frame: &TrapFrame, syn: &Syndrome) {
+        let Some(id) = self.current else { return };
+        let name = self
+            .tasks
+            .get(&id)
+            .map(|t| t.name.clone())
+            .unwrap_or_default();
+        crate::kprintln!(
+            "task {id} '{name}' killed: {syn}\n  ELR_EL1 {:#018x}  SP_EL0 {:#018x}",
+            frame.elr,
+            frame.sp_el0
+        );
+        self.destroy(id, (syn.class(), ExitHow::Killed));
+    }
+
+    fn tick(&mut self) {
+        let now = crate::irq::ticks();
+        for (&id, t) in self.tasks.iter_mut() {
+            if let State::Blocked(Block::Sleep(deadline)) = t.state {
+                if now >= deadline {
+                    t.frame.x[0] = 0;
+                    t.state = State::Ready;
+                    self.ready.push_back(id);
+                }
+            }
+        }
+        self.slice_used += 1;
+        harness::on_tick(self, now);
+    }
+}
+
+/// Set up the task system (after memory, interrupts and the initrd are ready).
+pub fn init(harness: harness::Harness) {
+    *KERNEL.lock() = Some(Kernel {
+        tasks: BTreeMap::new(),
+        ready: VecDeque::new(),
+        current: None,
+        next_id: 1,
+        asids: Asids {
+            next: 1,
+            free: Vec::new(),
+        },
+        slice_used: 0,
+        harness,
+    });
+}
+
+/// Run the kernel's tasks: start the harness and enter the first task. Never returns.
+pub fn run() -> ! {
+    let mut guard = KERNEL.lock();
+    let k = guard.as_mut().expect("task::init ran");
+    harness::start(k);
+    let mut frame = TrapFrame {
+        x: [0; 31],
+        sp_el0: 0,
+        elr: 0,
+        spsr: 0,
+    };
+    reschedule(guard, &mut frame);
+    // SAFETY: `frame` now holds a ready task's saved EL0 state and TTBR0 holds its
+    // address space; nothing on this stack is needed again.
+    unsafe { crate::arch::exception::enter_user(&frame) }
+}
+
+/// An exception from EL0 that is not an IRQ: a syscall or a fault.
+pub fn on_lower_sync(frame: &mut TrapFrame) {
+    let syn = Syndrome::read();
+    let mut guard = KERNEL.lock();
+    let Some(k) = guard.as_mut() else { return };
+    if syn.class() == crate::arch::exception::ec::SVC64 {
+        crate::syscall::dispatch(k, frame);
+    } else {
+        k.kill_current(frame, &syn);
+    }
+    reschedule(guard, frame);
+}
+
+/// An IRQ taken from EL0 (after the interrupt itself was handled).
+pub fn on_lower_irq(frame: &mut TrapFrame, ticked: bool) {
+    let mut guard = KERNEL.lock();
+    if let Some(k) = guard.as_mut() {
+        if ticked {
+            k.tick();
+        }
+    }
+    reschedule(guard, frame);
+}
+
+/// A timer tick taken while the kernel idles (no task to run).
+pub fn on_idle_tick() {
+    if let Some(k) = KERNEL.lock().as_mut() {
+        k.tick();
+    }
+}
+
+/// Decide who runs next and load their frame into `frame`. Keeps the current task if it
+/// is still running and its slice is not over (or nobody else is ready). With no task
+/// ready, idles with interrupts on until one is.
+fn reschedule(mut guard: Guard, frame: &mut TrapFrame) {
+    loop {
+        let k = guard.as_mut().expect("task::init ran");
+        let running = k
+            .current
+            .and_then(|id| k.tasks.get(&id))
+            .is_some_and(|t| t.state == State::Running);
+        if running && (k.slice_used < SLICE_TICKS || k.ready.is_empty()) {
+            return;
+        }
+        // Save the outgoing task (if it still exists).
+        if let Some(id) = k.current.take() {
+            if let Some(t) = k.tasks.get_mut(&id) {
+                t.frame = frame.clone();
+                if t.state == State::Running {
+                    t.state = State::Ready;
+                    k.ready.push_back(id);
+                }
+            }
+        }
+        while let Some(id) = k.ready.pop_front() {
+            if let Some(t) = k.tasks.get_mut(&id) {
+                if t.state == State::Ready {
+                    t.state = State::Running;
+                    *frame = t.frame.clone();
+                    crate::arch::mmu::set_user_table(t.space.ttbr0());
+                    k.current = Some(id);
+                    k.slice_used = 0;
+                    return;
+                }
+            }
+        }
+        // Nothing to run: wait for an interrupt (the tick wakes sleepers) without the lock.
+        drop(guard);
+        crate::arch::cpu::enable_irqs();
+        crate::arch::cpu::wait_for_interrupt();
+        crate::arch::cpu::disable_irqs();
+        guard = KERNEL.lock();
+    }
+}

@@ -1,0 +1,223 @@
+//! Typed wrappers, one per call in SYSCALLS.md. Each is a thin, 1:1 translation: no
+//! retries, no splitting (use [`crate::io::write_all`] for long console output).
+
+use crate::sys::{decode, raw_syscall};
+use crate::Result;
+use abi::{Error, ExitHow, Handle, ObjectKind, Rights, Stat, Sys};
+use core::arch::asm;
+use core::fmt;
+
+/// A syscall whose arguments cannot make the kernel write into our memory or move
+/// handles behind the caller's back.
+fn call(sys: Sys, args: [u64; 6]) -> Result<(u64, u64)> {
+    // SAFETY: only used by wrappers whose pointer arguments come from shared slices the
+    // kernel only reads, or that have no pointer arguments; handle-moving calls pass
+    // handles the caller gave us by value for that purpose.
+    decode(unsafe { raw_syscall(sys as u64, args) })
+}
+
+fn handle(v: u64) -> Handle {
+    Handle(v as u32)
+}
+
+/// `exit(code)`: end the calling task; `wait` on it returns `code` with
+/// [`ExitHow::Exited`]. Never returns.
+pub fn exit(code: u64) -> ! {
+    // SAFETY: `exit` does not return; should a broken kernel return anyway, the `udf`
+    // kills the task rather than running on.
+    unsafe {
+        asm!(
+            "svc #0",
+            "udf #0",
+            in("x0") code,
+            in("x8") Sys::Exit as u64,
+            options(noreturn, nostack),
+        )
+    }
+}
+
+/// `yield()`: give up the rest of the time slice.
+pub fn yield_now() {
+    let _ = call(Sys::Yield, [0; 6]);
+}
+
+/// `log(ptr, len)`: write `bytes` (at most [`abi::limits::MAX_LOG`]) to the console.
+pub fn log(bytes: &[u8]) -> Result<()> {
+    call(
+        Sys::Log,
+        [bytes.as_ptr() as u64, bytes.len() as u64, 0, 0, 0, 0],
+    )
+    .map(drop)
+}
+
+/// `spawn(name, handles)`: start the initrd program `name`, *moving* `handles` (at most
+/// 4) into it. Returns the task handle (`WAIT | SHARE`).
+pub fn spawn(name: &str, handles: &[Handle]) -> Result<Handle> {
+    spawn_bytes(name.as_bytes(), handles)
+}
+
+/// [`spawn`] with the name as raw bytes.
+pub fn spawn_bytes(name: &[u8], handles: &[Handle]) -> Result<Handle> {
+    call(
+        Sys::Spawn,
+        [
+            name.as_ptr() as u64,
+            name.len() as u64,
+            handles.as_ptr() as u64,
+            handles.len() as u64,
+            0,
+            0,
+        ],
+    )
+    .map(|(h, _)| handle(h))
+}
+
+/// `wait(task)`: block until the task ends; returns its exit code (or, if killed, the
+/// exception class ESR_EL1.EC) and how it ended.
+pub fn wait(task: Handle) -> Result<(u64, ExitHow)> {
+    let (code, how) = call(Sys::Wait, [task.0 as u64, 0, 0, 0, 0, 0])?;
+    Ok((code, ExitHow::try_from(how)?))
+}
+
+/// `sleep(ns)`: block for at least `ns` nanoseconds (at most 10^12).
+pub fn sleep_ns(ns: u64) -> Result<()> {
+    call(Sys::Sleep, [ns, 0, 0, 0, 0, 0]).map(drop)
+}
+
+/// `cycles()`: the cycle counter PMCCNTR_EL0.
+pub fn cycles() -> u64 {
+    call(Sys::Cycles, [0; 6]).map(|(c, _)| c).unwrap_or(0)
+}
+
+/// `handle_close(h)`.
+pub fn handle_close(h: Handle) -> Result<()> {
+    call(Sys::HandleClose, [h.0 as u64, 0, 0, 0, 0, 0]).map(drop)
+}
+
+/// `handle_dup(h, rights)`: a new handle to the same object with `rights` (a subset of
+/// h's; h needs `SHARE`).
+pub fn handle_dup(h: Handle, rights: Rights) -> Result<Handle> {
+    call(Sys::HandleDup, [h.0 as u64, rights.0 as u64, 0, 0, 0, 0]).map(|(h, _)| handle(h))
+}
+
+/// `handle_info(h)`: the kind of object and the rights of the handle.
+pub fn handle_info(h: Handle) -> Result<(ObjectKind, Rights)> {
+    let (kind, rights) = call(Sys::HandleInfo, [h.0 as u64, 0, 0, 0, 0, 0])?;
+    Ok((ObjectKind::try_from(kind)?, Rights(rights as u32)))
+}
+
+/// `channel_create()`: the two ends of a new channel, both `SEND | RECV | SHARE`.
+pub fn channel_create() -> Result<(Handle, Handle)> {
+    call(Sys::ChannelCreate, [0; 6]).map(|(a, b)| (handle(a), handle(b)))
+}
+
+/// `channel_send(h, bytes, handles)`: queue a message on the other end. On success the
+/// `handles` are moved out of this task's table. Never blocks.
+pub fn channel_send(h: Handle, bytes: &[u8], handles: &[Handle]) -> Result<()> {
+    call(
+        Sys::ChannelSend,
+        [
+            h.0 as u64,
+            bytes.as_ptr() as u64,
+            bytes.len() as u64,
+            handles.as_ptr() as u64,
+            handles.len() as u64,
+            0,
+        ],
+    )
+    .map(drop)
+}
+
+/// Why [`channel_recv`] failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecvError {
+    /// `BufferTooSmall`: the next message needs `bytes` bytes and `handles` handle slots.
+    /// The message stays queued.
+    TooSmall {
+        /// Bytes in the next message.
+        bytes: usize,
+        /// Handles in the next message.
+        handles: usize,
+    },
+    /// Any other error.
+    Other(Error),
+}
+
+impl RecvError {
+    /// The ABI error code ([`Error::BufferTooSmall`] for [`RecvError::TooSmall`]).
+    pub fn error(self) -> Error {
+        match self {
+            RecvError::TooSmall { .. } => Error::BufferTooSmall,
+            RecvError::Other(e) => e,
+        }
+    }
+}
+
+impl From<RecvError> for Error {
+    fn from(e: RecvError) -> Error {
+        e.error()
+    }
+}
+
+impl From<Error> for RecvError {
+    fn from(e: Error) -> RecvError {
+        RecvError::Other(e)
+    }
+}
+
+impl fmt::Display for RecvError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RecvError::TooSmall { bytes, handles } => {
+                write!(
+                    f,
+                    "buffer too small (need {bytes} bytes, {handles} handles)"
+                )
+            }
+            RecvError::Other(e) => e.fmt(f),
+        }
+    }
+}
+
+/// `channel_recv(h, buf, handles)`: take the next message from `h`'s queue, blocking
+/// while it is empty and the other end is open. Returns `(bytes, handles)` received;
+/// the received handles are in `handles[..n]` and now belong to this task.
+///
+/// `BufferTooSmall` comes back as [`RecvError::TooSmall`] with the sizes the kernel
+/// reported in `x1`/`x2`; every other error is [`RecvError::Other`]. `?` converts a
+/// `RecvError` into an [`Error`].
+pub fn channel_recv(
+    h: Handle,
+    buf: &mut [u8],
+    handles: &mut [Handle],
+) -> Result<(usize, usize), RecvError> {
+    // SAFETY: the kernel writes at most `buf.len()` bytes into `buf` and at most
+    // `handles.len()` u32 handle values into `handles` (`Handle` is a transparent u32, so
+    // any value is valid); both are exclusive borrows for the duration of the call.
+    let r = unsafe {
+        raw_syscall(
+            Sys::ChannelRecv as u64,
+            [
+                h.0 as u64,
+                buf.as_mut_ptr() as u64,
+                buf.len() as u64,
+                handles.as_mut_ptr() as u64,
+                handles.len() as u64,
+                0,
+            ],
+        )
+    };
+    match decode(r) {
+        Ok((n, m)) => Ok((n as usize, m as usize)),
+        Err(Error::BufferTooSmall) => Err(RecvError::TooSmall {
+            bytes: r[1] as usize,
+            handles: r[2] as usize,
+        }),
+        Err(e) => Err(RecvError::Other(e)),
+    }
+}
+
+/// `stats(what)`.
+pub fn stats(what: Stat) -> Result<u64> {
+    call(Sys::Stats, [what as u64, 0, 0, 0, 0, 0]).map(|(v, _)| v)
+}

@@ -1,0 +1,43 @@
+//! `urt`: the runtime every EL0 program links against.
+//!
+//! - [`sys`]: the raw `svc #0` interface ([`sys::raw_syscall`]).
+//! - Typed, safe wrappers for every call in `kernel/abi/SYSCALLS.md`, at the crate root
+//!   ([`exit`], [`spawn`], [`channel_recv`], ...), returning `Result<_, abi::Error>`.
+//! - [`print!`] / [`println!`] through the `log` call (no allocation).
+//! - A global allocator (a buddy heap over a 256 KiB static arena, set up on first use,
+//!   so a program that never allocates carries no arena).
+//! - The `#[panic_handler]`: prints `panic: <file>:<line>:<col>: <message>` and exits 101.
+//! - The entry point `_start`, which calls the program's `main` declared with
+//!   [`entry!`]; `main`'s return value becomes the exit code.
+//!
+//! ```ignore
+//! #![no_std]
+//! #![no_main]
+//! fn main(args: urt::StartArgs) -> i32 {
+//!     urt::println!("hello with {} handles", args.count);
+//!     0
+//! }
+//! urt::entry!(main);
+//! ```
+
+#![no_std]
+#![forbid(unsafe_op_in_unsafe_fn)]
+#![deny(missing_docs)]
+#![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+
+pub extern crate alloc;
+
+pub use abi::{self, limits, Error, ExitHow, Handle, ObjectKind, Rights, Stat, Sys};
+
+mod calls;
+mod heap;
+pub mod io;
+mod panic;
+mod start;
+pub mod sys;
+
+pub use calls::*;
+pub use start::StartArgs;
+
+/// Result of a syscall wrapper.
+pub type Result<T, E = Error> = core::result::Result<T, E>;

@@ -1,0 +1,68 @@
+//! The raw system call instruction.
+//!
+//! Convention (SYSCALLS.md): `svc #0` with the number in `x8` and arguments in `x0..x5`;
+//! on return `x0` is 0 or an error code and `x1`, `x2` hold results. The kernel preserves
+//! every other register, so only `x0..x2` are declared as outputs; `x3..x5` and `x8` are
+//! plain inputs.
+
+use core::arch::asm;
+
+/// Issue `svc #0` with call number `num` and arguments `args` in `x0..x5`; returns
+/// `[x0, x1, x2]` as the kernel left them.
+///
+/// This is the escape hatch for tests that pass garbage; programs use the typed wrappers
+/// in the crate root.
+///
+/// # Safety
+///
+/// The kernel acts on whatever the arguments say. The caller must make sure that:
+/// - every pointer the call may *write* through (`channel_recv`'s buffers) is either
+///   rejected by the kernel or names memory that the program may have overwritten
+///   (no live Rust reference, no data the program relies on);
+/// - handles the call may move or close (`handle_close`, `channel_send`, `spawn`) are not
+///   handles some other code still relies on;
+/// - `num == 0` (`exit`) is intended: it does not return.
+pub unsafe fn raw_syscall(num: u64, args: [u64; 6]) -> [u64; 3] {
+    let r0: u64;
+    let r1: u64;
+    let r2: u64;
+    // SAFETY: `svc #0` traps to the kernel, which preserves every register except x0..x2
+    // (declared as outputs) and does not touch the user stack (`nostack`). Memory it
+    // reads or writes on our behalf is the caller's responsibility (see `# Safety`), so
+    // the block is not `nomem`/`readonly`.
+    unsafe {
+        asm!(
+            "svc #0",
+            inlateout("x0") args[0] => r0,
+            inlateout("x1") args[1] => r1,
+            inlateout("x2") args[2] => r2,
+            in("x3") args[3],
+            in("x4") args[4],
+            in("x5") args[5],
+            in("x8") num,
+            options(nostack),
+        );
+    }
+    [r0, r1, r2]
+}
+
+/// Turn a raw result into `Ok((x1, x2))` or the error in `x0`. An error code the ABI
+/// does not define (a kernel bug) reads as [`abi::Error::InvalidArgument`]; tests that
+/// care look at the raw value.
+pub fn decode(r: [u64; 3]) -> Result<(u64, u64), abi::Error> {
+    match r[0] {
+        0 => Ok((r[1], r[2])),
+        e => Err(abi::Error::try_from(e).unwrap_or(abi::Error::InvalidArgument)),
+    }
+}
+
+/// Read the cycle counter directly (`mrs pmccntr_el0`), which the kernel allows at EL0.
+/// [`crate::cycles`] is the syscall that returns the same counter.
+pub fn read_pmccntr() -> u64 {
+    let v: u64;
+    // SAFETY: reads a system register into a general register; no memory or stack use.
+    // If the kernel did not enable EL0 access the instruction traps and the task is
+    // killed, which is the documented contract's failure, not undefined behaviour.
+    unsafe { asm!("mrs {}, pmccntr_el0", out(reg) v, options(nomem, nostack)) };
+    v
+}

@@ -1,0 +1,378 @@
+//! Shared helpers for the user tests.
+//!
+//! A test is a program `test_*` whose exit code is 0 for pass; on failure it prints why
+//! (`FAIL file:line: ...`) and exits 1. Tests are written as
+//! `fn test(args: StartArgs) -> TestResult` and declared with [`test_main!`]; the
+//! checking macros print and `return Err(Failed)` from that function.
+//!
+//! Helpers that tests spawn are programs `h_*`.
+
+#![no_std]
+#![forbid(unsafe_op_in_unsafe_fn)]
+#![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+
+pub use urt;
+
+use urt::{Error, ExitHow, Handle};
+
+/// A check failed (already reported on the console).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Failed;
+
+/// What a test body returns.
+pub type TestResult = Result<(), Failed>;
+
+/// Exit code of a failed test.
+pub const FAIL_CODE: i32 = 1;
+
+/// Turn a test body's result into the program's exit code.
+pub fn finish(name: &str, r: TestResult) -> i32 {
+    match r {
+        Ok(()) => 0,
+        Err(Failed) => {
+            urt::println!("{name}: FAILED");
+            FAIL_CODE
+        }
+    }
+}
+
+/// `test_main!(body)`: the program's `main` runs `body(args)` and exits 0 if it returned
+/// `Ok(())`, 1 otherwise.
+#[macro_export]
+macro_rules! test_main {
+    ($body:path) => {
+        fn main(args: $crate::urt::StartArgs) -> i32 {
+            $crate::finish(::core::env!("CARGO_BIN_NAME"), $body(args))
+        }
+        $crate::urt::entry!(main);
+    };
+}
+
+/// `check!(cond, "fmt", args..)`: if `cond` is false, print `FAIL file:line: message`
+/// and return `Err(Failed)` from the enclosing function.
+#[macro_export]
+macro_rules! check {
+    ($cond:expr $(,)?) => {
+        $crate::check!($cond, "{}", ::core::stringify!($cond))
+    };
+    ($cond:expr, $($arg:tt)+) => {
+        if !$cond {
+            $crate::urt::println!(
+                "FAIL {}:{}: {}",
+                ::core::file!(),
+                ::core::line!(),
+                ::core::format_args!($($arg)+)
+            );
+            return Err($crate::Failed);
+        }
+    };
+}
+
+/// `check_eq!(a, b)` / `check_eq!(a, b, "context fmt", args..)`: both sides `Debug +
+/// PartialEq`.
+#[macro_export]
+macro_rules! check_eq {
+    ($a:expr, $b:expr $(,)?) => {
+        $crate::check_eq!($a, $b, "{}", ::core::stringify!($a))
+    };
+    ($a:expr, $b:expr, $($arg:tt)+) => {
+        match (&$a, &$b) {
+            (a, b) => {
+                $crate::check!(
+                    *a == *b,
+                    "{}: got {:?}, expected {:?}",
+                    ::core::format_args!($($arg)+),
+                    a,
+                    b
+                );
+            }
+        }
+    };
+}
+
+/// `ok!(expr)` / `ok!(expr, "context")`: unwrap a `Result`, or print the error and
+/// return `Err(Failed)`.
+#[macro_export]
+macro_rules! ok {
+    ($e:expr $(,)?) => {
+        $crate::ok!($e, "{}", ::core::stringify!($e))
+    };
+    ($e:expr, $($arg:tt)+) => {
+        match $e {
+            Ok(v) => v,
+            Err(e) => {
+                $crate::urt::println!(
+                    "FAIL {}:{}: {}: unexpected error {:?}",
+                    ::core::file!(),
+                    ::core::line!(),
+                    ::core::format_args!($($arg)+),
+                    e
+                );
+                return Err($crate::Failed);
+            }
+        }
+    };
+}
+
+/// `expect_err!(expr, Error::X)` / `expect_err!(expr, Error::X, "context")`: the
+/// `Result` must be `Err` converting (`Into<urt::Error>`) to exactly that error.
+#[macro_export]
+macro_rules! expect_err {
+    ($e:expr, $err:expr $(,)?) => {
+        $crate::expect_err!($e, $err, "{}", ::core::stringify!($e))
+    };
+    ($e:expr, $err:expr, $($arg:tt)+) => {
+        match $e {
+            Err(e) => {
+                let got: $crate::urt::Error = ::core::convert::Into::into(e);
+                $crate::check!(
+                    got == $err,
+                    "{}: got Err({:?}), expected Err({:?})",
+                    ::core::format_args!($($arg)+),
+                    got,
+                    $err
+                );
+            }
+            Ok(v) => {
+                $crate::urt::println!(
+                    "FAIL {}:{}: {}: got Ok({:?}), expected Err({:?})",
+                    ::core::file!(),
+                    ::core::line!(),
+                    ::core::format_args!($($arg)+),
+                    v,
+                    $err
+                );
+                return Err($crate::Failed);
+            }
+        }
+    };
+}
+
+/// An expected raw `x0`: an [`Error`] or `0` (success).
+pub trait RawCode: Copy + core::fmt::Debug {
+    /// The `x0` value.
+    fn code(self) -> u64;
+}
+
+impl RawCode for Error {
+    fn code(self) -> u64 {
+        self as u64
+    }
+}
+
+impl RawCode for i32 {
+    fn code(self) -> u64 {
+        self as u64
+    }
+}
+
+/// `expect_raw!(r, Error::X)` (or `0` for success): a raw `[x0, x1, x2]` result must
+/// have `x0` = that code.
+#[macro_export]
+macro_rules! expect_raw {
+    ($r:expr, $err:expr $(,)?) => {
+        $crate::expect_raw!($r, $err, "{}", ::core::stringify!($r))
+    };
+    ($r:expr, $err:expr, $($arg:tt)+) => {
+        match $r {
+            r => {
+                let want = $crate::RawCode::code($err);
+                $crate::check!(
+                    r[0] == want,
+                    "{}: x0 = {} ({}), expected {} ({})",
+                    ::core::format_args!($($arg)+),
+                    r[0],
+                    $crate::code_name(r[0]),
+                    want,
+                    $crate::code_name(want)
+                );
+            }
+        }
+    };
+}
+
+/// Name of a raw `x0` value, for messages.
+pub fn code_name(x0: u64) -> &'static str {
+    match x0 {
+        0 => "ok",
+        e => match Error::try_from(e) {
+            Ok(e) => e.as_str(),
+            Err(_) => "UNDEFINED ERROR CODE",
+        },
+    }
+}
+
+/// Issue a raw syscall whose arguments are not expected to make the kernel write our
+/// memory or move handles we rely on.
+///
+/// # Safety
+///
+/// As [`urt::sys::raw_syscall`]: any pointer the call may write through must be rejected
+/// by the kernel or be memory the caller does not rely on, and handles the call could
+/// close or move must be ones the caller is prepared to lose.
+pub unsafe fn raw(num: urt::Sys, args: [u64; 6]) -> [u64; 3] {
+    // SAFETY: forwarded from the caller.
+    unsafe { urt::sys::raw_syscall(num as u64, args) }
+}
+
+/// Spawn `name` with `handles`, wait for it and close the task handle.
+pub fn run(name: &str, handles: &[Handle]) -> Result<(u64, ExitHow), Error> {
+    let task = urt::spawn(name, handles)?;
+    let r = urt::wait(task);
+    let _ = urt::handle_close(task);
+    r
+}
+
+/// Spawn `name` with `handles`, wait for it and require a clean `exit(0)`.
+pub fn run_ok(name: &str, handles: &[Handle]) -> TestResult {
+    let (code, how) = ok!(run(name, handles), "spawn/wait {}", name);
+    check!(
+        how == ExitHow::Exited && code == 0,
+        "{} ended {:?} with code {:#x}, expected Exited 0",
+        name,
+        how,
+        code
+    );
+    Ok(())
+}
+
+/// `stats(FreeFrames)`, re-read for up to 5 ticks until it equals `expected`: tolerates
+/// a kernel that frees a dead task's last frames a little after `wait` returns, while a
+/// real leak still shows. Returns the last value read.
+pub fn free_frames_settled(expected: u64) -> Result<u64, Error> {
+    let mut free = urt::stats(urt::Stat::FreeFrames)?;
+    for _ in 0..5 {
+        if free == expected {
+            break;
+        }
+        urt::sleep_ns(10_000_000)?;
+        free = urt::stats(urt::Stat::FreeFrames)?;
+    }
+    Ok(free)
+}
+
+/// Send a `u64` (little-endian) over a channel.
+pub fn send_u64(h: Handle, v: u64) -> Result<(), Error> {
+    urt::channel_send(h, &v.to_le_bytes(), &[])
+}
+
+/// Send several `u64`s (little-endian) as one message.
+pub fn send_u64s(h: Handle, vs: &[u64]) -> Result<(), Error> {
+    let mut buf = [0u8; urt::limits::MAX_MSG_BYTES];
+    let n = vs.len().min(buf.len() / 8);
+    for (i, v) in vs[..n].iter().enumerate() {
+        buf[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
+    }
+    urt::channel_send(h, &buf[..n * 8], &[])
+}
+
+/// Receive a message of `u64`s into `out`; returns how many arrived (a trailing partial
+/// word is ignored). Handles in the message are rejected (`BufferTooSmall`).
+pub fn recv_u64s(h: Handle, out: &mut [u64]) -> Result<usize, urt::RecvError> {
+    let mut buf = [0u8; urt::limits::MAX_MSG_BYTES];
+    let (n, _) = urt::channel_recv(h, &mut buf, &mut [])?;
+    let words = (n / 8).min(out.len());
+    for (i, w) in out[..words].iter_mut().enumerate() {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&buf[i * 8..i * 8 + 8]);
+        *w = u64::from_le_bytes(b);
+    }
+    Ok(words)
+}
+
+/// Receive one `u64`.
+pub fn recv_u64(h: Handle) -> Result<u64, urt::RecvError> {
+    let mut v = [0u64; 1];
+    match recv_u64s(h, &mut v)? {
+        1 => Ok(v[0]),
+        _ => Err(urt::RecvError::Other(Error::InvalidArgument)),
+    }
+}
+
+/// xorshift64: a deterministic PRNG for garbage.
+#[derive(Clone, Debug)]
+pub struct XorShift64(pub u64);
+
+impl XorShift64 {
+    /// Next value (never 0 for a non-zero seed).
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    /// Uniform-ish in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n
+    }
+
+    /// True with probability `num/den`.
+    pub fn chance(&mut self, num: u64, den: u64) -> bool {
+        self.below(den) < num
+    }
+}
+
+/// Fault modes understood by the `h_fault` helper (sent as one `u64` on its channel).
+pub mod fault {
+    /// Read the kernel image (`0xffff_ff80_0000_0000`). Data abort, EC 0x24.
+    pub const READ_KERNEL_IMAGE: u64 = 1;
+    /// Write the kernel image. EC 0x24.
+    pub const WRITE_KERNEL_IMAGE: u64 = 2;
+    /// Jump into the kernel image. Instruction abort, EC 0x20.
+    pub const EXEC_KERNEL_IMAGE: u64 = 3;
+    /// Read `0xffff_0000_4000_0000` (start of TTBR1 space / a linear map of RAM). EC 0x24.
+    pub const READ_KERNEL_LINEAR: u64 = 4;
+    /// Write `0xffff_0000_4000_0000`. EC 0x24.
+    pub const WRITE_KERNEL_LINEAR: u64 = 5;
+    /// Read an unmapped user address (`0x10_0000_0000`). EC 0x24.
+    pub const READ_UNMAPPED: u64 = 6;
+    /// Write an unmapped user address. EC 0x24.
+    pub const WRITE_UNMAPPED: u64 = 7;
+    /// Read address 0. EC 0x24.
+    pub const READ_NULL: u64 = 8;
+    /// Jump to an unmapped user address. EC 0x20.
+    pub const EXEC_UNMAPPED: u64 = 9;
+    /// `udf #0`. Unknown reason, EC 0x00.
+    pub const UDF: u64 = 10;
+    /// Write the program's own `.text` (mapped read-execute). Permission fault, EC 0x24.
+    pub const WRITE_TEXT: u64 = 11;
+    /// Write the program's own `.rodata` (mapped read-only). EC 0x24.
+    pub const WRITE_RODATA: u64 = 12;
+    /// Jump into the program's own writable `.data` (must be execute-never). EC 0x20.
+    pub const EXEC_DATA: u64 = 13;
+    /// Jump into the stack (must be execute-never). EC 0x20.
+    pub const EXEC_STACK: u64 = 14;
+    /// Write the guard page just below the stack. EC 0x24.
+    pub const WRITE_STACK_GUARD: u64 = 15;
+    /// `ldxr` from a misaligned address (alignment fault whatever SCTLR.A says). EC 0x24.
+    pub const MISALIGNED_EXCLUSIVE: u64 = 16;
+    /// Branch to a misaligned PC. PC alignment fault, EC 0x22.
+    pub const MISALIGNED_PC: u64 = 17;
+    /// Load through a misaligned `sp`: SP alignment fault (EC 0x26) when the kernel set
+    /// SCTLR_EL1.SA0; otherwise the helper exits with [`super::SP_UNCHECKED`].
+    pub const MISALIGNED_SP: u64 = 18;
+    /// Read an EL1 system register (`mrs ttbr1_el1`): UNDEFINED at EL0, EC 0x00.
+    pub const MRS_EL1_REG: u64 = 19;
+    /// `hvc #0` at EL0: UNDEFINED, EC 0x00.
+    pub const HVC: u64 = 20;
+    /// `brk #0`: software breakpoint, EC 0x3c.
+    pub const BRK: u64 = 21;
+    /// Write the lowest word of the stack (mapped): must *not* fault; exits 0.
+    pub const WRITE_STACK_BOTTOM: u64 = 22;
+    /// Read the highest word of user space below 2^48 (unmapped): EC 0x24.
+    pub const READ_TOP_OF_USER: u64 = 23;
+    /// Read address 2^48 (first address past user space; not in TTBR1 either). EC 0x24.
+    pub const READ_NONCANONICAL: u64 = 24;
+}
+
+/// `h_fault`'s exit code for [`fault::MISALIGNED_SP`] when the load did not fault.
+pub const SP_UNCHECKED: u64 = 77;
+/// `h_fault`'s exit code when it did not get a mode it knows.
+pub const FAULT_BAD_MODE: u64 = 99;
+/// `h_fault`'s exit code when the fault it attempted did not happen.
+pub const FAULT_SURVIVED: u64 = 98;
+/// `h_exit`'s exit code.
+pub const H_EXIT_CODE: u64 = 42;
