@@ -224,6 +224,12 @@ pub fn bring_up(dtb_pa: u64, load_pa: u64, entry_el: u64) -> Machine {
     });
     frames::init(free.into_iter());
 
+    // Buffers: devices count as coherent only if the FDT says so for every virtio-mmio
+    // device and the command line does not ask otherwise (`dma=noncoherent`).
+    let all_coherent =
+        !info.virtio_mmio.is_empty() && info.virtio_mmio.iter().all(|s| s.dma_coherent);
+    crate::buffer::init(all_coherent && args.get("dma") != Some("noncoherent"));
+
     // Interrupts and the tick.
     // SAFETY: every GIC region was mapped Device-nGnRE in the linear map above.
     let gic = unsafe { Gic::new(&info.gic, |r: Region| (LINEAR_BASE + r.base) as usize) };
@@ -297,8 +303,13 @@ pub fn report(m: &Machine) {
             rd.size
         );
     }
+    let coherence = if crate::buffer::devices_coherent() {
+        "DMA-coherent (no maintenance)"
+    } else {
+        "non-coherent"
+    };
     log::info!(
-        "  cache   D-cache line {} bytes (CTR_EL0)",
+        "  cache   D-cache line {} bytes (CTR_EL0); devices treated as {coherence}",
         arch::cache::geometry().line()
     );
     log::info!(

@@ -40,6 +40,7 @@ extern crate alloc;
 
 mod arch;
 mod boot;
+mod buffer;
 mod console;
 mod irq;
 #[cfg(feature = "ktest")]

@@ -68,6 +68,18 @@ numbered! {
         ChannelRecv = 12,
         /// `stats(what) -> value`; see [`Stat`].
         Stats = 13,
+        /// `buffer_create(size, policy) -> buffer handle`; see [`policy`].
+        BufferCreate = 14,
+        /// `buffer_map(h, prot) -> address`: the direct mapping; see [`prot`].
+        BufferMap = 15,
+        /// `buffer_unmap(address)`: remove a mapping made by `buffer_map`.
+        BufferUnmap = 16,
+        /// `buffer_sync(h, flags, offset, len)`: begin/end CPU access; see [`sync`].
+        BufferSync = 17,
+        /// `buffer_info(h) -> (size, policy | id << 32)`.
+        BufferInfo = 18,
+        /// `trace(cmd, ptr, cap) -> entries`: the maintenance trace (test kernels only).
+        Trace = 19,
     }
 }
 
@@ -104,6 +116,17 @@ numbered! {
         BufferTooSmall = 13,
         /// The program is not a valid AArch64 user ELF.
         BadProgram = 14,
+        /// `buffer_sync` flags: not exactly one of START/END, neither READ nor WRITE, or
+        /// undefined bits.
+        BadFlags = 15,
+        /// A byte range is outside the buffer (or its end overflows).
+        OutOfRange = 16,
+        /// `buffer_sync` END without a matching START (none open, or another direction).
+        NotStarted = 17,
+        /// `buffer_sync` START while this task already has a START open on the buffer.
+        AlreadyStarted = 18,
+        /// The kernel was built without this facility (e.g. the trace).
+        NotSupported = 19,
     }
 }
 
@@ -125,6 +148,11 @@ impl Error {
             Error::TableFull => "handle table full",
             Error::BufferTooSmall => "buffer too small",
             Error::BadProgram => "bad program",
+            Error::BadFlags => "bad flags",
+            Error::OutOfRange => "out of range",
+            Error::NotStarted => "not started",
+            Error::AlreadyStarted => "already started",
+            Error::NotSupported => "not supported",
         }
     }
 }
@@ -146,6 +174,8 @@ numbered! {
         Tasks = 2,
         /// Timer ticks since boot.
         Ticks = 3,
+        /// 1 if devices are treated as DMA-coherent (no maintenance), else 0.
+        DevicesCoherent = 4,
     }
 }
 
@@ -156,6 +186,8 @@ numbered! {
         Task = 1,
         /// One end of a channel.
         Channel = 2,
+        /// A shared buffer object.
+        Buffer = 3,
     }
 }
 
@@ -211,8 +243,14 @@ impl Rights {
     pub const SEND: Rights = Rights(1 << 2);
     /// May receive (channels).
     pub const RECV: Rights = Rights(1 << 3);
+    /// May map for reading and START READ (buffers).
+    pub const MAP_READ: Rights = Rights(1 << 4);
+    /// May map for writing, START WRITE/RW, and cause pure invalidates (buffers).
+    pub const MAP_WRITE: Rights = Rights(1 << 5);
+    /// May attach the buffer to a device (buffers).
+    pub const DEVICE: Rights = Rights(1 << 6);
     /// Every right defined.
-    pub const ALL: Rights = Rights(0xf);
+    pub const ALL: Rights = Rights(0x7f);
 
     /// True if every right in `other` is in `self`.
     pub const fn contains(self, other: Rights) -> bool {
@@ -235,6 +273,68 @@ impl Rights {
     }
 }
 
+/// `buffer_create` policies.
+pub mod policy {
+    /// Normal write-back cacheable memory; CPU access needs `buffer_sync`.
+    pub const CACHED: u64 = 0;
+    /// Normal non-cacheable memory; never needs maintenance.
+    pub const UNCACHED: u64 = 1;
+}
+
+/// `buffer_map` protections.
+pub mod prot {
+    /// Map readable (needs `MAP_READ`).
+    pub const READ: u64 = 1;
+    /// Map writable (needs `MAP_WRITE`; implies readable).
+    pub const WRITE: u64 = 2;
+}
+
+/// `buffer_sync` flags: exactly one of START/END with READ, WRITE or both.
+pub mod sync {
+    /// Begin CPU access.
+    pub const START: u64 = 1;
+    /// End CPU access.
+    pub const END: u64 = 2;
+    /// The CPU reads.
+    pub const READ: u64 = 4;
+    /// The CPU writes.
+    pub const WRITE: u64 = 8;
+    /// The CPU reads and writes.
+    pub const RW: u64 = READ | WRITE;
+}
+
+/// `trace` commands and entries.
+pub mod trace {
+    /// Discard everything recorded so far.
+    pub const CLEAR: u64 = 0;
+    /// Copy out (and keep) the entries recorded so far.
+    pub const READ: u64 = 1;
+    /// Entry op: DC CVAC (clean to PoC).
+    pub const OP_CLEAN: u64 = 1;
+    /// Entry op: DC IVAC (invalidate).
+    pub const OP_INVALIDATE: u64 = 2;
+    /// Entry op: DC CIVAC (clean and invalidate).
+    pub const OP_CLEAN_INVALIDATE: u64 = 3;
+
+    /// One range operation the kernel issued: `op` over `len` bytes (whole lines) at
+    /// kernel virtual address `va`, which is `offset` bytes into buffer `buffer` (the id
+    /// `buffer_info` reports).
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    #[repr(C)]
+    pub struct Entry {
+        /// `OP_*`.
+        pub op: u64,
+        /// Buffer id.
+        pub buffer: u64,
+        /// Offset of the first line in the buffer.
+        pub offset: u64,
+        /// Bytes (a multiple of the line size).
+        pub len: u64,
+        /// Kernel virtual address of the first line.
+        pub va: u64,
+    }
+}
+
 /// Documented limits.
 pub mod limits {
     /// Largest message body in bytes.
@@ -251,6 +351,10 @@ pub mod limits {
     pub const MAX_SPAWN_HANDLES: usize = 4;
     /// Longest `log` write in bytes.
     pub const MAX_LOG: usize = 4096;
+    /// Largest buffer object (bytes).
+    pub const MAX_BUFFER: u64 = 64 * 1024 * 1024;
+    /// Direct mappings of buffers a task may have at once.
+    pub const MAX_MAPPINGS: usize = 64;
 }
 
 /// The first user address that is never mapped (user space is `[0, USER_END)`).
@@ -261,6 +365,10 @@ pub const USER_IMAGE_BASE: u64 = 0x40_0000;
 pub const USER_STACK_TOP: u64 = 0x1_0000_0000;
 /// Size of the user stack; the page below it is an unmapped guard.
 pub const USER_STACK_SIZE: u64 = 64 * 1024;
+/// Where `buffer_map` places direct mappings: `[USER_MAP_BASE, USER_MAP_END)`.
+pub const USER_MAP_BASE: u64 = 0x10_0000_0000;
+/// End of the buffer mapping area.
+pub const USER_MAP_END: u64 = 0x80_0000_0000;
 
 #[cfg(test)]
 mod tests {

@@ -1,5 +1,7 @@
 //! Portable kernel-object logic, tested on the host.
 //!
+//! [`vrange::RangeAllocator`] hands out address windows for buffer mappings.
+//!
 //! [`HandleTable`] is each task's table of handles: slots holding an object and the
 //! rights this handle grants, named by values that carry the slot's generation so a
 //! closed (stale) or made-up value never reaches another object.
@@ -9,6 +11,8 @@
 #![deny(missing_docs)]
 
 extern crate alloc;
+
+pub mod vrange;
 
 use abi::{Error, Handle, Rights};
 use alloc::vec::Vec;

@@ -296,7 +296,8 @@ fn cache_maintenance_ranges(_: &Machine) -> Result<(), String> {
         // SAFETY: the range lies inside `buf` (plus whole lines around it, in the heap),
         // which is mapped RW; invalidates keep edge lines' data (clean+invalidate).
         let n = unsafe { arch::cache::maintain_range(op, va, len) }
-            .map_err(|e| alloc::format!("{e}"))?;
+            .map_err(|e| alloc::format!("{e}"))?
+            .total_lines();
         ensure!(
             n == lines,
             "{op:?} {va:#x}+{len}: {n} lines, expected {lines}"

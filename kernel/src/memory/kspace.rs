@@ -42,6 +42,11 @@ impl KernelTableMemory {
 
 impl TableMemory for KernelTableMemory {
     fn alloc_table(&mut self) -> Option<PhysAddr> {
+        // Once the frame allocator runs, tables come from it (and go back to it); the
+        // pool is only for building the tables that let the allocator start.
+        if frames::counts().1 > 0 {
+            return frames::alloc_zeroed(1);
+        }
         let i = POOL_NEXT.fetch_add(1, Ordering::Relaxed);
         if i < POOL_TABLES {
             let va = POOL.0.get() as u64 + (i as u64) * PAGE_SIZE;
@@ -184,4 +189,36 @@ pub fn translate(va: u64) -> Option<(PhysAddr, PageAttrs)> {
     ks.table
         .translate(&ks.mem, VirtAddr::new(va))
         .map(|t| (t.pa, t.attrs))
+}
+
+/// Map `frames` (one 4 KiB page each, any physical layout) contiguously at kernel virtual
+/// address `va` with `attrs`. On error nothing stays mapped.
+pub fn map_pages(va: u64, frames: &[PhysAddr], attrs: PageAttrs) -> Result<(), MapError> {
+    let mut guard = KERNEL_SPACE.lock();
+    let ks = guard.as_mut().ok_or(MapError::OutOfTables)?;
+    for (i, &pa) in frames.iter().enumerate() {
+        let page_va = VirtAddr::new(va + i as u64 * PAGE_SIZE);
+        if let Err(e) = ks
+            .table
+            .map(&mut ks.mem, page_va, pa, PAGE_SIZE, attrs, false)
+        {
+            if i > 0 {
+                let _ = ks
+                    .table
+                    .unmap(&mut ks.mem, VirtAddr::new(va), i as u64 * PAGE_SIZE);
+                crate::arch::mmu::invalidate_tlb_all();
+            }
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// Unmap `[va, va + size)` from the kernel tables and drop the TLB entries.
+pub fn unmap_range(va: u64, size: u64) -> Result<(), MapError> {
+    let mut guard = KERNEL_SPACE.lock();
+    let ks = guard.as_mut().ok_or(MapError::OutOfTables)?;
+    ks.table.unmap(&mut ks.mem, VirtAddr::new(va), size)?;
+    crate::arch::mmu::invalidate_tlb_all();
+    Ok(())
 }

@@ -4,6 +4,8 @@
 //! A call that fails changes nothing. User memory is only reached through the task's
 //! address space (`task::space`), which checks every page first.
 
+mod buffer;
+
 use crate::arch::exception::TrapFrame;
 use crate::task::object::{Channel, Message, Object, Recv};
 use crate::task::space::UserAccess;
@@ -110,6 +112,12 @@ fn call(k: &mut Kernel, id: u32, sys: Sys, a: [u64; 6]) -> SysResult {
             let h1 = t.handles.insert(Object::Channel(Arc::new(e1)), rights)?;
             Ok(Outcome::Done(u64::from(h0.0), u64::from(h1.0)))
         }
+        Sys::BufferCreate => buffer::create(k, id, a[0], a[1]),
+        Sys::BufferMap => buffer::map(k, id, a[0], a[1]),
+        Sys::BufferUnmap => buffer::unmap(k, id, a[0]),
+        Sys::BufferSync => buffer::sync(k, id, a),
+        Sys::BufferInfo => buffer::info(k, id, a[0]),
+        Sys::Trace => buffer::trace_call(k, id, a[0], a[1], a[2]),
         Sys::ChannelSend => send(k, id, a),
         Sys::ChannelRecv => recv(k, id, a),
         Sys::Stats => {
@@ -118,6 +126,7 @@ fn call(k: &mut Kernel, id: u32, sys: Sys, a: [u64; 6]) -> SysResult {
                 Stat::TotalFrames => crate::memory::frames::counts().1 as u64,
                 Stat::Tasks => k.task_count() as u64,
                 Stat::Ticks => crate::irq::ticks(),
+                Stat::DevicesCoherent => u64::from(crate::buffer::devices_coherent()),
             };
             Ok(Outcome::Done(v, 0))
         }

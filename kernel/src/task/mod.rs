@@ -15,11 +15,14 @@ pub mod object;
 pub mod space;
 
 use crate::arch::exception::{Syndrome, TrapFrame};
+use crate::buffer::Buffer;
 use abi::{Error, ExitHow, Rights};
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use coherency::CpuAccess;
+use kobj::vrange::RangeAllocator;
 use kobj::HandleTable;
 use object::{Object, TaskObj};
 use space::AddressSpace;
@@ -64,6 +67,12 @@ pub struct Task {
     pub handles: HandleTable<Object>,
     /// Shared with holders of this task's handle.
     pub obj: Arc<TaskObj>,
+    /// Direct buffer mappings: user address -> (buffer, size).
+    pub mappings: BTreeMap<u64, Arc<Buffer>>,
+    /// Free user addresses for buffer mappings.
+    pub map_window: RangeAllocator,
+    /// Open CPU accesses (START without END), by buffer id.
+    pub cpu_access: BTreeMap<u64, (Arc<Buffer>, CpuAccess)>,
 }
 
 /// All kernel scheduling state, behind one lock.
@@ -187,6 +196,13 @@ impl Kernel {
             space,
             handles: table,
             obj: obj.clone(),
+            mappings: BTreeMap::new(),
+            map_window: RangeAllocator::new(
+                abi::USER_MAP_BASE,
+                abi::USER_MAP_END,
+                mm::addr::PAGE_SIZE,
+            ),
+            cpu_access: BTreeMap::new(),
         };
         self.tasks.insert(id, task);
         self.ready.push_back(id);
@@ -205,8 +221,17 @@ impl Kernel {
         }
         let handles = task.handles.drain();
         drop(handles);
+        for (_, (buf, access)) in core::mem::take(&mut task.cpu_access) {
+            if access.holds_write() {
+                buf.cpu_writers
+                    .fetch_sub(1, core::sync::atomic::Ordering::SeqCst);
+            }
+        }
         let asid = task.space.asid();
         task.space.destroy();
+        // Mappings die with the space (shared pages are not the space's to free); the
+        // buffers go when their last handle or mapping does.
+        drop(core::mem::take(&mut task.mappings));
         self.asids.free.push(asid);
         *task.obj.status.lock() = Some(status);
         // Waiters of this task re-issue their wait; receivers of any channel may have

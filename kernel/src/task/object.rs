@@ -14,6 +14,8 @@ pub enum Object {
     Task(Arc<TaskObj>),
     /// One end of a channel.
     Channel(Arc<ChannelEnd>),
+    /// A buffer object.
+    Buffer(Arc<crate::buffer::Buffer>),
 }
 
 impl Object {
@@ -22,6 +24,7 @@ impl Object {
         match self {
             Object::Task(_) => abi::ObjectKind::Task,
             Object::Channel(_) => abi::ObjectKind::Channel,
+            Object::Buffer(_) => abi::ObjectKind::Buffer,
         }
     }
 }

@@ -98,7 +98,7 @@ impl AddressSpace {
             if let Err(e) = result {
                 // Leave nothing half-mapped: undo this call's pages.
                 if done > 0 {
-                    let _ = self.unmap_owned(va, done);
+                    let _ = self.unmap(va, done);
                 }
                 return Err(e);
             }
@@ -107,8 +107,35 @@ impl AddressSpace {
         Ok(())
     }
 
-    /// Unmap owned pages and free their frames.
-    fn unmap_owned(&mut self, va: u64, size: u64) -> Result<(), Error> {
+    /// Map pages that belong to someone else (a buffer object) at `va`, in order, with
+    /// `access` and memory type `mem`. They are not freed with the space. On error
+    /// nothing stays mapped.
+    pub fn map_shared(
+        &mut self,
+        va: u64,
+        frames: &[PhysAddr],
+        access: Access,
+        mem: MemAttr,
+    ) -> Result<(), Error> {
+        let attrs = PageAttrs::user(access, mem);
+        for (i, &pa) in frames.iter().enumerate() {
+            let page_va = VirtAddr::new(va + i as u64 * PAGE_SIZE);
+            if let Err(e) =
+                self.table
+                    .map(&mut UserTableMemory, page_va, pa, PAGE_SIZE, attrs, false)
+            {
+                if i > 0 {
+                    let _ = self.unmap(va, i as u64 * PAGE_SIZE);
+                }
+                return Err(map_error(e));
+            }
+        }
+        Ok(())
+    }
+
+    /// Unmap `[va, va + size)`: drop this ASID's TLB entries and free the frames the
+    /// space owns (shared pages stay with their owner).
+    pub fn unmap(&mut self, va: u64, size: u64) -> Result<(), Error> {
         let mut frames_to_free = Vec::new();
         let mut off = 0;
         while off < size {

@@ -201,29 +201,18 @@ fn qemu_tests(tally: &mut Tally) -> Result<()> {
     );
 
     // A DTB whose interrupt controller is unrecognisable: a boot error naming it.
-    // User tasks: every test_* program of the initrd, one line each.
+    // User tasks: every test_* program of the initrd, one line each, with devices
+    // treated as non-coherent so every maintenance operation really runs; then the
+    // coherency-dependent tests again with QEMU's dma-coherent devices honoured.
+    let initrd = build::initrd()?;
     let mut m = base.clone();
-    m.initrd = Some(build::initrd()?);
-    m.append = "exit=semihosting utest=all".into();
-    let o = m.run_captured(USER_TIMEOUT)?;
-    let mut seen = 0;
-    for line in o.output.lines() {
-        if let Some((name, verdict)) = line
-            .strip_prefix("utest ")
-            .and_then(|r| r.split_once(" ... "))
-        {
-            seen += 1;
-            let r = if verdict == "ok" {
-                Ok(())
-            } else {
-                Err(verdict.to_string())
-            };
-            tally.record(&format!("qemu/user/{name}"), r);
-        }
-    }
-    if o.status != Some(0) || seen == 0 {
-        tally.record("qemu/user/harness", check(&o, Some(0), &["utest summary:"]));
-    }
+    m.initrd = Some(initrd.clone());
+    m.append = "exit=semihosting dma=noncoherent utest=all".into();
+    user_suite(tally, "qemu/user", &m)?;
+    let mut m = base.clone();
+    m.initrd = Some(initrd);
+    m.append = "exit=semihosting utest=test_buffer_trace,test_buffer_coherent".into();
+    user_suite(tally, "qemu/user-coherent", &m)?;
 
     let dtb = patched_dtb(&base, b"arm,gic-v3\0", b"arm,gic-v9\0")?;
     let mut m = base.clone();
@@ -241,31 +230,47 @@ fn qemu_tests(tally: &mut Tally) -> Result<()> {
     Ok(())
 }
 
-/// Boot a `ktest=all` kernel and record each in-kernel test line.
-fn ktest_suite(tally: &mut Tally, prefix: &str, m: &Machine) -> Result<()> {
-    let o = m.run_captured(TIMEOUT)?;
+/// Boot `m` and record each line `<marker> NAME ... ok|FAILED...` it prints as a test
+/// named `prefix/NAME`; the run itself must end with status 0 after a
+/// `<marker> summary:` line, or it counts as one more failure.
+fn suite(
+    tally: &mut Tally,
+    prefix: &str,
+    m: &Machine,
+    marker: &str,
+    timeout: Duration,
+) -> Result<()> {
+    let o = m.run_captured(timeout)?;
     let mut seen = 0;
     for line in o.output.lines() {
-        if let Some(rest) = line.strip_prefix("ktest ") {
-            if let Some((name, verdict)) = rest.split_once(" ... ") {
-                seen += 1;
-                let r = if verdict == "ok" {
-                    Ok(())
-                } else {
-                    Err(verdict.to_string())
-                };
-                tally.record(&format!("{prefix}/{name}"), r);
-            }
+        let Some(rest) = line.strip_prefix(marker).and_then(|r| r.strip_prefix(' ')) else {
+            continue;
+        };
+        if let Some((name, verdict)) = rest.split_once(" ... ") {
+            seen += 1;
+            let r = if verdict == "ok" {
+                Ok(())
+            } else {
+                Err(verdict.to_string())
+            };
+            tally.record(&format!("{prefix}/{name}"), r);
         }
     }
-    let summary = o.output.lines().any(|l| l.starts_with("ktest summary:"));
-    if o.status != Some(0) || !summary || seen == 0 {
-        tally.record(
-            &format!("{prefix}/boot"),
-            check(&o, Some(0), &["ktest summary:"]),
-        );
+    let summary = format!("{marker} summary:");
+    if o.status != Some(0) || seen == 0 || !o.output.contains(&summary) {
+        tally.record(&format!("{prefix}/boot"), check(&o, Some(0), &[&summary]));
     }
     Ok(())
+}
+
+/// Boot a `utest=` kernel and record each user test line.
+fn user_suite(tally: &mut Tally, prefix: &str, m: &Machine) -> Result<()> {
+    suite(tally, prefix, m, "utest", USER_TIMEOUT)
+}
+
+/// Boot a `ktest=all` kernel and record each in-kernel test line.
+fn ktest_suite(tally: &mut Tally, prefix: &str, m: &Machine) -> Result<()> {
+    suite(tally, prefix, m, "ktest", TIMEOUT)
 }
 
 /// Check a run's exit status and that its output holds every `needle`.

@@ -3,7 +3,7 @@
 
 use crate::sys::{decode, raw_syscall};
 use crate::Result;
-use abi::{Error, ExitHow, Handle, ObjectKind, Rights, Stat, Sys};
+use abi::{trace, Error, ExitHow, Handle, ObjectKind, Rights, Stat, Sys};
 use core::arch::asm;
 use core::fmt;
 
@@ -220,4 +220,92 @@ pub fn channel_recv(
 /// `stats(what)`.
 pub fn stats(what: Stat) -> Result<u64> {
     call(Sys::Stats, [what as u64, 0, 0, 0, 0, 0]).map(|(v, _)| v)
+}
+
+/// What [`buffer_info`] reports about a buffer object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BufferInfo {
+    /// Size in bytes (page-granular).
+    pub size: u64,
+    /// The policy it was created with ([`abi::policy`]).
+    pub policy: u64,
+    /// The buffer's id, as `trace` entries name it ([`abi::trace::Entry::buffer`]).
+    pub id: u64,
+}
+
+/// `buffer_create(size, policy)`: a new buffer object of `size` bytes (rounded up to
+/// 4 KiB, at most [`abi::limits::MAX_BUFFER`]), zeroed, with `policy` from
+/// [`abi::policy`]. Returns a handle with `MAP_READ | MAP_WRITE | SHARE | DEVICE`.
+pub fn buffer_create(size: u64, policy: u64) -> Result<Handle> {
+    call(Sys::BufferCreate, [size, policy, 0, 0, 0, 0]).map(|(h, _)| handle(h))
+}
+
+/// `buffer_map(h, prot)`: map the whole buffer into this task (`prot` from
+/// [`abi::prot`]: 1 read-only, 2 or 3 read-write) and return the address of the mapping,
+/// in `[USER_MAP_BASE, USER_MAP_END)`.
+///
+/// Creating a mapping is safe; *using* it is up to the caller (raw pointer accesses,
+/// bracketed by [`buffer_sync`] for cached buffers shared with devices). The mapping
+/// stays until [`buffer_unmap`], even after every handle to the buffer is closed.
+pub fn buffer_map(h: Handle, prot: u64) -> Result<*mut u8> {
+    call(Sys::BufferMap, [h.0 as u64, prot, 0, 0, 0, 0]).map(|(a, _)| a as *mut u8)
+}
+
+/// `buffer_unmap(address)`: remove the mapping that starts at `addr` (an address
+/// [`buffer_map`] returned). Anything else is `InvalidArgument` and changes nothing.
+///
+/// # Safety
+///
+/// After a successful call the memory at `addr` is gone: no reference into the mapping
+/// may be live, and nothing may access it again (an access faults and kills the task).
+pub unsafe fn buffer_unmap(addr: *mut u8) -> Result<()> {
+    call(Sys::BufferUnmap, [addr as u64, 0, 0, 0, 0, 0]).map(drop)
+}
+
+/// `buffer_sync(h, flags, offset, len)`: begin (`START`) or end (`END`) CPU access to
+/// `[offset, offset + len)` (`len == 0`: the whole buffer, with `offset == 0`), with
+/// flags from [`abi::sync`]. The kernel does the cache maintenance the buffer's policy and
+/// the device coherency call for.
+pub fn buffer_sync(h: Handle, flags: u64, offset: u64, len: u64) -> Result<()> {
+    call(Sys::BufferSync, [h.0 as u64, flags, offset, len, 0, 0]).map(drop)
+}
+
+/// `buffer_info(h)`: size, policy and id of the buffer (any rights suffice).
+pub fn buffer_info(h: Handle) -> Result<BufferInfo> {
+    let (size, x2) = call(Sys::BufferInfo, [h.0 as u64, 0, 0, 0, 0, 0])?;
+    Ok(BufferInfo {
+        size,
+        policy: x2 & 0xffff_ffff,
+        id: x2 >> 32,
+    })
+}
+
+/// `trace(CLEAR)`: discard the recorded maintenance entries. `NotSupported` on a kernel
+/// built without the trace.
+pub fn trace_clear() -> Result<()> {
+    call(Sys::Trace, [trace::CLEAR, 0, 0, 0, 0, 0]).map(drop)
+}
+
+/// `trace(READ, out)`: copy the first `out.len()` recorded maintenance entries (in the
+/// order they were issued) into `out`, keeping them recorded. Returns `(copied,
+/// recorded)`; `recorded > copied` means `out` was too short. `NotSupported` on a kernel
+/// built without the trace.
+pub fn trace_read(out: &mut [trace::Entry]) -> Result<(usize, usize)> {
+    // SAFETY: the kernel writes at most `out.len()` entries (40 bytes each, `Entry` is
+    // `repr(C)` of five u64s, so any bytes are a valid value) into `out`, an exclusive,
+    // 8-byte aligned borrow for the duration of the call.
+    let r = unsafe {
+        raw_syscall(
+            Sys::Trace as u64,
+            [
+                trace::READ,
+                out.as_mut_ptr() as u64,
+                out.len() as u64,
+                0,
+                0,
+                0,
+            ],
+        )
+    };
+    decode(r).map(|(copied, recorded)| (copied as usize, recorded as usize))
 }

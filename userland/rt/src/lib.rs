@@ -3,6 +3,10 @@
 //! - [`sys`]: the raw `svc #0` interface ([`sys::raw_syscall`]).
 //! - Typed, safe wrappers for every call in `kernel/abi/SYSCALLS.md`, at the crate root
 //!   ([`exit`], [`spawn`], [`channel_recv`], ...), returning `Result<_, abi::Error>`.
+//! - Buffers: [`buffer_create`], [`buffer_map`], [`buffer_unmap`] (unsafe: it takes
+//!   memory away), [`buffer_sync`], [`buffer_info`]; the maintenance trace of test
+//!   kernels: [`trace_clear`], [`trace_read`]; and [`dcache_line_size`] (CTR_EL0 read at
+//!   EL0), the granule of that maintenance.
 //! - [`print!`] / [`println!`] through the `log` call (no allocation).
 //! - A global allocator (a buddy heap over a 256 KiB static arena, set up on first use,
 //!   so a program that never allocates carries no arena).
@@ -27,7 +31,9 @@
 
 pub extern crate alloc;
 
-pub use abi::{self, limits, Error, ExitHow, Handle, ObjectKind, Rights, Stat, Sys};
+pub use abi::{
+    self, limits, policy, prot, sync, trace, Error, ExitHow, Handle, ObjectKind, Rights, Stat, Sys,
+};
 
 mod calls;
 mod heap;
@@ -38,6 +44,7 @@ pub mod sys;
 
 pub use calls::*;
 pub use start::StartArgs;
+pub use sys::dcache_line_size;
 
 /// Result of a syscall wrapper.
 pub type Result<T, E = Error> = core::result::Result<T, E>;

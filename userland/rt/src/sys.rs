@@ -66,3 +66,20 @@ pub fn read_pmccntr() -> u64 {
     unsafe { asm!("mrs {}, pmccntr_el0", out(reg) v, options(nomem, nostack)) };
     v
 }
+
+/// Read the cache type register CTR_EL0 (`mrs ctr_el0`), which the kernel lets EL0 read
+/// (SCTLR_EL1.UCT).
+pub fn read_ctr_el0() -> u64 {
+    let v: u64;
+    // SAFETY: reads a system register into a general register; no memory or stack use.
+    // Without EL0 access the instruction traps and the task is killed (a broken
+    // contract, not undefined behaviour).
+    unsafe { asm!("mrs {}, ctr_el0", out(reg) v, options(nomem, nostack)) };
+    v
+}
+
+/// The smallest data cache line size in bytes, from CTR_EL0.DminLine (bits 19:16, log2
+/// of the number of 4-byte words): the granule of the kernel's buffer maintenance.
+pub fn dcache_line_size() -> u64 {
+    4 << ((read_ctr_el0() >> 16) & 0xf)
+}

@@ -376,3 +376,280 @@ pub const FAULT_BAD_MODE: u64 = 99;
 pub const FAULT_SURVIVED: u64 = 98;
 /// `h_exit`'s exit code.
 pub const H_EXIT_CODE: u64 = 42;
+
+/// Word `i` of the test pattern for `seed`: distinct for every word of any buffer and
+/// every seed, and never zero-filled memory by accident.
+pub fn pattern_word(seed: u64, i: usize) -> u64 {
+    let x = seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    (x ^ (x >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9) | 1
+}
+
+/// Fill `[p, p + len)` (word-aligned, whole words) with the pattern for `seed`
+/// (volatile stores).
+///
+/// # Safety
+///
+/// The range must be mapped writable and be memory nothing else relies on (no live
+/// reference into it).
+pub unsafe fn write_pattern(p: *mut u8, len: usize, seed: u64) {
+    let w = p as *mut u64;
+    for i in 0..len / 8 {
+        // SAFETY: in bounds and writable (caller's contract); `p` is word-aligned.
+        unsafe { w.add(i).write_volatile(pattern_word(seed, i)) };
+    }
+}
+
+/// The offset of the first word of `[p, p + len)` that does not hold the pattern for
+/// `seed` (volatile loads), or `None`.
+///
+/// # Safety
+///
+/// The range must be mapped readable (word-aligned, whole words).
+pub unsafe fn find_mismatch(p: *const u8, len: usize, seed: u64) -> Option<usize> {
+    let w = p as *const u64;
+    // SAFETY: in bounds and readable (caller's contract); `p` is word-aligned.
+    (0..len / 8)
+        .find(|&i| unsafe { w.add(i).read_volatile() } != pattern_word(seed, i))
+        .map(|i| i * 8)
+}
+
+/// The offset of the first non-zero word of `[p, p + len)`, or `None`.
+///
+/// # Safety
+///
+/// As [`find_mismatch`].
+pub unsafe fn find_nonzero(p: *const u8, len: usize) -> Option<usize> {
+    let w = p as *const u64;
+    // SAFETY: in bounds and readable (caller's contract); `p` is word-aligned.
+    (0..len / 8)
+        .find(|&i| unsafe { w.add(i).read_volatile() } != 0)
+        .map(|i| i * 8)
+}
+
+/// `stats(DevicesCoherent)`, which must be exactly 0 or 1.
+pub fn devices_coherent() -> Result<bool, Failed> {
+    let v = ok!(urt::stats(urt::Stat::DevicesCoherent));
+    check!(v <= 1, "stats(DevicesCoherent) = {}, expected 0 or 1", v);
+    Ok(v == 1)
+}
+
+/// Entries a trace read can hold in the tests.
+pub const TRACE_CAP: usize = 64;
+
+/// Read the maintenance trace into `buf`, requiring that the kernel has it (a test
+/// kernel must) and that it all fit (`copied == recorded <= buf.len()`). Returns the
+/// number of entries.
+pub fn read_trace(buf: &mut [urt::trace::Entry]) -> Result<usize, Failed> {
+    buf.fill(urt::trace::Entry::default());
+    let (copied, recorded) = ok!(urt::trace_read(buf), "trace(READ)");
+    check!(
+        copied <= buf.len() && copied == recorded,
+        "trace(READ) with room for {}: copied {}, recorded {}",
+        buf.len(),
+        copied,
+        recorded
+    );
+    Ok(copied)
+}
+
+/// `trace(CLEAR)`, which a test kernel must support.
+pub fn clear_trace() -> TestResult {
+    ok!(urt::trace_clear(), "trace(CLEAR)");
+    Ok(())
+}
+
+/// Name of a trace op, for messages.
+pub fn op_name(op: u64) -> &'static str {
+    match op {
+        urt::trace::OP_CLEAN => "CLEAN",
+        urt::trace::OP_INVALIDATE => "INVALIDATE",
+        urt::trace::OP_CLEAN_INVALIDATE => "CLEAN_INVALIDATE",
+        _ => "UNDEFINED OP",
+    }
+}
+
+/// An expected trace entry of one buffer: `(op, offset, len)`.
+pub type TraceOp = (u64, u64, u64);
+
+/// The whole lines `[start, end)` that the byte range `(offset, len)` of a buffer of
+/// `size` bytes touches (`len == 0`: the whole buffer), for lines of `line` bytes.
+pub fn line_span(offset: u64, len: u64, size: u64, line: u64) -> (u64, u64) {
+    let (a, b) = if len == 0 {
+        (0, size)
+    } else {
+        (offset, offset + len)
+    };
+    (a & !(line - 1), b.next_multiple_of(line))
+}
+
+/// What a holder with `MAP_WRITE` gets for START READ/RW of `(offset, len)` on a cached
+/// buffer with a non-coherent device: DC IVAC over the lines wholly inside the range,
+/// DC CIVAC on a partial line at either edge, in address order.
+pub fn expect_invalidate(
+    offset: u64,
+    len: u64,
+    size: u64,
+    line: u64,
+) -> urt::alloc::vec::Vec<TraceOp> {
+    use urt::trace::{OP_CLEAN_INVALIDATE, OP_INVALIDATE};
+    let (a, b) = if len == 0 {
+        (0, size)
+    } else {
+        (offset, offset + len)
+    };
+    let (start, end) = line_span(offset, len, size, line);
+    let mut v = urt::alloc::vec::Vec::new();
+    if end - start == line && (a != start || b != end) {
+        v.push((OP_CLEAN_INVALIDATE, start, line));
+        return v;
+    }
+    let mut mid_start = start;
+    let mut mid_end = end;
+    if a != start {
+        v.push((OP_CLEAN_INVALIDATE, start, line));
+        mid_start += line;
+    }
+    if b != end {
+        mid_end -= line;
+    }
+    if mid_end > mid_start {
+        v.push((OP_INVALIDATE, mid_start, mid_end - mid_start));
+    }
+    if b != end {
+        v.push((OP_CLEAN_INVALIDATE, mid_end, line));
+    }
+    v
+}
+
+/// What END WRITE/RW of `(offset, len)` gets on a cached buffer with a non-coherent
+/// device: one DC CVAC range over exactly the touched lines.
+pub fn expect_clean(offset: u64, len: u64, size: u64, line: u64) -> [TraceOp; 1] {
+    let (start, end) = line_span(offset, len, size, line);
+    [(urt::trace::OP_CLEAN, start, end - start)]
+}
+
+/// Reads the trace and compares it with expectations for one buffer; remembers the
+/// kernel address of the buffer (`va - offset`) from the first entry and requires every
+/// later entry to agree.
+pub struct TraceCheck {
+    /// The buffer's id (`buffer_info`).
+    pub id: u64,
+    /// Kernel virtual address of offset 0, once an entry has shown it.
+    pub base: Option<u64>,
+    buf: [urt::trace::Entry; TRACE_CAP],
+}
+
+impl TraceCheck {
+    /// A checker for buffer `id`.
+    pub fn new(id: u64) -> Self {
+        TraceCheck {
+            id,
+            base: None,
+            buf: [urt::trace::Entry::default(); TRACE_CAP],
+        }
+    }
+
+    /// Read the trace (all of it must fit), print it on a mismatch.
+    fn read(&mut self, what: &str) -> Result<&[urt::trace::Entry], Failed> {
+        let n = read_trace(&mut self.buf)
+            .inspect_err(|_| urt::println!("  (reading the trace after {})", what))?;
+        Ok(&self.buf[..n])
+    }
+
+    fn dump(entries: &[urt::trace::Entry]) {
+        for (i, e) in entries.iter().enumerate() {
+            urt::println!(
+                "  trace[{}]: {} buffer {} offset {:#x} len {:#x} va {:#x}",
+                i,
+                op_name(e.op),
+                e.buffer,
+                e.offset,
+                e.len,
+                e.va
+            );
+        }
+    }
+
+    /// Every entry is for our buffer, at a kernel address consistent with the others.
+    fn check_entries(&mut self, what: &str, n: usize) -> TestResult {
+        for i in 0..n {
+            let e = self.buf[i];
+            if e.buffer != self.id {
+                Self::dump(&self.buf[..n]);
+            }
+            check_eq!(e.buffer, self.id, "{}: trace[{}] buffer id", what, i);
+            check!(
+                e.va >= 0xffff_0000_0000_0000 && e.va >= e.offset,
+                "{}: trace[{}] va {:#x} is not a kernel address",
+                what,
+                i,
+                e.va
+            );
+            let base = e.va - e.offset;
+            check!(
+                base.is_multiple_of(4096),
+                "{}: trace[{}] va {:#x} - offset {:#x} = {:#x} is not page-aligned",
+                what,
+                i,
+                e.va,
+                e.offset,
+                base
+            );
+            match self.base {
+                None => self.base = Some(base),
+                Some(b) => check_eq!(
+                    base,
+                    b,
+                    "{}: trace[{}] va - offset differs from earlier entries",
+                    what,
+                    i
+                ),
+            }
+        }
+        Ok(())
+    }
+
+    /// The trace holds exactly `want`, in order, all for our buffer.
+    pub fn expect(&mut self, what: &str, want: &[TraceOp]) -> TestResult {
+        let n = self.read(what)?.len();
+        let got: urt::alloc::vec::Vec<TraceOp> = self.buf[..n]
+            .iter()
+            .map(|e| (e.op, e.offset, e.len))
+            .collect();
+        if got.as_slice() != want {
+            urt::println!("FAIL {}: trace differs; got:", what);
+            Self::dump(&self.buf[..n]);
+            urt::println!("  expected (op, offset, len): {:x?}", want);
+            return Err(Failed);
+        }
+        self.check_entries(what, n)
+    }
+
+    /// The trace holds ops from `ops` only, for our buffer, that together cover exactly
+    /// `[start, end)` in address order without gaps or overlap (however the kernel
+    /// splits it).
+    pub fn expect_cover(&mut self, what: &str, ops: &[u64], start: u64, end: u64) -> TestResult {
+        let n = self.read(what)?.len();
+        let mut at = start;
+        let mut good = n > 0 || start == end;
+        for e in &self.buf[..n] {
+            good &= ops.contains(&e.op) && e.offset == at && e.len > 0;
+            at = at.wrapping_add(e.len);
+        }
+        good &= at == end;
+        if !good {
+            urt::println!(
+                "FAIL {}: trace is not {:?} ops covering exactly [{:#x}, {:#x}); got:",
+                what,
+                ops.iter()
+                    .map(|&o| op_name(o))
+                    .collect::<urt::alloc::vec::Vec<_>>(),
+                start,
+                end
+            );
+            Self::dump(&self.buf[..n]);
+            return Err(Failed);
+        }
+        self.check_entries(what, n)
+    }
+}

@@ -6,7 +6,7 @@
 //! `mm::cache` (tested on the host); this file only issues the instructions.
 
 use aarch64_cpu::asm::barrier;
-use mm::cache::{plan, CacheGeometry, CacheOp, LineRun, RangeError};
+use mm::cache::{plan, CacheGeometry, CacheOp, LineRun, RangeError, RangePlan};
 
 /// The data-cache geometry of this CPU, read from CTR_EL0.
 pub fn geometry() -> CacheGeometry {
@@ -53,11 +53,12 @@ unsafe fn run_lines(run: &LineRun, line: u64) {
 /// Perform `op` over `[va, va + len)` and finish with one DSB SY.
 ///
 /// An `Invalidate` clean+invalidates partial edge lines so that bytes outside the range
-/// sharing a line with it are not lost. Returns the number of lines maintained.
+/// sharing a line with it are not lost. Returns the plan that was executed (its runs are
+/// what the maintenance trace records).
 ///
 /// # Safety
 /// The whole range must be mapped at EL1 (cacheable or not) for the duration of the call.
-pub unsafe fn maintain_range(op: CacheOp, va: u64, len: u64) -> Result<u64, RangeError> {
+pub unsafe fn maintain_range(op: CacheOp, va: u64, len: u64) -> Result<RangePlan, RangeError> {
     let geom = geometry();
     let plan = plan(geom, op, va, len)?;
     for run in plan.iter() {
@@ -66,5 +67,5 @@ pub unsafe fn maintain_range(op: CacheOp, va: u64, len: u64) -> Result<u64, Rang
         unsafe { run_lines(run, geom.line()) };
     }
     barrier::dsb(barrier::SY);
-    Ok(plan.total_lines())
+    Ok(plan)
 }

@@ -1,4 +1,4 @@
-//! Garbage in every argument register of every call (1..=13) and of unknown numbers,
+//! Garbage in every argument register of every call (1..=LAST_SYSCALL) and of unknown numbers,
 //! from a fixed-seed xorshift64: every result must be 0 or a defined error code, known
 //! numbers never say `UnknownSyscall`, unknown ones always do, and nothing panics or
 //! hangs.
@@ -14,6 +14,11 @@
 //! it, so a receive can never block. Pointers the kernel could write through are
 //! only ever aimed at a scratch buffer (or at memory the kernel must refuse).
 //!
+//! The buffer calls never see a live buffer: a buffer a garbage `buffer_create` makes is
+//! closed at once (and a mapping, could one ever be made, unmapped), so garbage cannot
+//! map, unmap or sync anything of ours; `trace` reads land only in scratch, with a
+//! capacity that fits.
+//!
 //! `sleep` with a valid (small) duration is rare; `exit` (0) is never called.
 
 #![no_std]
@@ -28,11 +33,15 @@ const SEED: u64 = 0x2545_f491_4f6c_dd1d;
 const PHASE1_CALLS: u32 = 20_000;
 const PHASE2_CALLS: u32 = 10_000;
 const SCRATCH_SIZE: usize = 16 * 1024;
-const HIGHEST_ERROR: u64 = 14;
+const HIGHEST_ERROR: u64 = urt::Error::ALL.len() as u64;
+/// The highest defined syscall number.
+const LAST_SYSCALL: u64 = Sys::ALL.len() as u64 - 1;
+/// Most `trace` entries (40 bytes) that fit in scratch after the first 4 KiB.
+const TRACE_CAP_IN_SCRATCH: u64 = (SCRATCH_SIZE as u64 - 4096) / 40;
 
-/// Garbage the kernel may read and (for `channel_recv`) write. Pointers into it start in
-/// the first 4 KiB and the kernel writes at most 256 bytes + 8 handles, so writes stay
-/// inside.
+/// Garbage the kernel may read and (for `channel_recv`, `trace`) write. Pointers into it
+/// start in the first 4 KiB and the kernel writes at most 256 bytes + 8 handles, or
+/// [`TRACE_CAP_IN_SCRATCH`] trace entries, so writes stay inside.
 #[repr(C, align(4096))]
 struct Scratch(UnsafeCell<[u8; SCRATCH_SIZE]>);
 
@@ -160,7 +169,7 @@ impl Tally {
         if r[0] == 0 {
             self.ok += 1;
         }
-        let known = (1..=13).contains(&num);
+        let known = (1..=LAST_SYSCALL).contains(&num);
         if known {
             check!(
                 r[0] != 1,
@@ -184,6 +193,19 @@ fn reap(num: u64, r: [u64; 3]) -> TestResult {
         n if n == Sys::ChannelCreate as u64 => &[r[1], r[2]],
         n if n == Sys::HandleDup as u64 => &[r[1]],
         n if n == Sys::Spawn as u64 => &[r[1]],
+        n if n == Sys::BufferCreate as u64 => &[r[1]],
+        n if n == Sys::BufferMap as u64 => {
+            // No live buffer handle exists while garbage flies (every buffer a garbage
+            // create makes is closed at once), so this cannot happen; should it, the
+            // mapping goes too, so that garbage can never unmap or fill it.
+            // SAFETY: nothing references a mapping made by a garbage call.
+            ok!(
+                unsafe { urt::buffer_unmap(r[1] as *mut u8) },
+                "unmapping {:#x} from garbage buffer_map",
+                r[1]
+            );
+            &[]
+        }
         _ => &[],
     };
     for &h in created {
@@ -199,14 +221,14 @@ fn reap(num: u64, r: [u64; 3]) -> TestResult {
 
 fn number(g: &mut Gen) -> u64 {
     match g.rng.below(20) {
-        0 => [14, 15, 16, 100, 255, 999][g.rng.below(6) as usize],
+        0 => [LAST_SYSCALL + 1, LAST_SYSCALL + 2, 100, 255, 999][g.rng.below(5) as usize],
         1 => match g.u64() {
-            // Never 0..=13 by accident.
-            v if v <= 13 => v + 14,
+            // Never a defined number by accident.
+            v if v <= LAST_SYSCALL => v + LAST_SYSCALL + 1,
             v => v,
         },
-        2 => (1 << 32) | (1 + g.rng.below(13)),
-        _ => 1 + g.rng.below(13),
+        2 => (1 << 32) | (1 + g.rng.below(LAST_SYSCALL)),
+        _ => 1 + g.rng.below(LAST_SYSCALL),
     }
 }
 
@@ -249,7 +271,7 @@ fn args_for(g: &mut Gen, num: u64, sleeps: &mut u64) -> [u64; 6] {
             a[2] = hp;
             a[3] = g.len();
         }
-        4 | 7 | 8 | 9 => a[0] = g.handle(),
+        4 | 7 | 8 | 9 | 15 | 17 | 18 => a[0] = g.handle(),
         5 => {
             // sleep(ns): almost always > 10^12 (InvalidArgument); rarely a short sleep.
             if g.rng.chance(1, 500) {
@@ -269,6 +291,19 @@ fn args_for(g: &mut Gen, num: u64, sleeps: &mut u64) -> [u64; 6] {
             a[4] = g.len();
         }
         13 if g.rng.chance(1, 3) => a[0] = g.rng.below(6),
+        19 => {
+            // trace(cmd, ptr, cap): a read into scratch never runs past it, however many
+            // entries are recorded (the kernel writes at most `cap` of 40 bytes each).
+            if g.rng.chance(1, 2) {
+                a[0] = g.rng.below(3);
+            }
+            let (p, kind) = g.ptr();
+            a[1] = p;
+            a[2] = g.len();
+            if kind == Ptr::Scratch && a[2] > TRACE_CAP_IN_SCRATCH {
+                a[2] = g.rng.below(TRACE_CAP_IN_SCRATCH + 1);
+            }
+        }
         _ => {}
     }
     a
@@ -316,7 +351,9 @@ fn phase2(g: &mut Gen, t: &mut Tally) -> TestResult {
         let mut args = args_for(g, num, &mut t.sleeps);
         // Aim the handle-taking calls (not close) at our channel half of the time.
         let target = match num {
-            4 | 8 | 9 | 11 | 12 if g.rng.chance(1, 2) => Some(g.rng.below(2) as usize),
+            4 | 8 | 9 | 11 | 12 | 15 | 17 | 18 if g.rng.chance(1, 2) => {
+                Some(g.rng.below(2) as usize)
+            }
             _ => None,
         };
         if let Some(e) = target {

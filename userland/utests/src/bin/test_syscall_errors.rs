@@ -486,7 +486,14 @@ fn dup() -> TestResult {
         );
     }
     let no_share = ok!(urt::handle_dup(a, Rights::SEND));
-    for r in [0x10u64, 0x1f, 1 << 31, 1 << 32, (1 << 32) | 1, u64::MAX] {
+    for r in [
+        Rights::ALL.0 as u64 + 1,
+        0xff,
+        1 << 31,
+        1 << 32,
+        (1 << 32) | 1,
+        u64::MAX,
+    ] {
         expect_raw!(
             sys(Sys::HandleDup, a6(a.0 as u64, r, 0, 0, 0)),
             Error::InvalidArgument,

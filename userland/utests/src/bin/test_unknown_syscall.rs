@@ -8,9 +8,8 @@ use urt::{Error, StartArgs};
 use utests::{expect_raw, TestResult};
 
 const NUMBERS: &[u64] = &[
-    14,
-    15,
-    16,
+    20,
+    21,
     64,
     255,
     256,

@@ -1,0 +1,104 @@
+//! CPU/device hand-over of buffers shared with a non-coherent DMA device.
+//!
+//! This crate decides *what* the kernel must do when a buffer object changes hands
+//! between CPU tasks and a device that does not snoop the CPU caches (on most Arm SoCs:
+//! display, camera, video, GPU; here virtio-gpu run as non-coherent). It is pure logic,
+//! `no_std`, host-tested; the kernel executes the plans (`DC` instructions, fence waits,
+//! `DSB`) and owns the state.
+//!
+//! # Why maintenance is needed
+//!
+//! The CPU sees memory through a write-back data cache; the device reads and writes RAM
+//! directly. Two things go wrong without help:
+//!
+//! * **CPU writes, device reads.** CPU stores sit in dirty cache lines, RAM is old. The
+//!   device reads old data. Fix: *clean* (`DC CVAC`) the range to the point of coherency
+//!   (PoC) before the device reads.
+//! * **Device writes, CPU reads.** RAM is new, but the cache may hold old copies of the
+//!   lines, and it may create them at any moment: the core can speculatively fill any
+//!   cacheable line, even one the program never touched, even *while* the device is
+//!   writing. Fix: *invalidate* (`DC IVAC`) the range after the device has finished and
+//!   before the CPU reads. An invalidate before the device starts is not enough.
+//!
+//! Maintenance works on whole lines (`CTR_EL0.DminLine`, typically 64 bytes). A range
+//! that starts or ends inside a line shares that edge line with bytes outside the range,
+//! which may be dirty data of another holder. Invalidating such a line would silently
+//! discard those bytes, so partial edge lines are cleaned and invalidated (`DC CIVAC`)
+//! instead. That rule lives in [`mm::cache::plan`], which this crate reuses.
+//!
+//! # The protocol
+//!
+//! As in Linux's `DMA_BUF_IOCTL_SYNC`, a task brackets CPU access with
+//! `sync(handle, flags, offset, len)`: flags ([`SyncFlags`]) are START or END with READ,
+//! WRITE or RW; `len == 0` is the whole buffer, and a byte range (which Linux never
+//! merged) lets a task sync only what it touches. The kernel:
+//!
+//! 1. decodes the flags ([`SyncFlags::parse`] → [`Phase`], [`Dir`]),
+//! 2. plans the request ([`plan_sync`]; rights and range checks included),
+//! 3. moves the holder's [`CpuAccess`] state (START twice or END without START fail),
+//! 4. waits the fences of [`SyncPlan::wait_fences`], runs the line runs of
+//!    [`SyncPlan::line_runs`], then one `DSB SY`.
+//!
+//! | request         | waits for            | maintenance                 | why                                      |
+//! |-----------------|----------------------|-----------------------------|------------------------------------------|
+//! | START READ      | device writers       | invalidate (edges CIVAC)    | drop stale and speculated lines          |
+//! | START RW        | all device work      | invalidate (edges CIVAC)    | as READ; devices still reading finish    |
+//! | START WRITE     | all device work      | none                        | see the caveat below                     |
+//! | END WRITE / RW  | nothing              | clean to PoC                | push the CPU's writes to RAM             |
+//! | END READ        | nothing              | none                        | nothing is dirty                         |
+//!
+//! An uncached buffer ([`Policy::Uncached`], Normal-NC mapping) or a coherent device
+//! needs no maintenance at all; the fences are still waited.
+//!
+//! **Rights.** WRITE and RW need the map-write right ([`SyncError::AccessDenied`]). A
+//! read-only holder's START READ uses clean+invalidate on every line, never a pure
+//! invalidate: discarding a dirty line is a write in disguise, and a holder that may
+//! not write must not be able to destroy another holder's not-yet-ENDed data.
+//!
+//! **Device side.** Before a submission that references the buffer, the kernel only
+//! checks that no holder is inside a WRITE/RW bracket ([`plan_device_handover`]); every
+//! byte the CPU wrote was cleaned by its END, so no maintenance is needed there.
+//!
+//! **START WRITE caveat** (shared with Linux, where `dma_sync_*_for_cpu(DMA_TO_DEVICE)`
+//! does nothing on arm64). START WRITE does no maintenance, so if a line of the range
+//! still holds a stale copy from before a device write, the CPU's stores merge into it
+//! and the END clean writes the stale bytes of that line back over the device's data,
+//! including bytes outside the range. START WRITE is therefore correct only when the
+//! device has not written the lines of the range since they were last invalidated
+//! (by a START READ/RW), e.g. a buffer the device only reads. Otherwise use RW, which
+//! costs one invalidate. A kernel that tracks "a device wrote this buffer since the last
+//! invalidate" may instead plan such a START WRITE as START RW (pass
+//! [`Dir::ReadWrite`] to [`plan_sync`], keep [`Dir::Write`] in [`CpuAccess`]).
+//!
+//! # Evidence
+//!
+//! QEMU executes cache maintenance as no-ops and its DMA is coherent, so it cannot show
+//! a missing step. The tests run the real [`plan_sync`] and [`mm::cache::plan`] against
+//! a host model of a write-back, non-coherent cache with random evictions and
+//! speculative fills, a DMA device and a second holder writing bytes that share edge
+//! lines with the synced range, and check every read against a reference. Mutation
+//! tests then delete each maintenance step in turn (the clean at END, the invalidate at
+//! START, the edge CIVAC, the read-only CIVAC) and require the same machinery to find a
+//! failing sequence.
+#![cfg_attr(not(test), no_std)]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod access;
+mod error;
+mod flags;
+mod handover;
+mod plan;
+mod range;
+
+#[cfg(test)]
+mod model;
+#[cfg(test)]
+mod tests;
+
+pub use access::CpuAccess;
+pub use error::SyncError;
+pub use flags::{Dir, Phase, SyncFlags};
+pub use handover::{plan_device_handover, Handover};
+pub use plan::{plan_sync, FenceWait, Policy, SyncPlan, SyncRequest};
+pub use range::resolve_range;

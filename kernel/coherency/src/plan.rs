@@ -1,0 +1,130 @@
+//! The maintenance planner: what a `sync` request must wait for and which cache
+//! operation it must perform on which byte range.
+
+use mm::cache::{self, CacheGeometry, CacheOp, RangeError, RangePlan};
+
+use crate::{resolve_range, Dir, Phase, SyncError};
+
+/// How the CPU maps a buffer, chosen per buffer for its whole life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Policy {
+    /// Normal write-back cacheable memory: fast CPU access, maintenance at hand-overs.
+    Cached,
+    /// Normal non-cacheable memory (Normal-NC): no cache lines, so never maintenance.
+    Uncached,
+}
+
+/// Which outstanding device work a START must wait for before CPU access.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FenceWait {
+    /// Nothing to wait for (END).
+    None,
+    /// Device work that writes the buffer: the CPU is about to read it.
+    Writers,
+    /// All device work on the buffer: the CPU is about to write it, so devices still
+    /// reading must be done too.
+    All,
+}
+
+/// One decoded `sync` request together with the buffer facts the planner needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SyncRequest {
+    /// START or END.
+    pub phase: Phase,
+    /// READ, WRITE or RW.
+    pub dir: Dir,
+    /// Requested byte offset in the buffer.
+    pub offset: u64,
+    /// Requested length in bytes; 0 means the whole buffer (see [`resolve_range`]).
+    pub len: u64,
+    /// Buffer size in bytes.
+    pub size: u64,
+    /// The buffer's CPU mapping policy.
+    pub policy: Policy,
+    /// Whether every device the buffer is attached to snoops the CPU caches.
+    pub device_coherent: bool,
+    /// Whether the calling holder has the map-write right.
+    pub may_write: bool,
+}
+
+/// What the kernel must do for one `sync` request, in this order: wait the fences,
+/// run the cache maintenance (then one `DSB SY` for the whole range).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SyncPlan {
+    /// Fences to wait for before the maintenance.
+    pub wait_fences: FenceWait,
+    /// Maintenance `(op, offset, len)` over a byte range of the buffer (offset relative
+    /// to the buffer start), or `None`. Never `Some` with `len == 0`.
+    pub op: Option<(CacheOp, u64, u64)>,
+}
+
+impl SyncPlan {
+    /// The cache-line runs of [`SyncPlan::op`] for a buffer mapped at `base`, computed by
+    /// [`mm::cache::plan`] (which downgrades partial edge lines of an invalidate to
+    /// clean+invalidate). An empty plan when there is no maintenance.
+    ///
+    /// # Errors
+    /// [`RangeError::Wraps`] if `base + offset + len` does not fit the address space
+    /// (a kernel bug: buffers are mapped well below the top of the VA space).
+    pub fn line_runs(&self, geom: CacheGeometry, base: u64) -> Result<RangePlan, RangeError> {
+        match self.op {
+            None => cache::plan(geom, CacheOp::Clean, base, 0),
+            Some((op, offset, len)) => {
+                let addr = base.checked_add(offset).ok_or(RangeError::Wraps)?;
+                cache::plan(geom, op, addr, len)
+            }
+        }
+    }
+}
+
+/// Plans one `sync` request.
+///
+/// | request           | fences    | maintenance (cached, non-coherent)              |
+/// |-------------------|-----------|-------------------------------------------------|
+/// | START READ        | `Writers` | invalidate (read-only holder: clean+invalidate) |
+/// | START RW          | `All`     | invalidate                                      |
+/// | START WRITE       | `All`     | none                                            |
+/// | END WRITE / RW    | `None`    | clean to PoC                                    |
+/// | END READ          | `None`    | none                                            |
+///
+/// An [`Policy::Uncached`] buffer or a coherent device never needs maintenance; the
+/// fences are waited all the same. Ranges are resolved by [`resolve_range`].
+///
+/// # Errors
+/// Checked in this order:
+/// * [`SyncError::AccessDenied`]: `dir` writes (WRITE or RW, at START or END) and the
+///   holder lacks the map-write right. A holder that may not write cannot have started
+///   a write bracket, so an END WRITE from it is refused as well.
+/// * [`SyncError::OutOfRange`]: see [`resolve_range`].
+pub fn plan_sync(req: &SyncRequest) -> Result<SyncPlan, SyncError> {
+    if req.dir.writes() && !req.may_write {
+        return Err(SyncError::AccessDenied);
+    }
+    let (offset, len) = resolve_range(req.offset, req.len, req.size)?;
+    let (wait_fences, op) = match (req.phase, req.dir) {
+        (Phase::Start, Dir::Read) => (FenceWait::Writers, Some(start_read_op(req.may_write))),
+        (Phase::Start, Dir::ReadWrite) => (FenceWait::All, Some(CacheOp::Invalidate)),
+        (Phase::Start, Dir::Write) => (FenceWait::All, None),
+        (Phase::End, Dir::Write | Dir::ReadWrite) => (FenceWait::None, Some(CacheOp::Clean)),
+        (Phase::End, Dir::Read) => (FenceWait::None, None),
+    };
+    let maintain = req.policy == Policy::Cached && !req.device_coherent && len != 0;
+    Ok(SyncPlan {
+        wait_fences,
+        op: op.filter(|_| maintain).map(|op| (op, offset, len)),
+    })
+}
+
+/// The operation that makes a START READ current.
+///
+/// A pure invalidate discards dirty lines, which is a write in disguise: it could throw
+/// away bytes another holder wrote into a fully covered line and has not ENDed yet. Only
+/// a holder that may write the buffer anyway gets it; a read-only holder cleans first,
+/// which costs a write-back of lines that are dirty (normally none) and destroys nothing.
+const fn start_read_op(may_write: bool) -> CacheOp {
+    if may_write {
+        CacheOp::Invalidate
+    } else {
+        CacheOp::CleanInvalidate
+    }
+}

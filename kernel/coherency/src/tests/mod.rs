@@ -1,0 +1,11 @@
+//! Unit, model and property tests. The model and its runner live in `crate::model`.
+
+mod access;
+mod cache_model;
+mod directed;
+mod flags;
+mod mutations;
+mod plan_table;
+mod props;
+mod range;
+mod strategy;

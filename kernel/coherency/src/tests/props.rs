@@ -1,0 +1,44 @@
+//! The real planner against the cache model: nobody ever reads stale data.
+
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::TestRunner;
+
+use super::strategy::scenario;
+use crate::model::mutation::Mutation;
+use crate::model::runner::run;
+use crate::model::scenario::Stats;
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4000))]
+
+    #[test]
+    fn real_planner_never_reads_stale_or_loses_writes(s in scenario()) {
+        if let Err(f) = run(&s, Mutation::None) {
+            prop_assert!(false, "{:?} in {:?}", f, s);
+        }
+    }
+}
+
+/// The generator reaches every situation the mutation tests rely on: without this a
+/// harmless generator would make the property vacuous.
+#[test]
+fn generator_exercises_every_situation() {
+    let mut runner = TestRunner::deterministic();
+    let strategy = scenario();
+    let mut total = Stats::default();
+    for _ in 0..300 {
+        let s = strategy.new_tree(&mut runner).unwrap().current();
+        let st = run(&s, Mutation::None).unwrap();
+        total.cpu_checks += st.cpu_checks;
+        total.device_checks += st.device_checks;
+        total.dc_lines += st.dc_lines;
+        total.refused += st.refused;
+        total.upgraded += st.upgraded;
+    }
+    assert!(total.cpu_checks > 10_000, "{total:?}");
+    assert!(total.device_checks > 10_000, "{total:?}");
+    assert!(total.dc_lines > 1_000, "{total:?}");
+    assert!(total.refused > 100, "{total:?}");
+    assert!(total.upgraded > 10, "{total:?}");
+}

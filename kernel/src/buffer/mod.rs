@@ -1,0 +1,178 @@
+//! Buffer objects: the exporter side of buffer sharing.
+//!
+//! A buffer is a page-granular piece of memory with a fixed size for its life, a policy
+//! (cached, or uncached = Normal non-cacheable), and a kernel mapping in the buffer
+//! window of TTBR1 through which the kernel does its cache maintenance by virtual
+//! address (one contiguous range per buffer, whatever the physical layout). Tasks map it
+//! directly (`buffer_map`) and bracket CPU access with `buffer_sync`; the decisions of
+//! what to clean or invalidate come from the portable `coherency` crate, and only the
+//! instructions run here (`arch::cache`).
+
+pub mod trace;
+
+use crate::memory::frames;
+use crate::memory::kspace;
+use crate::memory::layout::phys_to_virt;
+use abi::Error;
+use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use kobj::vrange::RangeAllocator;
+use mm::addr::{PhysAddr, PAGE_SIZE};
+use mm::cache::CacheOp;
+use mm::pgtable::{Access, MemAttr, PageAttrs};
+use spin::Mutex;
+
+pub use coherency::Policy;
+
+/// Kernel virtual window for buffer mappings (TTBR1, 1 TiB, apart from the linear map
+/// and the image).
+const WINDOW_BASE: u64 = 0xFFFF_FC00_0000_0000;
+const WINDOW_SIZE: u64 = 1 << 40;
+
+static WINDOW: Mutex<Option<RangeAllocator>> = Mutex::new(None);
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+static DEVICES_COHERENT: AtomicBool = AtomicBool::new(false);
+
+/// Decide once at boot whether devices are treated as DMA-coherent.
+pub fn init(devices_coherent: bool) {
+    *WINDOW.lock() = Some(RangeAllocator::new(
+        WINDOW_BASE,
+        WINDOW_BASE + WINDOW_SIZE,
+        PAGE_SIZE,
+    ));
+    DEVICES_COHERENT.store(devices_coherent, Ordering::SeqCst);
+}
+
+/// True if maintenance for devices is skipped (`dma-coherent` and no `dma=noncoherent`).
+pub fn devices_coherent() -> bool {
+    DEVICES_COHERENT.load(Ordering::Relaxed)
+}
+
+/// A buffer object. Shared (`Arc`) by handles and mappings; freed with the last one.
+pub struct Buffer {
+    /// Unique id (for the trace and `buffer_info`).
+    pub id: u64,
+    /// Size in bytes (whole pages).
+    pub size: u64,
+    /// Cacheability.
+    pub policy: Policy,
+    frames: Vec<PhysAddr>,
+    kva: u64,
+    /// Holders with an open START WRITE/RW (the misuse detector reads it).
+    pub cpu_writers: AtomicU32,
+}
+
+impl Buffer {
+    /// A zeroed buffer of at least `size` bytes, its contents in memory (not only in the
+    /// cache) so a device reading it sees zeros.
+    pub fn create(size: u64, policy: Policy) -> Result<Buffer, Error> {
+        if size == 0 {
+            return Err(Error::InvalidArgument);
+        }
+        if size > abi::limits::MAX_BUFFER {
+            return Err(Error::TooLarge);
+        }
+        let pages = size.div_ceil(PAGE_SIZE);
+        let size = pages * PAGE_SIZE;
+        let mut frames = Vec::new();
+        frames
+            .try_reserve_exact(pages as usize)
+            .map_err(|_| Error::NoMemory)?;
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        for _ in 0..pages {
+            match frames::alloc(1) {
+                Some(pa) => frames.push(pa),
+                None => {
+                    free_frames(&frames);
+                    return Err(Error::NoMemory);
+                }
+            }
+        }
+        // Zero through the cacheable linear map, then clean+invalidate so memory holds
+        // the zeros and no line of this alias is left to shadow a non-cacheable mapping.
+        for (i, &pa) in frames.iter().enumerate() {
+            let va = phys_to_virt(pa).as_u64();
+            // SAFETY: the frame was just allocated, so nothing else uses it; the linear
+            // map covers it read-write.
+            unsafe { core::ptr::write_bytes(va as *mut u8, 0, PAGE_SIZE as usize) };
+            // SAFETY: the page is mapped (linear map) for the whole call.
+            if let Ok(plan) = unsafe {
+                crate::arch::cache::maintain_range(CacheOp::CleanInvalidate, va, PAGE_SIZE)
+            } {
+                trace::record(id, va - i as u64 * PAGE_SIZE, &plan);
+            }
+        }
+        let kva = WINDOW.lock().as_mut().and_then(|w| w.alloc(size));
+        let Some(kva) = kva else {
+            free_frames(&frames);
+            return Err(Error::NoMemory);
+        };
+        let mem = match policy {
+            Policy::Cached => MemAttr::Normal,
+            Policy::Uncached => MemAttr::NormalNonCacheable,
+        };
+        if kspace::map_pages(
+            kva,
+            &frames,
+            PageAttrs::kernel(Access::KernelReadWrite, mem),
+        )
+        .is_err()
+        {
+            if let Some(w) = WINDOW.lock().as_mut() {
+                w.free(kva, size);
+            }
+            free_frames(&frames);
+            return Err(Error::NoMemory);
+        }
+        Ok(Buffer {
+            id,
+            size,
+            policy,
+            frames,
+            kva,
+            cpu_writers: AtomicU32::new(0),
+        })
+    }
+
+    /// The physical pages, in buffer order.
+    pub fn frames(&self) -> &[PhysAddr] {
+        &self.frames
+    }
+
+    /// Memory type for mappings of this buffer.
+    pub fn mem_attr(&self) -> MemAttr {
+        match self.policy {
+            Policy::Cached => MemAttr::Normal,
+            Policy::Uncached => MemAttr::NormalNonCacheable,
+        }
+    }
+
+    /// Run `op` over `[offset, offset + len)` of the buffer (through its kernel mapping)
+    /// and record it in the trace. The range must be inside the buffer.
+    pub fn maintain(&self, op: CacheOp, offset: u64, len: u64) {
+        debug_assert!(offset.checked_add(len).is_some_and(|e| e <= self.size));
+        // SAFETY: the kernel window maps every page of the buffer for its whole life,
+        // and the range lies inside it (checked by the caller's range resolution).
+        if let Ok(plan) = unsafe { crate::arch::cache::maintain_range(op, self.kva + offset, len) }
+        {
+            trace::record(self.id, self.kva, &plan);
+        }
+    }
+}
+
+fn free_frames(frames: &[PhysAddr]) {
+    for &pa in frames {
+        frames::free(pa, 1);
+    }
+}
+
+impl Drop for Buffer {
+    fn drop(&mut self) {
+        if kspace::unmap_range(self.kva, self.size).is_ok() {
+            if let Some(w) = WINDOW.lock().as_mut() {
+                w.free(self.kva, self.size);
+            }
+        }
+        free_frames(&self.frames);
+    }
+}

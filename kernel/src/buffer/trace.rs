@@ -1,0 +1,65 @@
+//! The maintenance trace: in test kernels every range operation of buffer maintenance
+//! is recorded (op, buffer, offset, length, address) so QEMU tests can assert exactly
+//! what was issued. QEMU cannot show a missing clean in the data; the trace can.
+//! Normal kernels record nothing and `trace` answers `NotSupported`.
+
+use abi::trace::Entry;
+use alloc::vec::Vec;
+use mm::cache::{CacheOp, RangePlan};
+use spin::Mutex;
+
+/// Most entries kept; later ones are counted but dropped.
+const CAPACITY: usize = 8192;
+
+struct Trace {
+    entries: Vec<Entry>,
+    dropped: usize,
+}
+
+static TRACE: Mutex<Trace> = Mutex::new(Trace {
+    entries: Vec::new(),
+    dropped: 0,
+});
+
+/// True if this kernel records the trace.
+pub const ENABLED: bool = cfg!(feature = "ktest");
+
+/// Record the runs of an executed plan for `buffer`, whose first byte is at `base_va`.
+pub fn record(buffer: u64, base_va: u64, plan: &RangePlan) {
+    if !ENABLED {
+        return;
+    }
+    let mut t = TRACE.lock();
+    for run in plan.iter() {
+        let op = match run.op {
+            CacheOp::Clean => abi::trace::OP_CLEAN,
+            CacheOp::Invalidate => abi::trace::OP_INVALIDATE,
+            CacheOp::CleanInvalidate => abi::trace::OP_CLEAN_INVALIDATE,
+        };
+        let e = Entry {
+            op,
+            buffer,
+            offset: run.start - base_va,
+            len: run.lines * run.line,
+            va: run.start,
+        };
+        if t.entries.len() < CAPACITY {
+            t.entries.push(e);
+        } else {
+            t.dropped += 1;
+        }
+    }
+}
+
+/// Forget everything recorded.
+pub fn clear() {
+    let mut t = TRACE.lock();
+    t.entries.clear();
+    t.dropped = 0;
+}
+
+/// Call `f` with the recorded entries; returns the total recorded (kept + dropped).
+pub fn with_entries<R>(f: impl FnOnce(&[Entry]) -> R) -> (R, usize) {
+    let t = TRACE.lock();
+    (f(&t.entries), t.entries.len() + t.dropped)
+}

@@ -1,0 +1,185 @@
+//! Buffer syscalls: create, map (the direct path), unmap, sync (begin/end CPU access with
+//! cache maintenance), info, and the maintenance trace.
+
+use super::{handle, task, Outcome, SysResult};
+use crate::buffer::{self, trace, Buffer, Policy};
+use crate::task::object::Object;
+use crate::task::space::UserAccess;
+use crate::task::Kernel;
+use abi::{limits, prot, Error, Rights};
+use alloc::sync::Arc;
+use coherency::{plan_sync, resolve_range, CpuAccess, Phase, SyncError, SyncFlags, SyncRequest};
+use core::sync::atomic::Ordering;
+use mm::pgtable::Access;
+
+fn buffer_of(k: &mut Kernel, id: u32, h: u64) -> Result<(Arc<Buffer>, Rights), Error> {
+    let (obj, rights) = task(k, id)?.handles.get(handle(h)?)?;
+    match obj {
+        Object::Buffer(b) => Ok((b.clone(), rights)),
+        _ => Err(Error::WrongType),
+    }
+}
+
+pub(super) fn create(k: &mut Kernel, id: u32, size: u64, policy: u64) -> SysResult {
+    let policy = match policy {
+        abi::policy::CACHED => Policy::Cached,
+        abi::policy::UNCACHED => Policy::Uncached,
+        _ => return Err(Error::InvalidArgument),
+    };
+    if size == 0 {
+        return Err(Error::InvalidArgument);
+    }
+    if task(k, id)?.handles.free_slots() == 0 {
+        return Err(Error::TableFull);
+    }
+    let buf = Buffer::create(size, policy)?;
+    let rights = Rights::MAP_READ
+        .with(Rights::MAP_WRITE)
+        .with(Rights::SHARE)
+        .with(Rights::DEVICE);
+    let h = task(k, id)?
+        .handles
+        .insert(Object::Buffer(Arc::new(buf)), rights)?;
+    Ok(Outcome::Done(u64::from(h.0), 0))
+}
+
+pub(super) fn map(k: &mut Kernel, id: u32, h: u64, prot_bits: u64) -> SysResult {
+    let (buf, rights) = buffer_of(k, id, h)?;
+    let writable = match prot_bits {
+        prot::READ => false,
+        prot::WRITE | 3 => true,
+        _ => return Err(Error::InvalidArgument),
+    };
+    if !rights.contains(Rights::MAP_READ) || (writable && !rights.contains(Rights::MAP_WRITE)) {
+        return Err(Error::AccessDenied);
+    }
+    let t = task(k, id)?;
+    if t.mappings.len() >= limits::MAX_MAPPINGS {
+        return Err(Error::TableFull);
+    }
+    let va = t.map_window.alloc(buf.size).ok_or(Error::NoMemory)?;
+    let access = if writable {
+        Access::UserReadWrite
+    } else {
+        Access::UserRead
+    };
+    if let Err(e) = t.space.map_shared(va, buf.frames(), access, buf.mem_attr()) {
+        t.map_window.free(va, buf.size);
+        return Err(e);
+    }
+    t.mappings.insert(va, buf);
+    Ok(Outcome::Done(va, 0))
+}
+
+pub(super) fn unmap(k: &mut Kernel, id: u32, va: u64) -> SysResult {
+    let t = task(k, id)?;
+    let buf = t.mappings.remove(&va).ok_or(Error::InvalidArgument)?;
+    if let Err(e) = t.space.unmap(va, buf.size) {
+        // Cannot happen for a recorded mapping; keep the record consistent if it does.
+        t.mappings.insert(va, buf);
+        return Err(e);
+    }
+    t.map_window.free(va, buf.size);
+    Ok(Outcome::Done(0, 0))
+}
+
+fn sync_error(e: SyncError) -> Error {
+    match e {
+        SyncError::BadFlags => Error::BadFlags,
+        SyncError::OutOfRange => Error::OutOfRange,
+        SyncError::AccessDenied => Error::AccessDenied,
+        SyncError::NotStarted => Error::NotStarted,
+        SyncError::AlreadyStarted => Error::AlreadyStarted,
+    }
+}
+
+pub(super) fn sync(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
+    let (h, flags, offset, len) = (a[0], a[1], a[2], a[3]);
+    let (buf, rights) = buffer_of(k, id, h)?;
+    let (phase, dir) = SyncFlags::parse(flags).map_err(sync_error)?;
+    let (offset, len) = resolve_range(offset, len, buf.size).map_err(sync_error)?;
+    if !rights.contains(Rights::MAP_READ) {
+        return Err(Error::AccessDenied);
+    }
+    let req = SyncRequest {
+        phase,
+        dir,
+        offset,
+        len,
+        size: buf.size,
+        policy: buf.policy,
+        device_coherent: buffer::devices_coherent(),
+        may_write: rights.contains(Rights::MAP_WRITE),
+    };
+    let plan = plan_sync(&req).map_err(sync_error)?;
+
+    // The holder's state: at most one START open per task and buffer.
+    let t = task(k, id)?;
+    let entry = t
+        .cpu_access
+        .entry(buf.id)
+        .or_insert_with(|| (buf.clone(), CpuAccess::default()));
+    let before = entry.1.holds_write();
+    let transition = match phase {
+        Phase::Start => entry.1.start(dir),
+        Phase::End => entry.1.end(dir),
+    };
+    let after = entry.1.holds_write();
+    let idle = entry.1.current().is_none();
+    if idle {
+        t.cpu_access.remove(&buf.id);
+    }
+    transition.map_err(sync_error)?;
+    match (before, after) {
+        (false, true) => buf.cpu_writers.fetch_add(1, Ordering::SeqCst),
+        (true, false) => buf.cpu_writers.fetch_sub(1, Ordering::SeqCst),
+        _ => 0,
+    };
+
+    // Device fences (plan.wait_fences) come with the device side; none exist yet.
+    if let Some((op, off, n)) = plan.op {
+        buf.maintain(op, off, n);
+    }
+    Ok(Outcome::Done(0, 0))
+}
+
+pub(super) fn info(k: &mut Kernel, id: u32, h: u64) -> SysResult {
+    let (buf, _) = buffer_of(k, id, h)?;
+    let policy = match buf.policy {
+        Policy::Cached => abi::policy::CACHED,
+        Policy::Uncached => abi::policy::UNCACHED,
+    };
+    Ok(Outcome::Done(buf.size, policy | (buf.id << 32)))
+}
+
+pub(super) fn trace_call(k: &mut Kernel, id: u32, cmd: u64, ptr: u64, cap: u64) -> SysResult {
+    if cmd != abi::trace::CLEAR && cmd != abi::trace::READ {
+        return Err(Error::InvalidArgument);
+    }
+    if !trace::ENABLED {
+        return Err(Error::NotSupported);
+    }
+    if cmd == abi::trace::CLEAR {
+        trace::clear();
+        return Ok(Outcome::Done(0, 0));
+    }
+    const ENTRY: u64 = core::mem::size_of::<abi::trace::Entry>() as u64;
+    let bytes = cap.checked_mul(ENTRY).ok_or(Error::BadAddress)?;
+    if cap > 0 && !ptr.is_multiple_of(8) {
+        return Err(Error::BadAddress);
+    }
+    let t = task(k, id)?;
+    t.space.check_range(ptr, bytes, UserAccess::Write)?;
+    let (out, total) = trace::with_entries(|entries| {
+        let n = entries.len().min(cap as usize);
+        let mut raw = alloc::vec::Vec::with_capacity(n * ENTRY as usize);
+        for e in &entries[..n] {
+            for v in [e.op, e.buffer, e.offset, e.len, e.va] {
+                raw.extend_from_slice(&v.to_le_bytes());
+            }
+        }
+        (n, raw)
+    });
+    t.space.write(ptr, &out.1)?;
+    Ok(Outcome::Done(out.0 as u64, total as u64))
+}
