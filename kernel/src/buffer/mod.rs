@@ -88,18 +88,25 @@ impl Buffer {
                 }
             }
         }
-        // Zero through the cacheable linear map, then clean+invalidate so memory holds
-        // the zeros and no line of this alias is left to shadow a non-cacheable mapping.
+        // Zero through the cacheable linear map. Then: an uncached buffer must leave no
+        // line of that cacheable alias behind to shadow its non-cacheable mappings
+        // (clean+invalidate, whatever the devices); a cached one must have the zeros in
+        // memory before a non-coherent device reads it (clean).
+        let creation_op = match policy {
+            Policy::Uncached => Some(CacheOp::CleanInvalidate),
+            Policy::Cached if !devices_coherent() => Some(CacheOp::Clean),
+            Policy::Cached => None,
+        };
         for (i, &pa) in frames.iter().enumerate() {
             let va = phys_to_virt(pa).as_u64();
             // SAFETY: the frame was just allocated, so nothing else uses it; the linear
             // map covers it read-write.
             unsafe { core::ptr::write_bytes(va as *mut u8, 0, PAGE_SIZE as usize) };
-            // SAFETY: the page is mapped (linear map) for the whole call.
-            if let Ok(plan) = unsafe {
-                crate::arch::cache::maintain_range(CacheOp::CleanInvalidate, va, PAGE_SIZE)
-            } {
-                trace::record(id, va - i as u64 * PAGE_SIZE, &plan);
+            if let Some(op) = creation_op {
+                // SAFETY: the page is mapped (linear map) for the whole call.
+                if let Ok(plan) = unsafe { crate::arch::cache::maintain_range(op, va, PAGE_SIZE) } {
+                    trace::record(id, va - i as u64 * PAGE_SIZE, &plan);
+                }
             }
         }
         let kva = WINDOW.lock().as_mut().and_then(|w| w.alloc(size));

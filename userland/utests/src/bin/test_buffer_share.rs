@@ -20,7 +20,7 @@ use utests::{check, check_eq, expect_err, ok, TestResult};
 
 const PAGES: u64 = 5;
 const SIZE: u64 = PAGES * 4096;
-const SEED: u64 = 0x5eed_0f_b0ff;
+const SEED: u64 = 0x5eed_0fb0_ff00_1234;
 
 fn test(_args: StartArgs) -> TestResult {
     // Warm up: any page tables the first mapping needs stay, so the free frame count

@@ -925,7 +925,8 @@ fn recv() -> TestResult {
 }
 
 fn stats() -> TestResult {
-    for what in [4u64, 5, 1 << 32, u64::MAX] {
+    let first_undefined = Stat::ALL.len() as u64;
+    for what in [first_undefined, first_undefined + 1, 1 << 32, u64::MAX] {
         expect_raw!(
             sys(Sys::Stats, a6(what, 0, 0, 0, 0)),
             Error::InvalidArgument,
