@@ -228,12 +228,16 @@ pub fn bring_up(dtb_pa: u64, load_pa: u64, entry_el: u64) -> Machine {
     // device and the command line does not ask otherwise (`dma=noncoherent`).
     let all_coherent =
         !info.virtio_mmio.is_empty() && info.virtio_mmio.iter().all(|s| s.dma_coherent);
-    crate::buffer::init(all_coherent && args.get("dma") != Some("noncoherent"));
+    crate::buffer::init(
+        all_coherent && args.get("dma") != Some("noncoherent"),
+        args.get("misuse") != Some("report"),
+    );
 
     // Interrupts and the tick.
     // SAFETY: every GIC region was mapped Device-nGnRE in the linear map above.
     let gic = unsafe { Gic::new(&info.gic, |r: Region| (LINEAR_BASE + r.base) as usize) };
     irq::init(gic, info.timer.virt_irq);
+    crate::gpu::init(&info.virtio_mmio);
 
     Machine {
         info,

@@ -21,6 +21,13 @@ struct IrqState {
 unsafe impl Send for IrqState {}
 
 static STATE: Once<Mutex<IrqState>> = Once::new();
+
+/// Device interrupt handlers: (INTID, handler). Handlers run with interrupts masked,
+/// outside the scheduler's lock, and must be short.
+static HANDLERS: Mutex<[Handler; 8]> = Mutex::new([(0, None); 8]);
+
+/// An INTID and the function that handles it.
+type Handler = (u32, Option<fn()>);
 static TICKS: AtomicU64 = AtomicU64::new(0);
 static SPURIOUS: AtomicU64 = AtomicU64::new(0);
 
@@ -38,6 +45,18 @@ pub fn init(mut gic: Gic, timer_irq: Irq) {
         })
     });
     platform::timer::arm_after(ticks_per_period);
+}
+
+/// Enable a device interrupt and route it to `handler`. Fails if the table is full.
+pub fn register(irq: Irq, handler: fn()) -> Result<(), ()> {
+    let mut table = HANDLERS.lock();
+    let slot = table.iter_mut().find(|(_, h)| h.is_none()).ok_or(())?;
+    *slot = (irq.intid, Some(handler));
+    drop(table);
+    if let Some(state) = STATE.get() {
+        state.lock().gic.enable(irq, 0xa0);
+    }
+    Ok(())
 }
 
 /// Timer ticks since [`init`].
@@ -71,7 +90,15 @@ pub fn dispatch() -> bool {
         TICKS.fetch_add(1, Ordering::Relaxed);
         platform::timer::arm_after(state.ticks_per_period);
     } else {
-        log::warn!("unhandled IRQ {intid}");
+        let handler = HANDLERS
+            .lock()
+            .iter()
+            .find(|(i, h)| *i == intid && h.is_some())
+            .and_then(|(_, h)| *h);
+        match handler {
+            Some(h) => h(),
+            None => log::warn!("unhandled IRQ {intid}"),
+        }
     }
     state.gic.end_of_interrupt(intid);
     ticked

@@ -42,6 +42,8 @@ mod arch;
 mod boot;
 mod buffer;
 mod console;
+mod drivers;
+mod gpu;
 mod irq;
 #[cfg(feature = "ktest")]
 mod ktest;

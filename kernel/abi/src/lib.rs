@@ -80,6 +80,14 @@ numbered! {
         BufferInfo = 18,
         /// `trace(cmd, ptr, cap) -> entries`: the maintenance trace (test kernels only).
         Trace = 19,
+        /// `gpu_display_info() -> (width, height)` of scanout 0.
+        GpuDisplayInfo = 20,
+        /// `gpu_import(buffer, width, height, format) -> resource handle`.
+        GpuImport = 21,
+        /// `gpu_present(resource, x, y, width, height) -> fence`.
+        GpuPresent = 22,
+        /// `fence_wait(fence, timeout_ns)`.
+        FenceWait = 23,
     }
 }
 
@@ -125,8 +133,15 @@ numbered! {
         NotStarted = 17,
         /// `buffer_sync` START while this task already has a START open on the buffer.
         AlreadyStarted = 18,
-        /// The kernel was built without this facility (e.g. the trace).
+        /// The kernel was built without this facility (e.g. the trace, or no GPU).
         NotSupported = 19,
+        /// `fence_wait` gave up before the fence signalled.
+        TimedOut = 20,
+        /// The device rejected or failed the request.
+        DeviceError = 21,
+        /// A device submission references a buffer some task holds for CPU write (START
+        /// without END): the misuse detector refused it.
+        Busy = 22,
     }
 }
 
@@ -153,6 +168,9 @@ impl Error {
             Error::NotStarted => "not started",
             Error::AlreadyStarted => "already started",
             Error::NotSupported => "not supported",
+            Error::TimedOut => "timed out",
+            Error::DeviceError => "device error",
+            Error::Busy => "busy: buffer held for CPU write",
         }
     }
 }
@@ -188,6 +206,8 @@ numbered! {
         Channel = 2,
         /// A shared buffer object.
         Buffer = 3,
+        /// A GPU resource backed by a buffer (from `gpu_import`).
+        Resource = 4,
     }
 }
 
@@ -281,6 +301,28 @@ pub mod policy {
     pub const UNCACHED: u64 = 1;
 }
 
+/// `gpu_import` pixel formats (virtio-gpu's numbering; all 4 bytes per pixel).
+pub mod format {
+    /// B, G, R, A bytes in memory (a little-endian u32 is 0xAARRGGBB).
+    pub const B8G8R8A8: u64 = 1;
+    /// B, G, R, X bytes in memory (a little-endian u32 is 0x__RRGGBB).
+    pub const B8G8R8X8: u64 = 2;
+    /// A, R, G, B bytes in memory.
+    pub const A8R8G8B8: u64 = 3;
+    /// X, R, G, B bytes in memory.
+    pub const X8R8G8B8: u64 = 4;
+    /// R, G, B, A bytes in memory.
+    pub const R8G8B8A8: u64 = 67;
+    /// X, B, G, R bytes in memory.
+    pub const X8B8G8R8: u64 = 68;
+    /// A, B, G, R bytes in memory.
+    pub const A8B8G8R8: u64 = 121;
+    /// R, G, B, X bytes in memory.
+    pub const R8G8B8X8: u64 = 134;
+    /// Every accepted format.
+    pub const ALL: [u64; 8] = [1, 2, 3, 4, 67, 68, 121, 134];
+}
+
 /// `buffer_map` protections.
 pub mod prot {
     /// Map readable (needs `MAP_READ`).
@@ -315,6 +357,9 @@ pub mod trace {
     pub const OP_INVALIDATE: u64 = 2;
     /// Entry op: DC CIVAC (clean and invalidate).
     pub const OP_CLEAN_INVALIDATE: u64 = 3;
+    /// Entry op: a device was notified to read the range (virtio-gpu
+    /// TRANSFER_TO_HOST_2D); `va` is 0.
+    pub const OP_DEVICE_READ: u64 = 4;
 
     /// One range operation the kernel issued: `op` over `len` bytes (whole lines) at
     /// kernel virtual address `va`, which is `offset` bytes into buffer `buffer` (the id
@@ -355,6 +400,10 @@ pub mod limits {
     pub const MAX_BUFFER: u64 = 64 * 1024 * 1024;
     /// Direct mappings of buffers a task may have at once.
     pub const MAX_MAPPINGS: usize = 64;
+    /// Largest GPU resource side in pixels.
+    pub const MAX_GPU_DIM: u64 = 16384;
+    /// Longest `fence_wait` timeout (ns).
+    pub const MAX_TIMEOUT_NS: u64 = 1_000_000_000_000;
 }
 
 /// The first user address that is never mapped (user space is `[0, USER_END)`).

@@ -32,15 +32,24 @@ const WINDOW_SIZE: u64 = 1 << 40;
 static WINDOW: Mutex<Option<RangeAllocator>> = Mutex::new(None);
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 static DEVICES_COHERENT: AtomicBool = AtomicBool::new(false);
+static MISUSE_STRICT: AtomicBool = AtomicBool::new(true);
 
-/// Decide once at boot whether devices are treated as DMA-coherent.
-pub fn init(devices_coherent: bool) {
+/// Decide once at boot whether devices are treated as DMA-coherent, and whether the
+/// misuse detector refuses (strict) or only reports.
+pub fn init(devices_coherent: bool, misuse_strict: bool) {
     *WINDOW.lock() = Some(RangeAllocator::new(
         WINDOW_BASE,
         WINDOW_BASE + WINDOW_SIZE,
         PAGE_SIZE,
     ));
     DEVICES_COHERENT.store(devices_coherent, Ordering::SeqCst);
+    MISUSE_STRICT.store(misuse_strict, Ordering::SeqCst);
+}
+
+/// True if a device submission touching a buffer held for CPU write fails (`Busy`);
+/// false if it is only logged (`misuse=report`).
+pub fn misuse_strict() -> bool {
+    MISUSE_STRICT.load(Ordering::Relaxed)
 }
 
 /// True if maintenance for devices is skipped (`dma-coherent` and no `dma=noncoherent`).
@@ -60,6 +69,10 @@ pub struct Buffer {
     kva: u64,
     /// Holders with an open START WRITE/RW (the misuse detector reads it).
     pub cpu_writers: AtomicU32,
+    /// The last fence of device work that reads this buffer (0: none).
+    pub device_read_fence: AtomicU64,
+    /// The last fence of device work that writes this buffer (0: none).
+    pub device_write_fence: AtomicU64,
 }
 
 impl Buffer {
@@ -138,6 +151,8 @@ impl Buffer {
             frames,
             kva,
             cpu_writers: AtomicU32::new(0),
+            device_read_fence: AtomicU64::new(0),
+            device_write_fence: AtomicU64::new(0),
         })
     }
 
@@ -182,4 +197,51 @@ impl Drop for Buffer {
         }
         free_frames(&self.frames);
     }
+}
+
+/// Memory for device rings and command buffers: `pages` zeroed frames mapped
+/// Normal non-cacheable in the kernel window, so CPU and device always agree without
+/// maintenance (coherent by construction). Returns (physical, kernel virtual) base; the
+/// physical pages are contiguous.
+pub fn dma_alloc(pages: usize) -> Option<(PhysAddr, core::ptr::NonNull<u8>)> {
+    let pa = frames::alloc(pages)?;
+    let size = pages as u64 * PAGE_SIZE;
+    // The linear-map alias is cacheable: zero through it, then clean+invalidate so no line
+    // of it can shadow the non-cacheable mapping.
+    let lva = phys_to_virt(pa).as_u64();
+    // SAFETY: the frames were just allocated and are mapped read-write by the linear map.
+    unsafe { core::ptr::write_bytes(lva as *mut u8, 0, size as usize) };
+    // SAFETY: as above, the range is mapped for the whole call.
+    let _ = unsafe { crate::arch::cache::maintain_range(CacheOp::CleanInvalidate, lva, size) };
+    let frames: Vec<PhysAddr> = (0..pages as u64)
+        .map(|i| PhysAddr::new(pa.as_u64() + i * PAGE_SIZE))
+        .collect();
+    let kva = WINDOW.lock().as_mut().and_then(|w| w.alloc(size));
+    let Some(kva) = kva else {
+        frames::free(pa, pages);
+        return None;
+    };
+    let attrs = PageAttrs::kernel(Access::KernelReadWrite, MemAttr::NormalNonCacheable);
+    if kspace::map_pages(kva, &frames, attrs).is_err() {
+        if let Some(w) = WINDOW.lock().as_mut() {
+            w.free(kva, size);
+        }
+        frames::free(pa, pages);
+        return None;
+    }
+    core::ptr::NonNull::new(kva as *mut u8).map(|p| (pa, p))
+}
+
+/// Give back memory from [`dma_alloc`] (same `pages`).
+///
+/// # Safety
+/// Nothing (CPU or device) may use the memory any more.
+pub unsafe fn dma_free(pa: PhysAddr, va: core::ptr::NonNull<u8>, pages: usize) {
+    let size = pages as u64 * PAGE_SIZE;
+    if kspace::unmap_range(va.as_ptr() as u64, size).is_ok() {
+        if let Some(w) = WINDOW.lock().as_mut() {
+            w.free(va.as_ptr() as u64, size);
+        }
+    }
+    frames::free(pa, pages);
 }

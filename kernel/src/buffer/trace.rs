@@ -51,6 +51,26 @@ pub fn record(buffer: u64, base_va: u64, plan: &RangePlan) {
     }
 }
 
+/// Record that a device is being told to read `[offset, offset + len)` of `buffer`.
+pub fn record_device_read(buffer: u64, offset: u64, len: u64) {
+    if !ENABLED {
+        return;
+    }
+    let mut t = TRACE.lock();
+    let e = Entry {
+        op: abi::trace::OP_DEVICE_READ,
+        buffer,
+        offset,
+        len,
+        va: 0,
+    };
+    if t.entries.len() < CAPACITY {
+        t.entries.push(e);
+    } else {
+        t.dropped += 1;
+    }
+}
+
 /// Forget everything recorded.
 pub fn clear() {
     let mut t = TRACE.lock();

@@ -38,6 +38,7 @@ pub const TESTS: &[(&str, TestFn)] = &[
         frames_alloc_free_restores_count,
     ),
     ("heap_allocates", heap_allocates),
+    ("gpu_selftest", gpu_selftest),
 ];
 
 /// Deliberately take an unhandled data abort: the runner expects the fatal report and
@@ -351,4 +352,16 @@ fn heap_allocates(_: &Machine) -> Result<(), String> {
     drop(v);
     ensure!(crate::memory::heap::used() == used0, "heap leaked");
     Ok(())
+}
+
+fn gpu_selftest(_: &Machine) -> Result<(), String> {
+    // The GPU lock is shared with its completion interrupt: hold it with IRQs masked.
+    arch::cpu::disable_irqs();
+    let r = crate::gpu::with(crate::drivers::virtio_gpu::selftest);
+    arch::cpu::enable_irqs();
+    match r {
+        Some(Ok(())) => Ok(()),
+        Some(Err(e)) => Err(alloc::format!("gpu selftest: {e}")),
+        None => Err("no virtio-gpu found".into()),
+    }
 }

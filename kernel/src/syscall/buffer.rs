@@ -8,7 +8,9 @@ use crate::task::space::UserAccess;
 use crate::task::Kernel;
 use abi::{limits, prot, Error, Rights};
 use alloc::sync::Arc;
-use coherency::{plan_sync, resolve_range, CpuAccess, Phase, SyncError, SyncFlags, SyncRequest};
+use coherency::{
+    plan_sync, resolve_range, CpuAccess, FenceWait, Phase, SyncError, SyncFlags, SyncRequest,
+};
 use core::sync::atomic::Ordering;
 use mm::pgtable::Access;
 
@@ -113,6 +115,20 @@ pub(super) fn sync(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
     };
     let plan = plan_sync(&req).map_err(sync_error)?;
 
+    // Device work on the buffer must be complete first (like Linux: CPU reads wait for
+    // device writers, CPU writes for everyone). The call is re-issued when it is.
+    let wait_for = match plan.wait_fences {
+        FenceWait::None => 0,
+        FenceWait::Writers => buf.device_write_fence.load(Ordering::SeqCst),
+        FenceWait::All => buf
+            .device_read_fence
+            .load(Ordering::SeqCst)
+            .max(buf.device_write_fence.load(Ordering::SeqCst)),
+    };
+    if wait_for > crate::gpu::completed() {
+        return Ok(Outcome::Blocked(crate::task::Block::Fence(wait_for)));
+    }
+
     // The holder's state: at most one START open per task and buffer.
     let t = task(k, id)?;
     let entry = t
@@ -136,7 +152,6 @@ pub(super) fn sync(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
         _ => 0,
     };
 
-    // Device fences (plan.wait_fences) come with the device side; none exist yet.
     if let Some((op, off, n)) = plan.op {
         buf.maintain(op, off, n);
     }

@@ -5,6 +5,7 @@
 //! address space (`task::space`), which checks every page first.
 
 mod buffer;
+mod gpu;
 
 use crate::arch::exception::TrapFrame;
 use crate::task::object::{Channel, Message, Object, Recv};
@@ -57,11 +58,11 @@ pub fn dispatch(k: &mut Kernel, frame: &mut TrapFrame) {
             frame.x[2] = x2;
         }
         Outcome::Blocked(b) => {
-            if let Block::Sleep(_) = b {
-                frame.x[1] = 0;
-                frame.x[2] = 0;
-            } else {
+            if b.restarts() {
                 frame.elr -= 4; // re-issue `svc #0` when woken
+            } else {
+                frame.x[1] = 0; // the waker writes x0
+                frame.x[2] = 0;
             }
             k.block_current(b);
         }
@@ -118,6 +119,10 @@ fn call(k: &mut Kernel, id: u32, sys: Sys, a: [u64; 6]) -> SysResult {
         Sys::BufferSync => buffer::sync(k, id, a),
         Sys::BufferInfo => buffer::info(k, id, a[0]),
         Sys::Trace => buffer::trace_call(k, id, a[0], a[1], a[2]),
+        Sys::GpuDisplayInfo => gpu::display_info(),
+        Sys::GpuImport => gpu::import(k, id, a),
+        Sys::GpuPresent => gpu::present(k, id, a),
+        Sys::FenceWait => gpu::fence_wait(a[0], a[1]),
         Sys::ChannelSend => send(k, id, a),
         Sys::ChannelRecv => recv(k, id, a),
         Sys::Stats => {

@@ -40,6 +40,25 @@ pub enum Block {
     Wait(u32),
     /// Until the channel with this key changes; then the `recv` is re-issued.
     Recv(usize),
+    /// Until the device completes `fence`; then the call (a `buffer_sync` START) is
+    /// re-issued.
+    Fence(u64),
+    /// `fence_wait`: until `fence` completes (x0 = 0, or DeviceError if it failed) or the
+    /// tick count reaches `deadline` (x0 = TimedOut).
+    FenceWait {
+        /// The fence.
+        fence: u64,
+        /// Tick deadline.
+        deadline: u64,
+    },
+}
+
+impl Block {
+    /// True if the blocked call is re-issued when woken; false if the waker writes its
+    /// result.
+    pub fn restarts(self) -> bool {
+        !matches!(self, Block::Sleep(_) | Block::FenceWait { .. })
+    }
 }
 
 /// Scheduling state.
@@ -280,16 +299,40 @@ impl Kernel {
         self.destroy(id, (syn.class(), ExitHow::Killed));
     }
 
+    /// Wake what the device completed: restartable fence waits, and `fence_wait`s
+    /// (writing their result).
+    fn fences(&mut self) {
+        let done = crate::gpu::completed();
+        for (&id, t) in self.tasks.iter_mut() {
+            let result = match t.state {
+                State::Blocked(Block::Fence(f)) if f <= done => None,
+                State::Blocked(Block::FenceWait { fence, .. }) if fence <= done => {
+                    let failed = crate::gpu::with(|d| d.fence_failed(fence)).unwrap_or(false);
+                    Some(if failed { Error::DeviceError as u64 } else { 0 })
+                }
+                _ => continue,
+            };
+            if let Some(x0) = result {
+                t.frame.x[0] = x0;
+            }
+            t.state = State::Ready;
+            self.ready.push_back(id);
+        }
+    }
+
     fn tick(&mut self) {
         let now = crate::irq::ticks();
         for (&id, t) in self.tasks.iter_mut() {
-            if let State::Blocked(Block::Sleep(deadline)) = t.state {
-                if now >= deadline {
-                    t.frame.x[0] = 0;
-                    t.state = State::Ready;
-                    self.ready.push_back(id);
+            let x0 = match t.state {
+                State::Blocked(Block::Sleep(deadline)) if now >= deadline => 0,
+                State::Blocked(Block::FenceWait { deadline, .. }) if now >= deadline => {
+                    Error::TimedOut as u64
                 }
-            }
+                _ => continue,
+            };
+            t.frame.x[0] = x0;
+            t.state = State::Ready;
+            self.ready.push_back(id);
         }
         self.slice_used += 1;
         harness::on_tick(self, now);
@@ -346,6 +389,7 @@ pub fn on_lower_sync(frame: &mut TrapFrame) {
 pub fn on_lower_irq(frame: &mut TrapFrame, ticked: bool) {
     let mut guard = KERNEL.lock();
     if let Some(k) = guard.as_mut() {
+        k.fences();
         if ticked {
             k.tick();
         }
@@ -353,10 +397,13 @@ pub fn on_lower_irq(frame: &mut TrapFrame, ticked: bool) {
     reschedule(guard, frame);
 }
 
-/// A timer tick taken while the kernel idles (no task to run).
-pub fn on_idle_tick() {
+/// An IRQ taken while the kernel idles (no task to run).
+pub fn on_idle_irq(ticked: bool) {
     if let Some(k) = KERNEL.lock().as_mut() {
-        k.tick();
+        k.fences();
+        if ticked {
+            k.tick();
+        }
     }
 }
 

@@ -16,6 +16,8 @@ pub enum Object {
     Channel(Arc<ChannelEnd>),
     /// A buffer object.
     Buffer(Arc<crate::buffer::Buffer>),
+    /// A GPU resource backed by a buffer.
+    Resource(Arc<crate::gpu::Resource>),
 }
 
 impl Object {
@@ -25,6 +27,7 @@ impl Object {
             Object::Task(_) => abi::ObjectKind::Task,
             Object::Channel(_) => abi::ObjectKind::Channel,
             Object::Buffer(_) => abi::ObjectKind::Buffer,
+            Object::Resource(_) => abi::ObjectKind::Resource,
         }
     }
 }

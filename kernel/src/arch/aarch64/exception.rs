@@ -340,9 +340,8 @@ fn fatal(frame: &TrapFrame, kind: u64, syn: Option<&Syndrome>) -> ! {
 extern "C" fn handle_exception(frame: &mut TrapFrame, kind: u64) {
     match VectorKind::from_raw(kind) {
         VectorKind::CurrentIrq => {
-            if crate::irq::dispatch() {
-                crate::task::on_idle_tick();
-            }
+            let ticked = crate::irq::dispatch();
+            crate::task::on_idle_irq(ticked);
         }
         VectorKind::LowerIrq => {
             let ticked = crate::irq::dispatch();

@@ -4,12 +4,15 @@
 #![no_std]
 #![no_main]
 
-use urt::{Error, StartArgs};
+use urt::{Error, StartArgs, Sys};
 use utests::{expect_raw, TestResult};
 
+/// The first number past the table.
+const FIRST_UNKNOWN: u64 = Sys::ALL.len() as u64;
+
 const NUMBERS: &[u64] = &[
-    20,
-    21,
+    FIRST_UNKNOWN,
+    FIRST_UNKNOWN + 1,
     64,
     255,
     256,

@@ -1,0 +1,3 @@
+//! Device drivers that sit on top of the kernel's memory and interrupt services.
+
+pub mod virtio_gpu;

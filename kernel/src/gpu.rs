@@ -1,0 +1,80 @@
+//! The GPU as the buffer manager's importer: the one virtio-gpu device, GPU resources
+//! backed by buffer objects, and fences signalled from the device's completion
+//! interrupt.
+
+use crate::buffer::Buffer;
+use crate::drivers::virtio_gpu::GpuDevice;
+use alloc::sync::Arc;
+use core::sync::atomic::{AtomicU64, Ordering};
+use platform::board::VirtioMmioSlot;
+use spin::Mutex;
+
+static GPU: Mutex<Option<GpuDevice>> = Mutex::new(None);
+/// Highest fence the device has completed (fences complete in order).
+static COMPLETED: AtomicU64 = AtomicU64::new(0);
+
+/// Find and start the GPU; without one the GPU calls answer `NotSupported`.
+pub fn init(slots: &[VirtioMmioSlot]) {
+    match GpuDevice::probe(slots) {
+        Ok(Some(dev)) => {
+            let (w, h) = dev.display_size();
+            let irq = dev.irq();
+            *GPU.lock() = Some(dev);
+            if crate::irq::register(irq, on_irq).is_err() {
+                log::warn!("gpu: no interrupt slot; fences will not signal");
+            }
+            log::info!(
+                "  gpu     virtio-gpu, scanout 0 is {w}x{h}, completion IRQ {}",
+                irq.intid
+            );
+        }
+        Ok(None) => log::info!("  gpu     none"),
+        Err(e) => log::warn!("  gpu     virtio-gpu failed to start: {e}"),
+    }
+}
+
+/// The device's completion interrupt.
+fn on_irq() {
+    if let Some(dev) = GPU.lock().as_mut() {
+        dev.handle_irq();
+        COMPLETED.store(dev.completed_fence(), Ordering::SeqCst);
+    }
+}
+
+/// Run `f` on the device, if there is one. The lock is also taken by the completion
+/// interrupt, so callers must have IRQs masked (syscalls and boot do).
+pub fn with<R>(f: impl FnOnce(&mut GpuDevice) -> R) -> Option<R> {
+    let mut guard = GPU.lock();
+    let dev = guard.as_mut()?;
+    let r = f(dev);
+    // The driver's polling paths may have collected completions the interrupt will not
+    // report again.
+    COMPLETED.store(dev.completed_fence(), Ordering::SeqCst);
+    Some(r)
+}
+
+/// Highest completed fence.
+pub fn completed() -> u64 {
+    COMPLETED.load(Ordering::SeqCst)
+}
+
+/// A GPU resource backed by a buffer object. Dropping the last reference detaches the
+/// backing and destroys the host resource; the buffer lives on for its other holders.
+pub struct Resource {
+    /// Device resource id.
+    pub id: u32,
+    /// The backing buffer (the exporter's object).
+    pub buffer: Arc<Buffer>,
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+}
+
+impl Drop for Resource {
+    fn drop(&mut self) {
+        if let Some(Err(e)) = with(|dev| dev.release(self.id)) {
+            log::warn!("gpu: releasing resource {}: {e}", self.id);
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! GPU syscalls: display info, importing a buffer as a GPU resource, presenting a
+//! rectangle (with the misuse detector), and waiting on fences.
+
+use super::{handle, task, Outcome, SysResult};
+use crate::buffer::trace;
+use crate::gpu::{self, Resource};
+use crate::task::object::Object;
+use crate::task::{Block, Kernel};
+use abi::{limits, Error, Rights};
+use alloc::sync::Arc;
+use core::sync::atomic::Ordering;
+
+/// Nanoseconds per tick.
+const TICK_NS: u64 = 1_000_000_000 / crate::irq::TICK_HZ;
+
+fn device_error(e: crate::drivers::virtio_gpu::GpuError) -> Error {
+    log::warn!("gpu: {e}");
+    match e {
+        crate::drivers::virtio_gpu::GpuError::NoMemory => Error::NoMemory,
+        _ => Error::DeviceError,
+    }
+}
+
+pub(super) fn display_info() -> SysResult {
+    let (w, h) = gpu::with(|d| d.display_size()).ok_or(Error::NotSupported)?;
+    Ok(Outcome::Done(u64::from(w), u64::from(h)))
+}
+
+pub(super) fn import(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
+    let (h, width, height, format) = (a[0], a[1], a[2], a[3]);
+    if gpu::with(|_| ()).is_none() {
+        return Err(Error::NotSupported);
+    }
+    let (obj, rights) = task(k, id)?.handles.get(handle(h)?)?;
+    let Object::Buffer(buf) = obj else {
+        return Err(Error::WrongType);
+    };
+    let buf = buf.clone();
+    if !rights.contains(Rights::DEVICE) {
+        return Err(Error::AccessDenied);
+    }
+    let dims_ok =
+        (1..=limits::MAX_GPU_DIM).contains(&width) && (1..=limits::MAX_GPU_DIM).contains(&height);
+    if !dims_ok || !abi::format::ALL.contains(&format) {
+        return Err(Error::InvalidArgument);
+    }
+    if width * height * 4 > buf.size {
+        return Err(Error::OutOfRange);
+    }
+    if task(k, id)?.handles.free_slots() == 0 {
+        return Err(Error::TableFull);
+    }
+    let (w, hh) = (width as u32, height as u32);
+    let res_id = gpu::with(|d| d.create_resource(w, hh, format as u32))
+        .ok_or(Error::NotSupported)?
+        .map_err(device_error)?;
+    // From here the Resource owns the device id: dropping it on error releases it.
+    let resource = Resource {
+        id: res_id,
+        buffer: buf.clone(),
+        width: w,
+        height: hh,
+    };
+    gpu::with(|d| d.attach_backing(res_id, buf.frames(), buf.size))
+        .ok_or(Error::NotSupported)?
+        .map_err(device_error)?;
+    let rights = Rights::SHARE.with(Rights::DEVICE);
+    let h = task(k, id)?
+        .handles
+        .insert(Object::Resource(Arc::new(resource)), rights)?;
+    Ok(Outcome::Done(u64::from(h.0), 0))
+}
+
+pub(super) fn present(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
+    let (h, x, y, w, hh) = (a[0], a[1], a[2], a[3], a[4]);
+    let (obj, rights) = task(k, id)?.handles.get(handle(h)?)?;
+    let Object::Resource(res) = obj else {
+        return Err(Error::WrongType);
+    };
+    let res = res.clone();
+    if !rights.contains(Rights::DEVICE) {
+        return Err(Error::AccessDenied);
+    }
+    let inside = |start: u64, len: u64, max: u32| {
+        len > 0 && start.checked_add(len).is_some_and(|e| e <= u64::from(max))
+    };
+    if !inside(x, w, res.width) || !inside(y, hh, res.height) {
+        return Err(Error::OutOfRange);
+    }
+    let buf = &res.buffer;
+    let writers = buf.cpu_writers.load(Ordering::SeqCst);
+    if writers > 0 {
+        if crate::buffer::misuse_strict() {
+            return Err(Error::Busy);
+        }
+        log::warn!(
+            "misuse: presenting buffer {} while {writers} task(s) hold it for CPU write",
+            buf.id
+        );
+    }
+    let stride = u64::from(res.width) * 4;
+    let (offset, span) = (y * stride + x * 4, (hh - 1) * stride + w * 4);
+    trace::record_device_read(buf.id, offset, span);
+    let (x, y, w, hh) = (x as u32, y as u32, w as u32, hh as u32);
+    let fence = gpu::with(|d| d.present(res.id, x, y, w, hh, stride as u32, res.width, res.height))
+        .ok_or(Error::NotSupported)?
+        .map_err(device_error)?;
+    buf.device_read_fence.fetch_max(fence, Ordering::SeqCst);
+    Ok(Outcome::Done(fence, 0))
+}
+
+pub(super) fn fence_wait(fence: u64, timeout_ns: u64) -> SysResult {
+    let issued = gpu::with(|d| d.issued_fence()).ok_or(Error::NotSupported)?;
+    if fence == 0 || fence > issued || timeout_ns > limits::MAX_TIMEOUT_NS {
+        return Err(Error::InvalidArgument);
+    }
+    if gpu::completed() >= fence {
+        return match gpu::with(|d| d.fence_failed(fence)) {
+            Some(true) => Err(Error::DeviceError),
+            _ => Ok(Outcome::Done(0, 0)),
+        };
+    }
+    if timeout_ns == 0 {
+        return Err(Error::TimedOut);
+    }
+    let deadline = crate::irq::ticks() + timeout_ns.div_ceil(TICK_NS) + 1;
+    Ok(Outcome::Blocked(Block::FenceWait { fence, deadline }))
+}
