@@ -94,7 +94,7 @@ fn elf_to_image(elf: &Path, image: &Path) -> Result<()> {
 }
 
 /// User program crates (each bin becomes an initrd entry named after it).
-const USER_CRATES: &[&str] = &["init", "utests"];
+const USER_CRATES: &[&str] = &["init", "utests", "demo"];
 
 /// Build the user programs and pack them into a tar initrd; returns its path.
 pub fn initrd() -> Result<PathBuf> {

@@ -1,12 +1,15 @@
 //! `cargo xtask`: the one entry point for building, running and testing the kernel.
 //!
-//! - `cargo xtask run`   build the kernel and boot it headless in QEMU (serial on stdout)
+//! - `cargo xtask run`   build the kernel and boot the virtio-gpu demo headless in QEMU
+//!   (serial on stdout); saves the final frame as `target/xtask/demo-final.png`
 //! - `cargo xtask test`  host unit tests, then the QEMU test kernels; ends with
 //!   `N passed, N failed` and exits non-zero on any failure
 //! - `cargo xtask gdb`   boot QEMU paused with its gdbstub and attach gdb-multiarch
 
 mod build;
+mod demo;
 mod qemu;
+mod qmp;
 mod test;
 
 use clap::{Parser, Subcommand};
@@ -21,7 +24,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Build the kernel and boot it in QEMU (headless, serial on this terminal).
+    /// Build the kernel and boot the GPU demo in QEMU (headless, serial on this
+    /// terminal); save its final frame as target/xtask/demo-final.png.
     Run {
         /// Boot at EL2 (`-M virt,virtualization=on`); the kernel drops to EL1.
         #[arg(long)]
@@ -32,6 +36,9 @@ enum Cmd {
         /// Extra kernel command line (appended to the default).
         #[arg(long, default_value = "")]
         append: String,
+        /// Show the display in a window (QEMU's gtk or sdl display, whichever exists).
+        #[arg(long)]
+        window: bool,
     },
     /// Run every test: host unit tests, then QEMU test kernels.
     Test {
@@ -53,7 +60,12 @@ enum Cmd {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.cmd {
-        Cmd::Run { el2, gic, append } => run(el2, gic, &append),
+        Cmd::Run {
+            el2,
+            gic,
+            append,
+            window,
+        } => run(el2, gic, &append, window),
         Cmd::Test {
             qemu_only,
             host_only,
@@ -72,19 +84,61 @@ fn main() -> ExitCode {
 /// Errors in xtask are messages for the user.
 pub type Result<T> = std::result::Result<T, String>;
 
-fn run(el2: bool, gic: u8, append: &str) -> Result<ExitCode> {
+/// How long `cargo xtask run` lets the demo take before killing QEMU.
+const RUN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
+fn run(el2: bool, gic: u8, append: &str, window: bool) -> Result<ExitCode> {
     let image = build::kernel(build::Flavor::Normal)?;
     let mut machine = qemu::Machine::new(&image.image);
     machine.initrd = Some(build::initrd()?);
     machine.el2 = el2;
     machine.gic = gic;
-    machine.append = format!("exit=semihosting {append}").trim().to_string();
-    let status = machine.run_interactive()?;
-    Ok(if status == 0 {
+    machine.append = format!("{} {append}", demo::APPEND).trim().to_string();
+    machine.display = if window {
+        qemu::window_display()
+    } else {
+        "none"
+    };
+    machine.qmp = Some(build::out_dir().join("qmp.sock"));
+    println!("$ {} {}", qemu::QEMU, machine.args().join(" "));
+    let ppm = build::out_dir().join("demo-final.ppm");
+    let png = build::out_dir().join("demo-final.png");
+    let _ = std::fs::remove_file(&png);
+    let run = demo::boot(&machine, &ppm, true, RUN_TIMEOUT)?;
+    let saved = run.screendump.and_then(|ppm| {
+        let img = demo::Rgb::read_ppm(&ppm)?;
+        img.write_png(&png)?;
+        Ok(img)
+    });
+    let mut ok = true;
+    match run.status {
+        Some(0) => {}
+        Some(s) => {
+            eprintln!("xtask: QEMU exited with status {s}");
+            ok = false;
+        }
+        None => {
+            eprintln!("xtask: QEMU killed after {:?}", RUN_TIMEOUT);
+            ok = false;
+        }
+    }
+    match saved {
+        Ok(img) => println!(
+            "xtask: frame {} ({}x{}) saved to {}",
+            run.frame.unwrap_or_default(),
+            img.width,
+            img.height,
+            demo::shown(&png)
+        ),
+        Err(e) => {
+            eprintln!("xtask: no screenshot: {e}");
+            ok = false;
+        }
+    }
+    Ok(if ok {
         ExitCode::SUCCESS
     } else {
-        eprintln!("xtask: QEMU exited with status {status}");
-        ExitCode::from(status.clamp(1, 255) as u8)
+        ExitCode::FAILURE
     })
 }
 

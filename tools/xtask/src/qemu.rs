@@ -63,6 +63,10 @@ pub struct Machine {
     pub gdb_paused: bool,
     /// Memory size.
     pub memory: &'static str,
+    /// QEMU display backend (`none`, `gtk`, `sdl`).
+    pub display: &'static str,
+    /// Serve QMP on this unix socket.
+    pub qmp: Option<PathBuf>,
 }
 
 impl Machine {
@@ -77,6 +81,8 @@ impl Machine {
             initrd: None,
             gdb_paused: false,
             memory: "1G",
+            display: "none",
+            qmp: None,
         }
     }
 
@@ -96,7 +102,7 @@ impl Machine {
             "-smp",
             "1",
             "-display",
-            "none",
+            self.display,
             "-serial",
             "stdio",
             "-monitor",
@@ -120,27 +126,24 @@ impl Machine {
         if let Some(dtb) = &self.dtb {
             a.extend(["-dtb".into(), dtb.display().to_string()]);
         }
+        if let Some(qmp) = &self.qmp {
+            a.extend([
+                "-qmp".into(),
+                format!("unix:{},server=on,wait=off", qmp.display()),
+            ]);
+        }
         if self.gdb_paused {
             a.extend(["-s".into(), "-S".into()]);
         }
         a
     }
 
-    fn command(&self) -> Result<Command> {
+    /// A `Command` for this machine (QEMU installed if missing).
+    pub fn command(&self) -> Result<Command> {
         require_tool(QEMU, "qemu-system-arm")?;
         let mut c = Command::new(QEMU);
         c.args(self.args());
         Ok(c)
-    }
-
-    /// Run with the terminal attached; returns QEMU's exit status.
-    pub fn run_interactive(&self) -> Result<i32> {
-        println!("$ {QEMU} {}", self.args().join(" "));
-        let status = self
-            .command()?
-            .status()
-            .map_err(|e| format!("{QEMU}: {e}"))?;
-        Ok(status.code().unwrap_or(-1))
     }
 
     /// Start in the background (for gdb).
@@ -205,4 +208,29 @@ pub struct Outcome {
     pub output: String,
     /// Wall time (for the runner's report only).
     pub elapsed: Duration,
+}
+
+/// The display backend for `--window`: `gtk` or `sdl`, whichever this QEMU has (and only
+/// if there is a graphical session); otherwise `none`, with a message saying why.
+pub fn window_display() -> &'static str {
+    if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
+        eprintln!("xtask: --window: no DISPLAY or WAYLAND_DISPLAY; running headless");
+        return "none";
+    }
+    let listed = Command::new(QEMU)
+        .args(["-display", "help"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    let has = |d: &str| listed.lines().any(|l| l.trim() == d);
+    for d in ["gtk", "sdl"] {
+        if has(d) {
+            return d;
+        }
+    }
+    eprintln!(
+        "xtask: --window: this QEMU has neither the gtk nor the sdl display \
+         (Debian: apt-get install qemu-system-gui); running headless"
+    );
+    "none"
 }

@@ -5,6 +5,7 @@
 //! test, which become individual results here.
 
 use crate::build::{self, Flavor};
+use crate::demo::{self, Rgb};
 use crate::qemu::{Machine, Outcome, QEMU};
 use crate::Result;
 use std::process::{Command, ExitCode, Stdio};
@@ -13,6 +14,8 @@ use std::time::Duration;
 const TIMEOUT: Duration = Duration::from_secs(60);
 /// The user test boot runs many programs (the kernel times out each one after 60 s).
 const USER_TIMEOUT: Duration = Duration::from_secs(600);
+/// The demo renders and presents every frame, then holds the last one for 1.5 s.
+const DEMO_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// Exit statuses the kernel reports through semihosting (kernel/src/power.rs).
 const EXIT_PANIC: i32 = 2;
@@ -210,9 +213,18 @@ fn qemu_tests(tally: &mut Tally) -> Result<()> {
     m.append = "exit=semihosting dma=noncoherent utest=all".into();
     user_suite(tally, "qemu/user", &m)?;
     let mut m = base.clone();
-    m.initrd = Some(initrd);
+    m.initrd = Some(initrd.clone());
     m.append = "exit=semihosting utest=test_buffer_trace,test_buffer_coherent".into();
     user_suite(tally, "qemu/user-coherent", &m)?;
+
+    // The GPU demo, as `cargo xtask run` boots it: the screendump of its final frame
+    // must be exactly what the scene crate computes for that frame.
+    let mut m = base.clone();
+    m.initrd = Some(initrd);
+    m.append = demo::APPEND.into();
+    m.qmp = Some(build::out_dir().join("qmp-test.sock"));
+    let result = demo_pixel_exact(&m)?;
+    tally.record("qemu/demo-screendump-pixel-exact", result);
 
     let dtb = patched_dtb(&base, b"arm,gic-v3\0", b"arm,gic-v9\0")?;
     let mut m = base.clone();
@@ -273,6 +285,58 @@ fn ktest_suite(tally: &mut Tally, prefix: &str, m: &Machine) -> Result<()> {
     suite(tally, prefix, m, "ktest", TIMEOUT)
 }
 
+/// Boot the demo, take its screendump at the final frame and compare it pixel for pixel
+/// with `scene::composite(N, scene::render_client(N))` at the screendump's size. On a
+/// mismatch both images are saved as PNG beside the screendump.
+fn demo_pixel_exact(m: &Machine) -> Result<std::result::Result<(), String>> {
+    let ppm = build::out_dir().join("demo-test.ppm");
+    let run = demo::boot(m, &ppm, false, DEMO_TIMEOUT)?;
+    let outcome = Outcome {
+        status: run.status,
+        output: run.output,
+        elapsed: run.elapsed,
+    };
+    let status = match outcome.status {
+        Some(s) => format!("QEMU exited with status {s}"),
+        None => format!("QEMU killed after {:?} (hang)", outcome.elapsed),
+    };
+    let fail = |why: String| Ok(Err(with_tail(&outcome, &[why, status.clone()])));
+    let Some(frame) = run.frame else {
+        return fail(format!(
+            "the demo never printed \"{}N presented\"",
+            demo::MARKER
+        ));
+    };
+    if frame != scene::FRAMES {
+        return fail(format!(
+            "final frame {frame}, expected {} (scene::FRAMES)",
+            scene::FRAMES
+        ));
+    }
+    let got = match run.screendump.and_then(|p| Rgb::read_ppm(&p)) {
+        Ok(img) => img,
+        Err(e) => return fail(format!("no screendump: {e}")),
+    };
+    let want = Rgb::expected(frame, got.width, got.height);
+    if let Some(((x, y), n)) = demo::first_mismatch(&got, &want) {
+        let got_png = build::out_dir().join("demo-test-got.png");
+        let want_png = build::out_dir().join("demo-test-expected.png");
+        got.write_png(&got_png)?;
+        want.write_png(&want_png)?;
+        return fail(format!(
+            "frame {frame} at {}x{}: pixel ({x}, {y}) is {}, expected {} ({n} pixels differ; \
+             images: {}, {})",
+            got.width,
+            got.height,
+            demo::hex(got.at(x, y)),
+            demo::hex(want.at(x, y)),
+            demo::shown(&got_png),
+            demo::shown(&want_png),
+        ));
+    }
+    Ok(check(&outcome, Some(0), &[]))
+}
+
 /// Check a run's exit status and that its output holds every `needle`.
 fn check(o: &Outcome, status: Option<i32>, needles: &[&str]) -> std::result::Result<(), String> {
     let mut problems = Vec::new();
@@ -289,13 +353,18 @@ fn check(o: &Outcome, status: Option<i32>, needles: &[&str]) -> std::result::Res
     if problems.is_empty() {
         return Ok(());
     }
+    Err(with_tail(o, &problems))
+}
+
+/// `problems`, one per line, followed by the last 40 lines of the run's output.
+fn with_tail(o: &Outcome, problems: &[String]) -> String {
     let tail: Vec<&str> = o.output.lines().rev().take(40).collect();
     let tail: Vec<&str> = tail.into_iter().rev().collect();
-    Err(format!(
+    format!(
         "{}\n--- output (last 40 lines) ---\n{}",
         problems.join("\n"),
         tail.join("\n")
-    ))
+    )
 }
 
 /// QEMU's own DTB for `m`'s board with one byte string replaced (same length).

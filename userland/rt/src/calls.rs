@@ -9,7 +9,7 @@ use core::fmt;
 
 /// A syscall whose arguments cannot make the kernel write into our memory or move
 /// handles behind the caller's back.
-fn call(sys: Sys, args: [u64; 6]) -> Result<(u64, u64)> {
+pub(crate) fn call(sys: Sys, args: [u64; 6]) -> Result<(u64, u64)> {
     // SAFETY: only used by wrappers whose pointer arguments come from shared slices the
     // kernel only reads, or that have no pointer arguments; handle-moving calls pass
     // handles the caller gave us by value for that purpose.

@@ -7,6 +7,8 @@
 //!   memory away), [`buffer_sync`], [`buffer_info`]; the maintenance trace of test
 //!   kernels: [`trace_clear`], [`trace_read`]; and [`dcache_line_size`] (CTR_EL0 read at
 //!   EL0), the granule of that maintenance.
+//! - GPU: [`gpu_display_info`], [`gpu_import`], [`gpu_present`] (returns a [`Fence`]) and
+//!   [`fence_wait`].
 //! - [`print!`] / [`println!`] through the `log` call (no allocation).
 //! - A global allocator (a buddy heap over a 256 KiB static arena, set up on first use,
 //!   so a program that never allocates carries no arena).
@@ -32,10 +34,12 @@
 pub extern crate alloc;
 
 pub use abi::{
-    self, limits, policy, prot, sync, trace, Error, ExitHow, Handle, ObjectKind, Rights, Stat, Sys,
+    self, format, limits, policy, prot, sync, trace, Error, ExitHow, Handle, ObjectKind, Rights,
+    Stat, Sys,
 };
 
 mod calls;
+mod gpu;
 mod heap;
 pub mod io;
 mod panic;
@@ -43,6 +47,7 @@ mod start;
 pub mod sys;
 
 pub use calls::*;
+pub use gpu::*;
 pub use start::StartArgs;
 pub use sys::dcache_line_size;
 
