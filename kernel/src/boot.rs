@@ -344,6 +344,12 @@ pub fn report(m: &Machine) {
         }
     }
     log::info!("  virtio  {} slots, {empty} empty", info.virtio_mmio.len());
+    match crate::gpu::describe() {
+        Some((w, h, irq)) => {
+            log::info!("  gpu     virtio-gpu scanout 0 {w}x{h}, completion IRQ {irq}")
+        }
+        None => log::info!("  gpu     none"),
+    }
 }
 
 /// Let the periodic tick run `n` times, logging each, then return.

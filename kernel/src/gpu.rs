@@ -17,19 +17,14 @@ static COMPLETED: AtomicU64 = AtomicU64::new(0);
 pub fn init(slots: &[VirtioMmioSlot]) {
     match GpuDevice::probe(slots) {
         Ok(Some(dev)) => {
-            let (w, h) = dev.display_size();
             let irq = dev.irq();
             *GPU.lock() = Some(dev);
             if crate::irq::register(irq, on_irq).is_err() {
                 log::warn!("gpu: no interrupt slot; fences will not signal");
             }
-            log::info!(
-                "  gpu     virtio-gpu, scanout 0 is {w}x{h}, completion IRQ {}",
-                irq.intid
-            );
         }
-        Ok(None) => log::info!("  gpu     none"),
-        Err(e) => log::warn!("  gpu     virtio-gpu failed to start: {e}"),
+        Ok(None) => {}
+        Err(e) => log::warn!("gpu: virtio-gpu failed to start: {e}"),
     }
 }
 
@@ -51,6 +46,14 @@ pub fn with<R>(f: impl FnOnce(&mut GpuDevice) -> R) -> Option<R> {
     // report again.
     COMPLETED.store(dev.completed_fence(), Ordering::SeqCst);
     Some(r)
+}
+
+/// One line for the boot report.
+pub fn describe() -> Option<(u32, u32, u32)> {
+    with(|d| {
+        let (w, h) = d.display_size();
+        (w, h, d.irq().intid)
+    })
 }
 
 /// Highest completed fence.
