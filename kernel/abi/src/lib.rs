@@ -194,6 +194,9 @@ numbered! {
         Ticks = 3,
         /// 1 if devices are treated as DMA-coherent (no maintenance), else 0.
         DevicesCoherent = 4,
+        /// 1 if the misuse detector refuses (`Busy`), 0 if it only reports
+        /// (`misuse=report`).
+        MisuseStrict = 5,
     }
 }
 

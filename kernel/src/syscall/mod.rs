@@ -132,6 +132,7 @@ fn call(k: &mut Kernel, id: u32, sys: Sys, a: [u64; 6]) -> SysResult {
                 Stat::Tasks => k.task_count() as u64,
                 Stat::Ticks => crate::irq::ticks(),
                 Stat::DevicesCoherent => u64::from(crate::buffer::devices_coherent()),
+                Stat::MisuseStrict => u64::from(crate::buffer::misuse_strict()),
             };
             Ok(Outcome::Done(v, 0))
         }

@@ -214,7 +214,7 @@ fn qemu_tests(tally: &mut Tally) -> Result<()> {
     user_suite(tally, "qemu/user", &m)?;
     let mut m = base.clone();
     m.initrd = Some(initrd.clone());
-    m.append = "exit=semihosting utest=test_buffer_trace,test_buffer_coherent".into();
+    m.append = "exit=semihosting misuse=report utest=test_buffer_trace,test_buffer_coherent,test_gpu_misuse".into();
     user_suite(tally, "qemu/user-coherent", &m)?;
 
     // The GPU demo, as `cargo xtask run` boots it: the screendump of its final frame
