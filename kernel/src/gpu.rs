@@ -6,6 +6,7 @@ use crate::buffer::Buffer;
 use crate::drivers::virtio_gpu::GpuDevice;
 use alloc::sync::Arc;
 use core::sync::atomic::{AtomicU64, Ordering};
+use kobj::vrange::RangeAllocator;
 use platform::board::VirtioMmioSlot;
 use spin::Mutex;
 
@@ -72,10 +73,30 @@ pub struct Resource {
     pub width: u32,
     /// Height in pixels.
     pub height: u32,
+    /// The fake mmap offset of the legacy path (`gpu_map_offset`); the resource owns
+    /// `[map_offset, map_offset + buffer.size)` of the offset space.
+    pub map_offset: u64,
+}
+
+/// The fake offset space of the legacy path, like DRM's vma offset manager: unique,
+/// page-aligned, far from anything real so a wrong offset is never accepted by chance.
+static OFFSETS: Mutex<Option<RangeAllocator>> = Mutex::new(None);
+const OFFSET_BASE: u64 = 1 << 32;
+const OFFSET_END: u64 = 1 << 44;
+
+/// Reserve a fake offset range of `len` bytes.
+pub fn alloc_map_offset(len: u64) -> Option<u64> {
+    let mut guard = OFFSETS.lock();
+    guard
+        .get_or_insert_with(|| RangeAllocator::new(OFFSET_BASE, OFFSET_END, mm::addr::PAGE_SIZE))
+        .alloc(len)
 }
 
 impl Drop for Resource {
     fn drop(&mut self) {
+        if let Some(a) = OFFSETS.lock().as_mut() {
+            a.free(self.map_offset, self.buffer.size);
+        }
         if let Some(Err(e)) = with(|dev| dev.release(self.id)) {
             log::warn!("gpu: releasing resource {}: {e}", self.id);
         }

@@ -88,6 +88,12 @@ numbered! {
         GpuPresent = 22,
         /// `fence_wait(fence, timeout_ns)`.
         FenceWait = 23,
+        /// `gpu_map_offset(resource) -> offset`: the resource's fake mmap offset (the
+        /// legacy path, like DRM's MAP_DUMB).
+        GpuMapOffset = 24,
+        /// `gpu_mmap(offset, len, prot, policy) -> address`: map through the GPU driver,
+        /// forwarded to the buffer's exporter (the legacy path); see [`legacy`].
+        GpuMmap = 25,
     }
 }
 
@@ -326,6 +332,16 @@ pub mod format {
     pub const ALL: [u64; 8] = [1, 2, 3, 4, 67, 68, 121, 134];
 }
 
+/// `gpu_mmap` policies: how the exporter keeps a mapping without sync calls coherent.
+pub mod legacy {
+    /// Cacheable, filled on demand; PTEs are zapped at each device submission and the
+    /// pages written since the last one cleaned; the next touch faults, waits for the
+    /// device, invalidates the page and maps it again.
+    pub const FAULT: u64 = 0;
+    /// Normal non-cacheable; never faults, never maintained.
+    pub const UNCACHED: u64 = 1;
+}
+
 /// `buffer_map` protections.
 pub mod prot {
     /// Map readable (needs `MAP_READ`).
@@ -363,6 +379,12 @@ pub mod trace {
     /// Entry op: a device was notified to read the range (virtio-gpu
     /// TRANSFER_TO_HOST_2D); `va` is 0.
     pub const OP_DEVICE_READ: u64 = 4;
+    /// Entry op: a legacy mapping's PTEs were removed (zapped) before a device
+    /// submission; `offset`/`len` cover the mapping, `va` is its user address.
+    pub const OP_ZAP: u64 = 5;
+    /// Entry op: a legacy-mapping fault mapped the page at `offset` (4096 bytes) again;
+    /// `va` is the user address of the page.
+    pub const OP_FAULT: u64 = 6;
 
     /// One range operation the kernel issued: `op` over `len` bytes (whole lines) at
     /// kernel virtual address `va`, which is `offset` bytes into buffer `buffer` (the id

@@ -80,14 +80,28 @@
 //! tests then delete each maintenance step in turn (the clean at END, the invalidate at
 //! START, the edge CIVAC, the read-only CIVAC) and require the same machinery to find a
 //! failing sequence.
+//!
+//! # The legacy forwarded-mmap path
+//!
+//! A task that maps a buffer through the GPU driver (`dma_buf_mmap()` style) has no
+//! `sync` call; the exporter fakes coherency by policy, with the page tables standing in
+//! for the missing brackets. The [`legacy`] module holds that state machine
+//! ([`legacy::LegacyPages`]: faults fill pages on demand after a fence wait and an
+//! invalidate, read faults map read-only so that writes are tracked, a device
+//! submission zaps the PTEs and cleans exactly the written pages) and the rules that tie
+//! it to the direct path. It is tested against the same cache model, with its own
+//! mutation tests.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+extern crate alloc;
 
 mod access;
 mod error;
 mod flags;
 mod handover;
+pub mod legacy;
 mod plan;
 mod range;
 

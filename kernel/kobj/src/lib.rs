@@ -128,6 +128,13 @@ impl<T: Clone> HandleTable<T> {
         self.insert(obj, rights)
     }
 
+    /// Every live handle's object and rights, in slot order.
+    pub fn iter(&self) -> impl Iterator<Item = (&T, Rights)> {
+        self.slots
+            .iter()
+            .filter_map(|s| s.entry.as_ref().map(|(o, r)| (o, *r)))
+    }
+
     /// Remove every handle, returning the objects (for closing a dying task's table).
     pub fn drain(&mut self) -> Vec<(T, Rights)> {
         let mut out = Vec::with_capacity(self.live);

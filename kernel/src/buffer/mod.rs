@@ -8,6 +8,7 @@
 //! what to clean or invalidate come from the portable `coherency` crate, and only the
 //! instructions run here (`arch::cache`).
 
+pub mod legacy;
 pub mod trace;
 
 use crate::memory::frames;

@@ -53,16 +53,21 @@ pub fn record(buffer: u64, base_va: u64, plan: &RangePlan) {
 
 /// Record that a device is being told to read `[offset, offset + len)` of `buffer`.
 pub fn record_device_read(buffer: u64, offset: u64, len: u64) {
+    record_event(abi::trace::OP_DEVICE_READ, buffer, offset, len, 0);
+}
+
+/// Record a non-maintenance event (`abi::trace::OP_*`).
+pub fn record_event(op: u64, buffer: u64, offset: u64, len: u64, va: u64) {
     if !ENABLED {
         return;
     }
     let mut t = TRACE.lock();
     let e = Entry {
-        op: abi::trace::OP_DEVICE_READ,
+        op,
         buffer,
         offset,
         len,
-        va: 0,
+        va,
     };
     if t.entries.len() < CAPACITY {
         t.entries.push(e);

@@ -75,6 +75,20 @@ pub(super) fn map(k: &mut Kernel, id: u32, h: u64, prot_bits: u64) -> SysResult 
 
 pub(super) fn unmap(k: &mut Kernel, id: u32, va: u64) -> SysResult {
     let t = task(k, id)?;
+    if let Some(m) = t.legacy.remove(&va) {
+        // Only the pages currently mapped have PTEs (all of them, for an uncached one).
+        let uncached = m.pages.policy() == coherency::legacy::LegacyPolicy::Uncached;
+        for p in 0..m.npages {
+            if uncached || m.pages.state(p) != Some(coherency::legacy::PageState::Unmapped) {
+                let _ = t
+                    .space
+                    .unmap_quiet(va + p as u64 * mm::addr::PAGE_SIZE, mm::addr::PAGE_SIZE);
+            }
+        }
+        crate::arch::mmu::invalidate_tlb_asid(t.space.asid());
+        t.map_window.free(va, m.len());
+        return Ok(Outcome::Done(0, 0));
+    }
     let buf = t.mappings.remove(&va).ok_or(Error::InvalidArgument)?;
     if let Err(e) = t.space.unmap(va, buf.size) {
         // Cannot happen for a recorded mapping; keep the record consistent if it does.

@@ -54,17 +54,26 @@ pub(super) fn import(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
     let res_id = gpu::with(|d| d.create_resource(w, hh, format as u32))
         .ok_or(Error::NotSupported)?
         .map_err(device_error)?;
-    // From here the Resource owns the device id: dropping it on error releases it.
+    let Some(map_offset) = gpu::alloc_map_offset(buf.size) else {
+        let _ = gpu::with(|d| d.release(res_id));
+        return Err(Error::NoMemory);
+    };
+    // From here the Resource owns the device id and the offset range: dropping it on
+    // error releases both.
     let resource = Resource {
         id: res_id,
         buffer: buf.clone(),
         width: w,
         height: hh,
+        map_offset,
     };
     gpu::with(|d| d.attach_backing(res_id, buf.frames(), buf.size))
         .ok_or(Error::NotSupported)?
         .map_err(device_error)?;
-    let rights = Rights::SHARE.with(Rights::DEVICE);
+    let rights = Rights::SHARE
+        .with(Rights::DEVICE)
+        .with(Rights::MAP_READ)
+        .with(Rights::MAP_WRITE);
     let h = task(k, id)?
         .handles
         .insert(Object::Resource(Arc::new(resource)), rights)?;
@@ -98,6 +107,8 @@ pub(super) fn present(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
             buf.id
         );
     }
+    // The legacy path has no sync calls: zap its PTEs and clean what it wrote first.
+    crate::buffer::legacy::before_device_access(k, buf);
     let stride = u64::from(res.width) * 4;
     let (offset, span) = (y * stride + x * 4, (hh - 1) * stride + w * 4);
     trace::record_device_read(buf.id, offset, span);
@@ -125,4 +136,77 @@ pub(super) fn fence_wait(fence: u64, timeout_ns: u64) -> SysResult {
     }
     let deadline = crate::irq::ticks() + timeout_ns.div_ceil(TICK_NS) + 1;
     Ok(Outcome::Blocked(Block::FenceWait { fence, deadline }))
+}
+
+pub(super) fn map_offset(k: &mut Kernel, id: u32, h: u64) -> SysResult {
+    let (obj, _) = task(k, id)?.handles.get(handle(h)?)?;
+    let Object::Resource(res) = obj else {
+        return Err(Error::WrongType);
+    };
+    Ok(Outcome::Done(res.map_offset, 0))
+}
+
+/// The importer's mmap: find the caller's resource that owns `offset`, translate the
+/// fake offset into a page offset within the buffer, and forward to the exporter.
+pub(super) fn mmap(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
+    let (offset, len, prot_bits, policy) = (a[0], a[1], a[2], a[3]);
+    let page = mm::addr::PAGE_SIZE;
+    let writable = match prot_bits {
+        abi::prot::READ => false,
+        abi::prot::WRITE | 3 => true,
+        _ => return Err(Error::InvalidArgument),
+    };
+    let policy = match policy {
+        abi::legacy::FAULT => coherency::legacy::LegacyPolicy::Fault,
+        abi::legacy::UNCACHED => coherency::legacy::LegacyPolicy::Uncached,
+        _ => return Err(Error::InvalidArgument),
+    };
+    if len == 0 || !offset.is_multiple_of(page) {
+        return Err(Error::InvalidArgument);
+    }
+    let t = task(k, id)?;
+    let owner = t.handles.iter().find_map(|(obj, rights)| match obj {
+        Object::Resource(r) if offset >= r.map_offset && offset < r.map_offset + r.buffer.size => {
+            Some((r.clone(), rights))
+        }
+        _ => None,
+    });
+    let (res, rights) = owner.ok_or(Error::NotFound)?;
+    let start = offset - res.map_offset;
+    let len = len
+        .checked_next_multiple_of(page)
+        .ok_or(Error::OutOfRange)?;
+    if start
+        .checked_add(len)
+        .is_none_or(|end| end > res.buffer.size)
+    {
+        return Err(Error::OutOfRange);
+    }
+    if !rights.contains(Rights::MAP_READ) || (writable && !rights.contains(Rights::MAP_WRITE)) {
+        return Err(Error::AccessDenied);
+    }
+    if t.mappings.len() + t.legacy.len() >= limits::MAX_MAPPINGS {
+        return Err(Error::TableFull);
+    }
+    let va = t.map_window.alloc(len).ok_or(Error::NoMemory)?;
+    let pgoff = start / page;
+    let buffer = res.buffer.clone();
+    match crate::buffer::legacy::map(
+        &mut t.space,
+        buffer,
+        va,
+        pgoff,
+        (len / page) as usize,
+        writable,
+        policy,
+    ) {
+        Ok(m) => {
+            t.legacy.insert(va, m);
+            Ok(Outcome::Done(va, 0))
+        }
+        Err(e) => {
+            t.map_window.free(va, len);
+            Err(e)
+        }
+    }
 }

@@ -123,6 +123,8 @@ fn call(k: &mut Kernel, id: u32, sys: Sys, a: [u64; 6]) -> SysResult {
         Sys::GpuImport => gpu::import(k, id, a),
         Sys::GpuPresent => gpu::present(k, id, a),
         Sys::FenceWait => gpu::fence_wait(a[0], a[1]),
+        Sys::GpuMapOffset => gpu::map_offset(k, id, a[0]),
+        Sys::GpuMmap => gpu::mmap(k, id, a),
         Sys::ChannelSend => send(k, id, a),
         Sys::ChannelRecv => recv(k, id, a),
         Sys::Stats => {

@@ -92,6 +92,8 @@ pub struct Task {
     pub map_window: RangeAllocator,
     /// Open CPU accesses (START without END), by buffer id.
     pub cpu_access: BTreeMap<u64, (Arc<Buffer>, CpuAccess)>,
+    /// Legacy (forwarded) mappings: user address -> mapping.
+    pub legacy: BTreeMap<u64, crate::buffer::legacy::LegacyMap>,
 }
 
 /// All kernel scheduling state, behind one lock.
@@ -144,6 +146,13 @@ impl Kernel {
     /// A task by id, mutably.
     pub fn task_mut(&mut self, id: u32) -> Option<&mut Task> {
         self.tasks.get_mut(&id)
+    }
+
+    /// Run `f` on every live task.
+    pub fn for_each_task_mut(&mut self, mut f: impl FnMut(&mut Task)) {
+        for t in self.tasks.values_mut() {
+            f(t);
+        }
     }
 
     /// Number of live tasks.
@@ -222,6 +231,7 @@ impl Kernel {
                 mm::addr::PAGE_SIZE,
             ),
             cpu_access: BTreeMap::new(),
+            legacy: BTreeMap::new(),
         };
         self.tasks.insert(id, task);
         self.ready.push_back(id);
@@ -251,6 +261,7 @@ impl Kernel {
         // Mappings die with the space (shared pages are not the space's to free); the
         // buffers go when their last handle or mapping does.
         drop(core::mem::take(&mut task.mappings));
+        drop(core::mem::take(&mut task.legacy));
         self.asids.free.push(asid);
         *task.obj.status.lock() = Some(status);
         // Waiters of this task re-issue their wait; receivers of any channel may have
@@ -379,10 +390,29 @@ pub fn on_lower_sync(frame: &mut TrapFrame) {
     let Some(k) = guard.as_mut() else { return };
     if syn.class() == crate::arch::exception::ec::SVC64 {
         crate::syscall::dispatch(k, frame);
+    } else if let Some(outcome) = legacy_fault(k, &syn) {
+        use crate::buffer::legacy::FaultOutcome;
+        match outcome {
+            FaultOutcome::Resolved => {}
+            // The faulting instruction is retried once the device is done.
+            FaultOutcome::Wait(fence) => k.block_current(Block::Fence(fence)),
+            FaultOutcome::Illegal => k.kill_current(frame, &syn),
+        }
     } else {
         k.kill_current(frame, &syn);
     }
     reschedule(guard, frame);
+}
+
+/// A data abort from EL0 in a legacy (forwarded) mapping: translation or permission
+/// faults there are the exporter's coherency mechanism, not errors.
+fn legacy_fault(k: &mut Kernel, syn: &Syndrome) -> Option<crate::buffer::legacy::FaultOutcome> {
+    let fsc = syn.fault_status() & !3;
+    if syn.class() != crate::arch::exception::ec::DABT_LOWER || !(fsc == 0x04 || fsc == 0x0c) {
+        return None;
+    }
+    let id = k.current?;
+    crate::buffer::legacy::on_fault(k, id, syn.far, syn.is_write())
 }
 
 /// An IRQ taken from EL0 (after the interrupt itself was handled).

@@ -159,6 +159,25 @@ impl AddressSpace {
         Ok(())
     }
 
+    /// Change the access of one mapped page and drop its TLB entry.
+    pub fn protect_page(&mut self, va: u64, access: Access, mem: MemAttr) -> Result<(), Error> {
+        let attrs = PageAttrs::user(access, mem);
+        self.table
+            .protect(&mut UserTableMemory, VirtAddr::new(va), PAGE_SIZE, attrs)
+            .map_err(map_error)?;
+        crate::arch::mmu::invalidate_tlb_user_page(va, self.asid);
+        Ok(())
+    }
+
+    /// Unmap `[va, va + size)` (every page must be mapped) without TLB maintenance: the
+    /// caller invalidates once for a batch. Owned frames are not freed (use only for
+    /// shared pages).
+    pub fn unmap_quiet(&mut self, va: u64, size: u64) -> Result<(), Error> {
+        self.table
+            .unmap(&mut UserTableMemory, VirtAddr::new(va), size)
+            .map_err(map_error)
+    }
+
     /// Physical address behind user address `va` if EL0 may access it as `access`.
     pub fn translate_user(&self, va: u64, access: UserAccess) -> Result<PhysAddr, Error> {
         if va >= abi::USER_END {

@@ -220,11 +220,20 @@ fn qemu_tests(tally: &mut Tally) -> Result<()> {
     // The GPU demo, as `cargo xtask run` boots it: the screendump of its final frame
     // must be exactly what the scene crate computes for that frame.
     let mut m = base.clone();
-    m.initrd = Some(initrd);
+    m.initrd = Some(initrd.clone());
     m.append = demo::APPEND.into();
     m.qmp = Some(build::out_dir().join("qmp-test.sock"));
     let result = demo_pixel_exact(&m)?;
     tally.record("qemu/demo-screendump-pixel-exact", result);
+
+    // The same scene drawn through the legacy forwarded mapping (no sync calls; the
+    // exporter faults pages in and zaps/cleans them at each present).
+    let mut m = base.clone();
+    m.initrd = Some(initrd);
+    m.append = "exit=semihosting init=legacy dma=noncoherent".into();
+    m.qmp = Some(build::out_dir().join("qmp-test.sock"));
+    let result = demo_pixel_exact(&m)?;
+    tally.record("qemu/legacy-demo-screendump-pixel-exact", result);
 
     let dtb = patched_dtb(&base, b"arm,gic-v3\0", b"arm,gic-v9\0")?;
     let mut m = base.clone();

@@ -51,3 +51,17 @@ pub fn gpu_present(resource: Handle, x: u32, y: u32, width: u32, height: u32) ->
 pub fn fence_wait(fence: Fence, timeout_ns: u64) -> Result<()> {
     call(Sys::FenceWait, [fence.0, timeout_ns, 0, 0, 0, 0]).map(drop)
 }
+
+/// `gpu_map_offset(resource)`: the resource's fake mmap offset for [`gpu_mmap`] (the
+/// legacy path, like DRM's MAP_DUMB).
+pub fn gpu_map_offset(resource: Handle) -> Result<u64> {
+    call(Sys::GpuMapOffset, [resource.0 as u64, 0, 0, 0, 0, 0]).map(|(o, _)| o)
+}
+
+/// `gpu_mmap(offset, len, prot, policy)`: map `len` bytes of a resource's buffer from its
+/// fake `offset` through the GPU driver (forwarded to the buffer's exporter). `policy`
+/// is from [`abi::legacy`]. There is no sync call on this path: the kernel keeps the
+/// mapping coherent by itself. Unmap with [`crate::buffer_unmap`].
+pub fn gpu_mmap(offset: u64, len: u64, prot: u64, policy: u64) -> Result<*mut u8> {
+    call(Sys::GpuMmap, [offset, len, prot, policy, 0, 0]).map(|(a, _)| a as *mut u8)
+}

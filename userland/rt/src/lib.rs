@@ -34,8 +34,8 @@
 pub extern crate alloc;
 
 pub use abi::{
-    self, format, limits, policy, prot, sync, trace, Error, ExitHow, Handle, ObjectKind, Rights,
-    Stat, Sys,
+    self, format, legacy, limits, policy, prot, sync, trace, Error, ExitHow, Handle, ObjectKind,
+    Rights, Stat, Sys,
 };
 
 mod calls;

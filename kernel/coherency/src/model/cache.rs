@@ -10,9 +10,12 @@
 //! * `DC CVAC` writes back a dirty line and keeps it (clean); `DC IVAC` drops it, dirty
 //!   data lost; `DC CIVAC` writes back if dirty, then drops.
 //!
-//! A Normal-NC (uncached) buffer has no lines: CPU accesses go to RAM, and evictions,
-//! fills and maintenance do nothing. A coherent device reads present lines and updates
-//! them as it writes RAM.
+//! A Normal-NC (uncached) buffer has no lines of its own: CPU accesses go to RAM and
+//! speculative fills do nothing. Lines left over from a cacheable alias (the kernel's
+//! linear map, before [`Memory::set_cacheable`] switched the mapping to Normal-NC) are
+//! still evicted (written back if dirty) and maintained; CPU accesses through the NC
+//! mapping neither see nor update them. A coherent device reads present lines and
+//! updates them as it writes RAM.
 
 use mm::cache::{CacheOp, RangePlan};
 
@@ -119,12 +122,17 @@ impl Memory {
         self.lines[i].dirty = true;
     }
 
+    /// Switches the CPU's mapping of the buffer between cacheable and Normal-NC (a new
+    /// mapping with another memory type). Lines already present stay, as they would in
+    /// hardware, until evicted or maintained.
+    pub fn set_cacheable(&mut self, cacheable: bool) {
+        self.cacheable = cacheable;
+    }
+
     /// The cache evicts line `i` on its own (write-back if dirty).
     pub fn evict(&mut self, i: usize) {
-        if self.cacheable {
-            self.write_back(i);
-            self.lines[i].valid = false;
-        }
+        self.write_back(i);
+        self.lines[i].valid = false;
     }
 
     /// The core speculatively fills line `i` if it is absent.
@@ -137,7 +145,7 @@ impl Memory {
     /// One `DC <op>` by address `addr` (inside the buffer).
     pub fn dc(&mut self, op: CacheOp, addr: u64) {
         let i = usize::try_from((addr - self.base) / LINE as u64).unwrap();
-        if !self.cacheable || !self.lines[i].valid {
+        if !self.lines[i].valid {
             return;
         }
         match op {

@@ -4,6 +4,8 @@ mod access;
 mod cache_model;
 mod directed;
 mod flags;
+mod legacy;
+mod legacy_model;
 mod mutations;
 mod plan_table;
 mod props;

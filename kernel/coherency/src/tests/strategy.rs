@@ -8,7 +8,7 @@ use crate::{Dir, Policy};
 /// Upper bound on steps (each write takes one of 255 stamps).
 const MAX_OPS: usize = 120;
 
-fn pick() -> impl Strategy<Value = Pick> {
+pub(super) fn pick() -> impl Strategy<Value = Pick> {
     (any::<u16>(), any::<u16>()).prop_map(|(a, b)| Pick(a, b))
 }
 

@@ -77,3 +77,12 @@ pub fn set_user_table(ttbr0: u64) {
     }
     barrier::isb(barrier::SY);
 }
+
+/// Invalidate the TLB entry of one user page of address space `asid`.
+pub fn invalidate_tlb_user_page(va: u64, asid: u16) {
+    let operand = ((va >> 12) & ((1 << 44) - 1)) | (u64::from(asid) << 48);
+    // SAFETY: TLB invalidation only forces a fresh walk for that page.
+    unsafe {
+        core::arch::asm!("dsb ishst", "tlbi vae1is, {}", "dsb ish", "isb", in(reg) operand, options(nostack))
+    };
+}

@@ -1,0 +1,630 @@
+//! The legacy forwarded-mmap path on the cache model.
+//!
+//! One buffer of [`SIZE`] bytes in pages of [`PAGE`] bytes (two model lines each) is
+//! shared by
+//!
+//! * task **A**, which maps it through the legacy path: its loads and stores go through
+//!   a simulated page table (`pte`), one entry per page. An access the entry does not
+//!   allow (any access to an unmapped page, a store to a read-only one) calls the real
+//!   [`LegacyPages::on_fault`] and carries out the action on the model: `WaitDevice`
+//!   completes the pending device work, `Map` runs the page's maintenance (`DC IVAC` or
+//!   `DC CIVAC` of each line) and installs the entry, `Upgrade` makes it writable. A has
+//!   no brackets: it loads and stores anywhere, at any time, except that it does not
+//!   store into `N` while B has a bracket open (two writers racing on the same bytes);
+//! * holder **B**, on the direct path, bracketing stores into the unaligned range `N`
+//!   with the real [`plan_sync`] (START WRITE or RW; a START WRITE over lines the device
+//!   wrote since they were last invalidated is played as RW, the crate-level caveat),
+//!   its invalidates passed through [`LegacyPages::direct_start_op`]. While B is inside
+//!   a WRITE/RW bracket, A's faults pass `others_may_be_dirty`;
+//! * the **device**: a submission (read or write of a range) first calls
+//!   [`LegacyPages::on_device_submit`] and carries it out (zap: every entry unmapped;
+//!   `DC CVAC` of each line of each page to clean), unless B holds write access
+//!   ([`plan_device_handover`]: refused). The work is queued and happens later (`DevDone`,
+//!   or when a fault or a START waits for it), so faults really meet a busy device;
+//! * the **cache**, evicting and speculatively filling lines at random.
+//!
+//! Every CPU load and every device read is checked against `truth`, the last value
+//! anyone wrote to each byte. The sequence ends with all device work completed, B's
+//! bracket closed, a device read of the whole buffer (no CPU write lost) and an A load
+//! of the whole buffer (no device write lost).
+//!
+//! Before the mapping exists, the kernel wrote some lines through its cacheable linear
+//! map (`prelude`). Under [`LegacyPolicy::Fault`] it cleaned them, as the buffer manager
+//! does after zeroing a buffer; under [`LegacyPolicy::Uncached`] they are left dirty
+//! and the mmap-time clean+invalidate must deal with them before the model's CPU
+//! mapping becomes Normal-NC.
+
+use std::collections::VecDeque;
+
+use mm::cache::CacheOp;
+
+use super::cache::{Memory, LINE};
+use super::scenario::{Pick, BASE, GEOM};
+use crate::legacy::{FaultAction, LegacyPages, LegacyPolicy, PageState, SubmitPlan};
+use crate::{plan_device_handover, plan_sync, CpuAccess, Dir, FenceWait, Handover, Phase};
+use crate::{SyncPlan, SyncRequest};
+
+/// Buffer size in bytes.
+pub const SIZE: usize = 512;
+/// Page size of the model, in bytes (a multiple of [`LINE`]).
+pub const PAGE: usize = 128;
+/// Number of pages of the buffer.
+pub const PAGES: usize = SIZE / PAGE;
+
+/// One step of a legacy scenario.
+#[derive(Clone, Copy, Debug)]
+pub enum LOp {
+    /// A loads a range through its legacy mapping.
+    ARead(Pick),
+    /// A stores a fresh value into a range through its legacy mapping.
+    AWrite(Pick),
+    /// B STARTs over `N`: WRITE (`false`) or RW (`true`).
+    BStart(bool),
+    /// B stores a fresh value into a sub-range of `N` (inside a bracket).
+    BWrite(Pick),
+    /// B ENDs.
+    BEnd,
+    /// A device submission that reads a range (`None`: the whole buffer).
+    DevRead(Option<Pick>),
+    /// A device submission that writes a fresh value into a range (`None`: whole).
+    DevWrite(Option<Pick>),
+    /// The oldest pending device job completes.
+    DevDone,
+    /// The cache evicts a line.
+    Evict(u8),
+    /// The core speculatively fills a line.
+    Fill(u8),
+}
+
+/// A legacy buffer configuration and its steps.
+#[derive(Clone, Debug)]
+pub struct LegacyScenario {
+    /// The legacy mapping's policy.
+    pub policy: LegacyPolicy,
+    /// Bit `i`: before the mmap, the kernel stored into line `i` through its cacheable
+    /// linear map (cleaned afterwards under `Fault` only).
+    pub prelude: u8,
+    /// `N = [n.0, n.1)`, B's range, with `0 < n.0 < n.1 <= SIZE`.
+    pub n: (usize, usize),
+    /// The steps.
+    pub ops: Vec<LOp>,
+}
+
+/// What went wrong.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LFailureKind {
+    /// A CPU load by A returned stale data.
+    CpuRead,
+    /// A device read returned stale data.
+    DeviceRead,
+    /// The crate answered something the runner cannot carry out, or its state and the
+    /// runner's page table disagree (a bug, not a data failure).
+    Protocol(&'static str),
+}
+
+/// The first wrong observation of a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LFailure {
+    /// Index of the op (`ops.len()` for the final checks).
+    pub step: usize,
+    /// What went wrong.
+    pub kind: LFailureKind,
+    /// Buffer offset of the byte.
+    pub offset: usize,
+    /// Value the reference expects.
+    pub expected: u8,
+    /// Value observed.
+    pub got: u8,
+}
+
+/// Counters of a passing run, to show the generator reaches every situation.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LStats {
+    /// Bytes checked on CPU loads.
+    pub cpu_checks: u64,
+    /// Bytes checked on device reads.
+    pub device_checks: u64,
+    /// Faults taken by A.
+    pub faults: u64,
+    /// Faults answered `WaitDevice`.
+    pub waits: u64,
+    /// Faults answered `Map` with a clean+invalidate (B held write access).
+    pub civac_maps: u64,
+    /// Faults answered `Upgrade`.
+    pub upgrades: u64,
+    /// Submissions that zapped.
+    pub zaps: u64,
+    /// Pages cleaned at submissions.
+    pub cleaned_pages: u64,
+    /// Device submissions refused because B held write access.
+    pub refused: u64,
+    /// B STARTs whose invalidate [`LegacyPages::direct_start_op`] turned into CIVAC.
+    pub guarded: u64,
+}
+
+/// One deleted or broken step of the legacy path, applied around the real
+/// [`LegacyPages`] so the production code stays untouched.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LegacyMutation {
+    /// The real state machine.
+    None,
+    /// The submission cleans no page.
+    NoCleanAtSubmit,
+    /// A (re)fault maps the page without invalidating it.
+    NoInvalidateAtRefault,
+    /// A (re)fault always uses a pure invalidate, even when others may be dirty.
+    RefaultAlwaysPureInvalidate,
+    /// Dirty tracking broken: a read fault installs a writable PTE while the state says
+    /// read-only, so later writes never fault and their pages are not cleaned.
+    ReadFaultMapsWritable,
+    /// The submission does not zap the PTEs.
+    NoZapAtSubmit,
+    /// Faults ignore pending device work (never `WaitDevice`).
+    FaultIgnoresDevice,
+    /// B's START READ/RW ignores [`LegacyPages::direct_start_op`].
+    DirectStartIgnoresLegacy,
+    /// The uncached mmap skips its clean+invalidate.
+    UncachedMmapNoCleanInvalidate,
+}
+
+impl LegacyMutation {
+    /// The mutations the brief requires to be caught.
+    pub const REQUIRED: [LegacyMutation; 4] = [
+        LegacyMutation::NoCleanAtSubmit,
+        LegacyMutation::NoInvalidateAtRefault,
+        LegacyMutation::RefaultAlwaysPureInvalidate,
+        LegacyMutation::ReadFaultMapsWritable,
+    ];
+
+    /// Every mutation that breaks something.
+    pub const BROKEN: [LegacyMutation; 8] = [
+        LegacyMutation::NoCleanAtSubmit,
+        LegacyMutation::NoInvalidateAtRefault,
+        LegacyMutation::RefaultAlwaysPureInvalidate,
+        LegacyMutation::ReadFaultMapsWritable,
+        LegacyMutation::NoZapAtSubmit,
+        LegacyMutation::FaultIgnoresDevice,
+        LegacyMutation::DirectStartIgnoresLegacy,
+        LegacyMutation::UncachedMmapNoCleanInvalidate,
+    ];
+
+    /// [`LegacyPages::on_fault`] as this mutation sees it: the action the runner then
+    /// carries out on the model.
+    fn on_fault(
+        self,
+        lp: &mut LegacyPages,
+        page: usize,
+        write: bool,
+        busy: bool,
+        others: bool,
+    ) -> FaultAction {
+        let busy = busy && self != LegacyMutation::FaultIgnoresDevice;
+        match (self, lp.on_fault(page, write, busy, others)) {
+            (LegacyMutation::NoInvalidateAtRefault, FaultAction::Map { writable, .. }) => {
+                FaultAction::Map {
+                    maintenance: None,
+                    writable,
+                }
+            }
+            (
+                LegacyMutation::RefaultAlwaysPureInvalidate,
+                FaultAction::Map {
+                    maintenance: Some(_),
+                    writable,
+                },
+            ) => FaultAction::Map {
+                maintenance: Some(CacheOp::Invalidate),
+                writable,
+            },
+            (LegacyMutation::ReadFaultMapsWritable, FaultAction::Map { maintenance, .. }) => {
+                FaultAction::Map {
+                    maintenance,
+                    writable: true,
+                }
+            }
+            (_, action) => action,
+        }
+    }
+
+    /// [`LegacyPages::on_device_submit`] as this mutation sees it.
+    fn on_device_submit(self, lp: &mut LegacyPages) -> SubmitPlan {
+        let mut plan = lp.on_device_submit();
+        match self {
+            LegacyMutation::NoCleanAtSubmit => plan.clean_pages.clear(),
+            LegacyMutation::NoZapAtSubmit => plan.zap = false,
+            _ => {}
+        }
+        plan
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Job {
+    Read(usize, usize),
+    Write(usize, usize),
+}
+
+/// Plays `s` with `m` applied around the real [`LegacyPages`].
+pub fn run_legacy(s: &LegacyScenario, m: LegacyMutation) -> Result<LStats, LFailure> {
+    let mut r = Runner::new(s, m);
+    r.mmap();
+    for (step, op) in s.ops.iter().enumerate() {
+        r.step = step;
+        r.play(*op)?;
+    }
+    r.step = s.ops.len();
+    r.finish()?;
+    Ok(r.stats)
+}
+
+struct Runner<'s> {
+    s: &'s LegacyScenario,
+    m: LegacyMutation,
+    mem: Memory,
+    /// The reference: last value written to each byte, by anyone.
+    truth: Vec<u8>,
+    /// Per line: the device wrote it (or was asked to) since it was last invalidated
+    /// after a fence.
+    dev_dirty: Vec<bool>,
+    legacy: LegacyPages,
+    /// A's page table, as the runner carried the actions out.
+    pte: Vec<PageState>,
+    b: CpuAccess,
+    pending: VecDeque<Job>,
+    stamp: u8,
+    step: usize,
+    stats: LStats,
+}
+
+impl<'s> Runner<'s> {
+    fn new(s: &'s LegacyScenario, m: LegacyMutation) -> Self {
+        let (n0, n1) = s.n;
+        assert!(0 < n0 && n0 < n1 && n1 <= SIZE, "bad neighbour range");
+        Self {
+            s,
+            m,
+            mem: Memory::new(BASE, SIZE, true, false),
+            truth: vec![0; SIZE],
+            dev_dirty: vec![false; SIZE / LINE],
+            legacy: LegacyPages::new(PAGES, s.policy),
+            pte: vec![PageState::Unmapped; PAGES],
+            b: CpuAccess::default(),
+            pending: VecDeque::new(),
+            stamp: 0,
+            step: 0,
+            stats: LStats::default(),
+        }
+    }
+
+    /// The kernel's stores through its linear map, then the exporter's mmap.
+    fn mmap(&mut self) {
+        for line in (0..SIZE / LINE).filter(|l| self.s.prelude & (1 << l) != 0) {
+            let v = self.next_stamp();
+            for i in line * LINE..(line + 1) * LINE {
+                self.mem.cpu_store(i, v);
+                self.truth[i] = v;
+            }
+            if self.s.policy == LegacyPolicy::Fault {
+                self.mem.dc(CacheOp::Clean, line_addr(line));
+            }
+        }
+        if let Some(op) = self.legacy.mmap_maintenance() {
+            if self.m != LegacyMutation::UncachedMmapNoCleanInvalidate {
+                (0..SIZE / LINE).for_each(|l| self.mem.dc(op, line_addr(l)));
+            }
+        }
+        if self.s.policy == LegacyPolicy::Uncached {
+            self.mem.set_cacheable(false);
+            self.pte.fill(PageState::Writable);
+        }
+        assert_eq!(self.pte, self.states(), "mapping and state agree at mmap");
+    }
+
+    fn states(&self) -> Vec<PageState> {
+        (0..PAGES).map(|p| self.legacy.state(p).unwrap()).collect()
+    }
+
+    fn play(&mut self, op: LOp) -> Result<(), LFailure> {
+        match op {
+            LOp::ARead(pick) => {
+                let (s, e) = pick.within(0, SIZE);
+                self.a_read(s, e)
+            }
+            LOp::AWrite(pick) => {
+                let (s, e) = pick.within(0, SIZE);
+                let n = self.s.n;
+                let b_open = self.b.current().is_some();
+                let bytes: Vec<usize> = (s..e)
+                    .filter(|i| !(b_open && (n.0..n.1).contains(i)))
+                    .collect();
+                self.a_write(&bytes)
+            }
+            LOp::BStart(rw) => self.b_start(if rw { Dir::ReadWrite } else { Dir::Write }),
+            LOp::BWrite(pick) => {
+                if self.b.holds_write() {
+                    let (s, e) = pick.within(self.s.n.0, self.s.n.1);
+                    let v = self.next_stamp();
+                    for i in s..e {
+                        self.mem.cpu_store(i, v);
+                        self.truth[i] = v;
+                    }
+                }
+                Ok(())
+            }
+            LOp::BEnd => self.b_end(),
+            LOp::DevRead(pick) => {
+                let (s, e) = pick.map_or((0, SIZE), |p| p.within(0, SIZE));
+                self.submit(Job::Read(s, e))
+            }
+            LOp::DevWrite(pick) => {
+                let (s, e) = pick.map_or((0, SIZE), |p| p.within(0, SIZE));
+                self.submit(Job::Write(s, e))
+            }
+            LOp::DevDone => match self.pending.pop_front() {
+                Some(job) => self.execute(job),
+                None => Ok(()),
+            },
+            LOp::Evict(i) => {
+                self.mem.evict(usize::from(i) % (SIZE / LINE));
+                Ok(())
+            }
+            LOp::Fill(i) => {
+                self.mem.speculative_fill(usize::from(i) % (SIZE / LINE));
+                Ok(())
+            }
+        }
+    }
+
+    fn finish(&mut self) -> Result<(), LFailure> {
+        self.complete_all()?;
+        self.b_end()?;
+        self.submit(Job::Read(0, SIZE))?;
+        assert_eq!(self.pending.len(), 1, "the final read was not refused");
+        self.complete_all()?;
+        self.a_read(0, SIZE)
+    }
+
+    // --- A: the legacy mapping -------------------------------------------------------
+
+    fn a_read(&mut self, s: usize, e: usize) -> Result<(), LFailure> {
+        for i in s..e {
+            self.access(i / PAGE, false)?;
+            let got = self.mem.cpu_load(i);
+            self.check(LFailureKind::CpuRead, i, got)?;
+            self.stats.cpu_checks += 1;
+        }
+        Ok(())
+    }
+
+    fn a_write(&mut self, bytes: &[usize]) -> Result<(), LFailure> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        let v = self.next_stamp();
+        for &i in bytes {
+            self.access(i / PAGE, true)?;
+            self.mem.cpu_store(i, v);
+            self.truth[i] = v;
+        }
+        Ok(())
+    }
+
+    /// Makes `pte[page]` allow the access, taking faults as the MMU would.
+    fn access(&mut self, page: usize, write: bool) -> Result<(), LFailure> {
+        for _ in 0..4 {
+            let allowed = match self.pte[page] {
+                PageState::Unmapped => false,
+                PageState::ReadOnly => !write,
+                PageState::Writable => true,
+            };
+            if allowed {
+                return Ok(());
+            }
+            self.fault(page, write)?;
+        }
+        Err(self.protocol("the fault handler never let the access through"))
+    }
+
+    fn fault(&mut self, page: usize, write: bool) -> Result<(), LFailure> {
+        self.stats.faults += 1;
+        let busy = !self.pending.is_empty();
+        let others = self.b.holds_write();
+        match self.m.on_fault(&mut self.legacy, page, write, busy, others) {
+            FaultAction::WaitDevice => {
+                self.stats.waits += 1;
+                self.complete_all()?;
+            }
+            FaultAction::Map {
+                maintenance,
+                writable,
+            } => {
+                if let Some(op) = maintenance {
+                    for l in page * PAGE / LINE..(page + 1) * PAGE / LINE {
+                        self.mem.dc(op, line_addr(l));
+                        self.dev_dirty[l] = false;
+                    }
+                    self.stats.civac_maps += u64::from(op == CacheOp::CleanInvalidate);
+                }
+                self.pte[page] = if writable {
+                    PageState::Writable
+                } else {
+                    PageState::ReadOnly
+                };
+            }
+            FaultAction::Upgrade => {
+                self.stats.upgrades += 1;
+                self.pte[page] = PageState::Writable;
+            }
+            FaultAction::Retry => {}
+            FaultAction::Illegal => return Err(self.protocol("a legal access was Illegal")),
+        }
+        self.consistent()
+    }
+
+    /// Unmutated, the runner's page table is exactly the crate's state.
+    fn consistent(&self) -> Result<(), LFailure> {
+        if self.m == LegacyMutation::None && self.pte != self.states() {
+            return Err(self.protocol("page table and LegacyPages disagree"));
+        }
+        Ok(())
+    }
+
+    // --- B: the direct path ----------------------------------------------------------
+
+    fn b_request(&self, phase: Phase, dir: Dir) -> SyncRequest {
+        let (n0, n1) = self.s.n;
+        SyncRequest {
+            phase,
+            dir,
+            offset: n0 as u64,
+            len: (n1 - n0) as u64,
+            size: SIZE as u64,
+            policy: self.s.policy.mapping(),
+            device_coherent: false,
+            may_write: true,
+        }
+    }
+
+    fn b_start(&mut self, dir: Dir) -> Result<(), LFailure> {
+        if self.b.current().is_some() {
+            return Ok(());
+        }
+        let (n0, n1) = self.s.n;
+        let lines = n0 / LINE..n1.div_ceil(LINE);
+        let dir = if dir == Dir::Write && self.dev_dirty[lines.clone()].contains(&true) {
+            Dir::ReadWrite
+        } else {
+            dir
+        };
+        let mut plan = plan_sync(&self.b_request(Phase::Start, dir)).expect("valid request");
+        self.b.start(dir).expect("B was idle");
+        if plan.wait_fences != FenceWait::None {
+            self.complete_all()?;
+        }
+        if self.m != LegacyMutation::DirectStartIgnoresLegacy {
+            if let Some((op, o, l)) = plan.op {
+                let guarded = self.legacy.direct_start_op(op);
+                self.stats.guarded += u64::from(guarded != op);
+                plan.op = Some((guarded, o, l));
+            }
+        }
+        self.apply(&plan);
+        if dir.reads() && plan.op.is_some() {
+            self.dev_dirty[lines].fill(false);
+        }
+        Ok(())
+    }
+
+    fn b_end(&mut self) -> Result<(), LFailure> {
+        let Some(dir) = self.b.current() else {
+            return Ok(());
+        };
+        let plan = plan_sync(&self.b_request(Phase::End, dir)).expect("valid request");
+        self.b.end(dir).expect("B was started");
+        self.apply(&plan);
+        Ok(())
+    }
+
+    fn apply(&mut self, plan: &SyncPlan) {
+        let runs = plan.line_runs(GEOM, BASE).expect("buffer far below 2^64");
+        self.mem.apply(&runs);
+    }
+
+    // --- the device ------------------------------------------------------------------
+
+    fn submit(&mut self, job: Job) -> Result<(), LFailure> {
+        if plan_device_handover(self.b.holds_write()) != Handover::Ready {
+            self.stats.refused += 1;
+            return Ok(());
+        }
+        let plan = self.m.on_device_submit(&mut self.legacy);
+        if plan.zap {
+            self.stats.zaps += 1;
+            self.pte.fill(PageState::Unmapped);
+        }
+        if !plan.clean_pages.windows(2).all(|w| w[0] < w[1]) {
+            return Err(self.protocol("clean_pages not ascending"));
+        }
+        for &p in &plan.clean_pages {
+            self.stats.cleaned_pages += 1;
+            for l in p * PAGE / LINE..(p + 1) * PAGE / LINE {
+                self.mem.dc(CacheOp::Clean, line_addr(l));
+            }
+        }
+        self.consistent()?;
+        if let Job::Write(s, e) = job {
+            // The kernel knows what a submission will write: B's START WRITE caveat
+            // counts queued writes too (its fence wait comes after the decision).
+            self.dev_dirty[s / LINE..e.div_ceil(LINE)].fill(true);
+        }
+        self.pending.push_back(job);
+        Ok(())
+    }
+
+    fn complete_all(&mut self) -> Result<(), LFailure> {
+        while let Some(job) = self.pending.pop_front() {
+            self.execute(job)?;
+        }
+        Ok(())
+    }
+
+    fn execute(&mut self, job: Job) -> Result<(), LFailure> {
+        match job {
+            Job::Read(s, e) => {
+                for i in s..e {
+                    let got = self.mem.device_read(i);
+                    self.check(LFailureKind::DeviceRead, i, got)?;
+                    self.stats.device_checks += 1;
+                }
+            }
+            Job::Write(s, e) => {
+                let v = self.next_stamp();
+                for i in s..e {
+                    self.mem.device_write(i, v);
+                    self.truth[i] = v;
+                }
+                self.dev_dirty[s / LINE..e.div_ceil(LINE)].fill(true);
+            }
+        }
+        Ok(())
+    }
+
+    // --- bookkeeping -----------------------------------------------------------------
+
+    fn next_stamp(&mut self) -> u8 {
+        self.stamp = self
+            .stamp
+            .checked_add(1)
+            .expect("at most 255 writes per scenario");
+        self.stamp
+    }
+
+    fn check(&self, kind: LFailureKind, offset: usize, got: u8) -> Result<(), LFailure> {
+        let expected = self.truth[offset];
+        if got == expected {
+            Ok(())
+        } else {
+            Err(LFailure {
+                step: self.step,
+                kind,
+                offset,
+                expected,
+                got,
+            })
+        }
+    }
+
+    fn protocol(&self, what: &'static str) -> LFailure {
+        LFailure {
+            step: self.step,
+            kind: LFailureKind::Protocol(what),
+            offset: 0,
+            expected: 0,
+            got: 0,
+        }
+    }
+}
+
+fn line_addr(line: usize) -> u64 {
+    BASE + (line * LINE) as u64
+}

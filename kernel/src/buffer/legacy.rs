@@ -1,0 +1,196 @@
+//! The legacy forwarded-mmap path: the exporter side. A task mapped a buffer through
+//! the GPU driver (which translated its fake offset into a page offset and forwarded the
+//! request here). There is no sync call on this path, so coherency is faked by policy
+//! (see `coherency::legacy` for the decisions and their proof on the host model):
+//! faults fill pages on demand, device submissions zap the PTEs and clean the pages
+//! written since the last one.
+
+use super::{trace, Buffer};
+use crate::task::space::AddressSpace;
+use crate::task::Kernel;
+use abi::Error;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+use coherency::legacy::{FaultAction, LegacyPages, LegacyPolicy, PageState};
+use core::sync::atomic::Ordering;
+use mm::addr::PAGE_SIZE;
+use mm::cache::CacheOp;
+use mm::pgtable::{Access, MemAttr};
+
+/// One legacy mapping in a task.
+pub struct LegacyMap {
+    /// The exporter's buffer.
+    pub buffer: Arc<Buffer>,
+    /// First buffer page mapped.
+    pub pgoff: u64,
+    /// May EL0 write (prot)?
+    pub writable: bool,
+    /// Number of pages mapped.
+    pub npages: usize,
+    /// Page states (the policy's bookkeeping).
+    pub pages: LegacyPages,
+}
+
+impl LegacyMap {
+    /// Bytes covered.
+    pub fn len(&self) -> u64 {
+        self.npages as u64 * PAGE_SIZE
+    }
+
+    fn buffer_offset(&self, page: usize) -> u64 {
+        (self.pgoff + page as u64) * PAGE_SIZE
+    }
+}
+
+/// The exporter's map operation: create the legacy mapping of `pages` buffer pages from
+/// `pgoff` at user address `va` of `space`.
+pub fn map(
+    space: &mut AddressSpace,
+    buffer: Arc<Buffer>,
+    va: u64,
+    pgoff: u64,
+    pages: usize,
+    writable: bool,
+    policy: LegacyPolicy,
+) -> Result<LegacyMap, Error> {
+    let map = LegacyMap {
+        buffer,
+        pgoff,
+        writable,
+        npages: pages,
+        pages: LegacyPages::new(pages, policy),
+    };
+    if policy == LegacyPolicy::Uncached {
+        // No cached line of any alias may shadow the non-cacheable mapping.
+        let (off, len) = (map.buffer_offset(0), map.len());
+        map.buffer.maintain(CacheOp::CleanInvalidate, off, len);
+        let frames = &map.buffer.frames()[pgoff as usize..pgoff as usize + pages];
+        let access = if writable {
+            Access::UserReadWrite
+        } else {
+            Access::UserRead
+        };
+        space.map_shared(va, frames, access, MemAttr::NormalNonCacheable)?;
+    }
+    Ok(map)
+}
+
+/// What a fault in a legacy mapping came to.
+pub enum FaultOutcome {
+    /// The page is mapped now; retry the access.
+    Resolved,
+    /// Wait for this device fence first (the access is retried after).
+    Wait(u64),
+    /// Not a legal access: kill the task.
+    Illegal,
+}
+
+/// A data abort at `far` in task `id`: resolve it if it is in a legacy mapping.
+/// Returns `None` if `far` is not in one (an ordinary fault).
+pub fn on_fault(k: &mut Kernel, id: u32, far: u64, write: bool) -> Option<FaultOutcome> {
+    let t = k.task_mut(id)?;
+    let (&va, map) = t.legacy.range_mut(..=far).next_back()?;
+    if far >= va + map.len() {
+        return None;
+    }
+    if write && !map.writable {
+        return Some(FaultOutcome::Illegal);
+    }
+    let page = ((far - va) / PAGE_SIZE) as usize;
+    let buf = map.buffer.clone();
+    let fence = buf
+        .device_read_fence
+        .load(Ordering::SeqCst)
+        .max(buf.device_write_fence.load(Ordering::SeqCst));
+    let busy = fence > crate::gpu::completed();
+    let others_dirty = buf.cpu_writers.load(Ordering::SeqCst) > 0;
+    let page_va = va + page as u64 * PAGE_SIZE;
+    let offset = map.buffer_offset(page);
+    Some(match map.pages.on_fault(page, write, busy, others_dirty) {
+        FaultAction::WaitDevice => FaultOutcome::Wait(fence),
+        FaultAction::Map {
+            maintenance,
+            writable,
+        } => {
+            // A coherent device never leaves stale lines behind.
+            if let Some(op) = maintenance.filter(|_| !super::devices_coherent()) {
+                buf.maintain(op, offset, PAGE_SIZE);
+            }
+            let access = if writable {
+                Access::UserReadWrite
+            } else {
+                Access::UserRead
+            };
+            let frame = [buf.frames()[offset as usize / PAGE_SIZE as usize]];
+            if t.space
+                .map_shared(page_va, &frame, access, MemAttr::Normal)
+                .is_err()
+            {
+                return Some(FaultOutcome::Illegal);
+            }
+            trace::record_event(abi::trace::OP_FAULT, buf.id, offset, PAGE_SIZE, page_va);
+            FaultOutcome::Resolved
+        }
+        FaultAction::Upgrade => {
+            if t.space
+                .protect_page(page_va, Access::UserReadWrite, MemAttr::Normal)
+                .is_err()
+            {
+                return Some(FaultOutcome::Illegal);
+            }
+            FaultOutcome::Resolved
+        }
+        FaultAction::Retry => FaultOutcome::Resolved,
+        FaultAction::Illegal => FaultOutcome::Illegal,
+    })
+}
+
+/// Before a device is told to access `buf`: zap every legacy PTE of it in every task and
+/// clean the pages written since the last submission.
+pub fn before_device_access(k: &mut Kernel, buf: &Buffer) {
+    if super::devices_coherent() {
+        return; // nothing to hide from a coherent device
+    }
+    k.for_each_task_mut(|t| {
+        for (&va, map) in t.legacy.iter_mut().filter(|(_, m)| m.buffer.id == buf.id) {
+            let mapped: Vec<usize> = (0..map.npages)
+                .filter(|&p| map.pages.state(p) != Some(PageState::Unmapped))
+                .collect();
+            let plan = map.pages.on_device_submit();
+            if plan.zap {
+                for run in runs(&mapped) {
+                    let _ = t
+                        .space
+                        .unmap_quiet(va + run.0 as u64 * PAGE_SIZE, run.1 as u64 * PAGE_SIZE);
+                }
+                crate::arch::mmu::invalidate_tlb_asid(t.space.asid());
+                trace::record_event(
+                    abi::trace::OP_ZAP,
+                    buf.id,
+                    map.buffer_offset(0),
+                    map.len(),
+                    va,
+                );
+            }
+            for run in runs(&plan.clean_pages) {
+                buf.maintain(
+                    CacheOp::Clean,
+                    map.buffer_offset(run.0),
+                    run.1 as u64 * PAGE_SIZE,
+                );
+            }
+        }
+    });
+}
+
+/// Ascending page indices grouped into (first, count) runs of consecutive pages.
+fn runs(pages: &[usize]) -> Vec<(usize, usize)> {
+    let mut out: Vec<(usize, usize)> = Vec::new();
+    for &p in pages {
+        match out.last_mut() {
+            Some((first, n)) if *first + *n == p => *n += 1,
+            _ => out.push((p, 1)),
+        }
+    }
+    out
+}

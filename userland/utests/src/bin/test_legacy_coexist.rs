@@ -1,0 +1,64 @@
+//! Direct and legacy mappings of one buffer at once, one task on each path. The legacy
+//! task (a helper started with the resource) writes page 0 through its forwarded
+//! mapping; a present hands the buffer over (zap + clean); the direct task then sees the
+//! bytes under START READ. The direct task writes page 1 under START/END WRITE; the
+//! legacy task's next touch of page 1 faults, invalidates and sees them.
+
+#![no_std]
+#![no_main]
+
+use urt::sync::{END, READ, START, WRITE};
+use urt::{format, legacy, policy, prot, StartArgs};
+use utests::{check_eq, ok, recv_u64, send_u64, TestResult};
+
+const PAGE: u64 = 4096;
+const SIZE: u64 = 4 * PAGE;
+
+fn legacy_side(res: urt::Handle, ch: urt::Handle) -> TestResult {
+    let off = ok!(urt::gpu_map_offset(res));
+    let m = ok!(urt::gpu_mmap(
+        off,
+        SIZE,
+        prot::READ | prot::WRITE,
+        legacy::FAULT
+    )) as *mut u64;
+    // SAFETY: inside the RW legacy mapping.
+    unsafe { m.write_volatile(0xA0A0) };
+    let f = ok!(urt::gpu_present(res, 0, 0, 32, 32));
+    ok!(urt::fence_wait(f, 1_000_000_000));
+    ok!(send_u64(ch, 1));
+    check_eq!(ok!(recv_u64(ch)), 2, "direct side wrote page 1");
+    // SAFETY: inside the mapping (page 1).
+    let v = unsafe { m.add((PAGE / 8) as usize).read_volatile() };
+    check_eq!(v, 0xB1B1, "legacy side sees the direct writer's page");
+    ok!(send_u64(ch, 3));
+    Ok(())
+}
+
+fn test(args: StartArgs) -> TestResult {
+    if args.count == 2 {
+        return legacy_side(args.handles[0], args.handles[1]);
+    }
+    let buf = ok!(urt::buffer_create(SIZE, policy::CACHED));
+    let res = ok!(urt::gpu_import(buf, 32, 32, format::B8G8R8X8));
+    let direct = ok!(urt::buffer_map(buf, prot::READ | prot::WRITE)) as *mut u64;
+    let (mine, theirs) = ok!(urt::channel_create());
+    let task = ok!(urt::spawn("test_legacy_coexist", &[res, theirs]));
+    check_eq!(ok!(recv_u64(mine)), 1, "legacy side wrote page 0");
+    ok!(urt::buffer_sync(buf, START | READ, 0, PAGE));
+    // SAFETY: inside the direct mapping.
+    let v = unsafe { direct.read_volatile() };
+    ok!(urt::buffer_sync(buf, END | READ, 0, PAGE));
+    check_eq!(v, 0xA0A0, "direct side sees the legacy writer's page");
+    ok!(urt::buffer_sync(buf, START | WRITE, PAGE, PAGE));
+    // SAFETY: inside the direct mapping (page 1).
+    unsafe { direct.add((PAGE / 8) as usize).write_volatile(0xB1B1) };
+    ok!(urt::buffer_sync(buf, END | WRITE, PAGE, PAGE));
+    ok!(send_u64(mine, 2));
+    check_eq!(ok!(recv_u64(mine)), 3, "legacy side done");
+    let (code, how) = ok!(urt::wait(task));
+    check_eq!((code, how), (0, urt::ExitHow::Exited), "legacy side exit");
+    Ok(())
+}
+
+utests::test_main!(test);
