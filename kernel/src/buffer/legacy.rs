@@ -85,9 +85,45 @@ pub enum FaultOutcome {
     Illegal,
 }
 
+/// True if some legacy mapping other than (`task`, `va`) has buffer page `page` of
+/// buffer `buffer` dirty (a pure invalidate of that page would throw its writes away).
+fn dirty_elsewhere(k: &mut Kernel, buffer: u64, page: u64, task: u32, va: u64) -> bool {
+    let mut dirty = false;
+    k.for_each_task_with_id(|tid, t| {
+        for (&mva, m) in t.legacy.iter().filter(|(_, m)| m.buffer.id == buffer) {
+            if (tid, mva) != (task, va) && page >= m.pgoff && page < m.pgoff + m.npages as u64 {
+                dirty |= m.pages.is_dirty((page - m.pgoff) as usize);
+            }
+        }
+    });
+    dirty
+}
+
+/// The operation a direct-path START should issue for a planned `op`, given the legacy
+/// mappings of the buffer: their dirty lines have no END to clean them, so an invalidate
+/// must not discard them (it becomes clean+invalidate while any of them is dirty).
+pub fn direct_start_op(k: &mut Kernel, buffer: u64, op: CacheOp) -> CacheOp {
+    let mut op = op;
+    k.for_each_task_with_id(|_, t| {
+        for m in t.legacy.values().filter(|m| m.buffer.id == buffer) {
+            op = m.pages.direct_start_op(op);
+        }
+    });
+    op
+}
+
 /// A data abort at `far` in task `id`: resolve it if it is in a legacy mapping.
 /// Returns `None` if `far` is not in one (an ordinary fault).
 pub fn on_fault(k: &mut Kernel, id: u32, far: u64, write: bool) -> Option<FaultOutcome> {
+    let (va, buffer, buffer_page) = {
+        let t = k.task(id)?;
+        let (&va, map) = t.legacy.range(..=far).next_back()?;
+        if far >= va + map.len() {
+            return None;
+        }
+        (va, map.buffer.id, map.pgoff + (far - va) / PAGE_SIZE)
+    };
+    let legacy_dirty = dirty_elsewhere(k, buffer, buffer_page, id, va);
     let t = k.task_mut(id)?;
     let (&va, map) = t.legacy.range_mut(..=far).next_back()?;
     if far >= va + map.len() {
@@ -103,7 +139,7 @@ pub fn on_fault(k: &mut Kernel, id: u32, far: u64, write: bool) -> Option<FaultO
         .load(Ordering::SeqCst)
         .max(buf.device_write_fence.load(Ordering::SeqCst));
     let busy = fence > crate::gpu::completed();
-    let others_dirty = buf.cpu_writers.load(Ordering::SeqCst) > 0;
+    let others_dirty = legacy_dirty || buf.cpu_writers.load(Ordering::SeqCst) > 0;
     let page_va = va + page as u64 * PAGE_SIZE;
     let offset = map.buffer_offset(page);
     Some(match map.pages.on_fault(page, write, busy, others_dirty) {

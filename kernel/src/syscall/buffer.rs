@@ -167,6 +167,8 @@ pub(super) fn sync(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
     };
 
     if let Some((op, off, n)) = plan.op {
+        // Legacy mappings of the buffer may hold dirty lines that no END will clean.
+        let op = crate::buffer::legacy::direct_start_op(k, buf.id, op);
         buf.maintain(op, off, n);
     }
     Ok(Outcome::Done(0, 0))

@@ -148,6 +148,13 @@ impl Kernel {
         self.tasks.get_mut(&id)
     }
 
+    /// Run `f` on every live task with its id.
+    pub fn for_each_task_with_id(&mut self, mut f: impl FnMut(u32, &mut Task)) {
+        for (&id, t) in self.tasks.iter_mut() {
+            f(id, t);
+        }
+    }
+
     /// Run `f` on every live task.
     pub fn for_each_task_mut(&mut self, mut f: impl FnMut(&mut Task)) {
         for t in self.tasks.values_mut() {
