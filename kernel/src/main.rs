@@ -42,6 +42,7 @@ mod arch;
 mod boot;
 mod buffer;
 mod console;
+mod counters;
 mod drivers;
 mod gpu;
 mod irq;

@@ -94,6 +94,17 @@ numbered! {
         /// `gpu_mmap(offset, len, prot, policy) -> address`: map through the GPU driver,
         /// forwarded to the buffer's exporter (the legacy path); see [`legacy`].
         GpuMmap = 25,
+        /// `buffer_sync_rect(h, flags, offset, row_len, rows, stride)`: `buffer_sync` of a
+        /// 2D rectangle: `rows` ranges of `row_len` bytes, `stride` bytes apart.
+        BufferSyncRect = 26,
+        /// `counters(ptr)`: copy the kernel's [`Counters`] (64 bytes, 8-aligned) to `ptr`.
+        Counters = 27,
+        /// `bench_dc_loop(h, op, offset, len) -> cycles`: the bare DC loop over a buffer
+        /// range in the kernel, no syscall work around it (benchmark kernels only).
+        BenchDcLoop = 28,
+        /// `bench_clean_all() -> cycles`: clean+invalidate the whole data cache by set/way
+        /// (benchmark kernels only).
+        BenchCleanAll = 29,
     }
 }
 
@@ -403,6 +414,29 @@ pub mod trace {
         /// Kernel virtual address of the first line.
         pub va: u64,
     }
+}
+
+/// Kernel event counters since boot (`counters`), for benchmarks: what the kernel did,
+/// next to how long it took.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct Counters {
+    /// Cache lines cleaned (DC CVAC).
+    pub lines_cleaned: u64,
+    /// Cache lines invalidated (DC IVAC).
+    pub lines_invalidated: u64,
+    /// Cache lines cleaned and invalidated (DC CIVAC).
+    pub lines_clean_invalidated: u64,
+    /// Syscalls taken (every `svc`, including `counters` itself).
+    pub syscalls: u64,
+    /// Legacy-mapping faults resolved by the exporter.
+    pub faults: u64,
+    /// Legacy PTE shootdowns (one per mapping zapped before a device submission).
+    pub zaps: u64,
+    /// TLB invalidation instructions issued (TLBI).
+    pub tlbis: u64,
+    /// Data-cache set/way operations (DC CISW).
+    pub setway_ops: u64,
 }
 
 /// Documented limits.

@@ -42,6 +42,12 @@ impl LegacyMap {
     }
 }
 
+impl Drop for LegacyMap {
+    fn drop(&mut self) {
+        self.buffer.legacy_mappings.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// The exporter's map operation: create the legacy mapping of `pages` buffer pages from
 /// `pgoff` at user address `va` of `space`.
 pub fn map(
@@ -53,6 +59,7 @@ pub fn map(
     writable: bool,
     policy: LegacyPolicy,
 ) -> Result<LegacyMap, Error> {
+    buffer.legacy_mappings.fetch_add(1, Ordering::SeqCst);
     let map = LegacyMap {
         buffer,
         pgoff,
@@ -165,6 +172,7 @@ pub fn on_fault(k: &mut Kernel, id: u32, far: u64, write: bool) -> Option<FaultO
                 return Some(FaultOutcome::Illegal);
             }
             trace::record_event(abi::trace::OP_FAULT, buf.id, offset, PAGE_SIZE, page_va);
+            crate::counters::add(&crate::counters::FAULTS, 1);
             FaultOutcome::Resolved
         }
         FaultAction::Upgrade => {
@@ -174,6 +182,7 @@ pub fn on_fault(k: &mut Kernel, id: u32, far: u64, write: bool) -> Option<FaultO
             {
                 return Some(FaultOutcome::Illegal);
             }
+            crate::counters::add(&crate::counters::FAULTS, 1);
             FaultOutcome::Resolved
         }
         FaultAction::Retry => FaultOutcome::Resolved,
@@ -207,6 +216,7 @@ pub fn before_device_access(k: &mut Kernel, buf: &Buffer) {
                     map.len(),
                     va,
                 );
+                crate::counters::add(&crate::counters::ZAPS, 1);
             }
             for run in runs(&plan.clean_pages) {
                 buf.maintain(

@@ -74,6 +74,8 @@ pub struct Buffer {
     pub device_read_fence: AtomicU64,
     /// The last fence of device work that writes this buffer (0: none).
     pub device_write_fence: AtomicU64,
+    /// Live legacy (forwarded) mappings of this buffer, in any task.
+    pub legacy_mappings: AtomicU32,
 }
 
 impl Buffer {
@@ -154,6 +156,7 @@ impl Buffer {
             cpu_writers: AtomicU32::new(0),
             device_read_fence: AtomicU64::new(0),
             device_write_fence: AtomicU64::new(0),
+            legacy_mappings: AtomicU32::new(0),
         })
     }
 
@@ -180,6 +183,30 @@ impl Buffer {
         {
             trace::record(self.id, self.kva, &plan);
         }
+    }
+}
+
+impl Buffer {
+    /// Run `op` over `rows` rows of `row_len` bytes, `stride` apart, from `offset` (a
+    /// rectangle), one DSB at the end, each row recorded in the trace. The rows must be
+    /// inside the buffer.
+    pub fn maintain_rows(&self, op: CacheOp, offset: u64, row_len: u64, rows: u64, stride: u64) {
+        let (id, kva) = (self.id, self.kva);
+        // SAFETY: the kernel window maps the whole buffer for its life; the caller checked
+        // every row is inside it.
+        let _ = unsafe {
+            crate::arch::cache::maintain_rows(op, kva + offset, row_len, rows, stride, |plan| {
+                trace::record(id, kva, plan)
+            })
+        };
+    }
+
+    /// The bare DC loop over `[offset, offset + len)` of the buffer, timed (benchmarks).
+    #[cfg(feature = "bench")]
+    pub fn bare_loop_cycles(&self, op: CacheOp, offset: u64, len: u64) -> u64 {
+        // SAFETY: the window maps the buffer; the caller checked the range is inside it.
+        // An invalidate of a buffer nobody has START open on discards nothing needed.
+        unsafe { crate::arch::cache::bare_loop_cycles(op, self.kva + offset, len) }
     }
 }
 

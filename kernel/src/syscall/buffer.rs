@@ -9,7 +9,7 @@ use crate::task::Kernel;
 use abi::{limits, prot, Error, Rights};
 use alloc::sync::Arc;
 use coherency::{
-    plan_sync, resolve_range, CpuAccess, FenceWait, Phase, SyncError, SyncFlags, SyncRequest,
+    plan_sync, resolve_range, CpuAccess, Dir, FenceWait, Phase, SyncError, SyncFlags, SyncRequest,
 };
 use core::sync::atomic::Ordering;
 use mm::pgtable::Access;
@@ -109,19 +109,84 @@ fn sync_error(e: SyncError) -> Error {
     }
 }
 
+/// The rows a sync covers: `rows` ranges of `row_len` bytes, `stride` apart.
+#[derive(Clone, Copy)]
+struct Rows {
+    offset: u64,
+    row_len: u64,
+    rows: u64,
+    stride: u64,
+}
+
 pub(super) fn sync(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
     let (h, flags, offset, len) = (a[0], a[1], a[2], a[3]);
     let (buf, rights) = buffer_of(k, id, h)?;
     let (phase, dir) = SyncFlags::parse(flags).map_err(sync_error)?;
     let (offset, len) = resolve_range(offset, len, buf.size).map_err(sync_error)?;
+    sync_rows(
+        k,
+        id,
+        buf,
+        rights,
+        phase,
+        dir,
+        Rows {
+            offset,
+            row_len: len,
+            rows: 1,
+            stride: len,
+        },
+    )
+}
+
+pub(super) fn sync_rect(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
+    let (h, flags, offset, row_len, rows, stride) = (a[0], a[1], a[2], a[3], a[4], a[5]);
+    let (buf, rights) = buffer_of(k, id, h)?;
+    let (phase, dir) = SyncFlags::parse(flags).map_err(sync_error)?;
+    let last_row = rows
+        .checked_sub(1)
+        .and_then(|r| r.checked_mul(stride))
+        .and_then(|r| r.checked_add(offset));
+    let end = last_row.and_then(|r| r.checked_add(row_len));
+    let overlapping = rows > 1 && row_len > stride;
+    if row_len == 0 || overlapping || end.is_none_or(|e| e > buf.size) {
+        return Err(Error::OutOfRange);
+    }
+    sync_rows(
+        k,
+        id,
+        buf,
+        rights,
+        phase,
+        dir,
+        Rows {
+            offset,
+            row_len,
+            rows,
+            stride,
+        },
+    )
+}
+
+/// The common part of `buffer_sync` and `buffer_sync_rect`, after the flags and the
+/// range were checked.
+fn sync_rows(
+    k: &mut Kernel,
+    id: u32,
+    buf: Arc<Buffer>,
+    rights: Rights,
+    phase: Phase,
+    dir: Dir,
+    r: Rows,
+) -> SysResult {
     if !rights.contains(Rights::MAP_READ) {
         return Err(Error::AccessDenied);
     }
     let req = SyncRequest {
         phase,
         dir,
-        offset,
-        len,
+        offset: r.offset,
+        len: r.row_len,
         size: buf.size,
         policy: buf.policy,
         device_coherent: buffer::devices_coherent(),
@@ -145,31 +210,43 @@ pub(super) fn sync(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
 
     // The holder's state: at most one START open per task and buffer.
     let t = task(k, id)?;
-    let entry = t
-        .cpu_access
-        .entry(buf.id)
-        .or_insert_with(|| (buf.clone(), CpuAccess::default()));
-    let before = entry.1.holds_write();
-    let transition = match phase {
-        Phase::Start => entry.1.start(dir),
-        Phase::End => entry.1.end(dir),
-    };
-    let after = entry.1.holds_write();
-    let idle = entry.1.current().is_none();
-    if idle {
-        t.cpu_access.remove(&buf.id);
+    let slot = t.cpu_access.iter().position(|(b, _)| b.id == buf.id);
+    let mut access = slot.map_or(CpuAccess::default(), |i| t.cpu_access[i].1);
+    let before = access.holds_write();
+    match phase {
+        Phase::Start => access.start(dir),
+        Phase::End => access.end(dir),
     }
-    transition.map_err(sync_error)?;
-    match (before, after) {
+    .map_err(sync_error)?;
+    match (slot, access.current().is_some()) {
+        (Some(i), true) => t.cpu_access[i].1 = access,
+        (Some(i), false) => {
+            t.cpu_access.swap_remove(i);
+        }
+        (None, true) => t
+            .cpu_access
+            .try_push((buf.clone(), access))
+            .map_err(|_| Error::TableFull)?,
+        (None, false) => {}
+    }
+    match (before, access.holds_write()) {
         (false, true) => buf.cpu_writers.fetch_add(1, Ordering::SeqCst),
         (true, false) => buf.cpu_writers.fetch_sub(1, Ordering::SeqCst),
         _ => 0,
     };
 
-    if let Some((op, off, n)) = plan.op {
+    if let Some((op, _, _)) = plan.op {
         // Legacy mappings of the buffer may hold dirty lines that no END will clean.
-        let op = crate::buffer::legacy::direct_start_op(k, buf.id, op);
-        buf.maintain(op, off, n);
+        let op = if buf.legacy_mappings.load(Ordering::Relaxed) > 0 {
+            crate::buffer::legacy::direct_start_op(k, buf.id, op)
+        } else {
+            op
+        };
+        if r.rows == 1 {
+            buf.maintain(op, r.offset, r.row_len);
+        } else {
+            buf.maintain_rows(op, r.offset, r.row_len, r.rows, r.stride);
+        }
     }
     Ok(Outcome::Done(0, 0))
 }
@@ -213,4 +290,34 @@ pub(super) fn trace_call(k: &mut Kernel, id: u32, cmd: u64, ptr: u64, cap: u64) 
     });
     t.space.write(ptr, &out.1)?;
     Ok(Outcome::Done(out.0 as u64, total as u64))
+}
+
+/// `bench_dc_loop(h, op, offset, len)`: the bare loop, for the benchmark's limit.
+pub(super) fn bench_dc_loop(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
+    if !cfg!(feature = "bench") {
+        return Err(Error::NotSupported);
+    }
+    let (buf, _) = buffer_of(k, id, a[0])?;
+    let op = match a[1] {
+        abi::trace::OP_CLEAN => mm::cache::CacheOp::Clean,
+        abi::trace::OP_INVALIDATE => mm::cache::CacheOp::Invalidate,
+        abi::trace::OP_CLEAN_INVALIDATE => mm::cache::CacheOp::CleanInvalidate,
+        _ => return Err(Error::InvalidArgument),
+    };
+    let (offset, len) = resolve_range(a[2], a[3], buf.size).map_err(sync_error)?;
+    #[cfg(feature = "bench")]
+    return Ok(Outcome::Done(buf.bare_loop_cycles(op, offset, len), 0));
+    #[cfg(not(feature = "bench"))]
+    {
+        let _ = (op, offset, len);
+        Err(Error::NotSupported)
+    }
+}
+
+/// `bench_clean_all()`: the naive set/way clean of the whole cache.
+pub(super) fn bench_clean_all() -> SysResult {
+    #[cfg(feature = "bench")]
+    return Ok(Outcome::Done(crate::arch::cache::clean_all_by_set_way(), 0));
+    #[cfg(not(feature = "bench"))]
+    Err(Error::NotSupported)
 }

@@ -39,6 +39,7 @@ type SysResult = Result<Outcome, Error>;
 /// Handle the `svc` in `frame` for the current task.
 pub fn dispatch(k: &mut Kernel, frame: &mut TrapFrame) {
     let Some(id) = k.current_id() else { return };
+    crate::counters::add(&crate::counters::SYSCALLS, 1);
     let a = [
         frame.x[0], frame.x[1], frame.x[2], frame.x[3], frame.x[4], frame.x[5],
     ];
@@ -125,6 +126,31 @@ fn call(k: &mut Kernel, id: u32, sys: Sys, a: [u64; 6]) -> SysResult {
         Sys::FenceWait => gpu::fence_wait(a[0], a[1]),
         Sys::GpuMapOffset => gpu::map_offset(k, id, a[0]),
         Sys::GpuMmap => gpu::mmap(k, id, a),
+        Sys::BufferSyncRect => buffer::sync_rect(k, id, a),
+        Sys::Counters => {
+            let c = crate::counters::snapshot();
+            let mut raw = [0u8; 64];
+            let fields = [
+                c.lines_cleaned,
+                c.lines_invalidated,
+                c.lines_clean_invalidated,
+                c.syscalls,
+                c.faults,
+                c.zaps,
+                c.tlbis,
+                c.setway_ops,
+            ];
+            for (chunk, v) in raw.chunks_exact_mut(8).zip(fields) {
+                chunk.copy_from_slice(&v.to_le_bytes());
+            }
+            if !a[0].is_multiple_of(8) {
+                return Err(Error::BadAddress);
+            }
+            task(k, id)?.space.write(a[0], &raw)?;
+            Ok(Outcome::Done(0, 0))
+        }
+        Sys::BenchDcLoop => buffer::bench_dc_loop(k, id, a),
+        Sys::BenchCleanAll => buffer::bench_clean_all(),
         Sys::ChannelSend => send(k, id, a),
         Sys::ChannelRecv => recv(k, id, a),
         Sys::Stats => {

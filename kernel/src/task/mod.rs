@@ -21,6 +21,7 @@ use alloc::collections::{BTreeMap, VecDeque};
 use alloc::string::String;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use arrayvec::ArrayVec;
 use coherency::CpuAccess;
 use kobj::vrange::RangeAllocator;
 use kobj::HandleTable;
@@ -90,8 +91,9 @@ pub struct Task {
     pub mappings: BTreeMap<u64, Arc<Buffer>>,
     /// Free user addresses for buffer mappings.
     pub map_window: RangeAllocator,
-    /// Open CPU accesses (START without END), by buffer id.
-    pub cpu_access: BTreeMap<u64, (Arc<Buffer>, CpuAccess)>,
+    /// Open CPU accesses (START without END): at most 16 buffers at once, searched
+    /// linearly (no allocation on the sync path).
+    pub cpu_access: ArrayVec<(Arc<Buffer>, CpuAccess), 16>,
     /// Legacy (forwarded) mappings: user address -> mapping.
     pub legacy: BTreeMap<u64, crate::buffer::legacy::LegacyMap>,
 }
@@ -237,7 +239,7 @@ impl Kernel {
                 abi::USER_MAP_END,
                 mm::addr::PAGE_SIZE,
             ),
-            cpu_access: BTreeMap::new(),
+            cpu_access: ArrayVec::new(),
             legacy: BTreeMap::new(),
         };
         self.tasks.insert(id, task);
@@ -257,7 +259,7 @@ impl Kernel {
         }
         let handles = task.handles.drain();
         drop(handles);
-        for (_, (buf, access)) in core::mem::take(&mut task.cpu_access) {
+        for (buf, access) in core::mem::take(&mut task.cpu_access) {
             if access.holds_write() {
                 buf.cpu_writers
                     .fetch_sub(1, core::sync::atomic::Ordering::SeqCst);

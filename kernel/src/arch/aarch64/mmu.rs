@@ -39,6 +39,7 @@ pub fn disable_ttbr0_walks() {
 
 /// Invalidate every EL1&0 TLB entry on this CPU.
 pub fn invalidate_tlb_all() {
+    crate::counters::add(&crate::counters::TLBIS, 1);
     // SAFETY: TLB invalidation has no effect beyond forcing fresh table walks.
     unsafe {
         core::arch::asm!(
@@ -53,6 +54,7 @@ pub fn invalidate_tlb_all() {
 
 /// Invalidate the TLB entries of one kernel (global) page.
 pub fn invalidate_tlb_page(va: u64) {
+    crate::counters::add(&crate::counters::TLBIS, 1);
     // SAFETY: as above; the operand is VA[55:12].
     unsafe {
         core::arch::asm!("dsb ishst", "tlbi vaae1is, {}", "dsb ish", "isb", in(reg) (va >> 12) & ((1 << 44) - 1), options(nostack))
@@ -62,6 +64,7 @@ pub fn invalidate_tlb_page(va: u64) {
 /// Invalidate every TLB entry tagged with `asid` (a user address space going away or
 /// changing).
 pub fn invalidate_tlb_asid(asid: u16) {
+    crate::counters::add(&crate::counters::TLBIS, 1);
     // SAFETY: TLB invalidation only forces fresh walks; the operand is ASID << 48.
     unsafe {
         core::arch::asm!("dsb ishst", "tlbi aside1is, {}", "dsb ish", "isb", in(reg) u64::from(asid) << 48, options(nostack))
@@ -80,6 +83,7 @@ pub fn set_user_table(ttbr0: u64) {
 
 /// Invalidate the TLB entry of one user page of address space `asid`.
 pub fn invalidate_tlb_user_page(va: u64, asid: u16) {
+    crate::counters::add(&crate::counters::TLBIS, 1);
     let operand = ((va >> 12) & ((1 << 44) - 1)) | (u64::from(asid) << 48);
     // SAFETY: TLB invalidation only forces a fresh walk for that page.
     unsafe {

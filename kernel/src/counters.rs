@@ -1,0 +1,42 @@
+//! Kernel event counters for benchmarks (`counters` syscall): what the kernel did, to
+//! put next to how long it took. Single CPU: relaxed atomics are plain adds.
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+/// Cache lines cleaned (DC CVAC).
+pub static LINES_CLEANED: AtomicU64 = AtomicU64::new(0);
+/// Cache lines invalidated (DC IVAC).
+pub static LINES_INVALIDATED: AtomicU64 = AtomicU64::new(0);
+/// Cache lines cleaned and invalidated (DC CIVAC).
+pub static LINES_CLEAN_INVALIDATED: AtomicU64 = AtomicU64::new(0);
+/// Syscalls taken.
+pub static SYSCALLS: AtomicU64 = AtomicU64::new(0);
+/// Legacy faults resolved.
+pub static FAULTS: AtomicU64 = AtomicU64::new(0);
+/// Legacy PTE shootdowns.
+pub static ZAPS: AtomicU64 = AtomicU64::new(0);
+/// TLBI instructions.
+pub static TLBIS: AtomicU64 = AtomicU64::new(0);
+/// DC CISW operations.
+pub static SETWAY_OPS: AtomicU64 = AtomicU64::new(0);
+
+/// Add `n` to a counter.
+#[inline(always)]
+pub fn add(c: &AtomicU64, n: u64) {
+    c.fetch_add(n, Ordering::Relaxed);
+}
+
+/// All counters now.
+pub fn snapshot() -> abi::Counters {
+    let g = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    abi::Counters {
+        lines_cleaned: g(&LINES_CLEANED),
+        lines_invalidated: g(&LINES_INVALIDATED),
+        lines_clean_invalidated: g(&LINES_CLEAN_INVALIDATED),
+        syscalls: g(&SYSCALLS),
+        faults: g(&FAULTS),
+        zaps: g(&ZAPS),
+        tlbis: g(&TLBIS),
+        setway_ops: g(&SETWAY_OPS),
+    }
+}
