@@ -1,0 +1,177 @@
+//! `buffer_sync_rect`: one START or END over exactly the rows of a rectangle (each row
+//! planned like a `buffer_sync` range, partial edge lines included), its errors, and the
+//! `counters` call that benchmarks read (the lines it reports match the trace).
+
+#![no_std]
+#![no_main]
+
+use urt::sync::{END, READ, START, WRITE};
+use urt::trace::{Entry, OP_CLEAN, OP_CLEAN_INVALIDATE, OP_INVALIDATE};
+use urt::{policy, Counters, Error, StartArgs, Sys};
+use utests::{check, check_eq, clear_trace, expect_raw, ok, read_trace, TestResult};
+
+const STRIDE: u64 = 1024;
+const ROWS_IN_BUFFER: u64 = 16;
+
+fn rect(h: u64, flags: u64, offset: u64, row_len: u64, rows: u64, stride: u64) -> [u64; 3] {
+    // SAFETY: integer arguments only.
+    unsafe {
+        urt::sys::raw_syscall(
+            Sys::BufferSyncRect as u64,
+            [h, flags, offset, row_len, rows, stride],
+        )
+    }
+}
+
+fn counters() -> Result<Counters, utests::Failed> {
+    let mut c = Counters::default();
+    // SAFETY: `c` is a writable, 8-aligned, 64-byte repr(C) struct.
+    let r = unsafe {
+        urt::sys::raw_syscall(
+            Sys::Counters as u64,
+            [&mut c as *mut Counters as u64, 0, 0, 0, 0, 0],
+        )
+    };
+    check_eq!(r[0], 0, "counters");
+    Ok(c)
+}
+
+fn test(_args: StartArgs) -> TestResult {
+    let coherent = utests::devices_coherent()?;
+    let line = urt::dcache_line_size();
+    let buf = ok!(urt::buffer_create(STRIDE * ROWS_IN_BUFFER, policy::CACHED));
+    let id = ok!(urt::buffer_info(buf)).id;
+    let h = buf.0 as u64;
+    // A 40-byte-wide, 4-row rectangle starting 8 bytes into row 2: every row has a partial
+    // head line (offset 8) and ends inside its first line.
+    let (x, y, w, rows) = (8, 2, 40, 4);
+    let off = y * STRIDE + x;
+
+    ok!(clear_trace());
+    let c0 = counters()?;
+    expect_raw!(
+        rect(h, START | READ, off, w, rows, STRIDE),
+        0,
+        "START READ rect"
+    );
+    let c1 = counters()?;
+    let mut e = [Entry::default(); 32];
+    let n = read_trace(&mut e)?;
+    if coherent {
+        check_eq!(n, 0, "coherent devices: no maintenance");
+    } else {
+        check_eq!(n, rows as usize, "one entry per row: {:?}", &e[..n]);
+        for (i, en) in e[..n].iter().enumerate() {
+            let row = (y + i as u64) * STRIDE;
+            check_eq!(
+                (en.op, en.buffer, en.offset, en.len),
+                (OP_CLEAN_INVALIDATE, id, row, line),
+                "row {}",
+                i
+            );
+        }
+        check_eq!(
+            c1.lines_clean_invalidated - c0.lines_clean_invalidated,
+            rows,
+            "counted lines"
+        );
+    }
+    check_eq!(
+        c1.syscalls - c0.syscalls,
+        2,
+        "syscalls counted (the rect and one counters call)"
+    );
+    expect_raw!(
+        rect(h, END | READ, off, w, rows, STRIDE),
+        0,
+        "END READ rect"
+    );
+
+    // A line-aligned rectangle: pure invalidate per row; END WRITE cleans the same lines.
+    ok!(clear_trace());
+    expect_raw!(
+        rect(h, START | WRITE | READ, 0, 2 * line, 3, STRIDE),
+        0,
+        "START RW rect"
+    );
+    expect_raw!(
+        rect(h, END | WRITE | READ, 0, 2 * line, 3, STRIDE),
+        0,
+        "END RW rect"
+    );
+    let n = read_trace(&mut e)?;
+    if !coherent {
+        check_eq!(n, 6, "3 invalidates then 3 cleans: {:?}", &e[..n]);
+        for i in 0..3 {
+            check_eq!(
+                (e[i].op, e[i].offset, e[i].len),
+                (OP_INVALIDATE, i as u64 * STRIDE, 2 * line),
+                "row {} invalidate",
+                i
+            );
+            check_eq!(
+                (e[3 + i].op, e[3 + i].offset, e[3 + i].len),
+                (OP_CLEAN, i as u64 * STRIDE, 2 * line),
+                "row {} clean",
+                i
+            );
+        }
+    }
+
+    // Errors.
+    let size = STRIDE * ROWS_IN_BUFFER;
+    expect_raw!(
+        rect(h, START | READ, 0, 0, 1, STRIDE),
+        Error::OutOfRange,
+        "row_len 0"
+    );
+    expect_raw!(
+        rect(h, START | READ, 0, 8, 0, STRIDE),
+        Error::OutOfRange,
+        "rows 0"
+    );
+    expect_raw!(
+        rect(h, START | READ, 0, STRIDE + 1, 2, STRIDE),
+        Error::OutOfRange,
+        "rows overlap"
+    );
+    expect_raw!(
+        rect(h, START | READ, size - 8, 16, 1, STRIDE),
+        Error::OutOfRange,
+        "past the end"
+    );
+    expect_raw!(
+        rect(h, START | READ, 0, 8, u64::MAX, STRIDE),
+        Error::OutOfRange,
+        "overflow"
+    );
+    expect_raw!(
+        rect(h, START, 0, 8, 1, STRIDE),
+        Error::BadFlags,
+        "no direction"
+    );
+    expect_raw!(
+        rect(0x7777, START | READ, 0, 8, 1, STRIDE),
+        Error::BadHandle,
+        "forged handle"
+    );
+    expect_raw!(
+        rect(h, END | READ, 0, 8, 1, STRIDE),
+        Error::NotStarted,
+        "END without START"
+    );
+    expect_raw!(rect(h, START | WRITE, 0, 8, 1, STRIDE), 0, "START WRITE");
+    expect_raw!(
+        rect(h, START | WRITE, 0, 8, 1, STRIDE),
+        Error::AlreadyStarted,
+        "START twice"
+    );
+    expect_raw!(rect(h, END | WRITE, 0, 8, 1, STRIDE), 0, "END WRITE");
+    // SAFETY: a misaligned pointer is refused before anything is written.
+    let r = unsafe { urt::sys::raw_syscall(Sys::Counters as u64, [0x1001, 0, 0, 0, 0, 0]) };
+    expect_raw!(r, Error::BadAddress, "counters to a bad pointer");
+    check!(counters()?.syscalls > c1.syscalls, "syscalls keep counting");
+    Ok(())
+}
+
+utests::test_main!(test);
