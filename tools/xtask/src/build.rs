@@ -15,6 +15,28 @@ pub enum Flavor {
     Normal,
     /// The kernel with its QEMU test cases (`ktest` feature).
     Test,
+    /// The kernel for `cargo xtask bench` (`bench` feature: the bare-loop syscalls).
+    Bench,
+}
+
+impl Flavor {
+    /// The kernel crate's cargo feature for this flavour, if any.
+    fn feature(self) -> Option<&'static str> {
+        match self {
+            Flavor::Normal => None,
+            Flavor::Test => Some("ktest"),
+            Flavor::Bench => Some("bench"),
+        }
+    }
+
+    /// The file name (without extension) of this flavour's ELF and Image.
+    fn name(self) -> &'static str {
+        match self {
+            Flavor::Normal => "kernel",
+            Flavor::Test => "kernel-test",
+            Flavor::Bench => "kernel-bench",
+        }
+    }
 }
 
 /// A built kernel.
@@ -44,21 +66,17 @@ pub fn kernel(flavor: Flavor) -> Result<Built> {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.current_dir(root())
         .args(["build", "--release", "-p", "kernel", "--target", TARGET]);
-    if flavor == Flavor::Test {
-        cmd.args(["--features", "ktest"]);
+    if let Some(feature) = flavor.feature() {
+        cmd.args(["--features", feature]);
     }
     let status = cmd.status().map_err(|e| format!("running cargo: {e}"))?;
     if !status.success() {
         return Err("kernel build failed".into());
     }
-    // Both flavors build into one target dir (only the kernel crate differs); keep a copy
+    // All flavors build into one target dir (only the kernel crate differs); keep a copy
     // of each ELF beside its Image so gdb gets the symbols of what actually ran.
     let built = root().join("target").join(TARGET).join("release/kernel");
-    let name = if flavor == Flavor::Test {
-        "kernel-test"
-    } else {
-        "kernel"
-    };
+    let name = flavor.name();
     std::fs::create_dir_all(out_dir()).map_err(|e| e.to_string())?;
     let elf = out_dir().join(format!("{name}.elf"));
     std::fs::copy(&built, &elf).map_err(|e| format!("{}: {e}", built.display()))?;
@@ -94,14 +112,25 @@ fn elf_to_image(elf: &Path, image: &Path) -> Result<()> {
 }
 
 /// User program crates (each bin becomes an initrd entry named after it).
-const USER_CRATES: &[&str] = &["init", "utests", "demo"];
+const USER_CRATES: &[&str] = &["init", "utests", "demo", "bench"];
+
+/// The user crates to build: every one of `USER_CRATES` whose directory has a manifest
+/// (so a crate that is still being written does not break the other commands).
+fn user_crates() -> Vec<&'static str> {
+    USER_CRATES
+        .iter()
+        .copied()
+        .filter(|c| root().join("userland").join(c).join("Cargo.toml").exists())
+        .collect()
+}
 
 /// Build the user programs and pack them into a tar initrd; returns its path.
 pub fn initrd() -> Result<PathBuf> {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.current_dir(root())
         .args(["build", "--profile", "user", "--target", TARGET]);
-    for c in USER_CRATES {
+    let crates = user_crates();
+    for c in &crates {
         cmd.args(["-p", c]);
     }
     let status = cmd.status().map_err(|e| format!("running cargo: {e}"))?;
@@ -109,7 +138,7 @@ pub fn initrd() -> Result<PathBuf> {
         return Err("user program build failed".into());
     }
     let mut names = Vec::new();
-    for c in USER_CRATES {
+    for c in &crates {
         let dir = root().join("userland").join(c).join("src");
         if dir.join("main.rs").exists() {
             names.push(c.to_string());

@@ -67,6 +67,11 @@ pub struct Machine {
     pub display: &'static str,
     /// Serve QMP on this unix socket.
     pub qmp: Option<PathBuf>,
+    /// The GPU `-device` argument (default `virtio-gpu-device`: 1280x800).
+    pub gpu: String,
+    /// Deterministic instruction counting (`-icount shift=0,sleep=off`): one virtual
+    /// nanosecond per instruction, so PMCCNTR_EL0 counts retired instructions.
+    pub icount: bool,
 }
 
 impl Machine {
@@ -83,6 +88,8 @@ impl Machine {
             memory: "1G",
             display: "none",
             qmp: None,
+            gpu: "virtio-gpu-device".into(),
+            icount: false,
         }
     }
 
@@ -108,7 +115,7 @@ impl Machine {
             "-monitor",
             "none",
             "-device",
-            "virtio-gpu-device",
+            &self.gpu,
             "-global",
             "virtio-mmio.force-legacy=false",
             "-semihosting-config",
@@ -118,6 +125,9 @@ impl Machine {
         .iter()
         .map(|s| s.to_string())
         .collect();
+        if self.icount {
+            a.extend(["-icount".into(), "shift=0,sleep=off".into()]);
+        }
         a.extend(["-kernel".into(), self.kernel.display().to_string()]);
         a.extend(["-append".into(), self.append.clone()]);
         if let Some(rd) = &self.initrd {

@@ -270,6 +270,26 @@ pub fn buffer_sync(h: Handle, flags: u64, offset: u64, len: u64) -> Result<()> {
     call(Sys::BufferSync, [h.0 as u64, flags, offset, len, 0, 0]).map(drop)
 }
 
+/// `buffer_sync_rect(h, flags, offset, row_len, rows, stride)`: one [`buffer_sync`]
+/// START or END over exactly the rows of a rectangle, `rows` ranges of `row_len` bytes
+/// starting at `offset` and `stride` bytes apart (for pixel `(x, y)` of an image with
+/// `stride`-byte rows, `offset = y * stride + x * 4`), with one DSB for the whole
+/// rectangle; the lines between the rows are not touched.
+pub fn buffer_sync_rect(
+    h: Handle,
+    flags: u64,
+    offset: u64,
+    row_len: u64,
+    rows: u64,
+    stride: u64,
+) -> Result<()> {
+    call(
+        Sys::BufferSyncRect,
+        [h.0 as u64, flags, offset, row_len, rows, stride],
+    )
+    .map(drop)
+}
+
 /// `buffer_info(h)`: size, policy and id of the buffer (any rights suffice).
 pub fn buffer_info(h: Handle) -> Result<BufferInfo> {
     let (size, x2) = call(Sys::BufferInfo, [h.0 as u64, 0, 0, 0, 0, 0])?;

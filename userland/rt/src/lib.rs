@@ -4,9 +4,13 @@
 //! - Typed, safe wrappers for every call in `kernel/abi/SYSCALLS.md`, at the crate root
 //!   ([`exit`], [`spawn`], [`channel_recv`], ...), returning `Result<_, abi::Error>`.
 //! - Buffers: [`buffer_create`], [`buffer_map`], [`buffer_unmap`] (unsafe: it takes
-//!   memory away), [`buffer_sync`], [`buffer_info`]; the maintenance trace of test
-//!   kernels: [`trace_clear`], [`trace_read`]; and [`dcache_line_size`] (CTR_EL0 read at
-//!   EL0), the granule of that maintenance.
+//!   memory away), [`buffer_sync`], [`buffer_sync_rect`] (one START/END over the rows of
+//!   a rectangle), [`buffer_info`]; the maintenance trace of test kernels:
+//!   [`trace_clear`], [`trace_read`]; and [`dcache_line_size`] (CTR_EL0 read at EL0),
+//!   the granule of that maintenance.
+//! - Measurement: [`counters`] (the kernel's [`Counters`] since boot), and on benchmark
+//!   kernels [`bench_dc_loop`] and [`bench_clean_all`]; [`sys::read_pmccntr`] reads the
+//!   cycle counter without a syscall.
 //! - GPU: [`gpu_display_info`], [`gpu_import`], [`gpu_present`] (returns a [`Fence`]) and
 //!   [`fence_wait`].
 //! - [`print!`] / [`println!`] through the `log` call (no allocation).
@@ -34,10 +38,11 @@
 pub extern crate alloc;
 
 pub use abi::{
-    self, format, legacy, limits, policy, prot, sync, trace, Error, ExitHow, Handle, ObjectKind,
-    Rights, Stat, Sys,
+    self, format, legacy, limits, policy, prot, sync, trace, Counters, Error, ExitHow, Handle,
+    ObjectKind, Rights, Stat, Sys,
 };
 
+mod bench;
 mod calls;
 mod gpu;
 mod heap;
@@ -46,6 +51,7 @@ mod panic;
 mod start;
 pub mod sys;
 
+pub use bench::*;
 pub use calls::*;
 pub use gpu::*;
 pub use start::StartArgs;
