@@ -114,13 +114,17 @@ fn elf_to_image(elf: &Path, image: &Path) -> Result<()> {
 /// User program crates (each bin becomes an initrd entry named after it).
 const USER_CRATES: &[&str] = &["init", "utests", "demo", "bench"];
 
-/// The user crates to build: every one of `USER_CRATES` whose directory has a manifest
-/// (so a crate that is still being written does not break the other commands).
-fn user_crates() -> Vec<&'static str> {
+/// The user crates to build: those of `USER_CRATES` that have a manifest and are
+/// workspace members (so a crate still being written does not break the other commands).
+pub fn user_crates() -> Vec<&'static str> {
+    let workspace = std::fs::read_to_string(root().join("Cargo.toml")).unwrap_or_default();
     USER_CRATES
         .iter()
         .copied()
-        .filter(|c| root().join("userland").join(c).join("Cargo.toml").exists())
+        .filter(|c| {
+            root().join("userland").join(c).join("Cargo.toml").exists()
+                && workspace.contains(&format!("\"userland/{c}\""))
+        })
         .collect()
 }
 

@@ -5,11 +5,17 @@
 //! - `cargo xtask test`  host unit tests, then the QEMU test kernels; ends with
 //!   `N passed, N failed` and exits non-zero on any failure
 //! - `cargo xtask gdb`   boot QEMU paused with its gdbstub and attach gdb-multiarch
+//! - `cargo xtask bench` boot the benchmark kernel under `-icount` and write the report,
+//!   results and plots to `target/xtask/bench/`
 
+mod bench;
 mod build;
 mod demo;
+mod plot;
 mod qemu;
 mod qmp;
+mod report;
+mod targets;
 mod test;
 
 use clap::{Parser, Subcommand};
@@ -55,6 +61,20 @@ enum Cmd {
         #[arg(long)]
         el2: bool,
     },
+    /// Run the benchmarks under deterministic instruction counting (-icount) and write
+    /// target/xtask/bench/{results.json,report.md,sync.svg,frame.svg}.
+    Bench {
+        /// Run the suite twice and fail if any figure differs (determinism).
+        #[arg(long)]
+        check: bool,
+        /// Fewer sizes and repetitions (kernel argument `bench=quick`).
+        #[arg(long)]
+        quick: bool,
+        /// Also copy the outputs to tools/xtask/bench-results/ (the committed copy the
+        /// README shows); not with --quick, nor when --check finds a difference.
+        #[arg(long)]
+        publish: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -71,6 +91,11 @@ fn main() -> ExitCode {
             host_only,
         } => test::run_all(!qemu_only, !host_only),
         Cmd::Gdb { el2 } => gdb(el2),
+        Cmd::Bench {
+            check,
+            quick,
+            publish,
+        } => bench::run(check, quick, publish),
     };
     match result {
         Ok(code) => code,

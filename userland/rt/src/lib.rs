@@ -10,7 +10,7 @@
 //!   the granule of that maintenance.
 //! - Measurement: [`counters`] (the kernel's [`Counters`] since boot), and on benchmark
 //!   kernels [`bench_dc_loop`] and [`bench_clean_all`]; [`sys::read_pmccntr`] reads the
-//!   cycle counter without a syscall.
+//!   cycle counter without a syscall and [`sys::timed_syscall`] times exactly one `svc`.
 //! - GPU: [`gpu_display_info`], [`gpu_import`], [`gpu_present`] (returns a [`Fence`]) and
 //!   [`fence_wait`].
 //! - [`print!`] / [`println!`] through the `log` call (no allocation).

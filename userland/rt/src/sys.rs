@@ -46,6 +46,44 @@ pub unsafe fn raw_syscall(num: u64, args: [u64; 6]) -> [u64; 3] {
     [r0, r1, r2]
 }
 
+/// [`raw_syscall`], timed: also returns how far the cycle counter (PMCCNTR_EL0, read at
+/// EL0) advanced from just before the `svc` to just after it. Both reads are in the same
+/// `asm!` block as the `svc`, so nothing else runs in between: the count is the kernel
+/// entry, the call and the return, plus the one counter read.
+///
+/// # Safety
+///
+/// As [`raw_syscall`].
+pub unsafe fn timed_syscall(num: u64, args: [u64; 6]) -> ([u64; 3], u64) {
+    let r0: u64;
+    let r1: u64;
+    let r2: u64;
+    let t0: u64;
+    let t1: u64;
+    // SAFETY: as in `raw_syscall`; in addition the block reads PMCCNTR_EL0, which the
+    // kernel makes readable at EL0, into `t0` and `t1`. `t0` is an `out` (not `lateout`)
+    // register, so it is none of the argument registers, and the kernel preserves it
+    // across the `svc`.
+    unsafe {
+        asm!(
+            "mrs {t0}, pmccntr_el0",
+            "svc #0",
+            "mrs {t1}, pmccntr_el0",
+            t0 = out(reg) t0,
+            t1 = lateout(reg) t1,
+            inlateout("x0") args[0] => r0,
+            inlateout("x1") args[1] => r1,
+            inlateout("x2") args[2] => r2,
+            in("x3") args[3],
+            in("x4") args[4],
+            in("x5") args[5],
+            in("x8") num,
+            options(nostack),
+        );
+    }
+    ([r0, r1, r2], t1.wrapping_sub(t0))
+}
+
 /// Turn a raw result into `Ok((x1, x2))` or the error in `x0`. An error code the ABI
 /// does not define (a kernel bug) reads as [`abi::Error::InvalidArgument`]; tests that
 /// care look at the raw value.

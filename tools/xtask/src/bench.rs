@@ -1,0 +1,536 @@
+//! `cargo xtask bench`: boot the benchmark kernel under deterministic instruction
+//! counting, collect the `BENCH {json}` lines of the `bench` program, and write
+//! `target/xtask/bench/{results.json, report.md, sync.svg, frame.svg}`.
+//!
+//! QEMU runs with `-icount shift=0,sleep=off`, so PMCCNTR_EL0 counts retired
+//! instructions: every figure is in "icount cycles" (instructions, not time) and is the
+//! same on every run and every host. `--check` runs the suite twice and fails if any
+//! figure differs.
+
+use crate::build::{self, Flavor};
+use crate::demo::shown;
+use crate::qemu::{Machine, Outcome};
+use crate::{plot, report, targets, Result};
+use serde_json::{json, Map, Value};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// icount runs are slow (every instruction is counted); the full suite takes minutes.
+const TIMEOUT: Duration = Duration::from_secs(20 * 60);
+
+/// Kernel command line of a benchmark boot.
+const APPEND: &str = "exit=semihosting init=bench dma=noncoherent";
+
+/// The GPU at the frame workloads' size (1920x1080, 4 bytes per pixel).
+const GPU: &str = "virtio-gpu-device,xres=1920,yres=1080";
+
+/// The prefix of a measurement line; its JSON object follows.
+const MARKER: &str = "BENCH {";
+/// The line that ends a complete run.
+const DONE: &str = "BENCH-DONE";
+
+/// Numeric fields every record has (per operation unless named `total_*`).
+pub const FIELDS: &[&str] = &[
+    "size",
+    "reps",
+    "cycles",
+    "total_cycles",
+    "lines_cleaned",
+    "lines_invalidated",
+    "lines_clean_invalidated",
+    "syscalls",
+    "faults",
+    "zaps",
+    "tlbis",
+    "setway_ops",
+];
+
+/// Per-frame phases that `frame` records have in addition.
+pub const FRAME_PHASES: &[&str] = &["write_cycles", "sync_cycles", "present_cycles"];
+
+/// One measurement.
+#[derive(Clone, Debug)]
+pub struct Record {
+    /// `sync`, `limit`, `frame` or `handover`.
+    pub suite: String,
+    /// What was measured (e.g. `END WRITE`).
+    pub case: String,
+    /// How (e.g. `whole`, `ranged`, `explicit-whole`).
+    pub variant: String,
+    /// Buffer size in bytes.
+    pub size: u64,
+    /// The object as printed.
+    pub raw: Map<String, Value>,
+}
+
+impl Record {
+    /// The numeric field `name`, if present.
+    pub fn num(&self, name: &str) -> Option<f64> {
+        self.raw.get(name).and_then(Value::as_f64)
+    }
+
+    /// `suite / case / variant / size`: unique within a run.
+    pub fn key(&self) -> String {
+        format!(
+            "{} / {} / {} / {}",
+            self.suite, self.case, self.variant, self.size
+        )
+    }
+
+    /// Lines maintained per operation, whatever the kind.
+    pub fn lines(&self) -> f64 {
+        [
+            "lines_cleaned",
+            "lines_invalidated",
+            "lines_clean_invalidated",
+        ]
+        .iter()
+        .filter_map(|f| self.num(f))
+        .sum()
+    }
+}
+
+/// The records of a run's serial output. The run must end with `BENCH-DONE`; every
+/// `BENCH` line must be a JSON object with the documented fields, and no two may
+/// measure the same thing.
+pub fn parse(output: &str) -> Result<Vec<Record>> {
+    let mut records: Vec<Record> = Vec::new();
+    let mut done = false;
+    for (i, line) in output.lines().enumerate() {
+        let line = line.trim_end();
+        if line.trim() == DONE {
+            done = true;
+            continue;
+        }
+        let Some(at) = line.find(MARKER) else {
+            continue;
+        };
+        let r = parse_record(&line[at + MARKER.len() - 1..])
+            .map_err(|e| format!("output line {}: {e}: {line}", i + 1))?;
+        if records.iter().any(|o| o.key() == r.key()) {
+            return Err(format!(
+                "output line {}: duplicate record {}",
+                i + 1,
+                r.key()
+            ));
+        }
+        records.push(r);
+    }
+    if !done {
+        return Err(format!("the run did not print {DONE}"));
+    }
+    if records.is_empty() {
+        return Err("the run printed no BENCH records".into());
+    }
+    Ok(records)
+}
+
+fn parse_record(text: &str) -> Result<Record> {
+    let v: Value = serde_json::from_str(text).map_err(|e| format!("bad JSON ({e})"))?;
+    let Value::Object(raw) = v else {
+        return Err("not a JSON object".into());
+    };
+    let string = |f: &str| -> Result<String> {
+        raw.get(f)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| format!("no string field {f:?}"))
+    };
+    let (suite, case, variant) = (string("suite")?, string("case")?, string("variant")?);
+    let phases = if suite == "frame" { FRAME_PHASES } else { &[] };
+    for f in FIELDS.iter().chain(phases) {
+        match raw.get(*f).and_then(Value::as_f64) {
+            Some(x) if x >= 0.0 => {}
+            _ => return Err(format!("no non-negative number field {f:?}")),
+        }
+    }
+    let size = raw
+        .get("size")
+        .and_then(Value::as_u64)
+        .ok_or("\"size\" is not an integer")?;
+    Ok(Record {
+        suite,
+        case,
+        variant,
+        size,
+        raw,
+    })
+}
+
+/// Where two runs' figures differ: one line per differing field or missing record.
+pub fn differences(a: &[Record], b: &[Record]) -> Vec<String> {
+    let mut out = Vec::new();
+    for r in a {
+        match b.iter().find(|o| o.key() == r.key()) {
+            None => out.push(format!("{}: only in run 1", r.key())),
+            Some(o) => {
+                let mut fields: Vec<&String> = r.raw.keys().chain(o.raw.keys()).collect();
+                fields.sort();
+                fields.dedup();
+                for f in fields {
+                    let (x, y) = (r.raw.get(f), o.raw.get(f));
+                    if x != y {
+                        let show = |v: Option<&Value>| v.map_or("-".into(), Value::to_string);
+                        out.push(format!("{}: {f} {} vs {}", r.key(), show(x), show(y)));
+                    }
+                }
+            }
+        }
+    }
+    for r in b {
+        if !a.iter().any(|o| o.key() == r.key()) {
+            out.push(format!("{}: only in run 2", r.key()));
+        }
+    }
+    out
+}
+
+/// `cargo xtask bench [--check] [--quick] [--publish]`.
+pub fn run(check: bool, quick: bool, publish: bool) -> Result<ExitCode> {
+    if publish && quick {
+        return Err("--publish records the full suite; drop --quick".into());
+    }
+    if !build::user_crates().contains(&"bench") {
+        return Err("userland/bench (the benchmark program) is not a workspace member yet".into());
+    }
+    let image = build::kernel(Flavor::Bench)?;
+    let mut m = Machine::new(&image.image);
+    m.initrd = Some(build::initrd()?);
+    m.memory = "1G";
+    m.gpu = GPU.into();
+    m.icount = true;
+    m.append = if quick {
+        format!("{APPEND} bench=quick")
+    } else {
+        APPEND.into()
+    };
+    let command = command_line(&m);
+    println!("$ {command}");
+
+    let runs = if check { 2 } else { 1 };
+    let mut results = Vec::new();
+    for n in 1..=runs {
+        println!("xtask: bench run {n} of {runs}");
+        let o = m.run_captured(TIMEOUT)?;
+        let records = outcome_records(&o)?;
+        println!(
+            "xtask: bench run {n}: {} records in {:.0?}",
+            records.len(),
+            o.elapsed
+        );
+        results.push(records);
+    }
+    let diffs = if check {
+        differences(&results[0], &results[1])
+    } else {
+        Vec::new()
+    };
+    let records = &results[0];
+
+    let dir = build::out_dir().join("bench");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let meta = Meta {
+        command,
+        git: git_describe(),
+        quick,
+        checked: check.then_some(diffs.is_empty()),
+    };
+    let files = write_outputs(&dir, records, &meta)?;
+
+    println!();
+    print!("{}", report::headline(records));
+    println!();
+    for f in &files {
+        println!("xtask: wrote {}", shown(f));
+    }
+    if publish && !diffs.is_empty() {
+        eprintln!("xtask: not published: the two runs differ");
+    } else if publish {
+        let to = build::root().join("tools/xtask/bench-results");
+        std::fs::create_dir_all(&to).map_err(|e| format!("{}: {e}", to.display()))?;
+        for f in &files {
+            let dest = to.join(f.file_name().expect("file"));
+            std::fs::copy(f, &dest).map_err(|e| format!("{}: {e}", dest.display()))?;
+            println!("xtask: published {}", shown(&dest));
+        }
+    }
+    if !diffs.is_empty() {
+        eprintln!(
+            "xtask: bench --check: {} figures differ between two runs:",
+            diffs.len()
+        );
+        for d in &diffs {
+            eprintln!("    {d}");
+        }
+        return Ok(ExitCode::FAILURE);
+    }
+    if check {
+        println!(
+            "xtask: bench --check: both runs identical ({} records)",
+            records.len()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The QEMU command line as a shell would take it, paths relative to the workspace root.
+fn command_line(m: &Machine) -> String {
+    let root = format!("{}/", build::root().display());
+    let mut words = vec![crate::qemu::QEMU.to_string()];
+    for a in m.args() {
+        let a = a.replace(&root, "");
+        words.push(if a.contains(' ') { format!("'{a}'") } else { a });
+    }
+    words.join(" ")
+}
+
+/// The records of a finished run, or why it failed with the tail of its output.
+fn outcome_records(o: &Outcome) -> Result<Vec<Record>> {
+    let problem = match o.status {
+        None => Some(format!("QEMU killed after {:?} (timeout)", o.elapsed)),
+        Some(0) => None,
+        Some(s) => Some(format!("QEMU exited with status {s}")),
+    };
+    let parsed = parse(&o.output);
+    let why = match (problem, parsed) {
+        (None, Ok(records)) => return Ok(records),
+        (Some(p), Ok(_)) => p,
+        (None, Err(e)) => e,
+        (Some(p), Err(e)) => format!("{p}; {e}"),
+    };
+    let tail: Vec<&str> = o.output.lines().rev().take(40).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    Err(format!(
+        "benchmark run failed: {why}\n--- output (last 40 lines) ---\n{}",
+        tail.join("\n")
+    ))
+}
+
+/// What results.json records besides the measurements.
+pub struct Meta {
+    /// The QEMU command line.
+    pub command: String,
+    /// `git describe` of the tree, if available.
+    pub git: Option<String>,
+    /// `--quick` (fewer sizes and repetitions).
+    pub quick: bool,
+    /// With `--check`: whether the two runs were identical.
+    pub checked: Option<bool>,
+}
+
+/// results.json, report.md and the plots in `dir`; returns the paths written.
+pub fn write_outputs(dir: &Path, records: &[Record], meta: &Meta) -> Result<Vec<PathBuf>> {
+    let results = json!({
+        "unit": "icount cycles: PMCCNTR_EL0 under QEMU -icount shift=0,sleep=off \
+                 counts retired instructions (not time)",
+        "qemu": meta.command,
+        "git": meta.git,
+        "quick": meta.quick,
+        "deterministic_check": meta.checked,
+        "targets": targets::targets(records).iter().map(|t| json!({
+            "target": t.name, "measured": t.measured, "bound": t.bound, "met": t.met,
+        })).collect::<Vec<_>>(),
+        "records": records.iter().map(|r| Value::Object(r.raw.clone())).collect::<Vec<_>>(),
+    });
+    let text = serde_json::to_string_pretty(&results).map_err(|e| e.to_string())? + "\n";
+    let outputs = [
+        ("results.json", text),
+        ("report.md", report::markdown(records, meta)),
+        ("sync.svg", plot::sync_svg(records)?),
+        ("frame.svg", plot::frame_svg(records)?),
+    ];
+    let mut written = Vec::new();
+    for (name, body) in outputs {
+        let path = dir.join(name);
+        std::fs::write(&path, body).map_err(|e| format!("{}: {e}", path.display()))?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// `git describe --always --dirty --tags` of the workspace, if git is there.
+fn git_describe() -> Option<String> {
+    let out = std::process::Command::new("git")
+        .current_dir(build::root())
+        .args(["describe", "--always", "--dirty", "--tags"])
+        .output()
+        .ok()?;
+    let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !s.is_empty()).then_some(s)
+}
+
+#[cfg(test)]
+pub mod tests {
+    use super::*;
+
+    /// A complete fake run: every suite, case, variant and size the program emits, with
+    /// made-up but plausible figures (lines per op follow the size).
+    pub fn fake_log() -> String {
+        let mut s = String::from("[ 1] INFO  started 'bench' as task 1\r\n");
+        let mut line = |suite: &str, case: &str, variant: &str, size: u64, extra: Value| {
+            let lines = size / 64;
+            let mut v = json!({
+                "suite": suite, "case": case, "variant": variant, "size": size, "reps": 8,
+                "cycles": 300 + lines * 2, "total_cycles": (300 + lines * 2) * 8,
+                "lines_cleaned": (if case.contains("WRITE") || case == "clean" { lines } else { 0 }),
+                "lines_invalidated": (if case.contains("START READ") || case == "invalidate" { lines } else { 0 }),
+                "lines_clean_invalidated": 0, "syscalls": 1, "faults": 0, "zaps": 0,
+                "tlbis": 0, "setway_ops": 0,
+            });
+            if suite == "limit" {
+                v["cycles"] = json!(lines * 2 + lines / 8);
+                v["syscalls"] = json!(0);
+            }
+            if let (Value::Object(o), Value::Object(e)) = (&mut v, extra) {
+                o.extend(e);
+            }
+            s.push_str(&format!("BENCH {v}\r\n"));
+        };
+        let sizes = [4u64, 16, 64, 256, 1024, 4096, 8192, 16384].map(|k| k * 1024);
+        let cases = [
+            "START READ",
+            "START WRITE",
+            "START RW",
+            "END READ",
+            "END WRITE",
+            "END RW",
+            "START+END WRITE",
+        ];
+        for size in sizes {
+            for case in cases {
+                for variant in ["whole", "ranged"] {
+                    line("sync", case, variant, size, json!({}));
+                }
+            }
+            for case in ["clean", "invalidate"] {
+                line("limit", case, "bare-dc-loop", size, json!({}));
+            }
+        }
+        let fb = 1920 * 1080 * 4;
+        for (case, sync) in [("full-frame", 260_000u64), ("dirty-64x64", 600)] {
+            for (i, variant) in [
+                "explicit-whole",
+                "explicit-ranged",
+                "legacy-fault",
+                "legacy-uncached",
+                "setway-clean-all",
+            ]
+            .iter()
+            .enumerate()
+            {
+                let sync = if *variant == "explicit-whole" {
+                    260_000
+                } else {
+                    sync * (i as u64 + 1)
+                };
+                let write = if case == "full-frame" {
+                    4_000_000
+                } else {
+                    20_000
+                };
+                let extra = json!({
+                    "cycles": (write + sync + 9_000 + if variant.starts_with("legacy") { 3_000_000 } else { 0 }),
+                    "write_cycles": write, "sync_cycles": sync, "present_cycles": 9_000,
+                });
+                line("frame", case, variant, fb, extra);
+            }
+        }
+        line(
+            "handover",
+            "4KiB ping-pong",
+            "explicit",
+            4096,
+            json!({"syscalls": 4}),
+        );
+        s.push_str("BENCH-DONE\r\n[ 2] INFO  'bench' exited: Exited with code 0\r\n");
+        s
+    }
+
+    #[test]
+    fn parses_a_complete_run() {
+        let records = parse(&fake_log()).unwrap();
+        assert_eq!(records.len(), 8 * 7 * 2 + 8 * 2 + 2 * 5 + 1);
+        let r = records
+            .iter()
+            .find(|r| r.case == "END WRITE" && r.variant == "whole" && r.size == 8 << 20)
+            .unwrap();
+        assert_eq!(r.num("lines_cleaned"), Some(131072.0));
+        assert_eq!(r.lines(), 131072.0);
+        assert_eq!(r.key(), "sync / END WRITE / whole / 8388608");
+    }
+
+    #[test]
+    fn rejects_incomplete_or_malformed_runs() {
+        let log = fake_log();
+        let cut = log.replace("BENCH-DONE", "");
+        assert!(parse(&cut).unwrap_err().contains("BENCH-DONE"));
+        assert!(parse("BENCH-DONE\n")
+            .unwrap_err()
+            .contains("no BENCH records"));
+        let bad = format!("BENCH {{\"suite\": \"sync\"\n{log}");
+        assert!(parse(&bad).unwrap_err().contains("line 1: bad JSON"));
+        let missing = log.replacen("\"tlbis\":0,", "", 1);
+        assert!(parse(&missing).unwrap_err().contains("\"tlbis\""));
+        let first = log.lines().nth(1).unwrap();
+        let dup = format!("{first}\n{log}");
+        assert!(parse(&dup).unwrap_err().contains("duplicate record"));
+        let no_phase = log.replacen("\"sync_cycles\":", "\"x\":", 1);
+        assert!(parse(&no_phase).unwrap_err().contains("sync_cycles"));
+    }
+
+    #[test]
+    fn differences_name_each_differing_figure() {
+        let a = parse(&fake_log()).unwrap();
+        assert!(differences(&a, &a).is_empty());
+        let mut b = a.clone();
+        b[3].raw.insert("cycles".into(), json!(1));
+        b.pop();
+        let d = differences(&a, &b);
+        assert_eq!(d.len(), 2, "{d:?}");
+        assert!(d[0].starts_with(&format!("{}: cycles ", a[3].key())));
+        assert!(d[1].ends_with("only in run 1"));
+    }
+
+    #[test]
+    fn failed_runs_report_the_tail() {
+        let o = Outcome {
+            status: Some(2),
+            output: "KERNEL PANIC at x\n".into(),
+            elapsed: Duration::from_secs(1),
+        };
+        let e = outcome_records(&o).unwrap_err();
+        assert!(e.contains("status 2") && e.contains("BENCH-DONE") && e.contains("KERNEL PANIC"));
+        let o = Outcome {
+            status: Some(0),
+            output: fake_log(),
+            elapsed: Duration::from_secs(1),
+        };
+        assert!(outcome_records(&o).is_ok());
+    }
+
+    #[test]
+    fn writes_every_output() {
+        let records = parse(&fake_log()).unwrap();
+        let dir = std::env::temp_dir().join(format!("xtask-bench-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let meta = Meta {
+            command: "qemu-system-aarch64 -icount shift=0,sleep=off".into(),
+            git: Some("v0-test".into()),
+            quick: false,
+            checked: Some(true),
+        };
+        let files = write_outputs(&dir, &records, &meta).unwrap();
+        assert_eq!(files.len(), 4);
+        let json: Value =
+            serde_json::from_str(&std::fs::read_to_string(&files[0]).unwrap()).unwrap();
+        assert_eq!(json["records"].as_array().unwrap().len(), records.len());
+        assert_eq!(json["git"], "v0-test");
+        for svg in &files[2..] {
+            assert!(std::fs::read_to_string(svg).unwrap().contains("<svg"));
+        }
+        if std::env::var_os("XTASK_KEEP_BENCH_TEST").is_none() {
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+}

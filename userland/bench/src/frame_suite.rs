@@ -1,0 +1,336 @@
+//! Suite `frame`: drawing into a 1920x1080 buffer imported as a GPU resource and
+//! presenting it, with each way of keeping the device's view coherent ([`Variant`]).
+//!
+//! Cases ([`Case`]): `full-frame` writes every pixel and presents the whole frame;
+//! `dirty-64x64` writes a 64x64 rectangle at (512, 256) and presents that rectangle. The
+//! CPU writes with the same code for every variant (`fill`: one u64 store per two
+//! pixels, a pattern that changes every frame); `size` is the bytes written per frame.
+//!
+//! Each (case, variant) gets a fresh buffer, resource and mapping. One warm-up frame
+//! comes first (a fresh mapping's first-touch faults, and the first present's
+//! SET_SCANOUT, are not the steady state), then [`FRAMES`] frames are measured. A frame
+//! is timed in three phases (per frame; `cycles` is their sum): `write_cycles`, the
+//! call of `fill` (with a legacy mapping's faults); `sync_cycles`, the START and END
+//! WRITE calls or the set/way clean, each timed at its `svc`; `present_cycles`, the
+//! `gpu_present` call timed at its `svc` (with a legacy mapping's zap and clean). The
+//! kernel's events are counted over all three. The
+//! present's fence is waited for after the counters are read, so each frame starts with
+//! the device idle and nothing waits inside a measured region; and each frame starts
+//! right after a timer tick ([`between_ticks`]), so no tick lands in it.
+
+use crate::measure::{
+    between_ticks, now, timed_clean_all, timed_present, timed_sync, timed_sync_rect, Span, Totals,
+    Window,
+};
+use crate::report::{Phases, Record};
+use crate::{fail, Failed, OrFail, FENCE_TIMEOUT_NS, TASK};
+use urt::sync::{END, START, WRITE};
+use urt::{format, legacy, policy, prot, Fence, Handle};
+
+/// Frame width in pixels.
+pub const WIDTH: u32 = 1920;
+/// Frame height in pixels.
+pub const HEIGHT: u32 = 1080;
+/// Bytes per pixel (B8G8R8X8).
+pub const BYTES_PER_PIXEL: u64 = 4;
+/// Bytes from one row to the next.
+pub const STRIDE: u64 = WIDTH as u64 * BYTES_PER_PIXEL;
+/// Bytes in a frame (and in its buffer: 2025 pages).
+pub const FRAME_BYTES: u64 = STRIDE * HEIGHT as u64;
+
+/// Frames measured after the warm-up frame.
+pub const FRAMES: u64 = 3;
+
+/// A rectangle of pixels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rect {
+    /// Left column.
+    pub x: u32,
+    /// Top row.
+    pub y: u32,
+    /// Width in pixels.
+    pub w: u32,
+    /// Height in pixels.
+    pub h: u32,
+}
+
+impl Rect {
+    /// Offset of its first byte in the buffer.
+    pub fn offset(&self) -> u64 {
+        u64::from(self.y) * STRIDE + u64::from(self.x) * BYTES_PER_PIXEL
+    }
+
+    /// Bytes in one of its rows.
+    pub fn row_bytes(&self) -> u64 {
+        u64::from(self.w) * BYTES_PER_PIXEL
+    }
+
+    /// Bytes it covers.
+    pub fn bytes(&self) -> u64 {
+        self.row_bytes() * u64::from(self.h)
+    }
+
+    /// Its rows are whole rows of the frame, so its bytes are one contiguous range.
+    pub fn is_contiguous(&self) -> bool {
+        self.x == 0 && self.w == WIDTH
+    }
+}
+
+/// What a frame draws and presents.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Case {
+    /// Every pixel.
+    FullFrame,
+    /// A 64x64 rectangle at (512, 256).
+    Dirty64,
+}
+
+impl Case {
+    /// Every case, in output order.
+    pub const ALL: [Case; 2] = [Case::FullFrame, Case::Dirty64];
+
+    /// The `case` in the output.
+    pub fn name(self) -> &'static str {
+        match self {
+            Case::FullFrame => "full-frame",
+            Case::Dirty64 => "dirty-64x64",
+        }
+    }
+
+    /// The pixels written and presented.
+    pub fn rect(self) -> Rect {
+        match self {
+            Case::FullFrame => Rect {
+                x: 0,
+                y: 0,
+                w: WIDTH,
+                h: HEIGHT,
+            },
+            Case::Dirty64 => Rect {
+                x: 512,
+                y: 256,
+                w: 64,
+                h: 64,
+            },
+        }
+    }
+}
+
+/// How the CPU's writes reach the device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Variant {
+    /// Direct mapping; START WRITE and END WRITE of the whole buffer (`len` 0), so END
+    /// cleans every line of the 8 MiB buffer whatever was written.
+    ExplicitWhole,
+    /// Direct mapping; START and END WRITE of exactly the bytes written: one byte range
+    /// for the full frame, `buffer_sync_rect` of the rectangle's rows for the dirty case.
+    ExplicitRanged,
+    /// Mapping through the GPU driver (`gpu_map_offset` + `gpu_mmap`, policy `FAULT`), no
+    /// sync calls: pages fault in during the write phase, and the present zaps the
+    /// mapping and cleans the pages written since the last present.
+    LegacyFault,
+    /// Mapping through the GPU driver with policy `UNCACHED`: no faults, no maintenance
+    /// (and under QEMU no visible cost of uncached stores either).
+    LegacyUncached,
+    /// Direct mapping, no `buffer_sync` at all; after writing, `bench_clean_all` cleans
+    /// and invalidates every data cache level by set/way.
+    SetwayCleanAll,
+}
+
+impl Variant {
+    /// Every variant, in output order.
+    pub const ALL: [Variant; 5] = [
+        Variant::ExplicitWhole,
+        Variant::ExplicitRanged,
+        Variant::LegacyFault,
+        Variant::LegacyUncached,
+        Variant::SetwayCleanAll,
+    ];
+
+    /// The `variant` in the output.
+    pub fn name(self) -> &'static str {
+        match self {
+            Variant::ExplicitWhole => "explicit-whole",
+            Variant::ExplicitRanged => "explicit-ranged",
+            Variant::LegacyFault => "legacy-fault",
+            Variant::LegacyUncached => "legacy-uncached",
+            Variant::SetwayCleanAll => "setway-clean-all",
+        }
+    }
+}
+
+/// A frame buffer imported as a GPU resource and mapped as a [`Variant`] wants.
+struct Target {
+    variant: Variant,
+    buffer: Handle,
+    resource: Handle,
+    pixels: *mut u8,
+}
+
+impl Target {
+    fn new(variant: Variant) -> Result<Target, Failed> {
+        let buffer = urt::buffer_create(FRAME_BYTES, policy::CACHED).or_fail("buffer_create")?;
+        let resource =
+            urt::gpu_import(buffer, WIDTH, HEIGHT, format::B8G8R8X8).or_fail("gpu_import")?;
+        let rw = prot::READ | prot::WRITE;
+        let forwarded = |policy: u64| {
+            let offset = urt::gpu_map_offset(resource).or_fail("gpu_map_offset")?;
+            urt::gpu_mmap(offset, FRAME_BYTES, rw, policy).or_fail("gpu_mmap")
+        };
+        let pixels = match variant {
+            Variant::ExplicitWhole | Variant::ExplicitRanged | Variant::SetwayCleanAll => {
+                urt::buffer_map(buffer, rw).or_fail("buffer_map")?
+            }
+            Variant::LegacyFault => forwarded(legacy::FAULT)?,
+            Variant::LegacyUncached => forwarded(legacy::UNCACHED)?,
+        };
+        Ok(Target {
+            variant,
+            buffer,
+            resource,
+            pixels,
+        })
+    }
+
+    /// `buffer_sync` with `flags` over exactly the bytes of `rect`; returns its cycles.
+    fn sync_rect(&self, flags: u64, rect: Rect) -> urt::Result<u64> {
+        if rect.is_contiguous() {
+            timed_sync(self.buffer, flags, rect.offset(), rect.bytes())
+        } else {
+            timed_sync_rect(
+                self.buffer,
+                flags,
+                rect.offset(),
+                rect.row_bytes(),
+                u64::from(rect.h),
+                STRIDE,
+            )
+        }
+    }
+
+    /// Before writing: START WRITE, if the variant calls it. Returns its cycles.
+    fn begin(&self, rect: Rect) -> urt::Result<u64> {
+        match self.variant {
+            Variant::ExplicitWhole => timed_sync(self.buffer, START | WRITE, 0, 0),
+            Variant::ExplicitRanged => self.sync_rect(START | WRITE, rect),
+            Variant::LegacyFault | Variant::LegacyUncached | Variant::SetwayCleanAll => Ok(0),
+        }
+    }
+
+    /// After writing: END WRITE, or the set/way clean, if the variant calls it. Returns
+    /// its cycles.
+    fn end(&self, rect: Rect) -> urt::Result<u64> {
+        match self.variant {
+            Variant::ExplicitWhole => timed_sync(self.buffer, END | WRITE, 0, 0),
+            Variant::ExplicitRanged => self.sync_rect(END | WRITE, rect),
+            Variant::SetwayCleanAll => timed_clean_all(),
+            Variant::LegacyFault | Variant::LegacyUncached => Ok(0),
+        }
+    }
+
+    /// Draw and present frame number `n` of `case`; returns the cycles of each phase,
+    /// the kernel's events over all three and the present's fence.
+    fn frame(&self, case: Case, n: u32) -> Result<(Phases, Span, Fence), Failed> {
+        let rect = case.rect();
+        let window = Window::open().or_fail("counters")?;
+        let mut p = Phases::default();
+        p.sync += self.begin(rect).or_fail("START WRITE")?;
+        let t0 = now();
+        // SAFETY: `pixels` is this target's writable mapping of the whole frame, which
+        // `rect` lies inside; nothing else in this task refers to it.
+        unsafe { fill(self.pixels, rect, n) };
+        p.write += now() - t0;
+        p.sync += self.end(rect).or_fail("END WRITE")?;
+        let (fence, cycles) =
+            timed_present(self.resource, rect.x, rect.y, rect.w, rect.h).or_fail("gpu_present")?;
+        p.present += cycles;
+        let span = window.close().or_fail("counters")?;
+        Ok((p, span, fence))
+    }
+
+    fn close(self) -> Result<(), Failed> {
+        // SAFETY: `pixels` is the mapping `new` made; `self` is consumed, so nothing uses
+        // it afterwards. (`buffer_unmap` removes forwarded mappings too.)
+        unsafe { urt::buffer_unmap(self.pixels) }.or_fail("buffer_unmap")?;
+        urt::handle_close(self.resource).or_fail("handle_close")?;
+        urt::handle_close(self.buffer).or_fail("handle_close")
+    }
+}
+
+/// The colour of row `y` in frame `n` (B8G8R8X8 as a little-endian u32: 0x00RRGGBB).
+fn row_colour(n: u32, y: u32) -> u32 {
+    ((n.wrapping_mul(40) & 0xff) << 16) | ((y & 0xff) << 8) | 0x80
+}
+
+/// The CPU write phase: fill `rect` of the frame at `pixels` for frame number `n`, two
+/// pixels per u64 store. Not inlined, so every variant runs the very same code.
+///
+/// # Safety
+///
+/// `pixels` must be a writable mapping of a [`FRAME_BYTES`] frame (8-byte aligned) that
+/// `rect` lies inside, with no live reference into it; `rect.x` and `rect.w` are even.
+#[inline(never)]
+unsafe fn fill(pixels: *mut u8, rect: Rect, n: u32) {
+    for y in rect.y..rect.y + rect.h {
+        let colour = u64::from(row_colour(n, y));
+        let two = colour | colour << 32;
+        let row = u64::from(y) * STRIDE + u64::from(rect.x) * BYTES_PER_PIXEL;
+        // SAFETY: `row` is inside the frame (the caller's contract: `rect` is), and 8-byte
+        // aligned because `x` is even and the stride a multiple of 8.
+        let row = unsafe { pixels.add(row as usize) }.cast::<u64>();
+        for i in 0..(rect.w / 2) as usize {
+            // SAFETY: pixels `x + 2i` and `x + 2i + 1` of row `y` lie inside `rect`, so
+            // inside the mapping; volatile so that each store happens exactly once.
+            unsafe { row.add(i).write_volatile(two) };
+        }
+    }
+}
+
+/// Measure one (case, variant) on a fresh target.
+fn measure(case: Case, variant: Variant) -> Result<(), Failed> {
+    let target = Target::new(variant)?;
+    let mut totals = Totals::default();
+    let mut phases = Phases::default();
+    for n in 0..=FRAMES as u32 {
+        let (p, span) = between_ticks(|| {
+            let (p, span, fence) = target.frame(case, n)?;
+            urt::fence_wait(fence, FENCE_TIMEOUT_NS).or_fail("fence_wait")?;
+            Ok((p, span))
+        })?;
+        if n == 0 {
+            continue; // the warm-up frame
+        }
+        totals.add(p.sum(), span.events);
+        phases.write += p.write;
+        phases.sync += p.sync;
+        phases.present += p.present;
+    }
+    target.close()?;
+    Record {
+        suite: "frame",
+        case: case.name(),
+        variant: variant.name(),
+        size: case.rect().bytes(),
+        totals,
+        phases: Some(phases),
+    }
+    .print();
+    Ok(())
+}
+
+/// Run the suite.
+pub fn run() -> Result<(), Failed> {
+    match urt::gpu_display_info() {
+        Ok((w, h)) if (w, h) != (WIDTH, HEIGHT) => urt::println!(
+            "{TASK}: display is {w}x{h}; the frame suite still draws {WIDTH}x{HEIGHT}"
+        ),
+        Ok(_) => {}
+        Err(e) => return Err(fail(TASK, "gpu_display_info", e)),
+    }
+    for case in Case::ALL {
+        for variant in Variant::ALL {
+            measure(case, variant)?;
+        }
+    }
+    Ok(())
+}

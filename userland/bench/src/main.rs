@@ -1,0 +1,44 @@
+//! `bench` (`init=bench`, run by `cargo xtask bench`): runs every benchmark suite and
+//! prints one `BENCH {json}` line per measurement, then `BENCH-DONE`. What is measured
+//! and how to read the numbers: the `bench` library's crate docs (`src/lib.rs`).
+
+#![no_std]
+#![no_main]
+
+use bench::{fail, frame_suite, handover_suite, limit_suite, sync_suite, Failed, TASK};
+use urt::{StartArgs, Stat};
+
+/// Print what the numbers depend on: the line size the maintenance works in, and whether
+/// the kernel treats devices as coherent (then no sync does any maintenance).
+fn describe_machine() -> Result<(), Failed> {
+    let coherent = urt::stats(Stat::DevicesCoherent).map_err(|e| fail(TASK, "stats", e))?;
+    urt::println!(
+        "{TASK}: D-cache line {} bytes, devices {}",
+        urt::dcache_line_size(),
+        if coherent == 1 {
+            "coherent (no maintenance: boot with dma=noncoherent to measure it)"
+        } else {
+            "non-coherent"
+        }
+    );
+    Ok(())
+}
+
+fn run() -> Result<(), Failed> {
+    describe_machine()?;
+    sync_suite::run()?;
+    limit_suite::run()?;
+    frame_suite::run()?;
+    handover_suite::run()?;
+    urt::println!("BENCH-DONE");
+    Ok(())
+}
+
+fn main(_args: StartArgs) -> i32 {
+    match run() {
+        Ok(()) => 0,
+        Err(Failed) => 1,
+    }
+}
+
+urt::entry!(main);

@@ -1,0 +1,109 @@
+//! The output: one `BENCH {json}` line per measurement, formatted by hand with
+//! `core::fmt` (integers only: there is no floating point in user code).
+
+use crate::measure::{Totals, EVENT_NAMES};
+use core::fmt;
+
+/// Cycles of the three phases of a frame, summed over the frames measured.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Phases {
+    /// The CPU writing pixels (including legacy-mapping faults).
+    pub write: u64,
+    /// Making the writes visible to the device: START + END, or the set/way clean; 0
+    /// when nothing is called (legacy mappings).
+    pub sync: u64,
+    /// The `gpu_present` syscall (for legacy mappings: including the zap and clean).
+    pub present: u64,
+}
+
+impl Phases {
+    /// All three.
+    pub fn sum(&self) -> u64 {
+        self.write + self.sync + self.present
+    }
+}
+
+/// One measurement.
+#[derive(Clone, Copy, Debug)]
+pub struct Record<'a> {
+    /// The suite (`sync`, `limit`, `frame`, `handover`).
+    pub suite: &'a str,
+    /// What was measured within the suite.
+    pub case: &'a str,
+    /// How it was done.
+    pub variant: &'a str,
+    /// Bytes the operation covers.
+    pub size: u64,
+    /// Cycles and kernel events over all the operations measured.
+    pub totals: Totals,
+    /// Frame records: the cycles of each phase over all frames.
+    pub phases: Option<Phases>,
+}
+
+impl Record<'_> {
+    /// Print `BENCH {json}` on the console.
+    pub fn print(&self) {
+        urt::println!("BENCH {self}");
+    }
+}
+
+/// Formats as a JSON object: the names and size, `reps`, `cycles` per operation,
+/// `total_cycles`, then (frames) the per-frame phases, then the kernel's events per
+/// operation.
+impl fmt::Display for Record<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let reps = self.totals.reps.max(1);
+        write!(
+            f,
+            "{{\"suite\":{},\"case\":{},\"variant\":{},\"size\":{},\"reps\":{}",
+            JsonStr(self.suite),
+            JsonStr(self.case),
+            JsonStr(self.variant),
+            self.size,
+            self.totals.reps,
+        )?;
+        match self.phases {
+            None => write!(
+                f,
+                ",\"cycles\":{},\"total_cycles\":{}",
+                self.totals.cycles / reps,
+                self.totals.cycles
+            )?,
+            // `cycles` is the sum of the phases as printed, so the line adds up.
+            Some(p) => {
+                let (write, sync, present) = (p.write / reps, p.sync / reps, p.present / reps);
+                write!(
+                    f,
+                    ",\"cycles\":{},\"total_cycles\":{},\"write_cycles\":{write},\
+                     \"sync_cycles\":{sync},\"present_cycles\":{present}",
+                    write + sync + present,
+                    self.totals.cycles,
+                )?
+            }
+        }
+        let per_op = self.totals.events / reps;
+        for (name, value) in EVENT_NAMES.iter().zip(per_op.0) {
+            write!(f, ",\"{name}\":{value}")?;
+        }
+        f.write_str("}")
+    }
+}
+
+/// A string as a JSON string literal (quoted, with `"`, `\` and control characters
+/// escaped).
+struct JsonStr<'a>(&'a str);
+
+impl fmt::Display for JsonStr<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"")?;
+        for c in self.0.chars() {
+            match c {
+                '"' => f.write_str("\\\"")?,
+                '\\' => f.write_str("\\\\")?,
+                c if (c as u32) < 0x20 => write!(f, "\\u{:04x}", c as u32)?,
+                c => write!(f, "{c}")?,
+            }
+        }
+        f.write_str("\"")
+    }
+}
