@@ -119,10 +119,13 @@ impl Buffer {
             // map covers it read-write.
             unsafe { core::ptr::write_bytes(va as *mut u8, 0, PAGE_SIZE as usize) };
             if let Some(op) = creation_op {
+                let base = va - i as u64 * PAGE_SIZE;
                 // SAFETY: the page is mapped (linear map) for the whole call.
-                if let Ok(plan) = unsafe { crate::arch::cache::maintain_range(op, va, PAGE_SIZE) } {
-                    trace::record(id, va - i as u64 * PAGE_SIZE, &plan);
-                }
+                let _ = unsafe {
+                    crate::arch::cache::maintain_range(op, va, PAGE_SIZE, |run, shift| {
+                        trace::record(id, base, run, shift)
+                    })
+                };
             }
         }
         let kva = WINDOW.lock().as_mut().and_then(|w| w.alloc(size));
@@ -177,12 +180,14 @@ impl Buffer {
     /// and record it in the trace. The range must be inside the buffer.
     pub fn maintain(&self, op: CacheOp, offset: u64, len: u64) {
         debug_assert!(offset.checked_add(len).is_some_and(|e| e <= self.size));
+        let (id, kva) = (self.id, self.kva);
         // SAFETY: the kernel window maps every page of the buffer for its whole life,
         // and the range lies inside it (checked by the caller's range resolution).
-        if let Ok(plan) = unsafe { crate::arch::cache::maintain_range(op, self.kva + offset, len) }
-        {
-            trace::record(self.id, self.kva, &plan);
-        }
+        let _ = unsafe {
+            crate::arch::cache::maintain_range(op, kva + offset, len, |run, shift| {
+                trace::record(id, kva, run, shift)
+            })
+        };
     }
 }
 
@@ -195,9 +200,14 @@ impl Buffer {
         // SAFETY: the kernel window maps the whole buffer for its life; the caller checked
         // every row is inside it.
         let _ = unsafe {
-            crate::arch::cache::maintain_rows(op, kva + offset, row_len, rows, stride, |plan| {
-                trace::record(id, kva, plan)
-            })
+            crate::arch::cache::maintain_rows(
+                op,
+                kva + offset,
+                row_len,
+                rows,
+                stride,
+                |run, shift| trace::record(id, kva, run, shift),
+            )
         };
     }
 
@@ -240,7 +250,9 @@ pub fn dma_alloc(pages: usize) -> Option<(PhysAddr, core::ptr::NonNull<u8>)> {
     // SAFETY: the frames were just allocated and are mapped read-write by the linear map.
     unsafe { core::ptr::write_bytes(lva as *mut u8, 0, size as usize) };
     // SAFETY: as above, the range is mapped for the whole call.
-    let _ = unsafe { crate::arch::cache::maintain_range(CacheOp::CleanInvalidate, lva, size) };
+    let _ = unsafe {
+        crate::arch::cache::maintain_range(CacheOp::CleanInvalidate, lva, size, |_, _| {})
+    };
     let frames: Vec<PhysAddr> = (0..pages as u64)
         .map(|i| PhysAddr::new(pa.as_u64() + i * PAGE_SIZE))
         .collect();

@@ -5,7 +5,7 @@
 
 use abi::trace::Entry;
 use alloc::vec::Vec;
-use mm::cache::{CacheOp, RangePlan};
+use mm::cache::{CacheOp, LineRun};
 use spin::Mutex;
 
 /// Most entries kept; later ones are counted but dropped.
@@ -24,30 +24,33 @@ static TRACE: Mutex<Trace> = Mutex::new(Trace {
 /// True if this kernel records the trace.
 pub const ENABLED: bool = cfg!(feature = "ktest");
 
-/// Record the runs of an executed plan for `buffer`, whose first byte is at `base_va`.
-pub fn record(buffer: u64, base_va: u64, plan: &RangePlan) {
+/// Record one executed run for `buffer`, whose first byte is at `base_va`; the run was
+/// executed `shift` bytes above its own addresses (rows of a rectangle).
+pub fn record(buffer: u64, base_va: u64, run: &LineRun, shift: u64) {
     if !ENABLED {
         return;
     }
+    let op = match run.op {
+        CacheOp::Clean => abi::trace::OP_CLEAN,
+        CacheOp::Invalidate => abi::trace::OP_INVALIDATE,
+        CacheOp::CleanInvalidate => abi::trace::OP_CLEAN_INVALIDATE,
+    };
+    let va = run.start + shift;
+    push(Entry {
+        op,
+        buffer,
+        offset: va - base_va,
+        len: run.lines * run.line,
+        va,
+    });
+}
+
+fn push(e: Entry) {
     let mut t = TRACE.lock();
-    for run in plan.iter() {
-        let op = match run.op {
-            CacheOp::Clean => abi::trace::OP_CLEAN,
-            CacheOp::Invalidate => abi::trace::OP_INVALIDATE,
-            CacheOp::CleanInvalidate => abi::trace::OP_CLEAN_INVALIDATE,
-        };
-        let e = Entry {
-            op,
-            buffer,
-            offset: run.start - base_va,
-            len: run.lines * run.line,
-            va: run.start,
-        };
-        if t.entries.len() < CAPACITY {
-            t.entries.push(e);
-        } else {
-            t.dropped += 1;
-        }
+    if t.entries.len() < CAPACITY {
+        t.entries.push(e);
+    } else {
+        t.dropped += 1;
     }
 }
 

@@ -294,11 +294,11 @@ fn cache_maintenance_ranges(_: &Machine) -> Result<(), String> {
         (CacheOp::Invalidate, start, 0, 0),
     ];
     for (op, va, len, lines) in cases {
+        let mut n = 0;
         // SAFETY: the range lies inside `buf` (plus whole lines around it, in the heap),
         // which is mapped RW; invalidates keep edge lines' data (clean+invalidate).
-        let n = unsafe { arch::cache::maintain_range(op, va, len) }
-            .map_err(|e| alloc::format!("{e}"))?
-            .total_lines();
+        unsafe { arch::cache::maintain_range(op, va, len, |run, _| n += run.lines) }
+            .map_err(|e| alloc::format!("{e}"))?;
         ensure!(
             n == lines,
             "{op:?} {va:#x}+{len}: {n} lines, expected {lines}"
@@ -309,7 +309,8 @@ fn cache_maintenance_ranges(_: &Machine) -> Result<(), String> {
         "maintenance changed the data"
     );
     // SAFETY: a wrapping range is rejected before any instruction is issued.
-    let wrap = unsafe { arch::cache::maintain_range(CacheOp::Clean, u64::MAX - 10, 100) };
+    let wrap =
+        unsafe { arch::cache::maintain_range(CacheOp::Clean, u64::MAX - 10, 100, |_, _| {}) };
     ensure!(wrap.is_err(), "wrapping range accepted");
     Ok(())
 }

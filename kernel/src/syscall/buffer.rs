@@ -12,6 +12,7 @@ use coherency::{
     plan_sync, resolve_range, CpuAccess, Dir, FenceWait, Phase, SyncError, SyncFlags, SyncRequest,
 };
 use core::sync::atomic::Ordering;
+use mm::cache::CacheOp;
 use mm::pgtable::Access;
 
 fn buffer_of(k: &mut Kernel, id: u32, h: u64) -> Result<(Arc<Buffer>, Rights), Error> {
@@ -120,28 +121,24 @@ struct Rows {
 
 pub(super) fn sync(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
     let (h, flags, offset, len) = (a[0], a[1], a[2], a[3]);
-    let (buf, rights) = buffer_of(k, id, h)?;
+    let t = task(k, id)?;
+    let (buf, rights) = buffer_in(t, h)?;
     let (phase, dir) = SyncFlags::parse(flags).map_err(sync_error)?;
     let (offset, len) = resolve_range(offset, len, buf.size).map_err(sync_error)?;
-    sync_rows(
-        k,
-        id,
-        buf,
-        rights,
-        phase,
-        dir,
-        Rows {
-            offset,
-            row_len: len,
-            rows: 1,
-            stride: len,
-        },
-    )
+    let rows = Rows {
+        offset,
+        row_len: len,
+        rows: 1,
+        stride: len,
+    };
+    let op = sync_state(t, &buf, rights, phase, dir, rows)?;
+    finish_sync(k, buf, op, rows)
 }
 
 pub(super) fn sync_rect(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
     let (h, flags, offset, row_len, rows, stride) = (a[0], a[1], a[2], a[3], a[4], a[5]);
-    let (buf, rights) = buffer_of(k, id, h)?;
+    let t = task(k, id)?;
+    let (buf, rights) = buffer_in(t, h)?;
     let (phase, dir) = SyncFlags::parse(flags).map_err(sync_error)?;
     let last_row = rows
         .checked_sub(1)
@@ -152,33 +149,35 @@ pub(super) fn sync_rect(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
     if row_len == 0 || overlapping || end.is_none_or(|e| e > buf.size) {
         return Err(Error::OutOfRange);
     }
-    sync_rows(
-        k,
-        id,
-        buf,
-        rights,
-        phase,
-        dir,
-        Rows {
-            offset,
-            row_len,
-            rows,
-            stride,
-        },
-    )
+    let rows = Rows {
+        offset,
+        row_len,
+        rows,
+        stride,
+    };
+    let op = sync_state(t, &buf, rights, phase, dir, rows)?;
+    finish_sync(k, buf, op, rows)
 }
 
-/// The common part of `buffer_sync` and `buffer_sync_rect`, after the flags and the
-/// range were checked.
-fn sync_rows(
-    k: &mut Kernel,
-    id: u32,
-    buf: Arc<Buffer>,
+/// The buffer behind handle `h` of task `t`.
+fn buffer_in(t: &crate::task::Task, h: u64) -> Result<(Arc<Buffer>, Rights), Error> {
+    match t.handles.get(handle(h)?)? {
+        (Object::Buffer(b), rights) => Ok((b.clone(), rights)),
+        _ => Err(Error::WrongType),
+    }
+}
+
+/// Rights, planning, fences and the holder's state for a sync whose flags and range were
+/// checked. Returns the maintenance to issue (`Err(Blocked)` is not an error: the
+/// caller returns it as the outcome).
+fn sync_state(
+    t: &mut crate::task::Task,
+    buf: &Arc<Buffer>,
     rights: Rights,
     phase: Phase,
     dir: Dir,
     r: Rows,
-) -> SysResult {
+) -> Result<SyncStep, Error> {
     if !rights.contains(Rights::MAP_READ) {
         return Err(Error::AccessDenied);
     }
@@ -205,11 +204,10 @@ fn sync_rows(
             .max(buf.device_write_fence.load(Ordering::SeqCst)),
     };
     if wait_for > crate::gpu::completed() {
-        return Ok(Outcome::Blocked(crate::task::Block::Fence(wait_for)));
+        return Ok(SyncStep::Wait(wait_for));
     }
 
     // The holder's state: at most one START open per task and buffer.
-    let t = task(k, id)?;
     let slot = t.cpu_access.iter().position(|(b, _)| b.id == buf.id);
     let mut access = slot.map_or(CpuAccess::default(), |i| t.cpu_access[i].1);
     let before = access.holds_write();
@@ -234,19 +232,33 @@ fn sync_rows(
         (true, false) => buf.cpu_writers.fetch_sub(1, Ordering::SeqCst),
         _ => 0,
     };
+    Ok(SyncStep::Maintain(plan.op.map(|(op, _, _)| op)))
+}
 
-    if let Some((op, _, _)) = plan.op {
-        // Legacy mappings of the buffer may hold dirty lines that no END will clean.
-        let op = if buf.legacy_mappings.load(Ordering::Relaxed) > 0 {
-            crate::buffer::legacy::direct_start_op(k, buf.id, op)
-        } else {
-            op
-        };
-        if r.rows == 1 {
-            buf.maintain(op, r.offset, r.row_len);
-        } else {
-            buf.maintain_rows(op, r.offset, r.row_len, r.rows, r.stride);
-        }
+/// What a sync does after its checks and state change.
+enum SyncStep {
+    /// Wait for this device fence, then re-issue the call.
+    Wait(u64),
+    /// Issue this maintenance over the rows (or nothing).
+    Maintain(Option<CacheOp>),
+}
+
+fn finish_sync(k: &mut Kernel, buf: Arc<Buffer>, step: SyncStep, r: Rows) -> SysResult {
+    let op = match step {
+        SyncStep::Wait(fence) => return Ok(Outcome::Blocked(crate::task::Block::Fence(fence))),
+        SyncStep::Maintain(None) => return Ok(Outcome::Done(0, 0)),
+        SyncStep::Maintain(Some(op)) => op,
+    };
+    // Legacy mappings of the buffer may hold dirty lines that no END will clean.
+    let op = if buf.legacy_mappings.load(Ordering::Relaxed) > 0 {
+        crate::buffer::legacy::direct_start_op(k, buf.id, op)
+    } else {
+        op
+    };
+    if r.rows == 1 {
+        buf.maintain(op, r.offset, r.row_len);
+    } else {
+        buf.maintain_rows(op, r.offset, r.row_len, r.rows, r.stride);
     }
     Ok(Outcome::Done(0, 0))
 }

@@ -106,6 +106,9 @@ pub struct Kernel {
     next_id: u32,
     asids: Asids,
     slice_used: u64,
+    /// The current task may have to give up the CPU (it blocked or yielded, or a tick
+    /// happened): the next exit from the kernel runs the scheduler's slow path.
+    resched: bool,
     /// What the kernel runs: init, or the user test sequence.
     pub harness: harness::Harness,
 }
@@ -294,10 +297,12 @@ impl Kernel {
     /// Let the next ready task run at the end of this exception (yield).
     pub fn end_slice(&mut self) {
         self.slice_used = SLICE_TICKS;
+        self.resched = true;
     }
 
     /// Block the current task (its frame is saved by the reschedule on the way out).
     pub fn block_current(&mut self, why: Block) {
+        self.resched = true;
         if let Some(t) = self.current.and_then(|id| self.tasks.get_mut(&id)) {
             t.state = State::Blocked(why);
         }
@@ -355,6 +360,7 @@ impl Kernel {
             self.ready.push_back(id);
         }
         self.slice_used += 1;
+        self.resched = true;
         harness::on_tick(self, now);
     }
 }
@@ -371,6 +377,7 @@ pub fn init(harness: harness::Harness) {
             free: Vec::new(),
         },
         slice_used: 0,
+        resched: true,
         harness,
     });
 }
@@ -452,11 +459,16 @@ pub fn on_idle_irq(ticked: bool) {
 fn reschedule(mut guard: Guard, frame: &mut TrapFrame) {
     loop {
         let k = guard.as_mut().expect("task::init ran");
+        // Fast path: nothing happened that could take the CPU from the current task.
+        if !k.resched && k.current.is_some() {
+            return;
+        }
         let running = k
             .current
             .and_then(|id| k.tasks.get(&id))
             .is_some_and(|t| t.state == State::Running);
         if running && (k.slice_used < SLICE_TICKS || k.ready.is_empty()) {
+            k.resched = false;
             return;
         }
         // Save the outgoing task (if it still exists).
@@ -477,6 +489,7 @@ fn reschedule(mut guard: Guard, frame: &mut TrapFrame) {
                     crate::arch::mmu::set_user_table(t.space.ttbr0());
                     k.current = Some(id);
                     k.slice_used = 0;
+                    k.resched = false;
                     return;
                 }
             }

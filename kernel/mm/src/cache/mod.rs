@@ -218,8 +218,26 @@ pub fn plan(
     len: u64,
 ) -> Result<RangePlan, RangeError> {
     let mut out = RangePlan::empty();
+    plan_each(geom, op, addr, len, |run| out.push(run))?;
+    Ok(out)
+}
+
+/// [`plan`] without building the plan: calls `f` with each (non-empty) run, in
+/// ascending order, as it is decided. This is what the kernel's maintenance loop uses, so nothing is copied
+/// between deciding and issuing. Nothing is called if the range is rejected.
+///
+/// # Errors
+/// As [`plan`].
+#[inline]
+pub fn plan_each(
+    geom: CacheGeometry,
+    op: CacheOp,
+    addr: u64,
+    len: u64,
+    mut f: impl FnMut(LineRun),
+) -> Result<(), RangeError> {
     if len == 0 {
-        return Ok(out);
+        return Ok(());
     }
     let line = geom.line();
     let mask = line - 1;
@@ -235,7 +253,7 @@ pub fn plan(
     };
 
     match op {
-        CacheOp::Clean | CacheOp::CleanInvalidate => out.push(run(op, first, end_up)),
+        CacheOp::Clean | CacheOp::CleanInvalidate => f(run(op, first, end_up)),
         CacheOp::Invalidate => {
             let head_partial = addr != first;
             let tail_partial = end != end_up;
@@ -246,19 +264,21 @@ pub fn plan(
                 } else {
                     CacheOp::Invalidate
                 };
-                out.push(run(single, first, end_up));
+                f(run(single, first, end_up));
             } else {
                 let body_start = if head_partial { first + line } else { first };
                 let body_end = if tail_partial { end_up - line } else { end_up };
                 if head_partial {
-                    out.push(run(CacheOp::CleanInvalidate, first, body_start));
+                    f(run(CacheOp::CleanInvalidate, first, body_start));
                 }
-                out.push(run(CacheOp::Invalidate, body_start, body_end));
+                if body_end > body_start {
+                    f(run(CacheOp::Invalidate, body_start, body_end));
+                }
                 if tail_partial {
-                    out.push(run(CacheOp::CleanInvalidate, body_end, end_up));
+                    f(run(CacheOp::CleanInvalidate, body_end, end_up));
                 }
             }
         }
     }
-    Ok(out)
+    Ok(())
 }

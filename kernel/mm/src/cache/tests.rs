@@ -217,3 +217,26 @@ proptest! {
         check_plan(addr, len, 1 << shift, op)?;
     }
 }
+
+#[test]
+fn plan_each_matches_plan_and_never_yields_empty_runs() {
+    let geom = CacheGeometry::new(64).unwrap();
+    for op in [
+        CacheOp::Clean,
+        CacheOp::Invalidate,
+        CacheOp::CleanInvalidate,
+    ] {
+        for addr in [0u64, 1, 63, 64, 4095, 4096, 4097] {
+            for len in [0u64, 1, 2, 63, 64, 65, 127, 128, 129, 4096] {
+                let mut runs = Vec::new();
+                plan_each(geom, op, addr, len, |r| runs.push(r)).unwrap();
+                let p = plan(geom, op, addr, len).unwrap();
+                assert_eq!(runs.as_slice(), p.runs(), "{op:?} {addr} {len}");
+                assert!(
+                    runs.iter().all(|r| r.lines > 0),
+                    "{op:?} {addr} {len}: {runs:?}"
+                );
+            }
+        }
+    }
+}

@@ -9,7 +9,7 @@
 
 use crate::counters;
 use aarch64_cpu::asm::barrier;
-use mm::cache::{plan, CacheGeometry, CacheOp, LineRun, RangeError, RangePlan};
+use mm::cache::{plan, plan_each, CacheGeometry, CacheOp, LineRun, RangeError};
 
 /// The data-cache geometry of this CPU, read from CTR_EL0.
 pub fn geometry() -> CacheGeometry {
@@ -63,53 +63,63 @@ macro_rules! dc_loop {
     }};
 }
 
-/// Run one planned line run without a trailing barrier, counting its lines.
+/// Run one planned line run, moved up by `shift` bytes, without a trailing barrier.
 ///
 /// # Safety
-/// Every line in the run must be mapped at EL1 for the duration of the call, and an
-/// invalidate must not discard data that someone still needs (the planner makes partial
-/// edge lines clean+invalidate for that reason).
-unsafe fn run_lines(run: &LineRun) {
-    let (start, end, line) = (run.start, run.end(), run.line);
+/// Every line in the (shifted) run must be mapped at EL1 for the duration of the call,
+/// and an invalidate must not discard data that someone still needs (the planner makes
+/// partial edge lines clean+invalidate for that reason).
+unsafe fn run_lines(run: &LineRun, shift: u64) {
+    let (start, end, line) = (run.start + shift, run.end() + shift, run.line);
     match run.op {
-        CacheOp::Clean => {
-            dc_loop!("cvac", start, end, line);
-            counters::add(&counters::LINES_CLEANED, run.lines);
-        }
-        CacheOp::Invalidate => {
-            dc_loop!("ivac", start, end, line);
-            counters::add(&counters::LINES_INVALIDATED, run.lines);
-        }
-        CacheOp::CleanInvalidate => {
-            dc_loop!("civac", start, end, line);
-            counters::add(&counters::LINES_CLEAN_INVALIDATED, run.lines);
-        }
+        CacheOp::Clean => dc_loop!("cvac", start, end, line),
+        CacheOp::Invalidate => dc_loop!("ivac", start, end, line),
+        CacheOp::CleanInvalidate => dc_loop!("civac", start, end, line),
     }
 }
 
-/// Perform `op` over `[va, va + len)` and finish with one DSB SY.
+/// Add a run's lines, `times` over, to the event counters.
+fn count(run: &LineRun, times: u64) {
+    let counter = match run.op {
+        CacheOp::Clean => &counters::LINES_CLEANED,
+        CacheOp::Invalidate => &counters::LINES_INVALIDATED,
+        CacheOp::CleanInvalidate => &counters::LINES_CLEAN_INVALIDATED,
+    };
+    counters::add(counter, run.lines * times);
+}
+
+/// Perform `op` over `[va, va + len)` and finish with one DSB SY. `each` sees every run
+/// issued (for the trace), with shift 0.
 ///
 /// An `Invalidate` clean+invalidates partial edge lines so that bytes outside the range
-/// sharing a line with it are not lost. Returns the plan that was executed (its runs are
-/// what the maintenance trace records).
+/// sharing a line with it are not lost. The runs are issued as the planner decides them,
+/// with nothing copied in between.
 ///
 /// # Safety
 /// The whole range must be mapped at EL1 (cacheable or not) for the duration of the call.
-pub unsafe fn maintain_range(op: CacheOp, va: u64, len: u64) -> Result<RangePlan, RangeError> {
-    let plan = plan(geometry(), op, va, len)?;
-    for run in plan.iter() {
-        // SAFETY: the caller guarantees the range is mapped; the plan stays inside the lines
+pub unsafe fn maintain_range(
+    op: CacheOp,
+    va: u64,
+    len: u64,
+    mut each: impl FnMut(&LineRun, u64),
+) -> Result<(), RangeError> {
+    plan_each(geometry(), op, va, len, |run| {
+        // SAFETY: the caller guarantees the range is mapped; the run stays inside the lines
         // the range touches.
-        unsafe { run_lines(run) };
-    }
+        unsafe { run_lines(&run, 0) };
+        count(&run, 1);
+        each(&run, 0);
+    })?;
     barrier::dsb(barrier::SY);
-    Ok(plan)
+    Ok(())
 }
 
 /// Perform `op` over `rows` ranges of `row_len` bytes, `stride` bytes apart, starting at
-/// `va` (a rectangle of an image), with one DSB SY at the end. Each row is planned on its
-/// own, so every row's partial edge lines are handled as in [`maintain_range`]. `each`
-/// sees every row's plan (for the trace).
+/// `va` (a rectangle of an image), with one DSB SY at the end. Every row's partial edge
+/// lines are handled as in [`maintain_range`]. When `stride` is a whole number of lines
+/// every row has the same line structure, so the first row's plan is reused, shifted;
+/// otherwise each row is planned. `each` sees every run issued and its shift from the
+/// run's own addresses (for the trace).
 ///
 /// # Safety
 /// Every row must be mapped at EL1 for the duration of the call.
@@ -119,19 +129,37 @@ pub unsafe fn maintain_rows(
     row_len: u64,
     rows: u64,
     stride: u64,
-    mut each: impl FnMut(&RangePlan),
+    mut each: impl FnMut(&LineRun, u64),
 ) -> Result<(), RangeError> {
     let geom = geometry();
-    for i in 0..rows {
-        let row = va
-            .checked_add(i.checked_mul(stride).ok_or(RangeError::Wraps)?)
-            .ok_or(RangeError::Wraps)?;
-        let plan = plan(geom, op, row, row_len)?;
-        for run in plan.iter() {
-            // SAFETY: the caller guarantees every row is mapped; the plan stays inside it.
-            unsafe { run_lines(run) };
+    let last = rows
+        .checked_sub(1)
+        .and_then(|r| r.checked_mul(stride))
+        .and_then(|s| va.checked_add(s));
+    let last = last.ok_or(RangeError::Wraps)?;
+    plan(geom, op, last, row_len)?; // the last row must not wrap either
+    if stride.is_multiple_of(geom.line()) {
+        let first = plan(geom, op, va, row_len)?;
+        for i in 0..rows {
+            for run in first.iter() {
+                // SAFETY: the caller guarantees every row is mapped; shifted by whole
+                // strides the runs stay inside row i.
+                unsafe { run_lines(run, i * stride) };
+                each(run, i * stride);
+            }
         }
-        each(&plan);
+        for run in first.iter() {
+            count(run, rows);
+        }
+    } else {
+        for i in 0..rows {
+            plan_each(geom, op, va + i * stride, row_len, |run| {
+                // SAFETY: the caller guarantees every row is mapped; the run stays inside it.
+                unsafe { run_lines(&run, 0) };
+                count(&run, 1);
+                each(&run, 0);
+            })?;
+        }
     }
     barrier::dsb(barrier::SY);
     Ok(())
