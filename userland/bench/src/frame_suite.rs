@@ -262,26 +262,43 @@ fn row_colour(n: u32, y: u32) -> u32 {
     ((n.wrapping_mul(40) & 0xff) << 16) | ((y & 0xff) << 8) | 0x80
 }
 
-/// The CPU write phase: fill `rect` of the frame at `pixels` for frame number `n`, two
-/// pixels per u64 store. Not inlined, so every variant runs the very same code.
+/// The CPU write phase: fill `rect` of the frame at `pixels` for frame number `n`, the
+/// way a fast software renderer without SIMD (kernel and user code are softfloat) writes
+/// a span: 16-byte `stp` stores, four per 64-byte block, so the pixel work is what a real
+/// renderer would cost and the coherency overhead around it is not drowned out. Not
+/// inlined, so every variant runs the very same code.
 ///
 /// # Safety
 ///
-/// `pixels` must be a writable mapping of a [`FRAME_BYTES`] frame (8-byte aligned) that
-/// `rect` lies inside, with no live reference into it; `rect.x` and `rect.w` are even.
+/// `pixels` must be a writable mapping of a [`FRAME_BYTES`] frame that `rect` lies inside,
+/// with no live reference into it; each row of `rect` must start 16-byte aligned and be
+/// a whole number of 64-byte blocks long (`rect.x` a multiple of 4, `rect.w` of 16).
 #[inline(never)]
 unsafe fn fill(pixels: *mut u8, rect: Rect, n: u32) {
+    let blocks = u64::from(rect.w) * BYTES_PER_PIXEL / 64;
     for y in rect.y..rect.y + rect.h {
         let colour = u64::from(row_colour(n, y));
         let two = colour | colour << 32;
         let row = u64::from(y) * STRIDE + u64::from(rect.x) * BYTES_PER_PIXEL;
-        // SAFETY: `row` is inside the frame (the caller's contract: `rect` is), and 8-byte
-        // aligned because `x` is even and the stride a multiple of 8.
-        let row = unsafe { pixels.add(row as usize) }.cast::<u64>();
-        for i in 0..(rect.w / 2) as usize {
-            // SAFETY: pixels `x + 2i` and `x + 2i + 1` of row `y` lie inside `rect`, so
-            // inside the mapping; volatile so that each store happens exactly once.
-            unsafe { row.add(i).write_volatile(two) };
+        // SAFETY: `row` is inside the frame (the caller's contract: `rect` is).
+        let row = unsafe { pixels.add(row as usize) };
+        // SAFETY: the row's `blocks` 64-byte blocks lie inside `rect`, so inside the
+        // mapping, 16-byte aligned (the caller's contract); asm stores happen exactly once.
+        unsafe {
+            core::arch::asm!(
+                "1:",
+                "stp {v}, {v}, [{p}]",
+                "stp {v}, {v}, [{p}, #16]",
+                "stp {v}, {v}, [{p}, #32]",
+                "stp {v}, {v}, [{p}, #48]",
+                "add {p}, {p}, #64",
+                "subs {n}, {n}, #1",
+                "b.ne 1b",
+                p = inout(reg) row => _,
+                n = inout(reg) blocks => _,
+                v = in(reg) two,
+                options(nostack)
+            );
         }
     }
 }
