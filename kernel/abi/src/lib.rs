@@ -105,6 +105,11 @@ numbered! {
         /// `bench_clean_all() -> cycles`: clean+invalidate the whole data cache by set/way
         /// (benchmark kernels only).
         BenchCleanAll = 29,
+        /// `blk_info() -> (sectors, sector_size)` of the virtio-blk capture device.
+        BlkInfo = 30,
+        /// `blk_read(buffer, offset, sector, count) -> fence`: the device writes `count`
+        /// sectors from `sector` into the buffer at byte `offset` (a capture).
+        BlkRead = 31,
     }
 }
 
@@ -390,6 +395,9 @@ pub mod trace {
     /// Entry op: a device was notified to read the range (virtio-gpu
     /// TRANSFER_TO_HOST_2D); `va` is 0.
     pub const OP_DEVICE_READ: u64 = 4;
+    /// Entry op: a device was told to write the range (a virtio-blk read into the
+    /// buffer); `va` is 0.
+    pub const OP_DEVICE_WRITE: u64 = 7;
     /// Entry op: a legacy mapping's PTEs were removed (zapped) before a device
     /// submission; `offset`/`len` cover the mapping, `va` is its user address.
     pub const OP_ZAP: u64 = 5;
@@ -439,6 +447,29 @@ pub struct Counters {
     pub setway_ops: u64,
 }
 
+/// Fences name device work: the top byte says which device, the rest is that device's
+/// sequence number (fences of one device signal in order).
+pub mod fence {
+    /// The GPU's fences (device 0): plain sequence numbers 1, 2, ...
+    pub const GPU: u64 = 0;
+    /// The block device's fences (device 1).
+    pub const BLK: u64 = 1;
+    /// Bits of the sequence number.
+    pub const SEQ_BITS: u32 = 56;
+    /// Compose a fence.
+    pub const fn make(device: u64, seq: u64) -> u64 {
+        (device << SEQ_BITS) | (seq & ((1 << SEQ_BITS) - 1))
+    }
+    /// The device of a fence.
+    pub const fn device(f: u64) -> u64 {
+        f >> SEQ_BITS
+    }
+    /// The sequence number of a fence.
+    pub const fn seq(f: u64) -> u64 {
+        f & ((1 << SEQ_BITS) - 1)
+    }
+}
+
 /// Documented limits.
 pub mod limits {
     /// Largest message body in bytes.
@@ -463,6 +494,10 @@ pub mod limits {
     pub const MAX_GPU_DIM: u64 = 16384;
     /// Longest `fence_wait` timeout (ns).
     pub const MAX_TIMEOUT_NS: u64 = 1_000_000_000_000;
+    /// Bytes per block-device sector.
+    pub const SECTOR: u64 = 512;
+    /// Most sectors one `blk_read` may transfer (1 MiB).
+    pub const MAX_BLK_SECTORS: u64 = 2048;
 }
 
 /// The first user address that is never mapped (user space is `[0, USER_END)`).
