@@ -238,6 +238,7 @@ pub fn bring_up(dtb_pa: u64, load_pa: u64, entry_el: u64) -> Machine {
     let gic = unsafe { Gic::new(&info.gic, |r: Region| (LINEAR_BASE + r.base) as usize) };
     irq::init(gic, info.timer.virt_irq);
     crate::gpu::init(&info.virtio_mmio);
+    crate::blk::init(&info.virtio_mmio);
 
     Machine {
         info,
@@ -349,6 +350,13 @@ pub fn report(m: &Machine) {
             log::info!("  gpu     virtio-gpu scanout 0 {w}x{h}, completion IRQ {irq}")
         }
         None => log::info!("  gpu     none"),
+    }
+    match crate::blk::describe() {
+        Some((sectors, irq)) => log::info!(
+            "  blk     virtio-blk {sectors} sectors ({} KiB), completion IRQ {irq}",
+            sectors / 2
+        ),
+        None => log::info!("  blk     none"),
     }
 }
 

@@ -39,11 +39,13 @@
 extern crate alloc;
 
 mod arch;
+mod blk;
 mod boot;
 mod buffer;
 mod console;
 mod counters;
 mod drivers;
+mod fences;
 mod gpu;
 mod irq;
 #[cfg(feature = "ktest")]

@@ -447,6 +447,22 @@ pub struct Counters {
     pub setway_ops: u64,
 }
 
+impl Counters {
+    /// The fields in declaration order (the layout `counters` copies out).
+    pub const fn to_words(&self) -> [u64; 8] {
+        [
+            self.lines_cleaned,
+            self.lines_invalidated,
+            self.lines_clean_invalidated,
+            self.syscalls,
+            self.faults,
+            self.zaps,
+            self.tlbis,
+            self.setway_ops,
+        ]
+    }
+}
+
 /// Fences name device work: the top byte says which device, the rest is that device's
 /// sequence number (fences of one device signal in order).
 pub mod fence {

@@ -43,6 +43,12 @@ impl CpuAccess {
         self.started
     }
 
+    /// Whether the holder is inside a bracket of any direction: a device submission that
+    /// *writes* the buffer is then a misuse (see [`crate::plan_device_write_handover`]).
+    pub const fn is_started(&self) -> bool {
+        self.started.is_some()
+    }
+
     /// Whether the holder is inside a WRITE or RW bracket: a device submission that
     /// references the buffer is then a misuse (see [`crate::plan_device_handover`]).
     pub const fn holds_write(&self) -> bool {

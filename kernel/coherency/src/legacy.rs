@@ -70,7 +70,12 @@
 //! * **Every submission goes through [`LegacyPages::on_device_submit`]** of every
 //!   legacy mapping of the buffer, for reads and writes alike, before the device is
 //!   told. A device that only reads still needs the zap: otherwise the task keeps its
-//!   writable PTEs and its next writes are neither seen nor cleaned.
+//!   writable PTEs and its next writes are neither seen nor cleaned. A device that
+//!   writes still needs the clean ("the device overwrites it anyway" is wrong): a dirty
+//!   line left in the cache is evicted later, on top of the device's bytes, and the
+//!   task's bytes next to what the device wrote are discarded by the next refault's
+//!   invalidate. See [`crate::plan_device_write_handover`] for the rest of that
+//!   hand-over.
 //! * **Device fences.** `device_busy` covers every device job on the buffer, readers
 //!   included: a page must not become writable while a device still reads it (a dirty
 //!   line evicted mid-read tears what the device sees).

@@ -34,7 +34,9 @@
 //! merged) lets a task sync only what it touches. The kernel:
 //!
 //! 1. decodes the flags ([`SyncFlags::parse`] → [`Phase`], [`Dir`]),
-//! 2. plans the request ([`plan_sync`]; rights and range checks included),
+//! 2. plans the request ([`plan_sync`]; rights and range checks included), with the
+//!    direction [`effective_dir`] gives (a START WRITE after a device write is planned
+//!    as START RW),
 //! 3. moves the holder's [`CpuAccess`] state (START twice or END without START fail),
 //! 4. waits the fences of [`SyncPlan::wait_fences`], runs the line runs of
 //!    [`SyncPlan::line_runs`], then one `DSB SY`.
@@ -43,7 +45,7 @@
 //! |-----------------|----------------------|-----------------------------|------------------------------------------|
 //! | START READ      | device writers       | invalidate (edges CIVAC)    | drop stale and speculated lines          |
 //! | START RW        | all device work      | invalidate (edges CIVAC)    | as READ; devices still reading finish    |
-//! | START WRITE     | all device work      | none                        | see the caveat below                     |
+//! | START WRITE     | all device work      | none (RW after a dev write) | see "The device-write direction"         |
 //! | END WRITE / RW  | nothing              | clean to PoC                | push the CPU's writes to RAM             |
 //! | END READ        | nothing              | none                        | nothing is dirty                         |
 //!
@@ -55,20 +57,39 @@
 //! invalidate: discarding a dirty line is a write in disguise, and a holder that may
 //! not write must not be able to destroy another holder's not-yet-ENDed data.
 //!
-//! **Device side.** Before a submission that references the buffer, the kernel only
-//! checks that no holder is inside a WRITE/RW bracket ([`plan_device_handover`]); every
-//! byte the CPU wrote was cleaned by its END, so no maintenance is needed there.
+//! **Device side.** Before a submission that references the buffer the kernel runs a
+//! misuse check, then zaps and cleans the legacy mappings
+//! ([`legacy::LegacyPages::on_device_submit`]); the check depends on what the device
+//! does with the buffer:
 //!
-//! **START WRITE caveat** (shared with Linux, where `dma_sync_*_for_cpu(DMA_TO_DEVICE)`
-//! does nothing on arm64). START WRITE does no maintenance, so if a line of the range
-//! still holds a stale copy from before a device write, the CPU's stores merge into it
-//! and the END clean writes the stale bytes of that line back over the device's data,
-//! including bytes outside the range. START WRITE is therefore correct only when the
-//! device has not written the lines of the range since they were last invalidated
-//! (by a START READ/RW), e.g. a buffer the device only reads. Otherwise use RW, which
-//! costs one invalidate. A kernel that tracks "a device wrote this buffer since the last
-//! invalidate" may instead plan such a START WRITE as START RW (pass
-//! [`Dir::ReadWrite`] to [`plan_sync`], keep [`Dir::Write`] in [`CpuAccess`]).
+//! * a device that **reads** it: no holder may be inside a WRITE/RW bracket
+//!   ([`plan_device_handover`]); every byte the CPU wrote was cleaned by its END.
+//! * a device that **writes** it (a capture, e.g. virtio-blk's `blk_read`): no holder
+//!   may have *any* START open ([`plan_device_write_handover`]), so no direct-path line
+//!   is dirty and nobody reads while the device writes; the kernel sets the buffer's
+//!   `device_wrote` bit.
+//!
+//! # The device-write direction
+//!
+//! When a device writes the buffer, three rules keep the CPU and the device apart:
+//!
+//! | rule | kernel step | API | without it |
+//! |------|-------------|-----|------------|
+//! | (a) clean before handing a CPU-dirtied buffer to a writing device | refuse the submission while a START is open; zap the legacy mappings and clean their written pages | [`plan_device_write_handover`], [`legacy::LegacyPages::on_device_submit`] | a dirty line is evicted after the device wrote and overwrites its bytes |
+//! | (b) START READ/RW waits for the device-write fence, then invalidates | as for any START READ/RW | [`plan_sync`] ([`FenceWait::Writers`] / [`FenceWait::All`], `Invalidate`) | the CPU reads lines cached (or speculatively filled) before or during the write |
+//! | (c) START WRITE after a device write is planned as START RW | keep a per-buffer `device_wrote` bit: set at each device-write submission, cleared by a whole-buffer START READ/RW | [`effective_dir`], [`device_wrote_after_sync`] | a stale line merges with the CPU's partial writes and its END clean writes stale bytes over the device's |
+//!
+//! A `sync` therefore goes: `(phase, dir) = SyncFlags::parse(flags)`;
+//! `req.dir = effective_dir(phase, dir, buf.device_wrote)`; `plan = plan_sync(&req)`;
+//! wait the fences; `access.start(dir)` / `access.end(dir)` (the task's own direction);
+//! run the maintenance; `buf.device_wrote = device_wrote_after_sync(buf.device_wrote,
+//! &req)`.
+//!
+//! **START WRITE without a device write** (shared with Linux, where
+//! `dma_sync_*_for_cpu(DMA_TO_DEVICE)` does nothing on arm64). START WRITE does no
+//! maintenance. That is correct only because of rule (c): if no device wrote the buffer
+//! since the last whole-buffer invalidate, every line in the cache was filled from RAM
+//! that no device has changed since, so no line is stale.
 //!
 //! # Evidence
 //!
@@ -78,8 +99,11 @@
 //! speculative fills, a DMA device and a second holder writing bytes that share edge
 //! lines with the synced range, and check every read against a reference. Mutation
 //! tests then delete each maintenance step in turn (the clean at END, the invalidate at
-//! START, the edge CIVAC, the read-only CIVAC) and require the same machinery to find a
-//! failing sequence.
+//! START, the edge CIVAC, the read-only CIVAC) and each device-write rule (the
+//! invalidate moved before the device's write, the clean before a writing device, the
+//! START WRITE → RW upgrade, the reader check of the write hand-over) and require the
+//! same machinery to find a failing sequence. Device work is queued and completes
+//! later, so the fence waits and speculative fills during a device write are played.
 //!
 //! # The legacy forwarded-mmap path
 //!
@@ -113,6 +137,8 @@ mod tests;
 pub use access::CpuAccess;
 pub use error::SyncError;
 pub use flags::{Dir, Phase, SyncFlags};
-pub use handover::{plan_device_handover, Handover};
-pub use plan::{plan_sync, FenceWait, Policy, SyncPlan, SyncRequest};
+pub use handover::{plan_device_handover, plan_device_write_handover, Handover};
+pub use plan::{
+    device_wrote_after_sync, effective_dir, plan_sync, FenceWait, Policy, SyncPlan, SyncRequest,
+};
 pub use range::resolve_range;

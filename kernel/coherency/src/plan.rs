@@ -83,7 +83,7 @@ impl SyncPlan {
 /// |-------------------|-----------|-------------------------------------------------|
 /// | START READ        | `Writers` | invalidate (read-only holder: clean+invalidate) |
 /// | START RW          | `All`     | invalidate                                      |
-/// | START WRITE       | `All`     | none                                            |
+/// | START WRITE       | `All`     | none (but see [`effective_dir`])                |
 /// | END WRITE / RW    | `None`    | clean to PoC                                    |
 /// | END READ          | `None`    | none                                            |
 ///
@@ -127,4 +127,68 @@ const fn start_read_op(may_write: bool) -> CacheOp {
     } else {
         CacheOp::CleanInvalidate
     }
+}
+
+/// The direction to *plan* a request with, given whether a device wrote the buffer since
+/// its last whole-buffer invalidate (the buffer's `device_wrote` bit): rule (c) of the
+/// device-write direction.
+///
+/// A START WRITE on such a buffer is planned as START RW, so its range is invalidated
+/// (edges clean+invalidate) after the fences: a line that went stale while the device
+/// wrote (speculatively filled, or read by the CPU before the device's write) would
+/// otherwise take the CPU's partial writes, and the END's clean would write its stale
+/// bytes back over the device's, including bytes outside the synced range.
+///
+/// Everything else is returned unchanged: START READ/RW invalidate anyway, and END
+/// plans the same clean for WRITE and RW. The rights check and the fences of START RW
+/// are those of START WRITE (map-write right, [`FenceWait::All`]), so the upgrade
+/// never turns an accepted request into a refused one.
+///
+/// Only [`plan_sync`] sees the result: the holder's [`crate::CpuAccess`] keeps the
+/// direction the task asked for (its END names that one).
+///
+/// ```
+/// use coherency::{effective_dir, plan_sync, CpuAccess, Dir, Phase, Policy, SyncRequest};
+/// # let (device_wrote, mut access) = (true, CpuAccess::default());
+/// let (phase, dir) = (Phase::Start, Dir::Write); // from SyncFlags::parse
+/// let req = SyncRequest {
+///     phase,
+///     dir: effective_dir(phase, dir, device_wrote),
+///     offset: 0,
+///     len: 64,
+///     size: 4096,
+///     policy: Policy::Cached,
+///     device_coherent: false,
+///     may_write: true,
+/// };
+/// let plan = plan_sync(&req).unwrap();
+/// assert!(plan.op.is_some(), "planned as START RW: invalidate");
+/// access.start(dir).unwrap(); // the task's own direction
+/// ```
+pub const fn effective_dir(phase: Phase, dir: Dir, device_wrote: bool) -> Dir {
+    match (phase, dir) {
+        (Phase::Start, Dir::Write) if device_wrote => Dir::ReadWrite,
+        _ => dir,
+    }
+}
+
+/// The buffer's `device_wrote` bit after a `sync` request: `false` once a START READ/RW
+/// has covered the whole buffer (its invalidate ran after the writer fences, so every
+/// line that could be stale is gone), otherwise unchanged.
+///
+/// `req` is the request as passed to [`plan_sync`] (with the [`effective_dir`]), and
+/// the kernel calls this after `plan_sync` returned `Ok`, the fences were waited and the
+/// maintenance ran. A partial range clears nothing: lines outside it may still be stale.
+/// On an uncached buffer or a coherent device the bit is irrelevant (nothing is
+/// planned either way) and is cleared the same way.
+///
+/// The bit is set at every submission of a device write
+/// ([`crate::plan_device_write_handover`]).
+pub const fn device_wrote_after_sync(device_wrote: bool, req: &SyncRequest) -> bool {
+    let whole = match resolve_range(req.offset, req.len, req.size) {
+        Ok((offset, len)) => offset == 0 && len == req.size,
+        Err(_) => false,
+    };
+    let invalidates = matches!(req.phase, Phase::Start) && req.dir.reads();
+    device_wrote && !(invalidates && whole)
 }

@@ -141,11 +141,11 @@ pub fn on_fault(k: &mut Kernel, id: u32, far: u64, write: bool) -> Option<FaultO
     }
     let page = ((far - va) / PAGE_SIZE) as usize;
     let buf = map.buffer.clone();
-    let fence = buf
-        .device_read_fence
-        .load(Ordering::SeqCst)
-        .max(buf.device_write_fence.load(Ordering::SeqCst));
-    let busy = fence > crate::gpu::completed();
+    let pending = crate::fences::first_pending(&[
+        buf.device_read_fence.load(Ordering::SeqCst),
+        buf.device_write_fence.load(Ordering::SeqCst),
+    ]);
+    let (busy, fence) = (pending.is_some(), pending.unwrap_or(0));
     let others_dirty = legacy_dirty || buf.cpu_writers.load(Ordering::SeqCst) > 0;
     let page_va = va + page as u64 * PAGE_SIZE;
     let offset = map.buffer_offset(page);

@@ -70,10 +70,17 @@ pub struct Buffer {
     kva: u64,
     /// Holders with an open START WRITE/RW (the misuse detector reads it).
     pub cpu_writers: AtomicU32,
-    /// The last fence of device work that reads this buffer (0: none).
+    /// Holders with any START open (READ, WRITE or RW): the misuse detector of device
+    /// writes reads it.
+    pub cpu_holders: AtomicU32,
+    /// The last fence of device work that reads this buffer (0: none; GPU fences).
     pub device_read_fence: AtomicU64,
-    /// The last fence of device work that writes this buffer (0: none).
+    /// The last fence of device work that writes this buffer (0: none; block fences).
     pub device_write_fence: AtomicU64,
+    /// A device wrote the buffer since the last whole-buffer invalidate (set when a
+    /// device write is submitted, cleared by a START READ/RW of the whole buffer): stale
+    /// lines may be cached anywhere in it, so a START WRITE must invalidate its range.
+    pub device_wrote: AtomicBool,
     /// Live legacy (forwarded) mappings of this buffer, in any task.
     pub legacy_mappings: AtomicU32,
 }
@@ -157,8 +164,10 @@ impl Buffer {
             frames,
             kva,
             cpu_writers: AtomicU32::new(0),
+            cpu_holders: AtomicU32::new(0),
             device_read_fence: AtomicU64::new(0),
             device_write_fence: AtomicU64::new(0),
+            device_wrote: AtomicBool::new(false),
             legacy_mappings: AtomicU32::new(0),
         })
     }

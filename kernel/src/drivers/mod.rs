@@ -1,3 +1,5 @@
 //! Device drivers that sit on top of the kernel's memory and interrupt services.
 
+pub mod virtio;
+pub mod virtio_blk;
 pub mod virtio_gpu;

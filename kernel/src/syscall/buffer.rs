@@ -181,9 +181,15 @@ fn sync_state(
     if !rights.contains(Rights::MAP_READ) {
         return Err(Error::AccessDenied);
     }
+    // A device wrote the buffer since its last whole-buffer invalidate: stale lines may
+    // be cached in the range, and one merging with the CPU's writes would be cleaned
+    // back over the device's bytes at END. So START WRITE is planned as START RW (it
+    // invalidates the range too); the holder's state still records WRITE.
+    let device_wrote = buf.device_wrote.load(Ordering::SeqCst);
+    let planned_dir = coherency::effective_dir(phase, dir, device_wrote);
     let req = SyncRequest {
         phase,
-        dir,
+        dir: planned_dir,
         offset: r.offset,
         len: r.row_len,
         size: buf.size,
@@ -195,22 +201,25 @@ fn sync_state(
 
     // Device work on the buffer must be complete first (like Linux: CPU reads wait for
     // device writers, CPU writes for everyone). The call is re-issued when it is.
-    let wait_for = match plan.wait_fences {
-        FenceWait::None => 0,
-        FenceWait::Writers => buf.device_write_fence.load(Ordering::SeqCst),
-        FenceWait::All => buf
-            .device_read_fence
-            .load(Ordering::SeqCst)
-            .max(buf.device_write_fence.load(Ordering::SeqCst)),
+    // Fences of different devices are not ordered: each is checked on its own.
+    let writers = buf.device_write_fence.load(Ordering::SeqCst);
+    let pending = match plan.wait_fences {
+        FenceWait::None => None,
+        FenceWait::Writers => crate::fences::first_pending(&[writers]),
+        FenceWait::All => {
+            crate::fences::first_pending(&[buf.device_read_fence.load(Ordering::SeqCst), writers])
+        }
     };
-    if wait_for > crate::gpu::completed() {
-        return Ok(SyncStep::Wait(wait_for));
+    if let Some(fence) = pending {
+        return Ok(SyncStep::Wait(fence));
     }
 
     // The holder's state: at most one START open per task and buffer.
     let slot = t.cpu_access.iter().position(|(b, _)| b.id == buf.id);
     let mut access = slot.map_or(CpuAccess::default(), |i| t.cpu_access[i].1);
     let before = access.holds_write();
+    // An entry exists exactly while a START is open.
+    let held_before = slot.is_some();
     match phase {
         Phase::Start => access.start(dir),
         Phase::End => access.end(dir),
@@ -232,6 +241,16 @@ fn sync_state(
         (true, false) => buf.cpu_writers.fetch_sub(1, Ordering::SeqCst),
         _ => 0,
     };
+    match (held_before, access.current().is_some()) {
+        (false, true) => buf.cpu_holders.fetch_add(1, Ordering::SeqCst),
+        (true, false) => buf.cpu_holders.fetch_sub(1, Ordering::SeqCst),
+        _ => 0,
+    };
+    // A START READ/RW of the whole buffer invalidates every line a device write could
+    // have left stale (the device work is complete: its fence was waited for above).
+    if r.rows == 1 && !coherency::device_wrote_after_sync(device_wrote, &req) {
+        buf.device_wrote.store(false, Ordering::SeqCst);
+    }
     Ok(SyncStep::Maintain(plan.op.map(|(op, _, _)| op)))
 }
 

@@ -1,8 +1,9 @@
 //! GPU syscalls: display info, importing a buffer as a GPU resource, presenting a
-//! rectangle (with the misuse detector), and waiting on fences.
+//! rectangle (with the misuse detector), and waiting on fences (of any device).
 
 use super::{handle, task, Outcome, SysResult};
 use crate::buffer::trace;
+use crate::fences;
 use crate::gpu::{self, Resource};
 use crate::task::object::Object;
 use crate::task::{Block, Kernel};
@@ -120,16 +121,20 @@ pub(super) fn present(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
     Ok(Outcome::Done(fence, 0))
 }
 
+/// `fence_wait` for a fence of any device (`abi::fence`).
 pub(super) fn fence_wait(fence: u64, timeout_ns: u64) -> SysResult {
-    let issued = gpu::with(|d| d.issued_fence()).ok_or(Error::NotSupported)?;
-    if fence == 0 || fence > issued || timeout_ns > limits::MAX_TIMEOUT_NS {
+    // A GPU fence without a GPU: the facility is missing (as before block fences).
+    if abi::fence::device(fence) == abi::fence::GPU && gpu::with(|_| ()).is_none() {
+        return Err(Error::NotSupported);
+    }
+    if !fences::issued(fence) || timeout_ns > limits::MAX_TIMEOUT_NS {
         return Err(Error::InvalidArgument);
     }
-    if gpu::completed() >= fence {
-        return match gpu::with(|d| d.fence_failed(fence)) {
-            Some(true) => Err(Error::DeviceError),
-            _ => Ok(Outcome::Done(0, 0)),
-        };
+    if fences::completed(fence) {
+        if fences::failed(fence) {
+            return Err(Error::DeviceError);
+        }
+        return Ok(Outcome::Done(0, 0));
     }
     if timeout_ns == 0 {
         return Err(Error::TimedOut);

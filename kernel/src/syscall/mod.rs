@@ -4,11 +4,12 @@
 //! A call that fails changes nothing. User memory is only reached through the task's
 //! address space (`task::space`), which checks every page first.
 
+mod blk;
 mod buffer;
 mod gpu;
 
 use crate::arch::exception::TrapFrame;
-use crate::task::object::{Channel, Message, Object, Recv};
+use crate::task::object::{Channel, Message, Object};
 use crate::task::space::UserAccess;
 use crate::task::{Block, Kernel};
 use abi::{limits, Error, ExitHow, Handle, Rights, Stat, Sys};
@@ -128,19 +129,11 @@ fn call(k: &mut Kernel, id: u32, sys: Sys, a: [u64; 6]) -> SysResult {
         Sys::GpuMmap => gpu::mmap(k, id, a),
         Sys::BufferSyncRect => buffer::sync_rect(k, id, a),
         Sys::Counters => {
-            let c = crate::counters::snapshot();
             let mut raw = [0u8; 64];
-            let fields = [
-                c.lines_cleaned,
-                c.lines_invalidated,
-                c.lines_clean_invalidated,
-                c.syscalls,
-                c.faults,
-                c.zaps,
-                c.tlbis,
-                c.setway_ops,
-            ];
-            for (chunk, v) in raw.chunks_exact_mut(8).zip(fields) {
+            for (chunk, v) in raw
+                .chunks_exact_mut(8)
+                .zip(crate::counters::snapshot().to_words())
+            {
                 chunk.copy_from_slice(&v.to_le_bytes());
             }
             if !a[0].is_multiple_of(8) {
@@ -151,6 +144,8 @@ fn call(k: &mut Kernel, id: u32, sys: Sys, a: [u64; 6]) -> SysResult {
         }
         Sys::BenchDcLoop => buffer::bench_dc_loop(k, id, a),
         Sys::BenchCleanAll => buffer::bench_clean_all(),
+        Sys::BlkInfo => blk::info(),
+        Sys::BlkRead => blk::read(k, id, a),
         Sys::ChannelSend => send(k, id, a),
         Sys::ChannelRecv => recv(k, id, a),
         Sys::Stats => {
@@ -326,15 +321,8 @@ fn recv(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
         }
         t.space.check_range(hptr, hbytes, UserAccess::Write)?;
     }
-    let Some((nb, nh)) = end.peek_sizes() else {
-        return match end.recv()? {
-            Recv::WouldBlock => Ok(Outcome::Blocked(Block::Recv(end.key()))),
-            Recv::Message(m) => {
-                // Cannot happen (peek saw an empty queue on this single CPU); keep it.
-                end.unreceive(m);
-                Ok(Outcome::Blocked(Block::Recv(end.key())))
-            }
-        };
+    let Some((nb, nh)) = end.peek()? else {
+        return Ok(Outcome::Blocked(Block::Recv(end.key())));
     };
     if nb as u64 > blen || nh as u64 > hlen {
         return Ok(Outcome::Failed(Error::BufferTooSmall, nb as u64, nh as u64));
@@ -342,9 +330,8 @@ fn recv(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
     if t.handles.free_slots() < nh {
         return Err(Error::TableFull);
     }
-    let Recv::Message(msg) = end.recv()? else {
-        return Err(Error::PeerClosed);
-    };
+    // Single CPU, lock held: the message peeked at is still there.
+    let msg = end.take().ok_or(Error::PeerClosed)?;
     t.space.write(bptr, &msg.bytes)?;
     let mut values = Vec::with_capacity(nh * 4);
     for (obj, rights) in msg.handles {

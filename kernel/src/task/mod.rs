@@ -267,6 +267,9 @@ impl Kernel {
                 buf.cpu_writers
                     .fetch_sub(1, core::sync::atomic::Ordering::SeqCst);
             }
+            // Every entry is an open START.
+            buf.cpu_holders
+                .fetch_sub(1, core::sync::atomic::Ordering::SeqCst);
         }
         let asid = task.space.asid();
         task.space.destroy();
@@ -327,12 +330,15 @@ impl Kernel {
     /// Wake what the device completed: restartable fence waits, and `fence_wait`s
     /// (writing their result).
     fn fences(&mut self) {
-        let done = crate::gpu::completed();
+        // Buffers the block device finished writing may go now.
+        crate::blk::retire();
         for (&id, t) in self.tasks.iter_mut() {
             let result = match t.state {
-                State::Blocked(Block::Fence(f)) if f <= done => None,
-                State::Blocked(Block::FenceWait { fence, .. }) if fence <= done => {
-                    let failed = crate::gpu::with(|d| d.fence_failed(fence)).unwrap_or(false);
+                State::Blocked(Block::Fence(f)) if crate::fences::completed(f) => None,
+                State::Blocked(Block::FenceWait { fence, .. })
+                    if crate::fences::completed(fence) =>
+                {
+                    let failed = crate::fences::failed(fence);
                     Some(if failed { Error::DeviceError as u64 } else { 0 })
                 }
                 _ => continue,

@@ -85,14 +85,6 @@ impl Channel {
     }
 }
 
-/// Outcome of a receive attempt.
-pub enum Recv {
-    /// A message.
-    Message(Message),
-    /// Nothing queued but the peer is open: the caller should block.
-    WouldBlock,
-}
-
 impl ChannelEnd {
     /// Identity of the channel (for waking receivers blocked on it).
     pub fn key(&self) -> usize {
@@ -126,31 +118,21 @@ impl ChannelEnd {
         Ok(())
     }
 
-    /// Sizes (bytes, handles) of the next message, if any.
-    pub fn peek_sizes(&self) -> Option<(usize, usize)> {
+    /// Sizes (bytes, handles) of the next message; `None` if nothing is queued and the
+    /// peer is open (the receiver should block); `PeerClosed` if nothing is queued and
+    /// nothing ever will be.
+    pub fn peek(&self) -> Result<Option<(usize, usize)>, Error> {
         let st = self.chan.state.lock();
-        st.queues[self.side]
-            .front()
-            .map(|m| (m.bytes.len(), m.handles.len()))
-    }
-
-    /// Take the next message, or report that the caller must block or the peer is gone.
-    pub fn recv(&self) -> Result<Recv, Error> {
-        let mut st = self.chan.state.lock();
-        if let Some(m) = st.queues[self.side].pop_front() {
-            return Ok(Recv::Message(m));
-        }
-        if st.open[1 - self.side] {
-            Ok(Recv::WouldBlock)
-        } else {
-            Err(Error::PeerClosed)
+        match st.queues[self.side].front() {
+            Some(m) => Ok(Some((m.bytes.len(), m.handles.len()))),
+            None if st.open[1 - self.side] => Ok(None),
+            None => Err(Error::PeerClosed),
         }
     }
 
-    /// Put a message back at the head of this side's queue (a receive that could not
-    /// complete after taking it).
-    pub fn unreceive(&self, msg: Message) {
-        self.chan.state.lock().queues[self.side].push_front(msg);
+    /// Take the next message (the one [`peek`](Self::peek) described), if any.
+    pub fn take(&self) -> Option<Message> {
+        self.chan.state.lock().queues[self.side].pop_front()
     }
 }
 

@@ -1,5 +1,6 @@
-//! Starting QEMU: the virt machine the kernel targets, with a virtio-gpu device, modern
-//! virtio-mmio transport and semihosting for exit codes; runs with a timeout.
+//! Starting QEMU: the virt machine the kernel targets, with a virtio-gpu device (and an
+//! optional virtio-blk disk), modern virtio-mmio transport and semihosting for exit
+//! codes; runs with a timeout.
 
 use crate::Result;
 use std::io::Read;
@@ -72,6 +73,9 @@ pub struct Machine {
     /// Deterministic instruction counting (`-icount shift=0,sleep=off`): one virtual
     /// nanosecond per instruction, so PMCCNTR_EL0 counts retired instructions.
     pub icount: bool,
+    /// A raw disk image attached as a virtio-blk device (`-drive ...,if=none,id=disk0
+    /// -device virtio-blk-device,drive=disk0`).
+    pub disk: Option<PathBuf>,
 }
 
 impl Machine {
@@ -90,6 +94,7 @@ impl Machine {
             qmp: None,
             gpu: "virtio-gpu-device".into(),
             icount: false,
+            disk: None,
         }
     }
 
@@ -132,6 +137,14 @@ impl Machine {
         a.extend(["-append".into(), self.append.clone()]);
         if let Some(rd) = &self.initrd {
             a.extend(["-initrd".into(), rd.display().to_string()]);
+        }
+        if let Some(disk) = &self.disk {
+            a.extend([
+                "-drive".into(),
+                format!("file={},if=none,format=raw,id=disk0", disk.display()),
+                "-device".into(),
+                "virtio-blk-device,drive=disk0".into(),
+            ]);
         }
         if let Some(dtb) = &self.dtb {
             a.extend(["-dtb".into(), dtb.display().to_string()]);

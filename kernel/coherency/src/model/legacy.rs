@@ -12,15 +12,17 @@
 //!   no brackets: it loads and stores anywhere, at any time, except that it does not
 //!   store into `N` while B has a bracket open (two writers racing on the same bytes);
 //! * holder **B**, on the direct path, bracketing stores into the unaligned range `N`
-//!   with the real [`plan_sync`] (START WRITE or RW; a START WRITE over lines the device
-//!   wrote since they were last invalidated is played as RW, the crate-level caveat),
-//!   its invalidates passed through [`LegacyPages::direct_start_op`]. While B is inside
-//!   a WRITE/RW bracket, A's faults pass `others_may_be_dirty`;
+//!   with the real [`plan_sync`] (START WRITE or RW, planned with the real
+//!   [`effective_dir`] from the buffer's `device_wrote` bit, which the runner keeps as
+//!   the kernel does), its invalidates passed through [`LegacyPages::direct_start_op`].
+//!   While B is inside a WRITE/RW bracket, A's faults pass `others_may_be_dirty`;
 //! * the **device**: a submission (read or write of a range) first calls
 //!   [`LegacyPages::on_device_submit`] and carries it out (zap: every entry unmapped;
-//!   `DC CVAC` of each line of each page to clean), unless B holds write access
-//!   ([`plan_device_handover`]: refused). The work is queued and happens later (`DevDone`,
-//!   or when a fault or a START waits for it), so faults really meet a busy device;
+//!   `DC CVAC` of each line of each page to clean), unless the hand-over check refuses
+//!   it ([`plan_device_handover`] for a read: B holds write access;
+//!   [`plan_device_write_handover`] for a write: B has a START open). The work is queued
+//!   and happens later (`DevDone`, or when a fault or a START waits for it), so faults
+//!   really meet a busy device;
 //! * the **cache**, evicting and speculatively filling lines at random.
 //!
 //! Every CPU load and every device read is checked against `truth`, the last value
@@ -41,7 +43,8 @@ use mm::cache::CacheOp;
 use super::cache::{Memory, LINE};
 use super::scenario::{Pick, BASE, GEOM};
 use crate::legacy::{FaultAction, LegacyPages, LegacyPolicy, PageState, SubmitPlan};
-use crate::{plan_device_handover, plan_sync, CpuAccess, Dir, FenceWait, Handover, Phase};
+use crate::{device_wrote_after_sync, effective_dir, plan_device_handover};
+use crate::{plan_device_write_handover, plan_sync, CpuAccess, Dir, FenceWait, Handover, Phase};
 use crate::{SyncPlan, SyncRequest};
 
 /// Buffer size in bytes.
@@ -165,6 +168,13 @@ pub enum LegacyMutation {
     DirectStartIgnoresLegacy,
     /// The uncached mmap skips its clean+invalidate.
     UncachedMmapNoCleanInvalidate,
+    /// A submission that *writes* the buffer cleans no page (reads still do): "the
+    /// device overwrites it anyway". The legacy task's dirty lines stay in the cache and
+    /// are evicted over the device's data, or their bytes outside what the device
+    /// wrote are discarded by the next refault's invalidate.
+    NoCleanBeforeDeviceWrite,
+    /// B's START WRITE after a device write is planned as START WRITE, not RW.
+    StartWriteAfterDeviceWriteNotRw,
 }
 
 impl LegacyMutation {
@@ -177,7 +187,7 @@ impl LegacyMutation {
     ];
 
     /// Every mutation that breaks something.
-    pub const BROKEN: [LegacyMutation; 8] = [
+    pub const BROKEN: [LegacyMutation; 10] = [
         LegacyMutation::NoCleanAtSubmit,
         LegacyMutation::NoInvalidateAtRefault,
         LegacyMutation::RefaultAlwaysPureInvalidate,
@@ -186,6 +196,8 @@ impl LegacyMutation {
         LegacyMutation::FaultIgnoresDevice,
         LegacyMutation::DirectStartIgnoresLegacy,
         LegacyMutation::UncachedMmapNoCleanInvalidate,
+        LegacyMutation::NoCleanBeforeDeviceWrite,
+        LegacyMutation::StartWriteAfterDeviceWriteNotRw,
     ];
 
     /// [`LegacyPages::on_fault`] as this mutation sees it: the action the runner then
@@ -227,10 +239,11 @@ impl LegacyMutation {
     }
 
     /// [`LegacyPages::on_device_submit`] as this mutation sees it.
-    fn on_device_submit(self, lp: &mut LegacyPages) -> SubmitPlan {
+    fn on_device_submit(self, lp: &mut LegacyPages, device_writes: bool) -> SubmitPlan {
         let mut plan = lp.on_device_submit();
         match self {
             LegacyMutation::NoCleanAtSubmit => plan.clean_pages.clear(),
+            LegacyMutation::NoCleanBeforeDeviceWrite if device_writes => plan.clean_pages.clear(),
             LegacyMutation::NoZapAtSubmit => plan.zap = false,
             _ => {}
         }
@@ -263,9 +276,8 @@ struct Runner<'s> {
     mem: Memory,
     /// The reference: last value written to each byte, by anyone.
     truth: Vec<u8>,
-    /// Per line: the device wrote it (or was asked to) since it was last invalidated
-    /// after a fence.
-    dev_dirty: Vec<bool>,
+    /// The buffer's `device_wrote` bit, kept as the kernel keeps it.
+    device_wrote: bool,
     legacy: LegacyPages,
     /// A's page table, as the runner carried the actions out.
     pte: Vec<PageState>,
@@ -285,7 +297,7 @@ impl<'s> Runner<'s> {
             m,
             mem: Memory::new(BASE, SIZE, true, false),
             truth: vec![0; SIZE],
-            dev_dirty: vec![false; SIZE / LINE],
+            device_wrote: false,
             legacy: LegacyPages::new(PAGES, s.policy),
             pte: vec![PageState::Unmapped; PAGES],
             b: CpuAccess::default(),
@@ -441,7 +453,6 @@ impl<'s> Runner<'s> {
                 if let Some(op) = maintenance {
                     for l in page * PAGE / LINE..(page + 1) * PAGE / LINE {
                         self.mem.dc(op, line_addr(l));
-                        self.dev_dirty[l] = false;
                     }
                     self.stats.civac_maps += u64::from(op == CacheOp::CleanInvalidate);
                 }
@@ -489,14 +500,12 @@ impl<'s> Runner<'s> {
         if self.b.current().is_some() {
             return Ok(());
         }
-        let (n0, n1) = self.s.n;
-        let lines = n0 / LINE..n1.div_ceil(LINE);
-        let dir = if dir == Dir::Write && self.dev_dirty[lines.clone()].contains(&true) {
-            Dir::ReadWrite
-        } else {
-            dir
+        let planned = match self.m {
+            LegacyMutation::StartWriteAfterDeviceWriteNotRw => dir,
+            _ => effective_dir(Phase::Start, dir, self.device_wrote),
         };
-        let mut plan = plan_sync(&self.b_request(Phase::Start, dir)).expect("valid request");
+        let req = self.b_request(Phase::Start, planned);
+        let mut plan = plan_sync(&req).expect("valid request");
         self.b.start(dir).expect("B was idle");
         if plan.wait_fences != FenceWait::None {
             self.complete_all()?;
@@ -509,9 +518,7 @@ impl<'s> Runner<'s> {
             }
         }
         self.apply(&plan);
-        if dir.reads() && plan.op.is_some() {
-            self.dev_dirty[lines].fill(false);
-        }
+        self.device_wrote = device_wrote_after_sync(self.device_wrote, &req);
         Ok(())
     }
 
@@ -533,11 +540,17 @@ impl<'s> Runner<'s> {
     // --- the device ------------------------------------------------------------------
 
     fn submit(&mut self, job: Job) -> Result<(), LFailure> {
-        if plan_device_handover(self.b.holds_write()) != Handover::Ready {
+        let writes = matches!(job, Job::Write(..));
+        let verdict = if writes {
+            plan_device_write_handover(self.b.is_started())
+        } else {
+            plan_device_handover(self.b.holds_write())
+        };
+        if verdict != Handover::Ready {
             self.stats.refused += 1;
             return Ok(());
         }
-        let plan = self.m.on_device_submit(&mut self.legacy);
+        let plan = self.m.on_device_submit(&mut self.legacy, writes);
         if plan.zap {
             self.stats.zaps += 1;
             self.pte.fill(PageState::Unmapped);
@@ -552,11 +565,9 @@ impl<'s> Runner<'s> {
             }
         }
         self.consistent()?;
-        if let Job::Write(s, e) = job {
-            // The kernel knows what a submission will write: B's START WRITE caveat
-            // counts queued writes too (its fence wait comes after the decision).
-            self.dev_dirty[s / LINE..e.div_ceil(LINE)].fill(true);
-        }
+        // Set at submission: B's START WRITE decides its direction before it waits the
+        // fence.
+        self.device_wrote |= writes;
         self.pending.push_back(job);
         Ok(())
     }
@@ -583,7 +594,6 @@ impl<'s> Runner<'s> {
                     self.mem.device_write(i, v);
                     self.truth[i] = v;
                 }
-                self.dev_dirty[s / LINE..e.div_ceil(LINE)].fill(true);
             }
         }
         Ok(())

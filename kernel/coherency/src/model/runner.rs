@@ -2,13 +2,24 @@
 //! reference, through the (possibly mutated) real planner. See [`super::scenario`] for
 //! what is played and what is skipped.
 
-use super::cache::{Memory, LINE};
+use std::collections::VecDeque;
+
+use mm::cache::{self, CacheOp};
+
+use super::cache::Memory;
 use super::mutation::Mutation;
 use super::scenario::{Failure, FailureKind, Op, Scenario, Span, Stats, BASE, GEOM, SIZE};
 use crate::{
-    plan_device_handover, resolve_range, CpuAccess, Dir, Handover, Phase, Policy, SyncError,
-    SyncRequest,
+    device_wrote_after_sync, resolve_range, CpuAccess, Dir, FenceWait, Handover, Phase, Policy,
+    SyncError, SyncRequest,
 };
+
+/// A queued device job over `[start, end)`.
+#[derive(Clone, Copy, Debug)]
+enum Job {
+    Read(usize, usize),
+    Write(usize, usize),
+}
 
 #[derive(Clone, Copy, Default)]
 struct Holder {
@@ -44,8 +55,12 @@ struct Runner<'s> {
     mem: Memory,
     /// The reference: last value written to each byte, by anyone.
     truth: Vec<u8>,
-    /// Per line: the device wrote it since a START READ/RW last covered it.
-    dev_dirty: Vec<bool>,
+    /// The buffer's `device_wrote` bit, kept as the kernel keeps it.
+    device_wrote: bool,
+    /// Device jobs submitted and not completed yet, oldest first.
+    pending: VecDeque<Job>,
+    /// [`Mutation::NoCleanBeforeDeviceWrite`]: END cleans not done yet, `(offset, len)`.
+    deferred: Vec<(u64, u64)>,
     a: Holder,
     b: Holder,
     stamp: u8,
@@ -63,7 +78,9 @@ impl<'s> Runner<'s> {
             m,
             mem: Memory::new(BASE, SIZE, cacheable, s.coherent),
             truth: vec![0; SIZE],
-            dev_dirty: vec![false; SIZE / LINE],
+            device_wrote: false,
+            pending: VecDeque::new(),
+            deferred: Vec::new(),
             a: Holder {
                 may_write: s.a_may_write,
                 ..Holder::default()
@@ -109,28 +126,30 @@ impl<'s> Runner<'s> {
             }
             Op::BEnd => self.end(Who::B, false),
             Op::DevRead(pick) => {
-                if self.device_may_go() {
-                    let (s, e) = pick.map_or((0, SIZE), |p| p.within(0, SIZE));
-                    self.device_read(s, e)?;
-                }
+                let (s, e) = pick.map_or((0, SIZE), |p| p.within(0, SIZE));
+                self.submit(Job::Read(s, e));
                 Ok(())
             }
             Op::DevWrite(pick) => {
                 let (s, e) = pick.map_or((0, SIZE), |p| p.within(0, SIZE));
-                let (a0, a1) = self.a.range;
-                let into_a_read = self.a.access.current().is_some() && s < a1 && a0 < e;
-                if self.device_may_go() && !into_a_read {
-                    self.device_write(s, e);
-                }
+                self.submit(Job::Write(s, e));
                 Ok(())
             }
+            Op::DevDone => match self.pending.pop_front() {
+                Some(job) => self.execute(job),
+                None => Ok(()),
+            },
             Op::Evict(i) => {
                 self.mem.evict(usize::from(i) % self.mem.line_count());
                 Ok(())
             }
             Op::Fill(i) => {
-                self.mem
-                    .speculative_fill(usize::from(i) % self.mem.line_count());
+                let i = usize::from(i) % self.mem.line_count();
+                let writing = self.pending.iter().any(|j| matches!(j, Job::Write(..)));
+                let absent = !self.mem.is_present(i);
+                self.mem.speculative_fill(i);
+                self.stats.fills_during_write +=
+                    u64::from(writing && absent && self.mem.is_present(i));
                 Ok(())
             }
         }
@@ -139,8 +158,12 @@ impl<'s> Runner<'s> {
     fn finish(&mut self) -> Result<(), Failure> {
         self.end(Who::A, false)?;
         self.end(Who::B, false)?;
-        assert!(self.device_may_go());
-        self.device_read(0, SIZE)?;
+        self.submit(Job::Read(0, SIZE));
+        assert!(
+            matches!(self.pending.back(), Some(Job::Read(0, SIZE))),
+            "the final device read was refused"
+        );
+        self.complete(self.pending.len())?;
         self.a.range = (0, SIZE);
         self.sync(Who::A, Phase::Start, Dir::Read, 0, 0)?;
         self.cpu_read(0, SIZE)?;
@@ -185,7 +208,6 @@ impl<'s> Runner<'s> {
         let (o, l) = resolve_range(off, len, SIZE as u64).expect("runner picks valid ranges");
         let range = (o as usize, (o + l) as usize);
         let dir = if self.a.may_write { dir } else { Dir::Read };
-        let dir = self.caveat(dir, range);
         self.a.req = (off, len);
         self.a.range = range;
         self.sync(Who::A, Phase::Start, dir, off, len)
@@ -195,20 +217,8 @@ impl<'s> Runner<'s> {
         if self.b.access.current().is_some() {
             return Ok(());
         }
-        let dir = self.caveat(Dir::Write, self.s.n);
         let (off, len) = self.b.req;
-        self.sync(Who::B, Phase::Start, dir, off, len)
-    }
-
-    /// START WRITE over lines the device wrote since their last invalidate is played as
-    /// START RW (see the crate docs).
-    fn caveat(&mut self, dir: Dir, (s, e): (usize, usize)) -> Dir {
-        if dir == Dir::Write && self.dev_dirty[s / LINE..e.div_ceil(LINE)].contains(&true) {
-            self.stats.upgraded += 1;
-            Dir::ReadWrite
-        } else {
-            dir
-        }
+        self.sync(Who::B, Phase::Start, Dir::Write, off, len)
     }
 
     fn end(&mut self, who: Who, whole: bool) -> Result<(), Failure> {
@@ -227,8 +237,10 @@ impl<'s> Runner<'s> {
         }
     }
 
-    /// One `sync` call: the (mutated) planner, the access state machine, the maintenance
-    /// on the model, and the protocol bookkeeping of device-written lines.
+    /// One `sync` call as the kernel makes it: the direction to plan with
+    /// ([`crate::effective_dir`]), the (mutated) planner, the fence wait, the access
+    /// state machine (with the task's own direction), the maintenance on the model, and
+    /// the `device_wrote` bookkeeping.
     fn sync(
         &mut self,
         who: Who,
@@ -237,9 +249,15 @@ impl<'s> Runner<'s> {
         off: u64,
         len: u64,
     ) -> Result<(), Failure> {
+        self.flush_deferred();
+        let planned = self.m.effective_dir(phase, dir, self.device_wrote);
+        if (phase, dir) == (Phase::Start, Dir::Write) {
+            self.stats.upgraded += u64::from(planned != dir);
+            self.stats.plain_start_writes += u64::from(planned == dir);
+        }
         let req = SyncRequest {
             phase,
-            dir,
+            dir: planned,
             offset: off,
             len,
             size: SIZE as u64,
@@ -247,29 +265,86 @@ impl<'s> Runner<'s> {
             device_coherent: self.s.coherent,
             may_write: self.holder(who).may_write,
         };
-        let plan = self.m.plan_sync(&req).map_err(|e| self.protocol(e))?;
+        let mut plan = self.m.plan_sync(&req).map_err(|e| self.protocol(e))?;
+        let through = match plan.wait_fences {
+            FenceWait::None => 0,
+            FenceWait::Writers => self
+                .pending
+                .iter()
+                .rposition(|j| matches!(j, Job::Write(..)))
+                .map_or(0, |i| i + 1),
+            FenceWait::All => self.pending.len(),
+        };
+        self.stats.fence_waits += through as u64;
+        self.complete(through)?;
         let h = self.holder(who);
         let moved = match phase {
             Phase::Start => h.access.start(dir),
             Phase::End => h.access.end(dir),
         };
         moved.map_err(|e| self.protocol(e))?;
-        // Fences: the model's device work is complete when submitted.
+        if self.m.defers_end_clean() && phase == Phase::End {
+            if let Some((CacheOp::Clean, o, l)) = plan.op.take() {
+                self.deferred.push((o, l));
+            }
+        }
         let runs = self.m.line_runs(&plan, GEOM, BASE);
         self.stats.dc_lines += self.mem.apply(&runs);
-        if phase == Phase::Start && dir.reads() {
-            let (o, l) = resolve_range(off, len, SIZE as u64).map_err(|e| self.protocol(e))?;
-            let (s, e) = (o as usize, (o + l) as usize);
-            self.dev_dirty[s / LINE..e.div_ceil(LINE)].fill(false);
+        self.device_wrote = device_wrote_after_sync(self.device_wrote, &req);
+        Ok(())
+    }
+
+    /// [`Mutation::NoCleanBeforeDeviceWrite`]: the deferred END cleans, run now.
+    fn flush_deferred(&mut self) {
+        for (o, l) in std::mem::take(&mut self.deferred) {
+            let plan = cache::plan(GEOM, CacheOp::Clean, BASE + o, l).unwrap();
+            self.stats.dc_lines += self.mem.apply(&plan);
+        }
+    }
+
+    /// A device submission, if the kernel's hand-over check lets it go: queued, the
+    /// `device_wrote` bit set for a write.
+    fn submit(&mut self, job: Job) {
+        let write_held = self.a.access.holds_write() || self.b.access.holds_write();
+        let started = self.a.access.is_started() || self.b.access.is_started();
+        let writes = matches!(job, Job::Write(..));
+        if self.m.handover(writes, write_held, started) != Handover::Ready {
+            self.stats.refused += u64::from(write_held);
+            self.stats.refused_writes += u64::from(!write_held);
+            return;
+        }
+        if writes {
+            if self.m.defers_end_clean() {
+                self.deferred.clear(); // the mutation: no clean before a writing device
+            }
+            if self.m.invalidates_at_device_write() {
+                let plan = cache::plan(GEOM, CacheOp::CleanInvalidate, BASE, SIZE as u64);
+                self.mem.apply(&plan.unwrap());
+            }
+            self.device_wrote = true;
+        } else {
+            self.flush_deferred();
+        }
+        self.pending.push_back(job);
+    }
+
+    /// Completes the `n` oldest queued device jobs.
+    fn complete(&mut self, n: usize) -> Result<(), Failure> {
+        for _ in 0..n {
+            let job = self.pending.pop_front().expect("n <= pending");
+            self.execute(job)?;
         }
         Ok(())
     }
 
-    fn device_may_go(&mut self) -> bool {
-        let held = self.a.access.holds_write() || self.b.access.holds_write();
-        let ok = plan_device_handover(held) == Handover::Ready;
-        self.stats.refused += u64::from(!ok);
-        ok
+    fn execute(&mut self, job: Job) -> Result<(), Failure> {
+        match job {
+            Job::Read(s, e) => self.device_read(s, e),
+            Job::Write(s, e) => {
+                self.device_write(s, e);
+                Ok(())
+            }
+        }
     }
 
     fn next_stamp(&mut self) -> u8 {
@@ -294,7 +369,6 @@ impl<'s> Runner<'s> {
             self.mem.device_write(i, v);
             self.truth[i] = v;
         }
-        self.dev_dirty[s / LINE..e.div_ceil(LINE)].fill(true);
     }
 
     fn cpu_read(&mut self, s: usize, e: usize) -> Result<(), Failure> {

@@ -13,14 +13,24 @@
 //! device write lost).
 //!
 //! Operations the protocol forbids in the current state are skipped, not played: CPU
-//! access outside a bracket, a device submission while a holder holds write access
-//! ([`plan_device_handover`]), a device write into the range of A's open READ bracket,
-//! a whole-buffer START by a writing A while B writes (two writers racing on the same
-//! bytes), A storing into `N`. A START WRITE over lines the device wrote since they were
-//! last invalidated is played as START RW (the crate-level "START WRITE caveat").
+//! access outside a bracket, a device submission the kernel refuses (a device read while
+//! a holder holds write access, [`plan_device_handover`]; a device write while any
+//! holder has a START open, [`plan_device_write_handover`]), a whole-buffer START by a
+//! writing A while B writes (two writers racing on the same bytes), A storing into `N`.
 //!
-//! Device work completes synchronously, so fences are always already signalled; which
-//! fences a request waits for is covered by the planner's unit tests.
+//! Device work is queued at submission and completes later: at `DevDone` (the oldest
+//! job), or when a START waits for its fences ([`FenceWait::Writers`]: every job up to
+//! the last queued write; [`FenceWait::All`]: every job). Speculative fills and
+//! evictions therefore also happen *while* the device writes. The runner keeps the
+//! buffer's `device_wrote` bit with the real [`effective_dir`] and
+//! [`device_wrote_after_sync`], as the kernel does (set at a device-write submission).
+//!
+//! [`plan_device_handover`]: crate::plan_device_handover
+//! [`plan_device_write_handover`]: crate::plan_device_write_handover
+//! [`FenceWait::Writers`]: crate::FenceWait::Writers
+//! [`FenceWait::All`]: crate::FenceWait::All
+//! [`effective_dir`]: crate::effective_dir
+//! [`device_wrote_after_sync`]: crate::device_wrote_after_sync
 
 use mm::cache::CacheGeometry;
 
@@ -77,10 +87,14 @@ pub enum Op {
     BWrite(Pick),
     /// B ENDs.
     BEnd,
-    /// The device reads a range (`None`: the whole buffer).
+    /// The device is asked to read a range (`None`: the whole buffer); the read happens
+    /// (and is checked) when the job completes.
     DevRead(Option<Pick>),
-    /// The device writes a fresh value into a range (`None`: the whole buffer).
+    /// The device is asked to write a fresh value into a range (`None`: the whole
+    /// buffer); the write happens when the job completes.
     DevWrite(Option<Pick>),
+    /// The oldest queued device job completes.
+    DevDone,
     /// The cache evicts a line.
     Evict(u8),
     /// The core speculatively fills a line.
@@ -139,6 +153,14 @@ pub struct Stats {
     pub dc_lines: u64,
     /// Device submissions refused because a holder held write access.
     pub refused: u64,
-    /// START WRITEs played as START RW.
+    /// START WRITEs played as START RW ([`crate::effective_dir`]).
     pub upgraded: u64,
+    /// START WRITEs planned as START WRITE (no maintenance).
+    pub plain_start_writes: u64,
+    /// Device writes refused because a START was open (and no write was held).
+    pub refused_writes: u64,
+    /// Device jobs completed by a START's fence wait.
+    pub fence_waits: u64,
+    /// Speculative fills of an absent line while a device write was queued.
+    pub fills_during_write: u64,
 }

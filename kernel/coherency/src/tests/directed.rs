@@ -1,5 +1,5 @@
 //! Hand-written scenarios, one per hazard: readable counterexamples for each mutation,
-//! and a demonstration of the START WRITE caveat.
+//! and a demonstration of why a START WRITE after a device write is planned as RW.
 
 use mm::cache::CacheGeometry;
 
@@ -20,7 +20,8 @@ fn scenario(a_may_write: bool, ops: Vec<Op>) -> Scenario {
     }
 }
 
-/// A writes `[0, 100)` under WRITE, then the device reads it.
+/// A writes `[0, 100)` under WRITE, then the device reads it (the job completes at
+/// `DevDone`).
 fn cpu_to_device() -> Scenario {
     let all = Pick(0, 99);
     scenario(
@@ -30,6 +31,7 @@ fn cpu_to_device() -> Scenario {
             Op::AWrite(all),
             Op::AEnd(false),
             Op::DevRead(None),
+            Op::DevDone,
         ],
     )
 }
@@ -77,6 +79,74 @@ fn read_only_whole() -> Scenario {
     )
 }
 
+/// The device is asked to write the whole buffer; while it works, the core
+/// speculatively fills line 1; A then reads under READ. An invalidate at submission is
+/// undone by the fill: only the one at START, after the fence, works.
+fn fill_during_device_write() -> Scenario {
+    let all = Pick(0, 99);
+    scenario(
+        true,
+        vec![
+            Op::DevWrite(None),
+            Op::Fill(1),
+            Op::DevDone,
+            Op::AStart(Dir::Read, Span::Left(false, all)),
+            Op::ARead(all),
+        ],
+    )
+}
+
+/// A writes `[0, 100)` and ENDs; the device writes the whole buffer; afterwards the
+/// cache evicts line 0. Uncleaned, A's old line lands on top of the device's bytes.
+fn dirty_line_under_device_write() -> Scenario {
+    let all = Pick(0, 99);
+    scenario(
+        true,
+        vec![
+            Op::AStart(Dir::Write, Span::Left(false, all)),
+            Op::AWrite(all),
+            Op::AEnd(false),
+            Op::DevWrite(None),
+            Op::DevDone,
+            Op::Evict(0),
+        ],
+    )
+}
+
+/// Line 0 is speculatively filled, the device writes the whole buffer, A STARTs WRITE
+/// over `[0, 8)` and writes it: the stale rest of line 0 goes back to RAM at END unless
+/// the START was planned as RW.
+fn start_write_after_device_write() -> Scenario {
+    let head = Pick(0, 7);
+    scenario(
+        true,
+        vec![
+            Op::Fill(0),
+            Op::DevWrite(None),
+            Op::DevDone,
+            Op::AStart(Dir::Write, Span::Left(false, head)),
+            Op::AWrite(head),
+            Op::AEnd(false),
+        ],
+    )
+}
+
+/// A reads `[0, 100)` under READ (caching it); the device writes the whole buffer
+/// while A's bracket is still open; A reads again.
+fn device_write_under_open_read() -> Scenario {
+    let all = Pick(0, 99);
+    scenario(
+        true,
+        vec![
+            Op::AStart(Dir::Read, Span::Left(false, all)),
+            Op::ARead(all),
+            Op::DevWrite(None),
+            Op::DevDone,
+            Op::ARead(all),
+        ],
+    )
+}
+
 fn directed(m: Mutation) -> Scenario {
     match m {
         Mutation::None => unreachable!(),
@@ -84,16 +154,24 @@ fn directed(m: Mutation) -> Scenario {
         Mutation::NoInvalidateAtStartRead => device_to_cpu(),
         Mutation::EdgesPlainInvalidate => neighbour_edge(),
         Mutation::ReadOnlyPlainInvalidate => read_only_whole(),
+        Mutation::NoInvalidateAtStartReadAfterDeviceWrite => fill_during_device_write(),
+        Mutation::NoCleanBeforeDeviceWrite => dirty_line_under_device_write(),
+        Mutation::StartWriteAfterDeviceWriteNotRw => start_write_after_device_write(),
+        Mutation::WriteHandoverIgnoresReaders => device_write_under_open_read(),
     }
 }
 
 #[test]
 fn each_directed_scenario_passes_the_real_planner_and_fails_its_mutation() {
     let expected = [
-        (3, FailureKind::DeviceRead, 0),
+        (4, FailureKind::DeviceRead, 0),
         (3, FailureKind::CpuRead, 64),
         (5, FailureKind::DeviceRead, 100),
         (5, FailureKind::DeviceRead, 100),
+        (4, FailureKind::CpuRead, 64),
+        (6, FailureKind::DeviceRead, 0),
+        (6, FailureKind::DeviceRead, 8),
+        (4, FailureKind::CpuRead, 0),
     ];
     for (m, (step, kind, offset)) in Mutation::BROKEN.into_iter().zip(expected) {
         let s = directed(m);
@@ -139,11 +217,13 @@ fn sync(mem: &mut Memory, phase: Phase, dir: Dir, len: u64) -> SyncPlan {
 
 const BASE: u64 = 0x10_0000;
 
-/// The caveat in the crate docs: START WRITE over a line that went stale while the
-/// device wrote it loses the device's bytes next to the CPU's; START RW does not.
+/// Why rule (c) exists: START WRITE over a line that went stale while the device wrote
+/// it loses the device's bytes next to the CPU's; START RW does not, and
+/// [`crate::effective_dir`] plans the one as the other after a device write.
 #[test]
 fn start_write_over_a_stale_line_loses_device_bytes_but_rw_does_not() {
-    for (dir, survives) in [(Dir::Write, false), (Dir::ReadWrite, true)] {
+    let upgraded = crate::effective_dir(Phase::Start, Dir::Write, true);
+    for (dir, survives) in [(Dir::Write, false), (upgraded, true)] {
         let mut mem = Memory::new(BASE, 2 * LINE, true, false);
         mem.speculative_fill(0);
         (0..LINE).for_each(|i| mem.device_write(i, 9));

@@ -172,6 +172,23 @@ fn mutation_direct_start_ignores_legacy_is_caught() {
     assert!(has_b_bracket(&s));
 }
 
+/// Rule (a) on the legacy path: the written pages must be cleaned before a *writing*
+/// device too.
+#[test]
+fn mutation_no_clean_before_device_write_is_caught() {
+    let (s, _) = counterexample(LegacyMutation::NoCleanBeforeDeviceWrite);
+    assert_eq!(s.policy, LegacyPolicy::Fault);
+    assert!(s.ops.iter().any(|op| matches!(op, LOp::DevWrite(_))));
+}
+
+/// Rule (c) for the direct-path holder next to a legacy mapping.
+#[test]
+fn mutation_start_write_after_device_write_not_rw_is_caught() {
+    let (s, _) = counterexample(LegacyMutation::StartWriteAfterDeviceWriteNotRw);
+    assert!(s.ops.iter().any(|op| matches!(op, LOp::DevWrite(_))));
+    assert!(s.ops.iter().any(|op| matches!(op, LOp::BStart(false))));
+}
+
 #[test]
 fn mutation_uncached_mmap_without_clean_invalidate_is_caught() {
     let (s, _) = counterexample(LegacyMutation::UncachedMmapNoCleanInvalidate);
@@ -252,6 +269,31 @@ fn directed(m: LegacyMutation) -> (LegacyScenario, (usize, LFailureKind, usize))
                 ops: vec![ARead(HEAD)],
             },
             (0, CpuRead, 0),
+        ),
+        // A dirtied line 0; the device writes the whole buffer; line 0 is evicted
+        // afterwards, on top of the device's bytes.
+        LegacyMutation::NoCleanBeforeDeviceWrite => (
+            fault(
+                n,
+                vec![AWrite(HEAD), DevWrite(None), DevDone, Evict(0), ARead(HEAD)],
+            ),
+            (4, CpuRead, 0),
+        ),
+        // Line 1 is filled before the device writes; B's START WRITE over N = [100, 140)
+        // keeps it, B writes byte 100, END cleans the stale rest of the line.
+        LegacyMutation::StartWriteAfterDeviceWriteNotRw => (
+            fault(
+                n,
+                vec![
+                    Fill(1),
+                    DevWrite(None),
+                    DevDone,
+                    BStart(false),
+                    BWrite(Pick(0, 0)),
+                    BEnd,
+                ],
+            ),
+            (6, DeviceRead, 64),
         ),
     }
 }

@@ -1,7 +1,8 @@
 use mm::cache::{CacheGeometry, CacheOp, LineRun};
 
 use crate::{
-    plan_device_handover, plan_sync, Dir, FenceWait, Handover, Phase, Policy, SyncError, SyncPlan,
+    device_wrote_after_sync, effective_dir, plan_device_handover, plan_device_write_handover,
+    plan_sync, CpuAccess, Dir, FenceWait, Handover, Phase, Policy, SyncError, SyncPlan,
     SyncRequest,
 };
 
@@ -158,6 +159,134 @@ fn line_runs_downgrade_partial_edges() {
 fn device_handover() {
     assert_eq!(plan_device_handover(false), Handover::Ready);
     assert_eq!(plan_device_handover(true), Handover::CpuWriteHeld);
+}
+
+/// Rule (a): a writing device is refused while any START is open, READ included; a
+/// reading device only while a WRITE/RW is.
+#[test]
+fn device_write_handover_refuses_every_open_bracket() {
+    assert_eq!(plan_device_write_handover(false), Handover::Ready);
+    assert_eq!(plan_device_write_handover(true), Handover::CpuAccessHeld);
+    for dir in Dir::ALL {
+        let mut a = CpuAccess::default();
+        assert!(!a.is_started());
+        assert_eq!(plan_device_write_handover(a.is_started()), Handover::Ready);
+        a.start(dir).unwrap();
+        assert!(a.is_started());
+        assert_eq!(
+            plan_device_write_handover(a.is_started()),
+            Handover::CpuAccessHeld,
+            "{dir:?}"
+        );
+        let read_verdict = plan_device_handover(a.holds_write());
+        assert_eq!(read_verdict == Handover::Ready, !dir.writes(), "{dir:?}");
+        a.end(dir).unwrap();
+        assert!(!a.is_started());
+    }
+}
+
+/// Rule (c), as a literal table: only a START WRITE after a device write changes.
+#[test]
+fn effective_dir_table() {
+    use Dir::*;
+    use Phase::*;
+    #[rustfmt::skip]
+    let table = [
+        (Start, Read,      false, Read),
+        (Start, Read,      true,  Read),
+        (Start, Write,     false, Write),
+        (Start, Write,     true,  ReadWrite),
+        (Start, ReadWrite, false, ReadWrite),
+        (Start, ReadWrite, true,  ReadWrite),
+        (End,   Read,      false, Read),
+        (End,   Read,      true,  Read),
+        (End,   Write,     false, Write),
+        (End,   Write,     true,  Write),
+        (End,   ReadWrite, false, ReadWrite),
+        (End,   ReadWrite, true,  ReadWrite),
+    ];
+    for (phase, dir, wrote, want) in table {
+        assert_eq!(
+            effective_dir(phase, dir, wrote),
+            want,
+            "{phase:?} {dir:?} {wrote}"
+        );
+    }
+}
+
+/// The upgrade adds the invalidate and changes nothing else: same rights verdict,
+/// same fences, same range; END plans are identical either way.
+#[test]
+fn effective_dir_only_adds_the_invalidate() {
+    for phase in [Phase::Start, Phase::End] {
+        for dir in Dir::ALL {
+            for policy in [Policy::Cached, Policy::Uncached] {
+                for coherent in [false, true] {
+                    for may_write in [false, true] {
+                        let plain = req(phase, dir, policy, coherent, may_write);
+                        let mut up = plain;
+                        up.dir = effective_dir(phase, dir, true);
+                        let (a, b) = (plan_sync(&plain), plan_sync(&up));
+                        let what = format!("{phase:?} {dir:?} {policy:?} {coherent} {may_write}");
+                        assert_eq!(a.is_ok(), b.is_ok(), "{what}");
+                        let (Ok(a), Ok(b)) = (a, b) else { continue };
+                        assert_eq!(a.wait_fences, b.wait_fences, "{what}");
+                        if up.dir == dir {
+                            assert_eq!(a, b, "{what}");
+                        } else {
+                            let maintains = policy == Policy::Cached && !coherent;
+                            assert_eq!(a.op, None, "{what}");
+                            let want = Some((CacheOp::Invalidate, 0x123, 0x456));
+                            assert_eq!(b.op, want.filter(|_| maintains), "{what}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The `device_wrote` bit is cleared only by a START READ/RW over the whole buffer.
+#[test]
+fn device_wrote_cleared_only_by_a_whole_buffer_start_read() {
+    let whole = |phase, dir, offset, len| SyncRequest {
+        offset,
+        len,
+        ..req(phase, dir, Policy::Cached, false, true)
+    };
+    for phase in [Phase::Start, Phase::End] {
+        for dir in Dir::ALL {
+            for (offset, len) in [
+                (0, 0),
+                (0, SIZE),
+                (0, SIZE - 1),
+                (1, SIZE - 1),
+                (0x123, 0x456),
+            ] {
+                let r = whole(phase, dir, offset, len);
+                let clears = phase == Phase::Start && dir.reads() && len != SIZE - 1 && offset == 0;
+                assert_eq!(
+                    device_wrote_after_sync(true, &r),
+                    !clears,
+                    "{phase:?} {dir:?} {offset:#x}+{len:#x}"
+                );
+                assert!(!device_wrote_after_sync(false, &r), "never set by a sync");
+            }
+        }
+    }
+    // An invalid range clears nothing (the kernel would not have run it anyway).
+    assert!(device_wrote_after_sync(
+        true,
+        &whole(Phase::Start, Dir::Read, 1, 0)
+    ));
+    // A START WRITE over the whole buffer after a device write is planned as RW: clears.
+    let up = whole(
+        Phase::Start,
+        effective_dir(Phase::Start, Dir::Write, true),
+        0,
+        0,
+    );
+    assert!(!device_wrote_after_sync(true, &up));
 }
 
 #[test]

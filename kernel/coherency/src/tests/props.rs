@@ -35,10 +35,18 @@ fn generator_exercises_every_situation() {
         total.dc_lines += st.dc_lines;
         total.refused += st.refused;
         total.upgraded += st.upgraded;
+        total.plain_start_writes += st.plain_start_writes;
+        total.refused_writes += st.refused_writes;
+        total.fence_waits += st.fence_waits;
+        total.fills_during_write += st.fills_during_write;
     }
     assert!(total.cpu_checks > 10_000, "{total:?}");
     assert!(total.device_checks > 10_000, "{total:?}");
     assert!(total.dc_lines > 1_000, "{total:?}");
     assert!(total.refused > 100, "{total:?}");
     assert!(total.upgraded > 10, "{total:?}");
+    assert!(total.plain_start_writes > 10, "{total:?}");
+    assert!(total.refused_writes > 100, "{total:?}");
+    assert!(total.fence_waits > 100, "{total:?}");
+    assert!(total.fills_during_write > 10, "{total:?}");
 }

@@ -35,6 +35,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => Just(Op::BEnd),
         4 => proptest::option::weighted(0.8, pick()).prop_map(Op::DevRead),
         4 => proptest::option::weighted(0.8, pick()).prop_map(Op::DevWrite),
+        3 => Just(Op::DevDone),
         2 => any::<u8>().prop_map(Op::Evict),
         3 => any::<u8>().prop_map(Op::Fill),
     ]

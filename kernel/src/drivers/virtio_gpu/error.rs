@@ -1,6 +1,7 @@
 //! Driver errors.
 
 use super::protocol::resp;
+use crate::drivers::virtio::VirtioError;
 use core::fmt;
 
 /// Why a GPU operation failed. Nothing the device reports makes the driver panic: a bad
@@ -36,6 +37,16 @@ impl fmt::Display for GpuError {
             Self::InvalidArgument => f.write_str("invalid argument"),
             Self::Timeout => f.write_str("device did not complete the request in time"),
             Self::Transport(why) => write!(f, "virtio transport: {why}"),
+        }
+    }
+}
+
+impl From<VirtioError> for GpuError {
+    fn from(e: VirtioError) -> Self {
+        match e {
+            VirtioError::NoMemory => Self::NoMemory,
+            VirtioError::InvalidArgument => Self::InvalidArgument,
+            VirtioError::Transport(why) => Self::Transport(why),
         }
     }
 }

@@ -8,12 +8,15 @@
 //! interrupt ([`GpuDevice::handle_irq`]) in order.
 //!
 //! ## Files
-//! - `transport`: the virtio-mmio register block (tock-registers) and status handshake.
-//! - `queue`: the split virtqueue (descriptor pairs, available and used rings).
 //! - `protocol`: the virtio-gpu command and response structs.
 //! - `device`: [`GpuDevice`]: resources, scanout 0, fences; `device::requests`: request
 //!   slots on the control queue (staging, notify, polling, completion collection).
-//! - `dma`: owned `dma_alloc` memory; `selftest`: an end-to-end check.
+//! - `selftest`: an end-to-end check.
+//!
+//! The virtio-mmio transport, the split virtqueue and the DMA memory are shared with the
+//! block driver (`crate::drivers::virtio`). Requests on the control queue are
+//! descriptor pairs: request `n` is the chain `2n` (device-readable command) -> `2n + 1`
+//! (device-writable response).
 //!
 //! ## Memory and coherency
 //! Rings, commands and responses live in `crate::buffer::dma_alloc` memory (Normal
@@ -44,13 +47,10 @@
 //!   volatile register accessors replace the kernel's tock-registers convention.
 
 mod device;
-mod dma;
 mod error;
 mod protocol;
-mod queue;
 #[cfg(feature = "ktest")]
 mod selftest;
-mod transport;
 
 pub use device::GpuDevice;
 pub use error::GpuError;

@@ -3,7 +3,7 @@
 //! Every struct is `repr(C)` with explicit padding fields, little-endian like the
 //! device (checked below), and exactly the size the spec gives.
 
-use super::dma::Pod;
+use crate::drivers::virtio::dma::Pod;
 use mm::addr::{PhysAddr, PAGE_SIZE};
 
 const _: () = assert!(

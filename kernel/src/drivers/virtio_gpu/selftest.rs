@@ -1,7 +1,7 @@
 //! An end-to-end check of the driver against the real device, for in-kernel tests.
 
-use super::dma::DmaRegion;
 use super::{GpuDevice, GpuError};
+use crate::drivers::virtio::dma::DmaRegion;
 use alloc::vec::Vec;
 use mm::addr::{PhysAddr, PAGE_SIZE};
 

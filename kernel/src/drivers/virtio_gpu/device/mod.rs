@@ -8,12 +8,12 @@
 //! display info) carry no fence: the caller polls the used ring until its slot is done.
 //! Completions are collected by [`GpuDevice::handle_irq`] and by every polling loop.
 
-use super::dma::DmaRegion;
 use super::protocol::{self, cmd, resp, CtrlHdr, MemEntry, Rect};
-use super::queue::{SplitQueue, MAX_SIZE};
-use super::transport::{Transport, REGS_SIZE};
 use super::GpuError;
-use crate::memory::layout::LINEAR_BASE;
+use crate::drivers::virtio::dma::DmaRegion;
+use crate::drivers::virtio::queue::SplitQueue;
+use crate::drivers::virtio::transport::{self, Transport};
+use crate::drivers::virtio::VirtioError;
 use alloc::collections::BTreeMap;
 use arrayvec::ArrayVec;
 use core::mem::{size_of, ManuallyDrop};
@@ -26,8 +26,16 @@ mod requests;
 const DEVICE_ID_GPU: u32 = 16;
 /// The control queue's index (the cursor queue, 1, is not used).
 const CONTROLQ: u32 = 0;
+/// Most control-queue entries used (the device may offer more).
+const MAX_QUEUE: u16 = 64;
 /// Most requests in flight (two descriptors each).
-const MAX_SLOTS: usize = MAX_SIZE as usize / 2;
+const MAX_SLOTS: usize = MAX_QUEUE as usize / 2;
+/// struct virtio_gpu_config: `events_read`, `events_clear`, `num_scanouts`,
+/// `num_capsets` (byte offsets in the configuration space).
+const CONFIG_EVENTS_READ: u64 = 0x0;
+const CONFIG_EVENTS_CLEAR: u64 = 0x4;
+const CONFIG_NUM_SCANOUTS: u64 = 0x8;
+const CONFIG_LEN: u64 = 0x10;
 /// DMA bytes per slot, and where the response starts in it.
 const SLOT_STRIDE: usize = 1024;
 const RESP_OFFSET: usize = 512;
@@ -131,60 +139,47 @@ impl GpuDevice {
     /// legacy transport, a refused feature set, no DMA memory, a failed display query);
     /// the device is then left reset or marked FAILED.
     pub fn probe(slots: &[VirtioMmioSlot]) -> Result<Option<GpuDevice>, GpuError> {
-        for slot in slots {
-            if slot.reg.size < 0x10 {
-                continue;
-            }
-            let va = LINEAR_BASE + slot.reg.base;
-            // SAFETY: boot maps every virtio-mmio slot of the FDT Device-nGnRE at
-            // LINEAR_BASE + base for the kernel's life; the slot is at least 0x10 bytes
-            // (checked) and the ID registers have no side effects.
-            let Some(id) = (unsafe { platform::virtio_mmio::probe(va as usize) }) else {
-                continue;
-            };
-            if id.device_id != DEVICE_ID_GPU {
-                continue;
-            }
-            if id.version != 2 {
-                return Err(GpuError::Transport(
-                    "legacy virtio-mmio (version 1); QEMU needs -global virtio-mmio.force-legacy=false",
-                ));
-            }
-            if slot.reg.size < REGS_SIZE {
-                return Err(GpuError::Transport("register window too small"));
-            }
-            // SAFETY: as above, and the window covers REGS_SIZE bytes (checked); this is
-            // the only driver for the device (the first GPU, probed once at boot).
-            let transport = unsafe { Transport::new(va) };
-            return Self::start(transport, slot.irq).map(Some);
+        match transport::find(slots, DEVICE_ID_GPU, CONFIG_LEN)? {
+            Some((transport, irq)) => Self::start(transport, irq).map(Some),
+            None => Ok(None),
         }
-        Ok(None)
     }
 
     fn start(mut t: Transport, irq: Irq) -> Result<Self, GpuError> {
-        if let Err(e) = t.begin_init() {
+        // Nothing beyond VIRTIO_F_VERSION_1 (VIRGL, EDID, ...) is needed for 2D scanout.
+        if let Err(e) = t.begin_init(0) {
             t.fail();
-            return Err(e);
+            return Err(e.into());
         }
-        let max = t.queue_max(CONTROLQ).unwrap_or(0);
-        if max < 2 || t.num_scanouts() == 0 {
+        if t.config_u32(CONFIG_NUM_SCANOUTS).unwrap_or(0) == 0 {
             t.fail();
             return Err(GpuError::Transport("no usable control queue or no scanout"));
         }
-        // Largest power of two <= min(max, MAX_SIZE).
-        let size = 1u16 << (15 - (max.min(u32::from(MAX_SIZE)) as u16).leading_zeros());
-        let (queue, mem) = match (
-            SplitQueue::new(size),
-            DmaRegion::for_bytes(usize::from(size / 2) * SLOT_STRIDE),
-        ) {
-            (Ok(q), Ok(m)) => (q, m),
-            (Err(e), _) | (_, Err(e)) => {
+        let queue = match crate::drivers::virtio::start_queue(&mut t, CONTROLQ, MAX_QUEUE) {
+            Ok(q) => q,
+            Err(e) => {
                 t.fail();
-                return Err(e);
+                return Err(match e {
+                    VirtioError::Transport(_) => {
+                        GpuError::Transport("no usable control queue or no scanout")
+                    }
+                    other => other.into(),
+                });
             }
         };
-        let (desc, driver, device) = queue.addresses();
-        t.setup_queue(CONTROLQ, u32::from(size), desc, driver, device);
+        let size = queue.size();
+        let mem = match DmaRegion::for_bytes(usize::from(size / 2) * SLOT_STRIDE) {
+            Ok(m) => m,
+            Err(e) => {
+                // The device knows the queue's addresses: reset it before the queue is
+                // freed (if it will not reset, leak the queue instead).
+                if t.reset().is_err() {
+                    core::mem::forget(queue);
+                }
+                t.fail();
+                return Err(e.into());
+            }
+        };
         let mut slots = ArrayVec::new();
         for _ in 0..size / 2 {
             slots.push(Slot::free());

@@ -3,27 +3,17 @@
 //! failures) from the used ring.
 
 use super::{
-    expect_ok, is_ok, CommandAt, GpuDevice, Slot, State, CMD_ROOM, CONTROLQ, FAILURE_LOG,
-    POLL_TIMEOUT_MS, RESP_OFFSET, RESP_ROOM, SLOT_STRIDE,
+    expect_ok, is_ok, CommandAt, GpuDevice, Slot, State, CMD_ROOM, CONFIG_EVENTS_CLEAR,
+    CONFIG_EVENTS_READ, CONTROLQ, FAILURE_LOG, POLL_TIMEOUT_MS, RESP_OFFSET, RESP_ROOM,
+    SLOT_STRIDE,
 };
-use crate::drivers::virtio_gpu::dma::Pod;
+use crate::drivers::virtio::dma::Pod;
+use crate::drivers::virtio::queue::Part;
+use crate::drivers::virtio::transport::INT_CONFIG_CHANGE;
+use crate::drivers::virtio::Deadline;
 use crate::drivers::virtio_gpu::protocol::CtrlHdr;
 use crate::drivers::virtio_gpu::GpuError;
 use core::mem::size_of;
-
-/// A polling deadline on the generic timer.
-struct Deadline(u64);
-
-impl Deadline {
-    fn after_ms(ms: u64) -> Self {
-        let ticks = platform::timer::frequency().saturating_mul(ms) / 1000;
-        Self(platform::timer::now().saturating_add(ticks))
-    }
-
-    fn passed(&self) -> bool {
-        platform::timer::now() >= self.0
-    }
-}
 
 impl GpuDevice {
     /// Wait until `count` slots are free, collecting completions.
@@ -80,8 +70,20 @@ impl GpuDevice {
             self.mem.pa(base + RESP_OFFSET),
             resp_len.min(RESP_ROOM) as u32,
         );
-        self.queue.set_request(n, command, resp)?;
-        self.queue.push(n)?;
+        let chain = [
+            Part {
+                addr: command.0,
+                len: command.1,
+                device_writes: false,
+            },
+            Part {
+                addr: resp.0,
+                len: resp.1,
+                device_writes: true,
+            },
+        ];
+        self.queue.set_chain(n * 2, &chain)?;
+        self.queue.push(n * 2)?;
         self.slots[usize::from(n)] = Slot {
             state: State::InFlight,
             fence,
@@ -172,10 +174,15 @@ impl GpuDevice {
         }
     }
 
-    /// Acknowledge the interrupt, then take every completed request off the used ring.
+    /// Acknowledge the interrupt (a configuration change also clears the GPU's pending
+    /// display events), then take every completed request off the used ring.
     /// (Acknowledging first means a completion after this point raises a new interrupt.)
     pub(super) fn collect(&mut self) {
-        self.transport.ack_interrupt();
+        if self.transport.ack_interrupt() & INT_CONFIG_CHANGE != 0 {
+            if let Some(events) = self.transport.config_u32(CONFIG_EVENTS_READ) {
+                self.transport.set_config_u32(CONFIG_EVENTS_CLEAR, events);
+            }
+        }
         while let Some(used) = self.queue.pop_used() {
             let Some(n) = self.in_flight(used.id) else {
                 self.stray += 1;

@@ -2,7 +2,7 @@
 //! mapped Normal non-cacheable, so the CPU and the device agree on its contents without
 //! cache maintenance in every coherency mode.
 
-use super::GpuError;
+use super::VirtioError;
 use core::ptr::NonNull;
 use mm::addr::{PhysAddr, PAGE_SIZE};
 
@@ -14,8 +14,14 @@ use mm::addr::{PhysAddr, PAGE_SIZE};
 /// of a value is initialised.
 pub unsafe trait Pod: Copy {}
 
-// SAFETY: an integer: no padding, every bit pattern valid.
+// SAFETY: integers: no padding, every bit pattern valid.
+unsafe impl Pod for u8 {}
+// SAFETY: as above.
+unsafe impl Pod for u16 {}
+// SAFETY: as above.
 unsafe impl Pod for u32 {}
+// SAFETY: as above.
+unsafe impl Pod for u64 {}
 
 /// `pages` pages of DMA memory, freed on drop.
 ///
@@ -34,8 +40,8 @@ unsafe impl Send for DmaRegion {}
 
 impl DmaRegion {
     /// Allocate `pages` (at least 1) zeroed pages.
-    pub fn new(pages: usize) -> Result<Self, GpuError> {
-        let (pa, va) = crate::buffer::dma_alloc(pages.max(1)).ok_or(GpuError::NoMemory)?;
+    pub fn new(pages: usize) -> Result<Self, VirtioError> {
+        let (pa, va) = crate::buffer::dma_alloc(pages.max(1)).ok_or(VirtioError::NoMemory)?;
         Ok(Self {
             pa,
             va,
@@ -44,7 +50,7 @@ impl DmaRegion {
     }
 
     /// Allocate enough pages for `bytes` bytes.
-    pub fn for_bytes(bytes: usize) -> Result<Self, GpuError> {
+    pub fn for_bytes(bytes: usize) -> Result<Self, VirtioError> {
         Self::new(bytes.div_ceil(PAGE_SIZE as usize))
     }
 
@@ -68,9 +74,9 @@ impl DmaRegion {
     }
 
     /// Write `value` at byte `offset` (volatile: the device reads it). Out-of-range or
-    /// misaligned writes are refused with [`GpuError::InvalidArgument`].
-    pub fn write<T: Pod>(&self, offset: usize, value: T) -> Result<(), GpuError> {
-        let p = self.slot::<T>(offset).ok_or(GpuError::InvalidArgument)?;
+    /// misaligned writes are refused with [`VirtioError::InvalidArgument`].
+    pub fn write<T: Pod>(&self, offset: usize, value: T) -> Result<(), VirtioError> {
+        let p = self.slot::<T>(offset).ok_or(VirtioError::InvalidArgument)?;
         // SAFETY: `slot` checked that the whole `T` lies inside this mapped region, which
         // this value owns, and that the pointer is aligned for `T`.
         unsafe { core::ptr::write_volatile(p, value) };

@@ -1,0 +1,97 @@
+//! Block-device syscalls: the disk's size, and reading sectors straight into a buffer
+//! object's pages (a capture: the device writes the buffer), with the misuse detector.
+
+use super::{handle, task, Outcome, SysResult};
+use crate::blk;
+use crate::buffer::{trace, Buffer};
+use crate::drivers::virtio_blk::BlkError;
+use crate::task::object::Object;
+use crate::task::Kernel;
+use abi::{limits, Error, Rights};
+use alloc::vec::Vec;
+use core::sync::atomic::Ordering;
+use mm::addr::{PhysAddr, PAGE_SIZE};
+
+fn device_error(e: BlkError) -> Error {
+    log::warn!("blk: {e}");
+    match e {
+        BlkError::NoMemory => Error::NoMemory,
+        BlkError::OutOfRange => Error::OutOfRange,
+        _ => Error::DeviceError,
+    }
+}
+
+/// `blk_info() -> (sectors, sector_size)`.
+pub(super) fn info() -> SysResult {
+    let sectors = blk::with(|d| d.capacity()).ok_or(Error::NotSupported)?;
+    Ok(Outcome::Done(sectors, limits::SECTOR))
+}
+
+/// `blk_read(buffer, offset, sector, count) -> fence`.
+pub(super) fn read(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
+    let (h, offset, sector, count) = (a[0], a[1], a[2], a[3]);
+    let capacity = blk::with(|d| d.capacity()).ok_or(Error::NotSupported)?;
+    let (obj, rights) = task(k, id)?.handles.get(handle(h)?)?;
+    let Object::Buffer(buf) = obj else {
+        return Err(Error::WrongType);
+    };
+    let buf = buf.clone();
+    if !rights.contains(Rights::DEVICE) {
+        return Err(Error::AccessDenied);
+    }
+    if count == 0 || count > limits::MAX_BLK_SECTORS || !offset.is_multiple_of(limits::SECTOR) {
+        return Err(Error::InvalidArgument);
+    }
+    let len = count * limits::SECTOR;
+    let past_buffer = offset.checked_add(len).is_none_or(|end| end > buf.size);
+    let past_disk = sector.checked_add(count).is_none_or(|end| end > capacity);
+    if past_buffer || past_disk {
+        return Err(Error::OutOfRange);
+    }
+    // A task with a START open could write its cache lines back over the device's data,
+    // or read half of it.
+    let holders = buf.cpu_holders.load(Ordering::SeqCst);
+    if coherency::plan_device_write_handover(holders > 0) != coherency::Handover::Ready {
+        if crate::buffer::misuse_strict() {
+            return Err(Error::Busy);
+        }
+        log::warn!(
+            "misuse: device write into buffer {} while {holders} task(s) have a START open on it",
+            buf.id
+        );
+    }
+    let pages = pages(&buf, offset, len)?;
+    // The legacy path has no sync calls: zap its PTEs and clean what it wrote first.
+    crate::buffer::legacy::before_device_access(k, &buf);
+    trace::record_event(abi::trace::OP_DEVICE_WRITE, buf.id, offset, len, 0);
+    blk::retire();
+    let seq = blk::with(|d| d.read(sector, count, &pages))
+        .ok_or(Error::NotSupported)?
+        .map_err(device_error)?;
+    let fence = abi::fence::make(abi::fence::BLK, seq);
+    buf.device_write_fence.fetch_max(fence, Ordering::SeqCst);
+    buf.device_wrote.store(true, Ordering::SeqCst);
+    // The device writes these pages until the fence completes: they must not be freed.
+    blk::hold(seq, buf);
+    Ok(Outcome::Done(fence, 0))
+}
+
+/// The physical pieces of `[offset, offset + len)` of `buf`, one per page touched, in
+/// order (the driver merges adjacent ones).
+fn pages(buf: &Buffer, offset: u64, len: u64) -> Result<Vec<(PhysAddr, u32)>, Error> {
+    let mut out = Vec::new();
+    out.try_reserve_exact((len / PAGE_SIZE + 2) as usize)
+        .map_err(|_| Error::NoMemory)?;
+    let (mut at, end) = (offset, offset + len);
+    while at < end {
+        let frame = buf
+            .frames()
+            .get((at / PAGE_SIZE) as usize)
+            .ok_or(Error::OutOfRange)?;
+        let in_page = at % PAGE_SIZE;
+        let take = (PAGE_SIZE - in_page).min(end - at);
+        out.push((PhysAddr::new(frame.as_u64() + in_page), take as u32));
+        at += take;
+    }
+    Ok(out)
+}
