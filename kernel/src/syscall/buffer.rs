@@ -32,6 +32,9 @@ pub(super) fn create(k: &mut Kernel, id: u32, size: u64, policy: u64) -> SysResu
     if size == 0 {
         return Err(Error::InvalidArgument);
     }
+    if size > abi::limits::MAX_BUFFER {
+        return Err(Error::TooLarge);
+    }
     if task(k, id)?.handles.free_slots() == 0 {
         return Err(Error::TableFull);
     }
@@ -351,4 +354,42 @@ pub(super) fn bench_clean_all() -> SysResult {
     return Ok(Outcome::Done(crate::arch::cache::clean_all_by_set_way(), 0));
     #[cfg(not(feature = "bench"))]
     Err(Error::NotSupported)
+}
+
+/// End task `t`'s open START on buffer `id`, if any, as the matching END would: the
+/// lines it may have dirtied are cleaned (for WRITE/RW) so nothing is left for an
+/// eviction to write over device data later. For a task closing its last handle to the
+/// buffer (no END is possible any more) and for a task that exits or is killed.
+pub fn end_access(t: &mut crate::task::Task, id: u64) {
+    let Some(i) = t.cpu_access.iter().position(|(b, _)| b.id == id) else {
+        return;
+    };
+    let (buf, access) = t.cpu_access.swap_remove(i);
+    release_access(&buf, access);
+}
+
+/// The END half of an open access, without a caller to report to.
+pub fn release_access(buf: &Buffer, access: CpuAccess) {
+    let Some(dir) = access.current() else { return };
+    if access.holds_write() {
+        buf.cpu_writers.fetch_sub(1, Ordering::SeqCst);
+    }
+    buf.cpu_holders.fetch_sub(1, Ordering::SeqCst);
+    let req = SyncRequest {
+        phase: Phase::End,
+        dir,
+        offset: 0,
+        len: buf.size,
+        size: buf.size,
+        policy: buf.policy,
+        device_coherent: buffer::devices_coherent(),
+        may_write: true,
+    };
+    if let Ok(coherency::SyncPlan {
+        op: Some((op, off, len)),
+        ..
+    }) = plan_sync(&req)
+    {
+        buf.maintain(op, off, len);
+    }
 }

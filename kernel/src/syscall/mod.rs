@@ -6,6 +6,8 @@
 
 mod blk;
 mod buffer;
+
+pub use buffer::release_access;
 mod gpu;
 
 use crate::arch::exception::TrapFrame;
@@ -88,16 +90,30 @@ fn call(k: &mut Kernel, id: u32, sys: Sys, a: [u64; 6]) -> SysResult {
         Sys::Sleep => sleep(k, a[0]),
         Sys::Cycles => Ok(Outcome::Done(crate::arch::pmu::cycles(), 0)),
         Sys::HandleClose => {
-            task(k, id)?.handles.remove(handle(a[0])?)?;
+            let t = task(k, id)?;
+            let (obj, _) = t.handles.remove(handle(a[0])?)?;
+            // The last handle to a buffer ends the task's open START on it.
+            if let Object::Buffer(buf) = &obj {
+                let still_held = t
+                    .handles
+                    .iter()
+                    .any(|(o, _)| matches!(o, Object::Buffer(b) if b.id == buf.id));
+                if !still_held {
+                    buffer::end_access(t, buf.id);
+                }
+            }
+            drop(obj);
             // A closed channel end may leave a blocked receiver without a peer.
             k.wake_where(|b| matches!(b, Block::Recv(_)));
             Ok(Outcome::Done(0, 0))
         }
         Sys::HandleDup => {
-            let rights = Rights(u32::try_from(a[1]).map_err(|_| Error::InvalidArgument)?);
+            let t = task(k, id)?;
             let h = handle(a[0])?;
-            // A rights value beyond 32 bits is as undefined as unknown low bits.
-            let new = task(k, id)?.handles.duplicate(h, rights)?;
+            t.handles.get(h)?; // BadHandle comes first
+                               // A rights value beyond 32 bits is as undefined as unknown low bits.
+            let rights = Rights(u32::try_from(a[1]).map_err(|_| Error::InvalidArgument)?);
+            let new = t.handles.duplicate(h, rights)?;
             Ok(Outcome::Done(u64::from(new.0), 0))
         }
         Sys::HandleInfo => {
@@ -210,14 +226,14 @@ fn spawn(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
     let handles = read_handles(k, id, hptr, hlen)?;
     let t = task(k, id)?;
     t.handles.check_transfer(&handles, Rights::SHARE)?;
+    if t.handles.free_slots() + handles.len() < 1 {
+        return Err(Error::TableFull);
+    }
     let name = core::str::from_utf8(&name).map_err(|_| Error::NotFound)?;
     let objects: Vec<(Object, Rights)> = handles
         .iter()
         .map(|&h| t.handles.get(h).map(|(o, r)| (o.clone(), r)))
         .collect::<Result<_, _>>()?;
-    if t.handles.free_slots() + handles.len() < 1 {
-        return Err(Error::TableFull);
-    }
     let child = k.spawn(name, objects)?;
     let t = task(k, id)?;
     for &h in &handles {

@@ -262,14 +262,9 @@ impl Kernel {
         }
         let handles = task.handles.drain();
         drop(handles);
+        // Open STARTs end as their END would (a killed writer's lines are cleaned).
         for (buf, access) in core::mem::take(&mut task.cpu_access) {
-            if access.holds_write() {
-                buf.cpu_writers
-                    .fetch_sub(1, core::sync::atomic::Ordering::SeqCst);
-            }
-            // Every entry is an open START.
-            buf.cpu_holders
-                .fetch_sub(1, core::sync::atomic::Ordering::SeqCst);
+            crate::syscall::release_access(&buf, access);
         }
         let asid = task.space.asid();
         task.space.destroy();

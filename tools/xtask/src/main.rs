@@ -1,16 +1,21 @@
 //! `cargo xtask`: the one entry point for building, running and testing the kernel.
 //!
 //! - `cargo xtask run`   build the kernel and boot the virtio-gpu demo headless in QEMU
-//!   (serial on stdout); saves the final frame as `target/xtask/demo-final.png`
+//!   (serial on stdout); saves the final frame as `target/xtask/demo-final.png`;
+//!   `--pipeline` boots the capture pipeline instead (`init=pipeline` with the capture
+//!   disk), saving `target/xtask/pipeline-final.png`
 //! - `cargo xtask test`  host unit tests, then the QEMU test kernels; ends with
 //!   `N passed, N failed` and exits non-zero on any failure
 //! - `cargo xtask gdb`   boot QEMU paused with its gdbstub and attach gdb-multiarch
 //! - `cargo xtask bench` boot the benchmark kernel under `-icount` and write the report,
 //!   results and plots to `target/xtask/bench/`
+//! - `cargo xtask fuzz`  build the syscall fuzzer with a seed and call count and run it
+//!   on the test kernel (`init=fuzz`); fails on a violation, kernel panic or hang
 
 mod bench;
 mod build;
 mod demo;
+mod fuzz;
 mod plot;
 mod qemu;
 mod qmp;
@@ -31,7 +36,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Build the kernel and boot the GPU demo in QEMU (headless, serial on this
-    /// terminal); save its final frame as target/xtask/demo-final.png.
+    /// terminal); save its final frame as target/xtask/demo-final.png (with --pipeline:
+    /// the capture pipeline, target/xtask/pipeline-final.png).
     Run {
         /// Boot at EL2 (`-M virt,virtualization=on`); the kernel drops to EL1.
         #[arg(long)]
@@ -45,6 +51,10 @@ enum Cmd {
         /// Show the display in a window (QEMU's gtk or sdl display, whichever exists).
         #[arg(long)]
         window: bool,
+        /// Boot the capture pipeline (`init=pipeline`: virtio-blk capture, CPU filter,
+        /// display) with the capture disk attached, instead of the GPU demo.
+        #[arg(long)]
+        pipeline: bool,
     },
     /// Run every test: host unit tests, then QEMU test kernels.
     Test {
@@ -75,6 +85,28 @@ enum Cmd {
         #[arg(long)]
         publish: bool,
     },
+    /// Run the syscall fuzzer (userland/fuzz) on the test kernel: N seeded random and
+    /// adversarial calls checked against SYSCALLS.md and a model of what it created.
+    /// The seed and count are built into the programs; rerun the same command to
+    /// reproduce a failure.
+    Fuzz {
+        /// Fuzzed calls.
+        #[arg(long, default_value_t = 20_000)]
+        calls: u64,
+        /// The seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Report every distinct violation instead of stopping at the first.
+        #[arg(long)]
+        keep_going: bool,
+        /// Boot this test-kernel Image instead of building one.
+        #[arg(long)]
+        kernel: Option<std::path::PathBuf>,
+        /// The first program: `fuzz`, or `fuzz_repro` (the reproducers of the kernel
+        /// deviations the fuzzer found).
+        #[arg(long, default_value = "fuzz")]
+        init: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -85,7 +117,8 @@ fn main() -> ExitCode {
             gic,
             append,
             window,
-        } => run(el2, gic, &append, window),
+            pipeline,
+        } => run(el2, gic, &append, window, pipeline),
         Cmd::Test {
             qemu_only,
             host_only,
@@ -96,6 +129,21 @@ fn main() -> ExitCode {
             quick,
             publish,
         } => bench::run(check, quick, publish),
+        Cmd::Fuzz {
+            calls,
+            seed,
+            keep_going,
+            kernel,
+            init,
+        } => fuzz::run(
+            &fuzz::Params {
+                seed,
+                calls,
+                keep_going,
+                init,
+            },
+            kernel.as_deref(),
+        ),
     };
     match result {
         Ok(code) => code,
@@ -112,13 +160,20 @@ pub type Result<T> = std::result::Result<T, String>;
 /// How long `cargo xtask run` lets the demo take before killing QEMU.
 const RUN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
-fn run(el2: bool, gic: u8, append: &str, window: bool) -> Result<ExitCode> {
+fn run(el2: bool, gic: u8, append: &str, window: bool, pipeline: bool) -> Result<ExitCode> {
     let image = build::kernel(build::Flavor::Normal)?;
     let mut machine = qemu::Machine::new(&image.image);
     machine.initrd = Some(build::initrd()?);
     machine.el2 = el2;
     machine.gic = gic;
-    machine.append = format!("{} {append}", demo::APPEND).trim().to_string();
+    // The kernel takes the first `init=`, so the pipeline has its own default line.
+    let (base, name) = if pipeline {
+        machine.disk = Some(build::capture_disk()?);
+        (demo::PIPELINE_APPEND, "pipeline")
+    } else {
+        (demo::APPEND, "demo")
+    };
+    machine.append = format!("{base} {append}").trim().to_string();
     machine.display = if window {
         qemu::window_display()
     } else {
@@ -126,8 +181,8 @@ fn run(el2: bool, gic: u8, append: &str, window: bool) -> Result<ExitCode> {
     };
     machine.qmp = Some(build::out_dir().join("qmp.sock"));
     println!("$ {} {}", qemu::QEMU, machine.args().join(" "));
-    let ppm = build::out_dir().join("demo-final.ppm");
-    let png = build::out_dir().join("demo-final.png");
+    let ppm = build::out_dir().join(format!("{name}-final.ppm"));
+    let png = build::out_dir().join(format!("{name}-final.png"));
     let _ = std::fs::remove_file(&png);
     let run = demo::boot(&machine, &ppm, true, RUN_TIMEOUT)?;
     let saved = run.screendump.and_then(|ppm| {

@@ -677,3 +677,33 @@ impl TraceCheck {
         self.check_entries(what, n)
     }
 }
+
+/// Modes of the `h_isolate` helper (sent as `[mode, arg]` on its channel).
+pub mod isolate {
+    /// Map the buffer RW, write back a word, unmap, touch again: EC 0x24.
+    pub const TOUCH_AFTER_UNMAP: u64 = 1;
+    /// Map the buffer read-only and write it: EC 0x24.
+    pub const WRITE_READONLY_DIRECT: u64 = 2;
+    /// Map the resource read-only (legacy, fault policy), read, write: EC 0x24.
+    pub const WRITE_READONLY_LEGACY: u64 = 3;
+    /// As [`WRITE_READONLY_LEGACY`] with the uncached policy: EC 0x24.
+    pub const WRITE_READONLY_LEGACY_UNCACHED: u64 = 4;
+    /// START WRITE on the buffer, then `udf`: EC 0x00 (the START dies with it).
+    pub const UDF_HOLDING_START: u64 = 5;
+    /// Load through a misaligned sp: EC 0x26 (or exit [`super::SP_UNCHECKED`]).
+    pub const MISALIGNED_SP: u64 = 6;
+    /// Jump to an unmapped address: EC 0x20.
+    pub const EXEC_UNMAPPED: u64 = 7;
+    /// Read kernel space: EC 0x24.
+    pub const READ_KERNEL: u64 = 8;
+    /// Present, then touch a fault-policy legacy mapping at once: waits, exits 0.
+    pub const LEGACY_WAIT: u64 = 9;
+    /// Keep using the buffer for `arg` rounds; reply `[status, bad offset]`.
+    pub const KEEPER: u64 = 10;
+    /// Block on the channel until the other end closes; exit 0.
+    pub const HOLD: u64 = 11;
+    /// The pattern the parent keeps in pages 0..1.
+    pub const PARENT_SEED: u64 = 0x0015_0a7e;
+    /// The pattern the keeper keeps in pages 2..3.
+    pub const KEEPER_SEED: u64 = 0x006e_e9e7;
+}
