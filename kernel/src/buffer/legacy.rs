@@ -197,7 +197,12 @@ pub fn before_device_access(k: &mut Kernel, buf: &Buffer) {
         return; // nothing to hide from a coherent device
     }
     k.for_each_task_mut(|t| {
-        for (&va, map) in t.legacy.iter_mut().filter(|(_, m)| m.buffer.id == buf.id) {
+        // Uncached mappings are never zapped or cleaned: skip them without a page walk.
+        let fault_maps = t
+            .legacy
+            .iter_mut()
+            .filter(|(_, m)| m.pages.policy() == LegacyPolicy::Fault);
+        for (&va, map) in fault_maps.filter(|(_, m)| m.buffer.id == buf.id) {
             let mapped: Vec<usize> = (0..map.npages)
                 .filter(|&p| map.pages.state(p) != Some(PageState::Unmapped))
                 .collect();

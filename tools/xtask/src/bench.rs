@@ -49,10 +49,22 @@ pub const FIELDS: &[&str] = &[
 /// Per-frame phases that `frame` records have in addition.
 pub const FRAME_PHASES: &[&str] = &["write_cycles", "sync_cycles", "present_cycles"];
 
+/// Per-readback phases that `readback` records have in addition.
+pub const READBACK_PHASES: &[&str] = &["device_cycles", "sync_cycles", "read_cycles"];
+
+/// The phases records of `suite` have besides [`FIELDS`].
+pub fn phases(suite: &str) -> &'static [&'static str] {
+    match suite {
+        "frame" => FRAME_PHASES,
+        "readback" => READBACK_PHASES,
+        _ => &[],
+    }
+}
+
 /// One measurement.
 #[derive(Clone, Debug)]
 pub struct Record {
-    /// `sync`, `limit`, `frame` or `handover`.
+    /// `sync`, `limit`, `frame`, `handover` or `readback`.
     pub suite: String,
     /// What was measured (e.g. `END WRITE`).
     pub case: String,
@@ -138,8 +150,7 @@ fn parse_record(text: &str) -> Result<Record> {
             .ok_or_else(|| format!("no string field {f:?}"))
     };
     let (suite, case, variant) = (string("suite")?, string("case")?, string("variant")?);
-    let phases = if suite == "frame" { FRAME_PHASES } else { &[] };
-    for f in FIELDS.iter().chain(phases) {
+    for f in FIELDS.iter().chain(phases(&suite)) {
         match raw.get(*f).and_then(Value::as_f64) {
             Some(x) if x >= 0.0 => {}
             _ => return Err(format!("no non-negative number field {f:?}")),
@@ -199,6 +210,8 @@ pub fn run(check: bool, quick: bool, publish: bool) -> Result<ExitCode> {
     m.initrd = Some(build::initrd()?);
     m.memory = "1G";
     m.gpu = GPU.into();
+    // The readback suite reads the capture disk.
+    m.disk = Some(build::capture_disk()?);
     m.icount = true;
     m.append = if quick {
         format!("{APPEND} bench=quick")
@@ -443,6 +456,23 @@ pub mod tests {
             4096,
             json!({"syscalls": 4}),
         );
+        for (i, variant) in [
+            "explicit-whole",
+            "explicit-ranged",
+            "legacy-fault",
+            "legacy-uncached",
+            "setway-clean-all",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let (device, sync, read) = (2_000 + i as u64, 30_000 * i as u64, 200_000u64);
+            let extra = json!({
+                "cycles": device + sync + read,
+                "device_cycles": device, "sync_cycles": sync, "read_cycles": read,
+            });
+            line("readback", "1MiB", variant, 1 << 20, extra);
+        }
         s.push_str("BENCH-DONE\r\n[ 2] INFO  'bench' exited: Exited with code 0\r\n");
         s
     }
@@ -450,7 +480,7 @@ pub mod tests {
     #[test]
     fn parses_a_complete_run() {
         let records = parse(&fake_log()).unwrap();
-        assert_eq!(records.len(), 8 * 7 * 2 + 8 * 2 + 2 * 5 + 1);
+        assert_eq!(records.len(), 8 * 7 * 2 + 8 * 2 + 2 * 5 + 1 + 5);
         let r = records
             .iter()
             .find(|r| r.case == "END WRITE" && r.variant == "whole" && r.size == 8 << 20)
@@ -477,6 +507,8 @@ pub mod tests {
         assert!(parse(&dup).unwrap_err().contains("duplicate record"));
         let no_phase = log.replacen("\"sync_cycles\":", "\"x\":", 1);
         assert!(parse(&no_phase).unwrap_err().contains("sync_cycles"));
+        let no_read = log.replacen("\"read_cycles\":", "\"x\":", 1);
+        assert!(parse(&no_read).unwrap_err().contains("read_cycles"));
     }
 
     #[test]

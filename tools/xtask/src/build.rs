@@ -181,3 +181,66 @@ pub fn initrd() -> Result<PathBuf> {
     std::fs::write(&path, tar).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(path)
 }
+
+/// The bytes of the capture disk: every sector [`scene::capture::disk_sector`] describes
+/// (the camera's frames, then the test-pattern sectors).
+pub fn capture_disk_bytes() -> Vec<u8> {
+    use scene::capture::{disk_sector, DISK_BYTES, DISK_SECTORS};
+    let mut out = Vec::with_capacity(DISK_BYTES as usize);
+    let mut sector = [0u8; 512];
+    for s in 0..DISK_SECTORS {
+        disk_sector(s, &mut sector);
+        out.extend_from_slice(&sector);
+    }
+    out
+}
+
+/// Write `target/xtask/capture.img`, the raw disk the capture pipeline, the readback
+/// benchmark and the block-device user tests boot with (layout: `scene::capture`);
+/// returns its path. An image that already holds exactly these bytes is left alone;
+/// otherwise the new one replaces it in one rename, so a QEMU that has the old one open
+/// keeps reading the old file.
+pub fn capture_disk() -> Result<PathBuf> {
+    let bytes = capture_disk_bytes();
+    std::fs::create_dir_all(out_dir()).map_err(|e| e.to_string())?;
+    let path = out_dir().join("capture.img");
+    if std::fs::read(&path).is_ok_and(|old| old == bytes) {
+        return Ok(path);
+    }
+    let tmp = out_dir().join(format!("capture.img.{}", std::process::id()));
+    std::fs::write(&tmp, &bytes).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scene::capture::{
+        capture_frame, frame_sector, test_word, FRAME_BYTES, FRAME_PIXELS, TEST_SECTOR_BASE,
+    };
+
+    #[test]
+    fn capture_disk_layout() {
+        let disk = capture_disk_bytes();
+        assert_eq!(disk.len() as u64, scene::capture::DISK_BYTES);
+        // Frame 5 where the layout says, pixel for pixel.
+        let mut f = vec![0u32; FRAME_PIXELS];
+        capture_frame(5, &mut f);
+        let at = (frame_sector(5) * 512) as usize;
+        let want: Vec<u8> = f.iter().flat_map(|p| p.to_le_bytes()).collect();
+        assert_eq!(&disk[at..at + FRAME_BYTES as usize], &want[..]);
+        // The test sectors follow: word i of sector s by the documented formula.
+        let s = TEST_SECTOR_BASE + 17;
+        let w = |i: usize| {
+            let o = (s * 512) as usize + 4 * i;
+            u32::from_le_bytes(disk[o..o + 4].try_into().unwrap())
+        };
+        assert_eq!(w(0), test_word(s, 0));
+        assert_eq!(
+            w(99),
+            (s as u32).wrapping_mul(0x0101_0101) ^ 0xa5a5_a5a5 ^ 99
+        );
+        assert_ne!(&disk[..512], &disk[512..1024]);
+    }
+}

@@ -1,4 +1,5 @@
-//! Booting the virtio-gpu demo (`init=demo`) and capturing its final image.
+//! Booting the virtio-gpu demo (`init=demo`) or the capture pipeline (`init=pipeline`)
+//! and capturing its final image.
 //!
 //! QEMU runs with a QMP socket. xtask reads the serial output (optionally echoing it);
 //! when the compositor prints `demo: final frame N presented` it stops the guest, has
@@ -22,6 +23,10 @@ pub const MARKER: &str = "demo: final frame ";
 
 /// The kernel command line of a demo boot (before any extra arguments).
 pub const APPEND: &str = "exit=semihosting init=demo dma=noncoherent";
+
+/// The kernel command line of a capture pipeline boot (it needs the capture disk,
+/// [`crate::build::capture_disk`]).
+pub const PIPELINE_APPEND: &str = "exit=semihosting init=pipeline dma=noncoherent";
 
 /// What a demo boot produced.
 pub struct DemoRun {
@@ -210,6 +215,24 @@ impl Rgb {
             data: screen.iter().flat_map(|&p| scene::to_rgb(p)).collect(),
         }
     }
+
+    /// The image the capture pipeline must show for `frame` on a `width` x `height`
+    /// display: `pipeline_screen(frame, filter(frame, capture_frame(frame)))` from
+    /// `scene::capture`.
+    pub fn expected_pipeline(frame: u32, width: u32, height: u32) -> Rgb {
+        use scene::capture::{capture_frame, filter, pipeline_screen, CAPTURE_H, CAPTURE_W};
+        let n = (CAPTURE_W * CAPTURE_H) as usize;
+        let (mut raw, mut filtered) = (vec![0u32; n], vec![0u32; n]);
+        capture_frame(frame, &mut raw);
+        filter(frame, &raw, &mut filtered, CAPTURE_W, CAPTURE_H);
+        let mut screen = vec![0u32; width as usize * height as usize];
+        pipeline_screen(frame, &filtered, &mut screen, width, height);
+        Rgb {
+            width,
+            height,
+            data: screen.iter().flat_map(|&p| scene::to_rgb(p)).collect(),
+        }
+    }
 }
 
 /// Parse a P6 PPM with maxval 255 (comments allowed in the header).
@@ -339,5 +362,19 @@ mod tests {
         got.data[(401 * 1280 + 3) * 3 + 1] ^= 1;
         got.data[(500 * 1280) * 3 - 1] ^= 1;
         assert_eq!(first_mismatch(&got, &want), Some(((3, 401), 2)));
+    }
+
+    #[test]
+    fn expected_pipeline_image_is_the_filtered_capture() {
+        use scene::capture::{pipeline_origin, PIPELINE_FRAMES};
+        let want = Rgb::expected_pipeline(PIPELINE_FRAMES, 1280, 800);
+        assert_eq!(want.data.len(), 1280 * 800 * 3);
+        assert_eq!(want.at(0, 0), scene::to_rgb(scene::background(0, 800)));
+        let other = Rgb::expected_pipeline(PIPELINE_FRAMES - 1, 1280, 800);
+        let (x, y) = pipeline_origin(1280, 800);
+        let (x, y) = (x as u32, y as u32);
+        let differ = (0..640).filter(|&dx| want.at(x + dx, y + 200) != other.at(x + dx, y + 200));
+        assert!(differ.count() > 0, "frames differ inside the image");
+        assert!(first_mismatch(&want, &Rgb::expected(PIPELINE_FRAMES, 1280, 800)).is_some());
     }
 }

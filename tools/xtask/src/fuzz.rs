@@ -241,7 +241,6 @@ pub fn verdict(p: &Params, run: &Run) -> std::result::Result<(), String> {
 
 /// One fuzz case for `cargo xtask test`: the test kernel `kernel`, seed and calls.
 // Called by the `qemu/fuzz-seed-N` case of test.rs.
-#[allow(dead_code)]
 pub fn case(kernel: &Path, seed: u64, calls: u64) -> Result<std::result::Result<(), String>> {
     let p = Params {
         seed,

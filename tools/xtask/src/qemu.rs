@@ -141,7 +141,11 @@ impl Machine {
         if let Some(disk) = &self.disk {
             a.extend([
                 "-drive".into(),
-                format!("file={},if=none,format=raw,id=disk0", disk.display()),
+                // Read-only: the capture disk is an input, and two QEMUs may share it.
+                format!(
+                    "file={},if=none,format=raw,id=disk0,readonly=on",
+                    disk.display()
+                ),
                 "-device".into(),
                 "virtio-blk-device,drive=disk0".into(),
             ]);

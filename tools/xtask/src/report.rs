@@ -224,7 +224,67 @@ pub fn headline(rs: &[Record]) -> String {
         ],
         &rows,
     ));
+    if rs.iter().any(|r| r.suite == "readback") {
+        out.push('\n');
+        out.push_str(&readback_table(rs));
+    }
     out
+}
+
+/// The readback strategies: total, phases and the kernel's work per readback.
+fn readback_table(rs: &[Record]) -> String {
+    let rows: Vec<Vec<String>> = rs
+        .iter()
+        .filter(|r| r.suite == "readback")
+        .map(|r| {
+            let n = |f| opt(r.num(f));
+            vec![
+                format!("{} ({})", r.variant, size(r.size)),
+                n("cycles"),
+                n("device_cycles"),
+                n("sync_cycles"),
+                n("read_cycles"),
+                lines_kinds(Some(r)),
+                n("syscalls"),
+                n("faults"),
+                n("zaps"),
+                n("tlbis"),
+                n("setway_ops"),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "readback strategy",
+            "total",
+            "device write",
+            "sync",
+            "CPU read",
+            "lines clean / inval / c+i",
+            "syscalls",
+            "faults",
+            "zaps",
+            "TLBIs",
+            "set/way ops",
+        ],
+        &rows,
+    )
+}
+
+fn readback_section(rs: &[Record]) -> String {
+    let mut o = String::from("\n## readback: the device writes, then the CPU reads\n\n");
+    o.push_str(
+        "Per readback: a `blk_read` of 1 MiB from the capture disk into the first 1 MiB of \
+         a 1920x1080x4 buffer (`device write`: the call, with a legacy mapping's zap; not \
+         the device's own time), then the CPU reads the 1 MiB (`CPU read`, with any \
+         faults; 16-byte loads). `explicit-whole` / `explicit-ranged`: START + END READ of \
+         the whole buffer / of the 1 MiB; `legacy-fault` / `legacy-uncached`: the \
+         forwarded mmap with the fault policy (every page faults after the device write) / \
+         uncached; `setway-clean-all`: DC CISW over every set and way before reading. \
+         Every read is checked against the disk's bytes.\n\n",
+    );
+    o.push_str(&readback_table(rs));
+    o
 }
 
 /// report.md.
@@ -252,7 +312,10 @@ pub fn markdown(rs: &[Record], meta: &Meta) -> String {
     o.push_str(&targets_table(rs));
     o.push_str(&sync_section(rs));
     o.push_str(&frame_section(rs));
-    let known = ["sync", "limit", "frame"];
+    if rs.iter().any(|r| r.suite == "readback") {
+        o.push_str(&readback_section(rs));
+    }
+    let known = ["sync", "limit", "frame", "readback"];
     let mut others: Vec<&str> = rs
         .iter()
         .map(|r| r.suite.as_str())
@@ -499,11 +562,14 @@ mod tests {
             "NOT met",
             "--quick",
             "identical",
+            "## readback",
+            "| legacy-fault (1 MiB) ",
         ] {
             assert!(md.contains(s), "report lacks {s:?}");
         }
         let h = headline(&rs);
         assert!(h.contains("setway-clean-all") && h.contains("per hand-over"));
+        assert!(h.contains("readback strategy") && h.contains("explicit-ranged (1 MiB)"));
     }
 
     #[test]

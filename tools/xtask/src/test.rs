@@ -16,6 +16,9 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 const USER_TIMEOUT: Duration = Duration::from_secs(600);
 /// The demo renders and presents every frame, then holds the last one for 1.5 s.
 const DEMO_TIMEOUT: Duration = Duration::from_secs(180);
+/// The fixed-seed syscall fuzz run (`cargo xtask fuzz --calls 20000 --seed 1`).
+const FUZZ_SEED: u64 = 1;
+const FUZZ_CALLS: u64 = 20_000;
 
 /// Exit statuses the kernel reports through semihosting (kernel/src/power.rs).
 const EXIT_PANIC: i32 = 2;
@@ -207,15 +210,29 @@ fn qemu_tests(tally: &mut Tally) -> Result<()> {
     // User tasks: every test_* program of the initrd, one line each, with devices
     // treated as non-coherent so every maintenance operation really runs; then the
     // coherency-dependent tests again with QEMU's dma-coherent devices honoured.
+    // Both boots have the capture disk (scene::capture's layout) for the block-device
+    // tests.
     let initrd = build::initrd()?;
+    let disk = build::capture_disk()?;
     let mut m = base.clone();
     m.initrd = Some(initrd.clone());
+    m.disk = Some(disk.clone());
     m.append = "exit=semihosting dma=noncoherent utest=all".into();
     user_suite(tally, "qemu/user", &m)?;
     let mut m = base.clone();
     m.initrd = Some(initrd.clone());
-    m.append = "exit=semihosting misuse=report utest=test_buffer_trace,test_buffer_coherent,test_gpu_misuse".into();
+    m.disk = Some(disk.clone());
+    m.append = format!(
+        "exit=semihosting misuse=report utest={}",
+        COHERENT_UTESTS.join(",")
+    );
     user_suite(tally, "qemu/user-coherent", &m)?;
+
+    // The syscall fuzzer: a fixed seed, 20,000 random and adversarial calls checked
+    // against SYSCALLS.md and the fuzzer's model (a few seconds). A violation, a kernel
+    // panic or a hang fails it; the message says how to reproduce.
+    let result = crate::fuzz::case(&built.image, FUZZ_SEED, FUZZ_CALLS)?;
+    tally.record(&format!("qemu/fuzz-seed-{FUZZ_SEED}"), result);
 
     // The GPU demo, as `cargo xtask run` boots it: the screendump of its final frame
     // must be exactly what the scene crate computes for that frame.
@@ -223,8 +240,19 @@ fn qemu_tests(tally: &mut Tally) -> Result<()> {
     m.initrd = Some(initrd.clone());
     m.append = demo::APPEND.into();
     m.qmp = Some(build::out_dir().join("qmp-test.sock"));
-    let result = demo_pixel_exact(&m)?;
+    let result = demo_pixel_exact(&m, Screen::Demo)?;
     tally.record("qemu/demo-screendump-pixel-exact", result);
+
+    // The capture pipeline: frames the virtio-blk device writes into buffers, filtered
+    // on the CPU, composed and presented; the screendump must be exactly the host's
+    // pipeline_screen(N, filter(N, capture_frame(N))).
+    let mut m = base.clone();
+    m.initrd = Some(initrd.clone());
+    m.disk = Some(disk);
+    m.append = demo::PIPELINE_APPEND.into();
+    m.qmp = Some(build::out_dir().join("qmp-test.sock"));
+    let result = demo_pixel_exact(&m, Screen::Pipeline)?;
+    tally.record("qemu/pipeline-screendump-pixel-exact", result);
 
     // The same scene drawn through the legacy forwarded mapping (no sync calls; the
     // exporter faults pages in and zaps/cleans them at each present).
@@ -232,7 +260,7 @@ fn qemu_tests(tally: &mut Tally) -> Result<()> {
     m.initrd = Some(initrd);
     m.append = "exit=semihosting init=legacy dma=noncoherent".into();
     m.qmp = Some(build::out_dir().join("qmp-test.sock"));
-    let result = demo_pixel_exact(&m)?;
+    let result = demo_pixel_exact(&m, Screen::Demo)?;
     tally.record("qemu/legacy-demo-screendump-pixel-exact", result);
 
     let dtb = patched_dtb(&base, b"arm,gic-v3\0", b"arm,gic-v9\0")?;
@@ -294,11 +322,53 @@ fn ktest_suite(tally: &mut Tally, prefix: &str, m: &Machine) -> Result<()> {
     suite(tally, prefix, m, "ktest", TIMEOUT)
 }
 
-/// Boot the demo, take its screendump at the final frame and compare it pixel for pixel
-/// with `scene::composite(N, scene::render_client(N))` at the screendump's size. On a
-/// mismatch both images are saved as PNG beside the screendump.
-fn demo_pixel_exact(m: &Machine) -> Result<std::result::Result<(), String>> {
-    let ppm = build::out_dir().join("demo-test.ppm");
+/// The user tests run again with QEMU's dma-coherent devices honoured (no maintenance).
+const COHERENT_UTESTS: &[&str] = &[
+    "test_buffer_trace",
+    "test_buffer_coherent",
+    "test_gpu_misuse",
+    "test_capture_trace",
+];
+
+/// Which program's screen a pixel-exact test expects.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Screen {
+    /// The GPU demo (and its legacy variant): `scene::composite` of the client frame.
+    Demo,
+    /// The capture pipeline: `scene::capture::pipeline_screen` of the filtered capture.
+    Pipeline,
+}
+
+impl Screen {
+    fn name(self) -> &'static str {
+        match self {
+            Screen::Demo => "demo",
+            Screen::Pipeline => "pipeline",
+        }
+    }
+
+    /// The frame the run must end on.
+    fn last_frame(self) -> u32 {
+        match self {
+            Screen::Demo => scene::FRAMES,
+            Screen::Pipeline => scene::capture::PIPELINE_FRAMES,
+        }
+    }
+
+    fn expected(self, frame: u32, width: u32, height: u32) -> Rgb {
+        match self {
+            Screen::Demo => Rgb::expected(frame, width, height),
+            Screen::Pipeline => Rgb::expected_pipeline(frame, width, height),
+        }
+    }
+}
+
+/// Boot the demo (or the pipeline), take its screendump at the final frame and compare
+/// it pixel for pixel with what the `scene` crate computes for that frame at the
+/// screendump's size. On a mismatch both images are saved as PNG beside the screendump.
+fn demo_pixel_exact(m: &Machine, screen: Screen) -> Result<std::result::Result<(), String>> {
+    let name = screen.name();
+    let ppm = build::out_dir().join(format!("{name}-test.ppm"));
     let run = demo::boot(m, &ppm, false, DEMO_TIMEOUT)?;
     let outcome = Outcome {
         status: run.status,
@@ -316,20 +386,20 @@ fn demo_pixel_exact(m: &Machine) -> Result<std::result::Result<(), String>> {
             demo::MARKER
         ));
     };
-    if frame != scene::FRAMES {
+    if frame != screen.last_frame() {
         return fail(format!(
-            "final frame {frame}, expected {} (scene::FRAMES)",
-            scene::FRAMES
+            "final frame {frame}, expected {}",
+            screen.last_frame()
         ));
     }
     let got = match run.screendump.and_then(|p| Rgb::read_ppm(&p)) {
         Ok(img) => img,
         Err(e) => return fail(format!("no screendump: {e}")),
     };
-    let want = Rgb::expected(frame, got.width, got.height);
+    let want = screen.expected(frame, got.width, got.height);
     if let Some(((x, y), n)) = demo::first_mismatch(&got, &want) {
-        let got_png = build::out_dir().join("demo-test-got.png");
-        let want_png = build::out_dir().join("demo-test-expected.png");
+        let got_png = build::out_dir().join(format!("{name}-test-got.png"));
+        let want_png = build::out_dir().join(format!("{name}-test-expected.png"));
         got.write_png(&got_png)?;
         want.write_png(&want_png)?;
         return fail(format!(

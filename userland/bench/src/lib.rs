@@ -23,7 +23,8 @@
 //!   `faults`, `zaps`, `tlbis`, `setway_ops`: the kernel's events per operation, over
 //!   exactly the measured code (the `counters` reads themselves taken off);
 //! - frame records also have `write_cycles`, `sync_cycles` and `present_cycles` per frame,
-//!   and their `cycles` is the sum of those three.
+//!   and their `cycles` is the sum of those three; readback records likewise have
+//!   `device_cycles`, `sync_cycles` and `read_cycles`.
 //!
 //! A syscall's cycles run from the instruction before its `svc` to the one after
 //! ([`urt::sys::timed_syscall`]). Every measurement is kept free of timer interrupts
@@ -48,6 +49,11 @@
 //!   whole cache by set/way.
 //! - [`handover_suite`] (`handover`): two tasks pass small buffers back and forth under
 //!   START/END, as a producer and a consumer do (the peer is the `bench_peer` program).
+//! - [`readback_suite`] (`readback`): the device writes 1 MiB into a buffer (a
+//!   `blk_read` from the capture disk, which the boot must attach) and the CPU reads it,
+//!   with each way of making it see the device's bytes: explicit START READ of the
+//!   whole buffer or of the range, the legacy fault or uncached mapping, a set/way
+//!   clean.
 //!
 //! Sizes and repetitions are compile-time constants in each suite (the program cannot
 //! read the kernel command line); the whole run is a few hundred million instructions.
@@ -61,6 +67,7 @@ pub mod frame_suite;
 pub mod handover_suite;
 pub mod limit_suite;
 pub mod measure;
+pub mod readback_suite;
 pub mod report;
 pub mod sync_suite;
 

@@ -5,7 +5,9 @@
 #![no_std]
 #![no_main]
 
-use bench::{fail, frame_suite, handover_suite, limit_suite, sync_suite, Failed, TASK};
+use bench::{
+    fail, frame_suite, handover_suite, limit_suite, readback_suite, sync_suite, Failed, TASK,
+};
 use urt::{StartArgs, Stat};
 
 /// Print what the numbers depend on: the line size the maintenance works in, and whether
@@ -28,6 +30,10 @@ fn run() -> Result<(), Failed> {
     describe_machine()?;
     sync_suite::run()?;
     limit_suite::run()?;
+    // Before the frame suite: the GPU's completion interrupts arrive at host-dependent
+    // times, and the readback's block-device path allocates in the kernel, whose heap
+    // they leave in a run-dependent state.
+    readback_suite::run()?;
     frame_suite::run()?;
     handover_suite::run()?;
     urt::println!("BENCH-DONE");

@@ -74,6 +74,19 @@ pub fn timed_present(resource: Handle, x: u32, y: u32, w: u32, h: u32) -> Result
     r.map(|(fence, _)| (Fence(fence), cycles))
 }
 
+/// `blk_read(buffer, offset, sector, count)`, timed at the `svc`: returns the fence and
+/// its cycles.
+pub fn timed_blk_read(
+    buffer: Handle,
+    offset: u64,
+    sector: u64,
+    count: u64,
+) -> Result<(Fence, u64)> {
+    let args = [buffer.0 as u64, offset, sector, count, 0, 0];
+    let (r, cycles) = timed_call(Sys::BlkRead, args);
+    r.map(|(fence, _)| (Fence(fence), cycles))
+}
+
 /// Names of the kernel's event counters, in [`Events`] order (and in the JSON).
 pub const EVENT_NAMES: [&str; 8] = [
     "lines_cleaned",

@@ -4,7 +4,15 @@
 use crate::measure::{Totals, EVENT_NAMES};
 use core::fmt;
 
-/// Cycles of the three phases of a frame, summed over the frames measured.
+/// JSON names of the three [`Phases`] of a `frame` record.
+pub const FRAME_PHASES: [&str; 3] = ["write_cycles", "sync_cycles", "present_cycles"];
+/// JSON names of the three [`Phases`] of a `readback` record: the device write
+/// (`blk_read`), the sync (START + END READ, or the set/way clean), the CPU read.
+pub const READBACK_PHASES: [&str; 3] = ["device_cycles", "sync_cycles", "read_cycles"];
+
+/// Cycles of the three phases of a frame, summed over the frames measured. (A
+/// `readback` record uses the same three slots for its phases: `write` is the device
+/// write, `sync` the sync, `present` the CPU read; see [`READBACK_PHASES`].)
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Phases {
     /// The CPU writing pixels (including legacy-mapping faults).
@@ -26,7 +34,7 @@ impl Phases {
 /// One measurement.
 #[derive(Clone, Copy, Debug)]
 pub struct Record<'a> {
-    /// The suite (`sync`, `limit`, `frame`, `handover`).
+    /// The suite (`sync`, `limit`, `frame`, `handover`, `readback`).
     pub suite: &'a str,
     /// What was measured within the suite.
     pub case: &'a str,
@@ -36,7 +44,7 @@ pub struct Record<'a> {
     pub size: u64,
     /// Cycles and kernel events over all the operations measured.
     pub totals: Totals,
-    /// Frame records: the cycles of each phase over all frames.
+    /// Frame and readback records: the cycles of each phase over all operations.
     pub phases: Option<Phases>,
 }
 
@@ -72,10 +80,15 @@ impl fmt::Display for Record<'_> {
             // `cycles` is the sum of the phases as printed, so the line adds up.
             Some(p) => {
                 let (write, sync, present) = (p.write / reps, p.sync / reps, p.present / reps);
+                let [a, b, c] = if self.suite == "readback" {
+                    READBACK_PHASES
+                } else {
+                    FRAME_PHASES
+                };
                 write!(
                     f,
-                    ",\"cycles\":{},\"total_cycles\":{},\"write_cycles\":{write},\
-                     \"sync_cycles\":{sync},\"present_cycles\":{present}",
+                    ",\"cycles\":{},\"total_cycles\":{},\"{a}\":{write},\"{b}\":{sync},\
+                     \"{c}\":{present}",
                     write + sync + present,
                     self.totals.cycles,
                 )?

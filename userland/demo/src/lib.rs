@@ -20,11 +20,16 @@
 //!   screendump then) and exits 0.
 //!
 //! Messages are four little-endian `u32` words `[kind, a, b, c]`.
+//!
+//! The capture pipeline (`init=pipeline`: `pipeline`, `capture`, `filter`) has its own
+//! protocol, in [`pipeline`].
 
 #![no_std]
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![deny(missing_docs)]
 #![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
+
+pub mod pipeline;
 
 use core::fmt::Display;
 use urt::{Error, Handle};
@@ -195,6 +200,24 @@ impl Mapped {
         // READ bracket, during which, by the demo's protocol, no task writes the buffer.
         let r = f(unsafe { core::slice::from_raw_parts(self.ptr, self.len) });
         urt::buffer_sync(self.handle, END | READ, 0, 0)?;
+        Ok(r)
+    }
+
+    /// Run `f` on the first `bytes` bytes (whole pixels) between `buffer_sync` START READ
+    /// and END READ of exactly that range.
+    pub fn read_range<R>(&self, bytes: u64, f: impl FnOnce(&[u32]) -> R) -> Result<R, Error> {
+        use urt::sync::{END, READ, START};
+        let words = (bytes / 4) as usize;
+        if words > self.len {
+            return Err(Error::OutOfRange);
+        }
+        urt::buffer_sync(self.handle, START | READ, 0, bytes)?;
+        // SAFETY: `ptr` is our live mapping of `len >= words` words (page-aligned, so
+        // aligned for u32) that is never unmapped. The slice lives only inside the START
+        // READ / END READ bracket of its bytes, during which, by the pipeline's protocol,
+        // neither a task nor the device writes the buffer.
+        let r = f(unsafe { core::slice::from_raw_parts(self.ptr, words) });
+        urt::buffer_sync(self.handle, END | READ, 0, bytes)?;
         Ok(r)
     }
 

@@ -13,6 +13,8 @@
 //!   cycle counter without a syscall and [`sys::timed_syscall`] times exactly one `svc`.
 //! - GPU: [`gpu_display_info`], [`gpu_import`], [`gpu_present`] (returns a [`Fence`]) and
 //!   [`fence_wait`].
+//! - Block device (capture): [`blk_info`] and [`blk_read`] (the device writes a buffer;
+//!   returns a [`Fence`]).
 //! - [`print!`] / [`println!`] through the `log` call (no allocation).
 //! - A global allocator (a buddy heap over a 256 KiB static arena, set up on first use,
 //!   so a program that never allocates carries no arena).
@@ -43,6 +45,7 @@ pub use abi::{
 };
 
 mod bench;
+mod blk;
 mod calls;
 mod gpu;
 mod heap;
@@ -52,6 +55,7 @@ mod start;
 pub mod sys;
 
 pub use bench::*;
+pub use blk::*;
 pub use calls::*;
 pub use gpu::*;
 pub use start::StartArgs;

@@ -13,6 +13,8 @@
 //!
 //! - [`render_client`]: the client's frame: a horizontal red / vertical green gradient,
 //!   diagonal blue bands moving with the frame, and a bouncing square.
+//! - [`capture`]: the capture pipeline's camera frames, filter and screen, and the layout
+//!   of its virtio-blk test disk.
 //! - [`composite`]: the compositor's screen: a vertical gradient background, a window
 //!   (shadow, border, title bar with a progress bar and the frame number in block digits)
 //!   centred on the screen ([`layout`]), with the client image inside it.
@@ -20,6 +22,8 @@
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+
+pub mod capture;
 
 /// Frames the demo shows; the last one is frame `FRAMES` (frames count from 1).
 pub const FRAMES: u32 = 60;
@@ -256,6 +260,35 @@ impl Canvas<'_> {
             }
             let at = dy as usize * stride + x0 as usize;
             self.px[at..at + n].copy_from_slice(&line[sx..sx + n]);
+        }
+    }
+
+    /// Copy a `cw` x `ch` image (as many whole rows of `src` as there are) enlarged
+    /// `scale` times (each pixel a `scale` x `scale` square) with its top-left corner at
+    /// `(x, y)`, clipped to the canvas.
+    fn blit_scaled(&mut self, src: &[u32], cw: u32, ch: u32, x: i64, y: i64, scale: u32) {
+        if cw == 0 || scale == 0 {
+            return;
+        }
+        let src_rows = (ch as usize).min(src.len() / cw as usize);
+        let s = i64::from(scale);
+        let x0 = x.clamp(0, i64::from(self.width));
+        let x1 = (x + i64::from(cw) * s).clamp(0, i64::from(self.width));
+        if x0 >= x1 {
+            return;
+        }
+        let stride = self.width as usize;
+        for (r, line) in src.chunks_exact(cw as usize).take(src_rows).enumerate() {
+            for sub in 0..s {
+                let dy = y + r as i64 * s + sub;
+                if dy < 0 || dy >= i64::from(self.rows) {
+                    continue;
+                }
+                let at = dy as usize * stride;
+                for dx in x0..x1 {
+                    self.px[at + dx as usize] = line[((dx - x) / s) as usize];
+                }
+            }
         }
     }
 

@@ -392,7 +392,12 @@ impl W {
         // Our CPU access state is per task and buffer: closing our last handle to the
         // buffer ends an open START as its END would (SYSCALLS.md, "Buffers").
         let h = self.remove_handle(i);
-        if h.obj.kind == Kind::Buf && !self.hs.iter().any(|o| o.obj.kind == Kind::Buf && o.obj.idx == h.obj.idx) {
+        if h.obj.kind == Kind::Buf
+            && !self
+                .hs
+                .iter()
+                .any(|o| o.obj.kind == Kind::Buf && o.obj.idx == h.obj.idx)
+        {
             self.bufs[h.obj.idx].start = None;
         }
         self.drop_ref(h.obj);
