@@ -23,8 +23,10 @@ pub struct Machine {
     /// Kernel command line (`/chosen/bootargs`).
     pub args: BootArgs<'static>,
     /// The kernel image's placement.
+    #[cfg_attr(not(feature = "ktest"), allow(dead_code))] // used by the QEMU tests (ktest)
     pub image: ImageLayout,
     /// Exception level the loader entered the kernel at (1 or 2).
+    #[cfg_attr(not(feature = "ktest"), allow(dead_code))] // used by the QEMU tests (ktest)
     pub entry_el: u64,
     /// Physical address of the DTB.
     pub dtb_pa: u64,

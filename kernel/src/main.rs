@@ -31,10 +31,6 @@
 #![no_main]
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks)]
-// Some primitives (cache maintenance, access probes, frame allocation) have no caller in
-// the normal kernel until the buffer manager and user tasks land; the test kernel
-// exercises all of them and is linted without this allowance.
-#![cfg_attr(not(feature = "ktest"), allow(dead_code))]
 
 extern crate alloc;
 

@@ -19,6 +19,7 @@ pub unsafe fn init(start_va: u64, size: u64) {
     unsafe { HEAP.lock().init(start_va as usize, size as usize) };
 }
 
+#[cfg_attr(not(feature = "ktest"), allow(dead_code))] // used by the QEMU tests (ktest)
 /// Bytes currently allocated from the heap.
 pub fn used() -> usize {
     HEAP.lock().stats_alloc_actual()

@@ -182,6 +182,7 @@ pub fn build_and_switch(map: &KernelMap<'_>) -> Result<(), MapError> {
     Ok(())
 }
 
+#[cfg_attr(not(feature = "ktest"), allow(dead_code))] // used by the QEMU tests (ktest)
 /// Look up how a kernel virtual address is mapped: (physical address, attributes).
 pub fn translate(va: u64) -> Option<(PhysAddr, PageAttrs)> {
     let guard = KERNEL_SPACE.lock();

@@ -12,6 +12,7 @@ use mm::addr::{PhysAddr, VirtAddr};
 
 /// Base of the linear map: `va = LINEAR_BASE + pa`.
 pub const LINEAR_BASE: u64 = 0xFFFF_0000_0000_0000;
+#[cfg_attr(not(feature = "ktest"), allow(dead_code))] // used by the QEMU tests (ktest)
 /// Link address of the kernel image (must equal `KIMAGE_BASE` in link.ld).
 pub const KIMAGE_BASE: u64 = 0xFFFF_FF80_0000_0000;
 

@@ -161,14 +161,11 @@ fn qemu_tests(tally: &mut Tally) -> Result<()> {
     );
 
     // Deliberate fatal paths must be reported and end the run with their codes.
-    let mut m = base.clone();
-    m.append = "exit=semihosting ktest=fatal-abort".into();
-    let o = m.run_captured(TIMEOUT)?;
-    tally.record(
-        "qemu/fatal-data-abort-reported",
-        check(
-            &o,
-            Some(EXIT_FATAL),
+    let fatal_cases: [(&str, &str, i32, &[&str]); 3] = [
+        (
+            "qemu/fatal-data-abort-reported",
+            "fatal-abort",
+            EXIT_FATAL,
             &[
                 "FATAL EXCEPTION: EL1h sync",
                 "Data Abort from EL1 (EC 0x25), translation fault on read",
@@ -177,34 +174,28 @@ fn qemu_tests(tally: &mut Tally) -> Result<()> {
                 "x30",
             ],
         ),
-    );
-
-    let mut m = base.clone();
-    m.append = "exit=semihosting ktest=stack-overflow".into();
-    let o = m.run_captured(TIMEOUT)?;
-    tally.record(
-        "qemu/stack-overflow-reported",
-        check(
-            &o,
-            Some(EXIT_FATAL),
+        (
+            "qemu/stack-overflow-reported",
+            "stack-overflow",
+            EXIT_FATAL,
             &["KERNEL STACK OVERFLOW", "Data Abort from EL1"],
         ),
-    );
-
-    let mut m = base.clone();
-    m.append = "exit=semihosting ktest=panic".into();
-    let o = m.run_captured(TIMEOUT)?;
-    tally.record(
-        "qemu/panic-reported",
-        check(
-            &o,
-            Some(EXIT_PANIC),
+        (
+            "qemu/panic-reported",
+            "panic",
+            EXIT_PANIC,
             &[
                 "KERNEL PANIC at kernel/src/ktest/mod.rs",
                 "deliberate test panic",
             ],
         ),
-    );
+    ];
+    for (name, which, code, needles) in fatal_cases {
+        let mut m = base.clone();
+        m.append = format!("exit=semihosting ktest={which}");
+        let o = m.run_captured(TIMEOUT)?;
+        tally.record(name, check(&o, Some(code), needles));
+    }
 
     // A DTB whose interrupt controller is unrecognisable: a boot error naming it.
     // User tasks: every test_* program of the initrd, one line each, with devices

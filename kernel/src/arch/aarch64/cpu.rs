@@ -16,6 +16,7 @@ pub fn disable_irqs() {
     unsafe { core::arch::asm!("msr daifset, #2", options(nomem, nostack)) };
 }
 
+#[cfg_attr(not(feature = "ktest"), allow(dead_code))] // used by the QEMU tests (ktest)
 /// True if IRQs are currently masked.
 pub fn irqs_masked() -> bool {
     DAIF.is_set(DAIF::I)

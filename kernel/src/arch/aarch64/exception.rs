@@ -214,6 +214,7 @@ impl fmt::Display for TrapFrame {
 }
 
 // Probe routines and the user entry in vectors.S.
+#[cfg_attr(not(feature = "ktest"), allow(dead_code))] // the probes: used by the QEMU tests
 extern "C" {
     fn enter_user_frame(frame: *const TrapFrame) -> !;
     fn probe_read_u8(addr: u64, value: u64, out: *mut [u64; 3]);
@@ -254,9 +255,11 @@ pub unsafe fn enter_user(frame: &TrapFrame) -> ! {
 /// Armed while `probe_exec` runs: an EL1 instruction abort then resumes at x30.
 static EXEC_PROBE_ARMED: AtomicBool = AtomicBool::new(false);
 
+#[cfg_attr(not(feature = "ktest"), allow(dead_code))] // used by the QEMU tests (ktest)
 /// Outcome of an access probe: the byte read (for reads) or the fault it raised.
 pub type ProbeResult = Result<u8, Syndrome>;
 
+#[cfg_attr(not(feature = "ktest"), allow(dead_code))] // used by the QEMU tests (ktest)
 fn probe_outcome(out: [u64; 3]) -> ProbeResult {
     if out[1] == 0 {
         Ok(out[0] as u8)
@@ -268,6 +271,7 @@ fn probe_outcome(out: [u64; 3]) -> ProbeResult {
     }
 }
 
+#[cfg_attr(not(feature = "ktest"), allow(dead_code))] // used by the QEMU tests (ktest)
 /// Read one byte at `addr`; a fault is caught and returned instead of being fatal.
 pub fn probe_read(addr: u64) -> ProbeResult {
     let mut out = [0u64; 3];
@@ -278,6 +282,7 @@ pub fn probe_read(addr: u64) -> ProbeResult {
     probe_outcome(out)
 }
 
+#[cfg_attr(not(feature = "ktest"), allow(dead_code))] // used by the QEMU tests (ktest)
 /// Write `value` at `addr`; a fault is caught and returned instead of being fatal.
 ///
 /// # Safety
@@ -289,6 +294,7 @@ pub unsafe fn probe_write(addr: u64, value: u8) -> ProbeResult {
     probe_outcome(out)
 }
 
+#[cfg_attr(not(feature = "ktest"), allow(dead_code))] // used by the QEMU tests (ktest)
 /// Branch to `addr`; an instruction abort is caught and returned.
 ///
 /// # Safety

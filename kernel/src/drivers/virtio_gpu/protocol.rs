@@ -37,6 +37,7 @@ pub mod resp {
     pub const OK_NODATA: u32 = 0x1100;
     /// VIRTIO_GPU_RESP_OK_DISPLAY_INFO.
     pub const OK_DISPLAY_INFO: u32 = 0x1101;
+    #[cfg_attr(not(feature = "ktest"), allow(dead_code))] // used by the GPU selftest (ktest)
     /// First error response (VIRTIO_GPU_RESP_ERR_UNSPEC).
     pub const ERR_UNSPEC: u32 = 0x1200;
 

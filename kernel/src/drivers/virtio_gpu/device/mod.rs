@@ -450,6 +450,7 @@ impl GpuDevice {
         self.collect();
     }
 
+    #[cfg_attr(not(feature = "ktest"), allow(dead_code))] // used by the GPU selftest (ktest)
     /// Collect completions without waiting for the interrupt (for polling callers).
     pub fn poll(&mut self) {
         self.collect();
