@@ -18,6 +18,8 @@
 //! the device idle and nothing waits inside a measured region; and each frame starts
 //! right after a timer tick ([`between_ticks`]), so no tick lands in it.
 
+use crate::gpu_target::Target;
+pub use crate::gpu_target::{Variant, BYTES_PER_PIXEL};
 use crate::measure::{
     between_ticks, now, timed_clean_all, timed_present, timed_sync, timed_sync_rect, Span, Totals,
     Window,
@@ -25,14 +27,12 @@ use crate::measure::{
 use crate::report::{Phases, Record};
 use crate::{fail, Failed, OrFail, FENCE_TIMEOUT_NS, TASK};
 use urt::sync::{END, START, WRITE};
-use urt::{format, legacy, policy, prot, Fence, Handle};
+use urt::{prot, Fence};
 
 /// Frame width in pixels.
 pub const WIDTH: u32 = 1920;
 /// Frame height in pixels.
 pub const HEIGHT: u32 = 1080;
-/// Bytes per pixel (B8G8R8X8).
-pub const BYTES_PER_PIXEL: u64 = 4;
 /// Bytes from one row to the next.
 pub const STRIDE: u64 = WIDTH as u64 * BYTES_PER_PIXEL;
 /// Bytes in a frame (and in its buffer: 2025 pages).
@@ -116,82 +116,9 @@ impl Case {
     }
 }
 
-/// How the CPU's writes reach the device.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Variant {
-    /// Direct mapping; START WRITE and END WRITE of the whole buffer (`len` 0), so END
-    /// cleans every line of the 8 MiB buffer whatever was written.
-    ExplicitWhole,
-    /// Direct mapping; START and END WRITE of exactly the bytes written: one byte range
-    /// for the full frame, `buffer_sync_rect` of the rectangle's rows for the dirty case.
-    ExplicitRanged,
-    /// Mapping through the GPU driver (`gpu_map_offset` + `gpu_mmap`, policy `FAULT`), no
-    /// sync calls: pages fault in during the write phase, and the present zaps the
-    /// mapping and cleans the pages written since the last present.
-    LegacyFault,
-    /// Mapping through the GPU driver with policy `UNCACHED`: no faults, no maintenance
-    /// (and under QEMU no visible cost of uncached stores either).
-    LegacyUncached,
-    /// Direct mapping, no `buffer_sync` at all; after writing, `bench_clean_all` cleans
-    /// and invalidates every data cache level by set/way.
-    SetwayCleanAll,
-}
-
-impl Variant {
-    /// Every variant, in output order.
-    pub const ALL: [Variant; 5] = [
-        Variant::ExplicitWhole,
-        Variant::ExplicitRanged,
-        Variant::LegacyFault,
-        Variant::LegacyUncached,
-        Variant::SetwayCleanAll,
-    ];
-
-    /// The `variant` in the output.
-    pub fn name(self) -> &'static str {
-        match self {
-            Variant::ExplicitWhole => "explicit-whole",
-            Variant::ExplicitRanged => "explicit-ranged",
-            Variant::LegacyFault => "legacy-fault",
-            Variant::LegacyUncached => "legacy-uncached",
-            Variant::SetwayCleanAll => "setway-clean-all",
-        }
-    }
-}
-
-/// A frame buffer imported as a GPU resource and mapped as a [`Variant`] wants.
-struct Target {
-    variant: Variant,
-    buffer: Handle,
-    resource: Handle,
-    pixels: *mut u8,
-}
-
+/// The frame suite's operations on a [`Target`] of [`WIDTH`] x [`HEIGHT`] pixels mapped
+/// read-write.
 impl Target {
-    fn new(variant: Variant) -> Result<Target, Failed> {
-        let buffer = urt::buffer_create(FRAME_BYTES, policy::CACHED).or_fail("buffer_create")?;
-        let resource =
-            urt::gpu_import(buffer, WIDTH, HEIGHT, format::B8G8R8X8).or_fail("gpu_import")?;
-        let rw = prot::READ | prot::WRITE;
-        let forwarded = |policy: u64| {
-            let offset = urt::gpu_map_offset(resource).or_fail("gpu_map_offset")?;
-            urt::gpu_mmap(offset, FRAME_BYTES, rw, policy).or_fail("gpu_mmap")
-        };
-        let pixels = match variant {
-            Variant::ExplicitWhole | Variant::ExplicitRanged | Variant::SetwayCleanAll => {
-                urt::buffer_map(buffer, rw).or_fail("buffer_map")?
-            }
-            Variant::LegacyFault => forwarded(legacy::FAULT)?,
-            Variant::LegacyUncached => forwarded(legacy::UNCACHED)?,
-        };
-        Ok(Target {
-            variant,
-            buffer,
-            resource,
-            pixels,
-        })
-    }
-
     /// `buffer_sync` with `flags` over exactly the bytes of `rect`; returns its cycles.
     fn sync_rect(&self, flags: u64, rect: Rect) -> urt::Result<u64> {
         if rect.is_contiguous() {
@@ -209,7 +136,7 @@ impl Target {
     }
 
     /// Before writing: START WRITE, if the variant calls it. Returns its cycles.
-    fn begin(&self, rect: Rect) -> urt::Result<u64> {
+    fn begin_write(&self, rect: Rect) -> urt::Result<u64> {
         match self.variant {
             Variant::ExplicitWhole => timed_sync(self.buffer, START | WRITE, 0, 0),
             Variant::ExplicitRanged => self.sync_rect(START | WRITE, rect),
@@ -219,7 +146,7 @@ impl Target {
 
     /// After writing: END WRITE, or the set/way clean, if the variant calls it. Returns
     /// its cycles.
-    fn end(&self, rect: Rect) -> urt::Result<u64> {
+    fn end_write(&self, rect: Rect) -> urt::Result<u64> {
         match self.variant {
             Variant::ExplicitWhole => timed_sync(self.buffer, END | WRITE, 0, 0),
             Variant::ExplicitRanged => self.sync_rect(END | WRITE, rect),
@@ -234,26 +161,18 @@ impl Target {
         let rect = case.rect();
         let window = Window::open().or_fail("counters")?;
         let mut p = Phases::default();
-        p.sync += self.begin(rect).or_fail("START WRITE")?;
+        p.sync += self.begin_write(rect).or_fail("START WRITE")?;
         let t0 = now();
         // SAFETY: `pixels` is this target's writable mapping of the whole frame, which
         // `rect` lies inside; nothing else in this task refers to it.
         unsafe { fill(self.pixels, rect, n) };
         p.write += now() - t0;
-        p.sync += self.end(rect).or_fail("END WRITE")?;
+        p.sync += self.end_write(rect).or_fail("END WRITE")?;
         let (fence, cycles) =
             timed_present(self.resource, rect.x, rect.y, rect.w, rect.h).or_fail("gpu_present")?;
         p.present += cycles;
         let span = window.close().or_fail("counters")?;
         Ok((p, span, fence))
-    }
-
-    fn close(self) -> Result<(), Failed> {
-        // SAFETY: `pixels` is the mapping `new` made; `self` is consumed, so nothing uses
-        // it afterwards. (`buffer_unmap` removes forwarded mappings too.)
-        unsafe { urt::buffer_unmap(self.pixels) }.or_fail("buffer_unmap")?;
-        urt::handle_close(self.resource).or_fail("handle_close")?;
-        urt::handle_close(self.buffer).or_fail("handle_close")
     }
 }
 
@@ -305,7 +224,7 @@ unsafe fn fill(pixels: *mut u8, rect: Rect, n: u32) {
 
 /// Measure one (case, variant) on a fresh target.
 fn measure(case: Case, variant: Variant) -> Result<(), Failed> {
-    let target = Target::new(variant)?;
+    let target = Target::new(variant, WIDTH, HEIGHT, prot::READ | prot::WRITE)?;
     let mut totals = Totals::default();
     let mut phases = Phases::default();
     for n in 0..=FRAMES as u32 {
@@ -318,9 +237,7 @@ fn measure(case: Case, variant: Variant) -> Result<(), Failed> {
             continue; // the warm-up frame
         }
         totals.add(p.sum(), span.events);
-        phases.write += p.write;
-        phases.sync += p.sync;
-        phases.present += p.present;
+        phases += p;
     }
     target.close()?;
     Record {

@@ -64,6 +64,7 @@
 #![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 pub mod frame_suite;
+pub mod gpu_target;
 pub mod handover_suite;
 pub mod limit_suite;
 pub mod measure;

@@ -28,21 +28,23 @@
 //! every try starts from the same state) and keeps the cheapest tick-free call: the
 //! figure is then the call without the interrupt unless every try caught it.
 
+pub use crate::gpu_target::Variant;
+use crate::gpu_target::{Target, BYTES_PER_PIXEL};
 use crate::measure::{
     now, timed_blk_read, timed_clean_all, timed_sync, wait_for_tick, Span, Totals, Window,
 };
 use crate::report::{Phases, Record};
 use crate::{fail, mib, Failed, OrFail, FENCE_TIMEOUT_NS, TASK};
 use scene::capture::{disk_sector, SECTOR_SIZE};
+use urt::prot;
 use urt::sync::{END, READ, START};
-use urt::{format, legacy, policy, prot, Handle};
 
 /// Width of the buffer in pixels (the frame suite's).
 pub const WIDTH: u32 = 1920;
 /// Height of the buffer in pixels.
 pub const HEIGHT: u32 = 1080;
 /// Bytes in the buffer.
-pub const BUFFER_BYTES: u64 = WIDTH as u64 * HEIGHT as u64 * 4;
+pub const BUFFER_BYTES: u64 = WIDTH as u64 * HEIGHT as u64 * BYTES_PER_PIXEL;
 /// Bytes the device writes and the CPU reads.
 pub const READ_BYTES: u64 = mib(1);
 /// Sectors per readback.
@@ -55,82 +57,11 @@ const RETRIES: u32 = 4;
 /// docs).
 const DEVICE_TRIES: u32 = 3;
 
-/// How the CPU comes to see the device's bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Variant {
-    /// Direct mapping; START READ and END READ of the whole buffer (`len` 0): the START
-    /// invalidates all 8100 KiB.
-    ExplicitWhole,
-    /// Direct mapping; START and END READ of exactly the 1 MiB the device wrote.
-    ExplicitRanged,
-    /// Mapping through the GPU driver with policy `FAULT`: the device write zaps it, and
-    /// every page the CPU then touches faults (wait for the device, invalidate the page,
-    /// map it).
-    LegacyFault,
-    /// Mapping through the GPU driver with policy `UNCACHED`: no faults, no maintenance
-    /// (and under QEMU no visible cost of uncached loads either).
-    LegacyUncached,
-    /// Direct mapping, no `buffer_sync`; before reading, `bench_clean_all` cleans and
-    /// invalidates every data cache level by set/way.
-    SetwayCleanAll,
-}
-
-impl Variant {
-    /// Every variant, in output order.
-    pub const ALL: [Variant; 5] = [
-        Variant::ExplicitWhole,
-        Variant::ExplicitRanged,
-        Variant::LegacyFault,
-        Variant::LegacyUncached,
-        Variant::SetwayCleanAll,
-    ];
-
-    /// The `variant` in the output.
-    pub fn name(self) -> &'static str {
-        match self {
-            Variant::ExplicitWhole => "explicit-whole",
-            Variant::ExplicitRanged => "explicit-ranged",
-            Variant::LegacyFault => "legacy-fault",
-            Variant::LegacyUncached => "legacy-uncached",
-            Variant::SetwayCleanAll => "setway-clean-all",
-        }
-    }
-}
-
-/// A buffer imported as a GPU resource and mapped as a [`Variant`] wants.
-struct Target {
-    variant: Variant,
-    buffer: Handle,
-    resource: Handle,
-    pixels: *const u8,
-}
-
+/// The readback suite's operations on a [`Target`] of [`WIDTH`] x [`HEIGHT`] pixels
+/// mapped read-only.
 impl Target {
-    fn new(variant: Variant) -> Result<Target, Failed> {
-        let buffer = urt::buffer_create(BUFFER_BYTES, policy::CACHED).or_fail("buffer_create")?;
-        let resource =
-            urt::gpu_import(buffer, WIDTH, HEIGHT, format::B8G8R8X8).or_fail("gpu_import")?;
-        let forwarded = |policy: u64| {
-            let offset = urt::gpu_map_offset(resource).or_fail("gpu_map_offset")?;
-            urt::gpu_mmap(offset, BUFFER_BYTES, prot::READ, policy).or_fail("gpu_mmap")
-        };
-        let pixels = match variant {
-            Variant::ExplicitWhole | Variant::ExplicitRanged | Variant::SetwayCleanAll => {
-                urt::buffer_map(buffer, prot::READ).or_fail("buffer_map")?
-            }
-            Variant::LegacyFault => forwarded(legacy::FAULT)?,
-            Variant::LegacyUncached => forwarded(legacy::UNCACHED)?,
-        };
-        Ok(Target {
-            variant,
-            buffer,
-            resource,
-            pixels,
-        })
-    }
-
     /// Before reading: START READ, or the set/way clean. Returns its cycles.
-    fn begin(&self) -> urt::Result<u64> {
+    fn begin_read(&self) -> urt::Result<u64> {
         match self.variant {
             Variant::ExplicitWhole => timed_sync(self.buffer, START | READ, 0, 0),
             Variant::ExplicitRanged => timed_sync(self.buffer, START | READ, 0, READ_BYTES),
@@ -140,7 +71,7 @@ impl Target {
     }
 
     /// After reading: END READ, if the variant calls it. Returns its cycles.
-    fn end(&self) -> urt::Result<u64> {
+    fn end_read(&self) -> urt::Result<u64> {
         match self.variant {
             Variant::ExplicitWhole => timed_sync(self.buffer, END | READ, 0, 0),
             Variant::ExplicitRanged => timed_sync(self.buffer, END | READ, 0, READ_BYTES),
@@ -152,14 +83,14 @@ impl Target {
     /// READ. Returns the cycles of the sync calls and of the read; fails if the CPU read
     /// anything but the disk's bytes.
     fn consume(&self, want: u64) -> Result<(u64, u64), Failed> {
-        let mut sync = self.begin().or_fail("START READ")?;
+        let mut sync = self.begin_read().or_fail("START READ")?;
         let t0 = now();
         // SAFETY: `pixels` is this target's readable mapping of the whole buffer, of
         // which the first READ_BYTES are read; nothing writes it meanwhile (the device
         // has finished: its fence signalled).
         let sum = unsafe { read(self.pixels, READ_BYTES) };
         let read = now() - t0;
-        sync += self.end().or_fail("END READ")?;
+        sync += self.end_read().or_fail("END READ")?;
         if sum != want {
             return Err(fail(
                 TASK,
@@ -211,14 +142,6 @@ impl Target {
             }
             retries += 1;
         }
-    }
-
-    fn close(self) -> Result<(), Failed> {
-        // SAFETY: `pixels` is the mapping `new` made; `self` is consumed, so nothing uses
-        // it afterwards. (`buffer_unmap` removes forwarded mappings too.)
-        unsafe { urt::buffer_unmap(self.pixels.cast_mut()) }.or_fail("buffer_unmap")?;
-        urt::handle_close(self.resource).or_fail("handle_close")?;
-        urt::handle_close(self.buffer).or_fail("handle_close")
     }
 }
 
@@ -285,7 +208,7 @@ fn disk_checksum() -> u64 {
 
 /// Measure one variant on a fresh target.
 fn measure(variant: Variant, want: u64) -> Result<(), Failed> {
-    let target = Target::new(variant)?;
+    let target = Target::new(variant, WIDTH, HEIGHT, prot::READ)?;
     let mut totals = Totals::default();
     let mut phases = Phases::default();
     for n in 0..=REPS {
@@ -294,9 +217,7 @@ fn measure(variant: Variant, want: u64) -> Result<(), Failed> {
             continue; // the warm-up readback
         }
         totals.add(p.sum(), events);
-        phases.write += p.write;
-        phases.sync += p.sync;
-        phases.present += p.present;
+        phases += p;
     }
     target.close()?;
     Record {

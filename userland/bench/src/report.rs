@@ -31,6 +31,15 @@ impl Phases {
     }
 }
 
+/// Phase by phase.
+impl core::ops::AddAssign for Phases {
+    fn add_assign(&mut self, p: Phases) {
+        self.write += p.write;
+        self.sync += p.sync;
+        self.present += p.present;
+    }
+}
+
 /// One measurement.
 #[derive(Clone, Copy, Debug)]
 pub struct Record<'a> {

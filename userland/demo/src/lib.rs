@@ -31,8 +31,8 @@
 
 pub mod pipeline;
 
-use core::fmt::Display;
-use urt::{Error, Handle};
+use core::fmt::{Debug, Display};
+use urt::{format, limits, policy, prot, Error, ExitHow, Fence, Handle, StartArgs};
 
 /// Buffers the client renders into, in turn.
 pub const CLIENT_BUFFERS: usize = 2;
@@ -135,7 +135,7 @@ impl Msg {
 pub struct Failed;
 
 /// Report a failure as `<task>: <what>: <error>` and return [`Failed`].
-pub fn fail(task: &str, what: &str, e: impl Display) -> Failed {
+pub fn fail(task: &str, what: impl Display, e: impl Display) -> Failed {
     urt::println!("{task}: {what}: {e}");
     Failed
 }
@@ -233,5 +233,168 @@ impl Mapped {
         let r = f(unsafe { core::slice::from_raw_parts_mut(self.ptr, self.len) });
         urt::buffer_sync(self.handle, END | WRITE, 0, 0)?;
         Ok(r)
+    }
+}
+
+/// A program's exit code for what its `run` returned: 0, or 1 if it failed (the failure
+/// is already reported).
+pub fn exit_code(r: Result<(), Failed>) -> i32 {
+    match r {
+        Ok(()) => 0,
+        Err(Failed) => 1,
+    }
+}
+
+/// The channel a task was started with (its first start handle).
+pub fn start_channel(task: &str, args: &StartArgs) -> Result<Handle, Failed> {
+    args.get(0)
+        .ok_or_else(|| fail(task, "start handles", "no channel"))
+}
+
+/// A launcher's work (`demo`, `pipeline`): create a channel, spawn `first` with one end
+/// and then `second` with the other, and wait for both, in that order. Succeeds only if
+/// both exited 0; each that did not is reported as `<task>: <name> ended ...`.
+pub fn launch(task: &str, first: &str, second: &str) -> Result<(), Failed> {
+    let (a, b) = urt::channel_create().or_fail(task, "channel_create")?;
+    let spawn = |name: &str, end: Handle| {
+        urt::spawn(name, &[end]).map_err(|e| fail(task, format_args!("spawn {name}"), e))
+    };
+    let first_task = spawn(first, a)?;
+    let second_task = spawn(second, b)?;
+    let mut ok = true;
+    for (name, t) in [(first, first_task), (second, second_task)] {
+        let (code, how) = urt::wait(t).or_fail(task, "wait")?;
+        if how != ExitHow::Exited || code != 0 {
+            urt::println!("{task}: {name} ended {how:?} with code {code:#x}");
+            ok = false;
+        }
+    }
+    if ok {
+        Ok(())
+    } else {
+        Err(Failed)
+    }
+}
+
+/// The producer's side of a double-buffering protocol ([`Msg`], [`pipeline::PipeMsg`]):
+/// the consumer hands buffers back with release messages, and `busy[i]` says whether it
+/// still holds buffer `i`.
+pub trait Protocol: Sized + Debug {
+    /// Receive the next message on `ch` (blocking), with up to `handles.len()` handles.
+    fn recv(ch: Handle, handles: &mut [Handle]) -> Result<(Self, usize), Error>;
+
+    /// The buffer index a release message frees; `None` for any other message.
+    fn released(&self) -> Option<u32>;
+
+    /// Wait for the consumer's next release; mark that buffer free.
+    fn await_release<const N: usize>(
+        task: &str,
+        ch: Handle,
+        busy: &mut [bool; N],
+    ) -> Result<(), Failed> {
+        let (m, n) = Self::recv(ch, &mut []).or_fail(task, "waiting for a release")?;
+        match m.released() {
+            Some(index) if n == 0 && (index as usize) < N => {
+                busy[index as usize] = false;
+                Ok(())
+            }
+            _ => Err(fail(task, "expected a release", format_args!("{m:?}"))),
+        }
+    }
+
+    /// Wait for releases until the consumer no longer holds buffer `index`.
+    fn await_free<const N: usize>(
+        task: &str,
+        ch: Handle,
+        busy: &mut [bool; N],
+        index: usize,
+    ) -> Result<(), Failed> {
+        while busy[index] {
+            Self::await_release(task, ch, busy)?;
+        }
+        Ok(())
+    }
+
+    /// Wait for releases until the consumer holds no buffer.
+    fn await_all<const N: usize>(
+        task: &str,
+        ch: Handle,
+        busy: &mut [bool; N],
+    ) -> Result<(), Failed> {
+        while busy.iter().any(|&b| b) {
+            Self::await_release(task, ch, busy)?;
+        }
+        Ok(())
+    }
+}
+
+impl Protocol for Msg {
+    fn recv(ch: Handle, handles: &mut [Handle]) -> Result<(Msg, usize), Error> {
+        recv(ch, handles)
+    }
+
+    fn released(&self) -> Option<u32> {
+        match *self {
+            Msg::Release { index, .. } => Some(index),
+            _ => None,
+        }
+    }
+}
+
+/// The display side of the demo's consumers (`compositor`, `filter`): a cached buffer of
+/// the display's size, mapped read-write and imported as a GPU resource, and the last
+/// frame presented from it.
+pub struct Screen {
+    /// Display width in pixels.
+    pub width: u32,
+    /// Display height in pixels.
+    pub height: u32,
+    /// The screen buffer's mapping.
+    pub pixels: Mapped,
+    /// The GPU resource imported from it.
+    pub resource: Handle,
+    /// The last frame presented and its fence.
+    last: Option<(u32, Fence)>,
+}
+
+impl Screen {
+    /// Ask the GPU for the display size, create the screen buffer, map it and import it.
+    pub fn new(task: &str) -> Result<Screen, Failed> {
+        let (width, height) = urt::gpu_display_info().or_fail(task, "gpu_display_info")?;
+        let size = u64::from(width) * u64::from(height) * 4;
+        if width == 0 || height == 0 || size > limits::MAX_BUFFER {
+            return Err(fail(task, "display", format_args!("{width}x{height}")));
+        }
+        let h = urt::buffer_create(size, policy::CACHED).or_fail(task, "buffer_create")?;
+        let pixels = Mapped::new(h, prot::READ | prot::WRITE).or_fail(task, "buffer_map")?;
+        let resource =
+            urt::gpu_import(h, width, height, format::B8G8R8X8).or_fail(task, "gpu_import")?;
+        Ok(Screen {
+            width,
+            height,
+            pixels,
+            resource,
+            last: None,
+        })
+    }
+
+    /// Present the whole screen as frame `frame`, keeping the fence, then pause for
+    /// [`FRAME_INTERVAL_NS`].
+    pub fn present(&mut self, task: &str, frame: u32) -> Result<(), Failed> {
+        let fence = urt::gpu_present(self.resource, 0, 0, self.width, self.height)
+            .or_fail(task, "gpu_present")?;
+        self.last = Some((frame, fence));
+        urt::sleep_ns(FRAME_INTERVAL_NS).or_fail(task, "sleep")
+    }
+
+    /// After the last frame: wait for the last present's fence, print `demo: final frame
+    /// N presented` and hold the image [`HOLD_NS`]. Fails if no frame was presented.
+    pub fn finish(self, task: &str) -> Result<(), Failed> {
+        let Some((frame, fence)) = self.last else {
+            return Err(fail(task, "done", "no frame was presented"));
+        };
+        urt::fence_wait(fence, FENCE_TIMEOUT_NS).or_fail(task, "fence_wait")?;
+        urt::println!("demo: final frame {frame} presented");
+        urt::sleep_ns(HOLD_NS).or_fail(task, "sleep")
     }
 }

@@ -32,6 +32,7 @@
 //!
 //! Messages are five little-endian words: four `u32` `[kind, a, b, c]` and a `u64`.
 
+use crate::Protocol;
 use urt::{Error, Handle};
 
 /// Capture buffers, used in turn.
@@ -148,4 +149,17 @@ pub fn recv(ch: Handle, handles: &mut [Handle]) -> Result<(PipeMsg, usize), Erro
     let (n, m) = urt::channel_recv(ch, &mut b, handles)?;
     let msg = PipeMsg::decode(&b[..n]).ok_or(Error::InvalidArgument)?;
     Ok((msg, m))
+}
+
+impl Protocol for PipeMsg {
+    fn recv(ch: Handle, handles: &mut [Handle]) -> Result<(PipeMsg, usize), Error> {
+        recv(ch, handles)
+    }
+
+    fn released(&self) -> Option<u32> {
+        match *self {
+            PipeMsg::Release { index, .. } => Some(index),
+            _ => None,
+        }
+    }
 }

@@ -6,7 +6,7 @@
 #![no_main]
 
 use demo::pipeline::{self, PipeMsg, CAPTURE_BUFFERS};
-use demo::{fail, Failed, OrFail};
+use demo::{fail, Failed, OrFail, Protocol};
 use scene::capture::{
     frame_sector, CAPTURE_H, CAPTURE_W, FRAME_BYTES, PIPELINE_FRAMES, SECTORS_PER_FRAME,
     SECTOR_SIZE,
@@ -15,21 +15,8 @@ use urt::{policy, Handle, Rights, StartArgs};
 
 const TASK: &str = "capture";
 
-/// Wait for the filter's next release; mark that buffer free.
-fn await_release(ch: Handle, busy: &mut [bool; CAPTURE_BUFFERS]) -> Result<(), Failed> {
-    match pipeline::recv(ch, &mut []).or_fail(TASK, "waiting for a release")? {
-        (PipeMsg::Release { index, .. }, 0) if (index as usize) < CAPTURE_BUFFERS => {
-            busy[index as usize] = false;
-            Ok(())
-        }
-        (m, _) => Err(fail(TASK, "expected a release", format_args!("{m:?}"))),
-    }
-}
-
 fn run(args: &StartArgs) -> Result<(), Failed> {
-    let ch = args
-        .get(0)
-        .ok_or_else(|| fail(TASK, "start handles", "no channel"))?;
+    let ch = demo::start_channel(TASK, args)?;
     let (sectors, sector_size) = urt::blk_info().or_fail(TASK, "blk_info")?;
     let need = frame_sector(u64::from(PIPELINE_FRAMES) + 1);
     if sector_size != SECTOR_SIZE || sectors < need {
@@ -59,9 +46,7 @@ fn run(args: &StartArgs) -> Result<(), Failed> {
     let mut busy = [false; CAPTURE_BUFFERS];
     for frame in 1..=PIPELINE_FRAMES {
         let index = (frame - 1) as usize % CAPTURE_BUFFERS;
-        while busy[index] {
-            await_release(ch, &mut busy)?;
-        }
+        PipeMsg::await_free(TASK, ch, &mut busy, index)?;
         let sector = frame_sector(u64::from(frame));
         let fence =
             urt::blk_read(bufs[index], 0, sector, SECTORS_PER_FRAME).or_fail(TASK, "blk_read")?;
@@ -73,9 +58,7 @@ fn run(args: &StartArgs) -> Result<(), Failed> {
         pipeline::send(ch, msg, &[]).or_fail(TASK, "sending a frame")?;
         busy[index] = true;
     }
-    while busy.iter().any(|&b| b) {
-        await_release(ch, &mut busy)?;
-    }
+    PipeMsg::await_all(TASK, ch, &mut busy)?;
     let done = PipeMsg::Done {
         last: PIPELINE_FRAMES,
     };
@@ -83,10 +66,7 @@ fn run(args: &StartArgs) -> Result<(), Failed> {
 }
 
 fn main(args: StartArgs) -> i32 {
-    match run(&args) {
-        Ok(()) => 0,
-        Err(Failed) => 1,
-    }
+    demo::exit_code(run(&args))
 }
 
 urt::entry!(main);

@@ -5,10 +5,8 @@
 #![no_std]
 #![no_main]
 
-use demo::{
-    fail, Failed, Mapped, Msg, OrFail, CLIENT_BUFFERS, FENCE_TIMEOUT_NS, FRAME_INTERVAL_NS, HOLD_NS,
-};
-use urt::{format, limits, policy, prot, Fence, Handle, StartArgs};
+use demo::{fail, Failed, Mapped, Msg, OrFail, Screen, CLIENT_BUFFERS};
+use urt::{prot, Handle, StartArgs};
 
 const TASK: &str = "compositor";
 
@@ -42,18 +40,9 @@ fn hello(ch: Handle) -> Result<Client, Failed> {
 }
 
 fn run(args: &StartArgs) -> Result<(), Failed> {
-    let ch = args
-        .get(0)
-        .ok_or_else(|| fail(TASK, "start handles", "no channel"))?;
-    let (width, height) = urt::gpu_display_info().or_fail(TASK, "gpu_display_info")?;
-    let size = u64::from(width) * u64::from(height) * 4;
-    if width == 0 || height == 0 || size > limits::MAX_BUFFER {
-        return Err(fail(TASK, "display", format_args!("{width}x{height}")));
-    }
-    let h = urt::buffer_create(size, policy::CACHED).or_fail(TASK, "buffer_create")?;
-    let mut screen = Mapped::new(h, prot::READ | prot::WRITE).or_fail(TASK, "buffer_map")?;
-    let resource =
-        urt::gpu_import(h, width, height, format::B8G8R8X8).or_fail(TASK, "gpu_import")?;
+    let ch = demo::start_channel(TASK, args)?;
+    let mut screen = Screen::new(TASK)?;
+    let (width, height) = (screen.width, screen.height);
     let client = hello(ch)?;
     urt::println!(
         "{TASK}: display {width}x{height}, client {}x{} double-buffered",
@@ -61,7 +50,6 @@ fn run(args: &StartArgs) -> Result<(), Failed> {
         client.height
     );
 
-    let mut last: Option<(u32, Fence)> = None;
     loop {
         let (msg, _) = demo::recv(ch, &mut []).or_fail(TASK, "waiting for a frame")?;
         let (frame, index) = match msg {
@@ -73,30 +61,20 @@ fn run(args: &StartArgs) -> Result<(), Failed> {
         // START READ of the client's buffer, then START WRITE of ours, which waits until
         // the device has read the previous present out of it.
         src.read(|px| {
-            screen.write(|out| {
+            screen.pixels.write(|out| {
                 scene::composite(frame, px, client.width, client.height, out, width, height)
             })
         })
         .or_fail(TASK, "buffer_sync (client)")?
         .or_fail(TASK, "buffer_sync (screen)")?;
         demo::send(ch, Msg::Release { index, frame }, &[]).or_fail(TASK, "sending a release")?;
-        let fence = urt::gpu_present(resource, 0, 0, width, height).or_fail(TASK, "gpu_present")?;
-        last = Some((frame, fence));
-        urt::sleep_ns(FRAME_INTERVAL_NS).or_fail(TASK, "sleep")?;
+        screen.present(TASK, frame)?;
     }
-    let Some((frame, fence)) = last else {
-        return Err(fail(TASK, "done", "no frame was presented"));
-    };
-    urt::fence_wait(fence, FENCE_TIMEOUT_NS).or_fail(TASK, "fence_wait")?;
-    urt::println!("demo: final frame {frame} presented");
-    urt::sleep_ns(HOLD_NS).or_fail(TASK, "sleep")
+    screen.finish(TASK)
 }
 
 fn main(args: StartArgs) -> i32 {
-    match run(&args) {
-        Ok(()) => 0,
-        Err(Failed) => 1,
-    }
+    demo::exit_code(run(&args))
 }
 
 urt::entry!(main);

@@ -7,9 +7,9 @@
 #![no_main]
 
 use demo::pipeline::{self, PipeMsg, CAPTURE_BUFFERS};
-use demo::{fail, Failed, Mapped, OrFail, FENCE_TIMEOUT_NS, FRAME_INTERVAL_NS, HOLD_NS};
+use demo::{fail, Failed, Mapped, OrFail, Screen, FENCE_TIMEOUT_NS};
 use scene::capture::{CAPTURE_H, CAPTURE_W, FRAME_BYTES};
-use urt::{format, limits, policy, prot, Fence, Handle, StartArgs};
+use urt::{policy, prot, Fence, Handle, StartArgs};
 
 const TASK: &str = "filter";
 
@@ -36,18 +36,9 @@ fn hello(ch: Handle) -> Result<[Mapped; CAPTURE_BUFFERS], Failed> {
 }
 
 fn run(args: &StartArgs) -> Result<(), Failed> {
-    let ch = args
-        .get(0)
-        .ok_or_else(|| fail(TASK, "start handles", "no channel"))?;
-    let (width, height) = urt::gpu_display_info().or_fail(TASK, "gpu_display_info")?;
-    let size = u64::from(width) * u64::from(height) * 4;
-    if width == 0 || height == 0 || size > limits::MAX_BUFFER {
-        return Err(fail(TASK, "display", format_args!("{width}x{height}")));
-    }
-    let h = urt::buffer_create(size, policy::CACHED).or_fail(TASK, "buffer_create")?;
-    let mut screen = Mapped::new(h, prot::READ | prot::WRITE).or_fail(TASK, "buffer_map")?;
-    let resource =
-        urt::gpu_import(h, width, height, format::B8G8R8X8).or_fail(TASK, "gpu_import")?;
+    let ch = demo::start_channel(TASK, args)?;
+    let mut screen = Screen::new(TASK)?;
+    let (width, height) = (screen.width, screen.height);
     let out = urt::buffer_create(FRAME_BYTES, policy::CACHED).or_fail(TASK, "buffer_create")?;
     let mut filtered = Mapped::new(out, prot::READ | prot::WRITE).or_fail(TASK, "buffer_map")?;
     let captures = hello(ch)?;
@@ -56,7 +47,6 @@ fn run(args: &StartArgs) -> Result<(), Failed> {
          double-buffered"
     );
 
-    let mut last: Option<(u32, Fence)> = None;
     loop {
         let (msg, _) = pipeline::recv(ch, &mut []).or_fail(TASK, "waiting for a frame")?;
         let (frame, index, fence) = match msg {
@@ -83,27 +73,19 @@ fn run(args: &StartArgs) -> Result<(), Failed> {
         // START WRITE of the screen waits until the device has read the last present.
         filtered
             .read_range(FRAME_BYTES, |f| {
-                screen.write(|o| scene::capture::pipeline_screen(frame, f, o, width, height))
+                screen
+                    .pixels
+                    .write(|o| scene::capture::pipeline_screen(frame, f, o, width, height))
             })
             .or_fail(TASK, "buffer_sync (output)")?
             .or_fail(TASK, "buffer_sync (screen)")?;
-        let fence = urt::gpu_present(resource, 0, 0, width, height).or_fail(TASK, "gpu_present")?;
-        last = Some((frame, fence));
-        urt::sleep_ns(FRAME_INTERVAL_NS).or_fail(TASK, "sleep")?;
+        screen.present(TASK, frame)?;
     }
-    let Some((frame, fence)) = last else {
-        return Err(fail(TASK, "done", "no frame was presented"));
-    };
-    urt::fence_wait(fence, FENCE_TIMEOUT_NS).or_fail(TASK, "fence_wait")?;
-    urt::println!("demo: final frame {frame} presented");
-    urt::sleep_ns(HOLD_NS).or_fail(TASK, "sleep")
+    screen.finish(TASK)
 }
 
 fn main(args: StartArgs) -> i32 {
-    match run(&args) {
-        Ok(()) => 0,
-        Err(Failed) => 1,
-    }
+    demo::exit_code(run(&args))
 }
 
 urt::entry!(main);

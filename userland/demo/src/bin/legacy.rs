@@ -60,10 +60,7 @@ fn run() -> Result<(), Failed> {
 }
 
 fn main(_args: StartArgs) -> i32 {
-    match run() {
-        Ok(()) => 0,
-        Err(Failed) => 1,
-    }
+    demo::exit_code(run())
 }
 
 urt::entry!(main);
