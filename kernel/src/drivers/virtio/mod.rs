@@ -82,3 +82,40 @@ pub fn start_queue(
     t.setup_queue(index, u32::from(size), desc, driver, device);
     Ok(queue)
 }
+
+/// The sequence numbers of recently failed device work, with the device's status code
+/// for each: how a driver answers "did fence N fail?" after the request slot is reused.
+/// Remembers the last `N` failures; an older one reads as not failed.
+pub struct FailureLog<C: Copy + Default, const N: usize> {
+    entries: [(u64, C); N],
+    next: usize,
+}
+
+impl<C: Copy + Default, const N: usize> FailureLog<C, N> {
+    /// An empty log.
+    pub fn new() -> Self {
+        Self {
+            entries: [(0, C::default()); N],
+            next: 0,
+        }
+    }
+
+    /// Remember that work `seq` (never 0) failed with `code`; once per `seq`.
+    pub fn record(&mut self, seq: u64, code: C) {
+        if seq != 0 && !self.failed(seq) {
+            self.entries[self.next] = (seq, code);
+            self.next = (self.next + 1) % N;
+        }
+    }
+
+    /// True if work `seq` is among the remembered failures.
+    pub fn failed(&self, seq: u64) -> bool {
+        seq != 0 && self.entries.iter().any(|&(s, _)| s == seq)
+    }
+}
+
+impl<C: Copy + Default, const N: usize> Default for FailureLog<C, N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}

@@ -4,7 +4,7 @@ use super::BlkError;
 use crate::drivers::virtio::dma::{DmaRegion, Pod};
 use crate::drivers::virtio::queue::{Part, SplitQueue};
 use crate::drivers::virtio::transport::{self, Transport};
-use crate::drivers::virtio::{self as virtio, Deadline};
+use crate::drivers::virtio::{self as virtio, Deadline, FailureLog};
 use alloc::vec::Vec;
 use core::mem::ManuallyDrop;
 use mm::addr::PhysAddr;
@@ -90,9 +90,8 @@ pub struct BlkDevice {
     completed: u64,
     /// A read whose requests are still being submitted: it cannot complete yet.
     submitting: u64,
-    /// Ring of (sequence number, status) for failed reads.
-    failures: [(u64, u8); FAILURE_LOG],
-    next_failure: usize,
+    /// Failed reads and their status byte.
+    failures: FailureLog<u8, FAILURE_LOG>,
     /// Used-ring entries that named no request in flight (device bugs).
     stray: u64,
 }
@@ -179,8 +178,7 @@ impl BlkDevice {
             issued: 0,
             completed: 0,
             submitting: 0,
-            failures: [(0, 0); FAILURE_LOG],
-            next_failure: 0,
+            failures: FailureLog::new(),
             stray: 0,
         };
         dev.capacity = capacity.ok_or(BlkError::Transport("capacity never settles"))?;
@@ -366,10 +364,7 @@ impl BlkDevice {
     }
 
     fn record_failure(&mut self, seq: u64, status: u8) {
-        if !self.seq_failed(seq) {
-            self.failures[self.next_failure] = (seq, status);
-            self.next_failure = (self.next_failure + 1) % FAILURE_LOG;
-        }
+        self.failures.record(seq, status);
     }
 
     /// The slot a used-ring id names, if it is a request head we have in flight.
@@ -398,7 +393,7 @@ impl BlkDevice {
     /// True if the device failed any request of read `seq` (status not OK, or none
     /// written), remembered for the last 32 failed reads.
     pub fn seq_failed(&self, seq: u64) -> bool {
-        seq != 0 && self.failures.iter().any(|&(s, _)| s == seq)
+        self.failures.failed(seq)
     }
 }
 

@@ -13,7 +13,7 @@ use super::GpuError;
 use crate::drivers::virtio::dma::DmaRegion;
 use crate::drivers::virtio::queue::SplitQueue;
 use crate::drivers::virtio::transport::{self, Transport};
-use crate::drivers::virtio::VirtioError;
+use crate::drivers::virtio::{FailureLog, VirtioError};
 use alloc::collections::BTreeMap;
 use arrayvec::ArrayVec;
 use core::mem::{size_of, ManuallyDrop};
@@ -120,9 +120,8 @@ pub struct GpuDevice {
     scanout: u32,
     issued: u64,
     completed: u64,
-    /// Ring of (fence, response type) for failed fenced requests.
-    failures: [(u64, u32); FAILURE_LOG],
-    next_failure: usize,
+    /// Failed fenced requests and their response type.
+    failures: FailureLog<u32, FAILURE_LOG>,
     /// Used-ring entries that named no request in flight (device bugs).
     stray: u64,
 }
@@ -197,8 +196,7 @@ impl GpuDevice {
             scanout: 0,
             issued: 0,
             completed: 0,
-            failures: [(0, 0); FAILURE_LOG],
-            next_failure: 0,
+            failures: FailureLog::new(),
             stray: 0,
         };
         dev.transport.finish_init();
@@ -469,7 +467,7 @@ impl GpuDevice {
     /// True if the device answered an error to any request of `fence` (remembered for the
     /// last 32 failed fences).
     pub fn fence_failed(&self, fence: u64) -> bool {
-        fence != 0 && self.failures.iter().any(|&(f, _)| f == fence)
+        self.failures.failed(fence)
     }
 }
 

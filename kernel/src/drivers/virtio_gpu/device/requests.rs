@@ -4,8 +4,7 @@
 
 use super::{
     expect_ok, is_ok, CommandAt, GpuDevice, Slot, State, CMD_ROOM, CONFIG_EVENTS_CLEAR,
-    CONFIG_EVENTS_READ, CONTROLQ, FAILURE_LOG, POLL_TIMEOUT_MS, RESP_OFFSET, RESP_ROOM,
-    SLOT_STRIDE,
+    CONFIG_EVENTS_READ, CONTROLQ, POLL_TIMEOUT_MS, RESP_OFFSET, RESP_ROOM, SLOT_STRIDE,
 };
 use crate::drivers::virtio::dma::Pod;
 use crate::drivers::virtio::queue::Part;
@@ -198,8 +197,7 @@ impl GpuDevice {
             let slot = &mut self.slots[n];
             if slot.fence != 0 {
                 if !is_ok(resp_type) {
-                    self.failures[self.next_failure] = (slot.fence, resp_type);
-                    self.next_failure = (self.next_failure + 1) % FAILURE_LOG;
+                    self.failures.record(slot.fence, resp_type);
                     if slot.shows.is_some_and(|id| id == self.scanout) {
                         self.scanout = 0;
                     }
