@@ -47,13 +47,18 @@ pub struct Built {
     pub image: PathBuf,
 }
 
-/// The workspace root.
+/// The workspace root (found at run time: [`crate::setup::root`]).
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .expect("tools/xtask is two levels down")
-        .to_path_buf()
+    crate::setup::root().to_path_buf()
+}
+
+/// A `cargo` command in the workspace that builds for [`TARGET`], whose targets are
+/// installed first if this machine lacks them.
+pub fn target_cargo() -> Result<Command> {
+    crate::setup::targets()?;
+    let mut cmd = Command::new(crate::setup::cargo());
+    cmd.current_dir(root());
+    Ok(cmd)
 }
 
 /// Directory for xtask's outputs (images, logs, screenshots).
@@ -63,9 +68,8 @@ pub fn out_dir() -> PathBuf {
 
 /// Build the kernel and its Image.
 pub fn kernel(flavor: Flavor) -> Result<Built> {
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.current_dir(root())
-        .args(["build", "--release", "-p", "kernel", "--target", TARGET]);
+    let mut cmd = target_cargo()?;
+    cmd.args(["build", "--release", "-p", "kernel", "--target", TARGET]);
     if let Some(feature) = flavor.feature() {
         cmd.args(["--features", feature]);
     }
@@ -130,9 +134,8 @@ pub fn user_crates() -> Vec<&'static str> {
 
 /// Build the user programs and pack them into a tar initrd; returns its path.
 pub fn initrd() -> Result<PathBuf> {
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.current_dir(root())
-        .args(["build", "--profile", "user", "--target", TARGET]);
+    let mut cmd = target_cargo()?;
+    cmd.args(["build", "--profile", "user", "--target", TARGET]);
     let crates = user_crates();
     for c in &crates {
         cmd.args(["-p", c]);

@@ -15,7 +15,7 @@ use crate::qemu::{Machine, QEMU};
 use crate::Result;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{ExitCode, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -77,8 +77,7 @@ impl Params {
 
 /// Build the fuzz programs for `p` and pack them into their initrd.
 pub fn initrd(p: &Params) -> Result<PathBuf> {
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .current_dir(build::root())
+    let status = build::target_cargo()?
         .args([
             "build",
             "--profile",

@@ -20,6 +20,7 @@ mod plot;
 mod qemu;
 mod qmp;
 mod report;
+mod setup;
 mod targets;
 mod test;
 
@@ -229,7 +230,7 @@ fn gdb(el2: bool) -> Result<ExitCode> {
     machine.initrd = Some(build::initrd()?);
     machine.append = "exit=semihosting".into();
     machine.gdb_paused = true;
-    qemu::require_tool("gdb-multiarch", "gdb-multiarch")?;
+    setup::tool("gdb-multiarch", "gdb-multiarch")?;
     let mut child = machine.spawn_background()?;
     println!("QEMU paused with its gdbstub on localhost:1234; starting gdb-multiarch");
     let status = std::process::Command::new("gdb-multiarch")

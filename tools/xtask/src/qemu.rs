@@ -8,42 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The QEMU binary.
-pub const QEMU: &str = "qemu-system-aarch64";
-
-/// Make sure a host tool exists; as root with apt-get, install its Debian package.
-pub fn require_tool(tool: &str, package: &str) -> Result<()> {
-    if which(tool) {
-        return Ok(());
-    }
-    let is_root = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| o.stdout.starts_with(b"0"))
-        .unwrap_or(false);
-    if is_root && which("apt-get") {
-        eprintln!("xtask: {tool} not found; installing Debian package {package}");
-        let ok = Command::new("sh")
-            .args(["-c", &format!("apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq {package}")])
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        if ok && which(tool) {
-            return Ok(());
-        }
-    }
-    Err(format!(
-        "{tool} is not installed. Install it with:\n    sudo apt-get install {package}"
-    ))
-}
-
-fn which(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
+pub use crate::setup::QEMU;
 
 /// One QEMU invocation.
 #[derive(Clone)]
@@ -167,7 +132,7 @@ impl Machine {
 
     /// A `Command` for this machine (QEMU installed if missing).
     pub fn command(&self) -> Result<Command> {
-        require_tool(QEMU, "qemu-system-arm")?;
+        crate::setup::qemu()?;
         let mut c = Command::new(QEMU);
         c.args(self.args());
         Ok(c)

@@ -78,7 +78,7 @@ pub fn run_all(host: bool, qemu: bool) -> Result<ExitCode> {
 /// `cargo test` over the host crates; each crate's result line is added to the tally.
 fn host_tests(tally: &mut Tally) -> Result<()> {
     println!("== host tests (cargo test)");
-    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+    let out = Command::new(crate::setup::cargo())
         .current_dir(build::root())
         .args(["test", "--no-fail-fast"])
         .stdout(Stdio::piped())
