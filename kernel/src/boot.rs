@@ -239,6 +239,7 @@ pub fn bring_up(dtb_pa: u64, load_pa: u64, entry_el: u64) -> Machine {
     // SAFETY: every GIC region was mapped Device-nGnRE in the linear map above.
     let gic = unsafe { Gic::new(&info.gic, |r: Region| (LINEAR_BASE + r.base) as usize) };
     irq::init(gic, info.timer.virt_irq);
+    irq::set_device_polling(args.get("devirq") == Some("poll"));
     crate::gpu::init(&info.virtio_mmio);
     crate::blk::init(&info.virtio_mmio);
 

@@ -10,7 +10,17 @@ use abi::fence::{self, BLK, GPU};
 
 /// True if `f` has completed. Fence 0 (no work), fences of a device that is not there
 /// and fences of unknown devices count as completed: nothing is left to wait for.
+/// With device interrupts polled (`devirq=poll`), a fence not yet known to be complete
+/// makes the devices collect their completions first.
 pub fn completed(f: u64) -> bool {
+    known_completed(f) || {
+        crate::irq::poll_devices();
+        known_completed(f)
+    }
+}
+
+/// True if `f` is known to have completed, without asking the devices.
+fn known_completed(f: u64) -> bool {
     let seq = fence::seq(f);
     match fence::device(f) {
         GPU => seq <= crate::gpu::completed(),

@@ -19,8 +19,10 @@ use std::time::Duration;
 /// icount runs are slow (every instruction is counted); the full suite takes minutes.
 const TIMEOUT: Duration = Duration::from_secs(20 * 60);
 
-/// Kernel command line of a benchmark boot.
-const APPEND: &str = "exit=semihosting init=bench dma=noncoherent";
+/// Kernel command line of a benchmark boot. `devirq=poll`: device completions are
+/// polled for when a fence is waited on (after the timed windows) instead of arriving by
+/// interrupt at host-dependent moments, so no device interrupt lands in a timed window.
+const APPEND: &str = "exit=semihosting init=bench dma=noncoherent devirq=poll";
 
 /// The GPU at the frame workloads' size (1920x1080, 4 bytes per pixel).
 const GPU: &str = "virtio-gpu-device,xres=1920,yres=1080";
@@ -138,7 +140,7 @@ pub fn parse(output: &str) -> Result<Vec<Record>> {
     Ok(records)
 }
 
-fn parse_record(text: &str) -> Result<Record> {
+pub fn parse_record(text: &str) -> Result<Record> {
     let v: Value = serde_json::from_str(text).map_err(|e| format!("bad JSON ({e})"))?;
     let Value::Object(raw) = v else {
         return Err("not a JSON object".into());
@@ -205,6 +207,13 @@ pub fn run(check: bool, quick: bool, publish: bool) -> Result<ExitCode> {
     if !build::user_crates().contains(&"bench") {
         return Err("userland/bench (the benchmark program) is not a workspace member yet".into());
     }
+    // A published figure comes from a commit, and only after two identical runs.
+    let commit = if publish {
+        Some(crate::publish::clean_commit(&build::root())?)
+    } else {
+        None
+    };
+    let check = check || publish;
     let image = build::kernel(Flavor::Bench)?;
     let mut m = Machine::new(&image.image);
     m.initrd = Some(build::initrd()?);
@@ -246,6 +255,7 @@ pub fn run(check: bool, quick: bool, publish: bool) -> Result<ExitCode> {
     let meta = Meta {
         command,
         git: git_describe(),
+        commit,
         quick,
         checked: check.then_some(diffs.is_empty()),
     };
@@ -260,13 +270,15 @@ pub fn run(check: bool, quick: bool, publish: bool) -> Result<ExitCode> {
     if publish && !diffs.is_empty() {
         eprintln!("xtask: not published: the two runs differ");
     } else if publish {
-        let to = build::root().join("tools/xtask/bench-results");
+        let to = build::root().join(crate::publish::DIR);
         std::fs::create_dir_all(&to).map_err(|e| format!("{}: {e}", to.display()))?;
         for f in &files {
             let dest = to.join(f.file_name().expect("file"));
             std::fs::copy(f, &dest).map_err(|e| format!("{}: {e}", dest.display()))?;
             println!("xtask: published {}", shown(&dest));
         }
+        crate::publish::update_readme(&build::root())?;
+        println!("xtask: README.md figures rewritten from the published results.json");
     }
     if !diffs.is_empty() {
         eprintln!(
@@ -326,6 +338,8 @@ pub struct Meta {
     pub command: String,
     /// `git describe` of the tree, if available.
     pub git: Option<String>,
+    /// The commit measured, for a published run (whose tree was clean).
+    pub commit: Option<String>,
     /// `--quick` (fewer sizes and repetitions).
     pub quick: bool,
     /// With `--check`: whether the two runs were identical.
@@ -339,6 +353,7 @@ pub fn write_outputs(dir: &Path, records: &[Record], meta: &Meta) -> Result<Vec<
                  counts retired instructions (not time)",
         "qemu": meta.command,
         "git": meta.git,
+        "commit": meta.commit,
         "quick": meta.quick,
         "deterministic_check": meta.checked,
         "targets": targets::targets(records).iter().map(|t| json!({
@@ -549,6 +564,7 @@ pub mod tests {
         let meta = Meta {
             command: "qemu-system-aarch64 -icount shift=0,sleep=off".into(),
             git: Some("v0-test".into()),
+            commit: None,
             quick: false,
             checked: Some(true),
         };

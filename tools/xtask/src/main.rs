@@ -17,6 +17,7 @@ mod build;
 mod demo;
 mod fuzz;
 mod plot;
+mod publish;
 mod qemu;
 mod qmp;
 mod report;
@@ -81,8 +82,9 @@ enum Cmd {
         /// Fewer sizes and repetitions (kernel argument `bench=quick`).
         #[arg(long)]
         quick: bool,
-        /// Also copy the outputs to tools/xtask/bench-results/ (the committed copy the
-        /// README shows); not with --quick, nor when --check finds a difference.
+        /// Also copy the outputs to tools/xtask/bench-results/ (the committed copy) and
+        /// rewrite the README's figures from them. Needs a clean tree (the commit is
+        /// recorded) and implies --check; not with --quick, nor when the runs differ.
         #[arg(long)]
         publish: bool,
     },

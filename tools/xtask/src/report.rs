@@ -110,7 +110,7 @@ pub fn table(head: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-fn targets_table(rs: &[Record]) -> String {
+pub fn targets_table(rs: &[Record]) -> String {
     let ts = targets(rs);
     let rows: Vec<Vec<String>> = ts
         .iter()
@@ -201,6 +201,16 @@ pub fn headline(rs: &[Record]) -> String {
         &rows,
     ));
     out.push('\n');
+    out.push_str(&frame_table(rs));
+    if rs.iter().any(|r| r.suite == "readback") {
+        out.push('\n');
+        out.push_str(&readback_table(rs));
+    }
+    out
+}
+
+/// The frame strategies: per-frame total and sync cycles of both cases.
+pub fn frame_table(rs: &[Record]) -> String {
     let rows: Vec<Vec<String>> = STRATEGIES
         .iter()
         .map(|v| {
@@ -214,7 +224,7 @@ pub fn headline(rs: &[Record]) -> String {
             ]
         })
         .collect();
-    out.push_str(&table(
+    table(
         &[
             "frame strategy",
             "full-frame total",
@@ -223,16 +233,11 @@ pub fn headline(rs: &[Record]) -> String {
             "dirty-64x64 sync",
         ],
         &rows,
-    ));
-    if rs.iter().any(|r| r.suite == "readback") {
-        out.push('\n');
-        out.push_str(&readback_table(rs));
-    }
-    out
+    )
 }
 
 /// The readback strategies: total, phases and the kernel's work per readback.
-fn readback_table(rs: &[Record]) -> String {
+pub fn readback_table(rs: &[Record]) -> String {
     let rows: Vec<Vec<String>> = rs
         .iter()
         .filter(|r| r.suite == "readback")
@@ -547,6 +552,7 @@ mod tests {
         let meta = Meta {
             command: "qemu".into(),
             git: None,
+            commit: None,
             quick: true,
             checked: Some(true),
         };
