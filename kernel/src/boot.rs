@@ -142,6 +142,7 @@ fn find_uart(dtb: &[u8]) -> Option<Region> {
 /// Bring the machine up; on any error print it and stop.
 pub fn bring_up(dtb_pa: u64, load_pa: u64, entry_el: u64) -> Machine {
     arch::pmu::enable_cycle_counter();
+    arch::cpu::restrict_el0_timer_access();
     let image = ImageLayout::current(load_pa);
     let raw_dtb = dtb_slice(dtb_pa).unwrap_or_else(|e| boot_error(e));
     let normalized = normalized_dtb(raw_dtb);
@@ -206,19 +207,20 @@ pub fn bring_up(dtb_pa: u64, load_pa: u64, entry_el: u64) -> Machine {
             reserved.extend(range(*r));
         }
     }
+    let heap_size = heap::size_for(memory.iter().map(|r| r.len()).sum());
     let mut heap_at = None;
     subtract(&memory, &reserved, |r| {
-        if heap_at.is_none() && r.len() >= heap::HEAP_SIZE {
+        if heap_at.is_none() && r.len() >= heap_size {
             heap_at = Some(r.start);
         }
     });
     let heap_pa = heap_at.unwrap_or_else(|| boot_error(BootError::NoMemory));
     // SAFETY: the range is free RAM (not image, DTB, initrd or reserved), mapped RW by the
     // linear map, and given to nothing else: it is reserved from the frame allocator below.
-    unsafe { heap::init(LINEAR_BASE + heap_pa, heap::HEAP_SIZE) };
+    unsafe { heap::init(LINEAR_BASE + heap_pa, heap_size) };
     reserved.push(PhysRange {
         start: heap_pa,
-        end: heap_pa + heap::HEAP_SIZE,
+        end: heap_pa + heap_size,
     });
     let mut free: ArrayVec<PhysRange, 48> = ArrayVec::new();
     subtract(&memory, &reserved, |r| {
@@ -273,7 +275,7 @@ pub fn report(m: &Machine) {
     log::info!(
         "  frames  {free} free of {frames_total} ({} MiB), heap {} MiB",
         (free as u64 * PAGE_SIZE) >> 20,
-        heap::HEAP_SIZE >> 20
+        heap::size() >> 20
     );
     let uart_irq = info.uart.irq.map_or(0, |i| i.intid);
     log::info!(

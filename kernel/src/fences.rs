@@ -51,6 +51,18 @@ pub fn issued(f: u64) -> bool {
         }
 }
 
+/// True if `f` is older than the last `FAILURE_WINDOW` fences of its device, so whether
+/// it failed is no longer known (it has completed).
+pub fn expired(f: u64) -> bool {
+    use crate::drivers::virtio::expired;
+    let seq = fence::seq(f);
+    match fence::device(f) {
+        GPU => crate::gpu::with(|d| expired(seq, d.issued_fence())).unwrap_or(false),
+        BLK => crate::blk::with(|d| expired(seq, d.issued_seq())).unwrap_or(false),
+        _ => false,
+    }
+}
+
 /// The first of `fences` that has not completed, if any.
 pub fn first_pending(fences: &[u64]) -> Option<u64> {
     fences.iter().copied().find(|&f| !completed(f))

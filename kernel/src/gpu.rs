@@ -76,6 +76,8 @@ pub struct Resource {
     /// The fake mmap offset of the legacy path (`gpu_map_offset`); the resource owns
     /// `[map_offset, map_offset + buffer.size)` of the offset space.
     pub map_offset: u64,
+    /// One of the importer's GPU resources, its device memory and its kernel heap.
+    pub _charges: [kobj::quota::Charge; 3],
 }
 
 /// The fake offset space of the legacy path, like DRM's vma offset manager: unique,

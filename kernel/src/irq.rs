@@ -15,6 +15,8 @@ struct IrqState {
     gic: Gic,
     timer_intid: u32,
     ticks_per_period: u64,
+    /// The counter value of tick 0: tick `n` is due at `start + n * ticks_per_period`.
+    start: u64,
 }
 
 // SAFETY: the GIC registers are reached only through the IRQ lock.
@@ -42,14 +44,16 @@ pub fn init(mut gic: Gic, timer_irq: Irq) {
     gic.enable(timer_irq, 0x80);
     let freq = platform::timer::frequency();
     let ticks_per_period = (freq / TICK_HZ).max(1);
+    let start = platform::timer::now();
     STATE.call_once(|| {
         Mutex::new(IrqState {
             gic,
             timer_intid: timer_irq.intid,
             ticks_per_period,
+            start,
         })
     });
-    platform::timer::arm_after(ticks_per_period);
+    platform::timer::arm_at(start + ticks_per_period);
 }
 
 /// Choose how device completions are found from now on: by their interrupts (the
@@ -118,10 +122,18 @@ pub fn dispatch() -> bool {
         SPURIOUS.fetch_add(1, Ordering::Relaxed);
         return false;
     };
-    let ticked = intid == state.timer_intid;
-    if ticked {
-        TICKS.fetch_add(1, Ordering::Relaxed);
-        platform::timer::arm_after(state.ticks_per_period);
+    let mut ticked = false;
+    if intid == state.timer_intid {
+        // The tick count comes from the counter, not from counting interrupts, so an
+        // interrupt taken late (IRQs masked for a while) loses no time.
+        let elapsed = platform::timer::now().wrapping_sub(state.start) / state.ticks_per_period;
+        let old = TICKS.load(Ordering::Relaxed);
+        if elapsed > old {
+            TICKS.store(elapsed, Ordering::Relaxed);
+            ticked = true;
+        }
+        let next = TICKS.load(Ordering::Relaxed) + 1;
+        platform::timer::arm_at(state.start + next * state.ticks_per_period);
     } else {
         let handler = HANDLERS
             .lock()

@@ -110,6 +110,9 @@ numbered! {
         /// `blk_read(buffer, offset, sector, count) -> fence`: the device writes `count`
         /// sectors from `sector` into the buffer at byte `offset` (a capture).
         BlkRead = 31,
+        /// `quota(resource) -> (used, limit)`: the calling task's account (it and its
+        /// descendants) for one [`Quota`] resource.
+        Quota = 32,
     }
 }
 
@@ -219,6 +222,31 @@ numbered! {
         /// 1 if the misuse detector refuses (`Busy`), 0 if it only reports
         /// (`misuse=report`).
         MisuseStrict = 5,
+        /// Bytes allocated from the kernel heap.
+        HeapUsed = 6,
+        /// Size of the kernel heap in bytes.
+        HeapSize = 7,
+    }
+}
+
+numbered! {
+    /// What `quota` reports: the resources each task's account counts (SYSCALLS.md,
+    /// "Quotas").
+    pub enum Quota else Error::InvalidArgument; {
+        /// Physical 4 KiB frames (buffers, page tables, program images and stacks).
+        Frames = 0,
+        /// Kernel heap bytes, at each object's documented charge.
+        HeapBytes = 1,
+        /// Live tasks (the caller and its descendants).
+        Tasks = 2,
+        /// Live channels.
+        Channels = 3,
+        /// Messages sent and not yet received or dropped.
+        Messages = 4,
+        /// Live GPU resources.
+        GpuResources = 5,
+        /// Device (host) memory of those resources, in bytes.
+        GpuBytes = 6,
     }
 }
 
@@ -292,10 +320,13 @@ impl Rights {
     pub const MAP_READ: Rights = Rights(1 << 4);
     /// May map for writing, START WRITE/RW, and cause pure invalidates (buffers).
     pub const MAP_WRITE: Rights = Rights(1 << 5);
-    /// May attach the buffer to a device (buffers).
+    /// May let a device read the buffer: import it as a GPU resource and present it
+    /// (buffers, resources).
     pub const DEVICE: Rights = Rights(1 << 6);
+    /// May let a device write the buffer: `blk_read` into it (buffers).
+    pub const DEVICE_WRITE: Rights = Rights(1 << 7);
     /// Every right defined.
-    pub const ALL: Rights = Rights(0x7f);
+    pub const ALL: Rights = Rights(0xff);
 
     /// True if every right in `other` is in `self`.
     pub const fn contains(self, other: Rights) -> bool {

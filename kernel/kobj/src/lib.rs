@@ -12,31 +12,59 @@
 
 extern crate alloc;
 
+pub mod quota;
 pub mod vrange;
 
 use abi::{Error, Handle, Rights};
 use alloc::vec::Vec;
 
+/// A slot's generation once it can never be used again: handle values carry a
+/// generation of 1..=65535, so none matches 0.
+const RETIRED: u16 = 0;
+
 struct Slot<T> {
+    /// The generation of the slot's current (or next) handle; [`RETIRED`] once every
+    /// generation has been used.
     generation: u16,
     entry: Option<(T, Rights)>,
 }
 
-/// A per-task handle table with at most `capacity` slots.
+/// A per-task table with at most `capacity` live handles.
+///
+/// A handle value is never repeated: closing a handle moves its slot's generation on,
+/// and a slot whose 65,535 generations are used up is retired for good (a new slot index
+/// takes its place), so a stale value can never name a later object. A table has at
+/// most twice its capacity in slot indices (so its memory is bounded), which serves at
+/// least `capacity` x 65,535 handles before it answers `TableFull` for ever.
 pub struct HandleTable<T> {
     slots: Vec<Slot<T>>,
     capacity: usize,
+    max_slots: usize,
     live: usize,
+    /// No free slot below this index.
+    free_hint: usize,
 }
 
+/// Most slot indices of any table (the slot field of a handle value is 16 bits, value
+/// `slot + 1`).
+const MAX_SLOTS: usize = u16::MAX as usize;
+
 impl<T: Clone> HandleTable<T> {
-    /// An empty table that can hold up to `capacity` (≤ 65535) handles.
+    /// An empty table that can hold up to `capacity` (≤ 32767) handles.
     pub fn new(capacity: usize) -> Self {
+        let capacity = capacity.min(MAX_SLOTS / 2);
         Self {
             slots: Vec::new(),
-            capacity: capacity.min(u16::MAX as usize),
+            capacity,
+            max_slots: 2 * capacity,
             live: 0,
+            free_hint: 0,
         }
+    }
+
+    /// The most memory the table's slots can take, in bytes.
+    pub fn max_bytes(&self) -> usize {
+        self.max_slots * core::mem::size_of::<Slot<T>>()
     }
 
     /// Number of live handles.
@@ -54,23 +82,54 @@ impl<T: Clone> HandleTable<T> {
         self.capacity - self.live
     }
 
-    /// Insert an object; the lowest free slot is reused with its generation.
+    /// Slot indices retired because their generations were used up.
+    pub fn retired_slots(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|s| s.generation == RETIRED)
+            .count()
+    }
+
+    /// Insert an object; the lowest free slot is reused with its next generation.
+    /// `TableFull` at `capacity` live handles (or when every slot index is retired);
+    /// `NoMemory` if the table cannot grow.
     pub fn insert(&mut self, object: T, rights: Rights) -> Result<Handle, Error> {
-        if let Some(i) = self.slots.iter().position(|s| s.entry.is_none()) {
-            let slot = &mut self.slots[i];
-            slot.entry = Some((object, rights));
-            self.live += 1;
-            return Ok(Handle::new(i as u16, slot.generation));
-        }
-        if self.slots.len() >= self.capacity {
+        if self.live >= self.capacity {
             return Err(Error::TableFull);
         }
-        self.slots.push(Slot {
-            generation: 1,
-            entry: Some((object, rights)),
-        });
+        let reuse = (self.free_hint..self.slots.len())
+            .find(|&i| self.slots[i].entry.is_none() && self.slots[i].generation != RETIRED);
+        let i = match reuse {
+            Some(i) => i,
+            None if self.slots.len() < self.max_slots => {
+                self.slots.try_reserve(1).map_err(|_| Error::NoMemory)?;
+                self.slots.push(Slot {
+                    generation: 1,
+                    entry: None,
+                });
+                self.slots.len() - 1
+            }
+            None => return Err(Error::TableFull),
+        };
+        self.free_hint = i + 1;
+        let slot = &mut self.slots[i];
+        slot.entry = Some((object, rights));
         self.live += 1;
-        Ok(Handle::new((self.slots.len() - 1) as u16, 1))
+        Ok(Handle::new(i as u16, slot.generation))
+    }
+
+    /// Close slot `i`'s handle: move its generation on (retiring the slot after the
+    /// last one) and return its entry.
+    fn vacate(&mut self, i: usize) -> Option<(T, Rights)> {
+        let slot = &mut self.slots[i];
+        let entry = slot.entry.take()?;
+        slot.generation = match slot.generation {
+            u16::MAX => RETIRED,
+            g => g + 1,
+        };
+        self.live -= 1;
+        self.free_hint = self.free_hint.min(i);
+        Some(entry)
     }
 
     fn slot(&self, h: Handle) -> Result<&(T, Rights), Error> {
@@ -104,13 +163,8 @@ impl<T: Clone> HandleTable<T> {
     /// the old value is stale from now on.
     pub fn remove(&mut self, h: Handle) -> Result<(T, Rights), Error> {
         self.slot(h)?;
-        let slot = &mut self.slots[h.slot().ok_or(Error::BadHandle)? as usize];
-        slot.generation = match slot.generation.wrapping_add(1) {
-            0 => 1,
-            g => g,
-        };
-        self.live -= 1;
-        slot.entry.take().ok_or(Error::BadHandle)
+        let i = h.slot().ok_or(Error::BadHandle)? as usize;
+        self.vacate(i).ok_or(Error::BadHandle)
     }
 
     /// A new handle to the same object with `rights`, which must be defined bits, a
@@ -137,14 +191,16 @@ impl<T: Clone> HandleTable<T> {
 
     /// Remove every handle, returning the objects (for closing a dying task's table).
     pub fn drain(&mut self) -> Vec<(T, Rights)> {
-        let mut out = Vec::with_capacity(self.live);
-        for slot in &mut self.slots {
-            if let Some(e) = slot.entry.take() {
-                slot.generation = slot.generation.wrapping_add(1).max(1);
-                out.push(e);
+        let mut out = Vec::new();
+        // Fallible: a dying task's handles are dropped in place if there is no room.
+        let _ = out.try_reserve_exact(self.live);
+        for i in 0..self.slots.len() {
+            if let Some(e) = self.vacate(i) {
+                if out.len() < out.capacity() {
+                    out.push(e);
+                }
             }
         }
-        self.live = 0;
         out
     }
 
@@ -249,6 +305,44 @@ mod tests {
             Err(Error::BadHandle)
         );
         assert_eq!(t.len(), 2);
+    }
+
+    #[test]
+    fn a_slot_reused_past_its_generations_retires_and_values_never_repeat() {
+        let mut t = HandleTable::new(4);
+        let keep = t.insert(0u32, RW).unwrap();
+        let mut seen = std::collections::HashSet::new();
+        let mut first = None;
+        for n in 0..200_000u32 {
+            let h = t.insert(n, RW).unwrap();
+            assert!(seen.insert(h.0), "handle value {:#x} repeated at {n}", h.0);
+            first.get_or_insert(h);
+            assert_eq!(t.get(h).unwrap().0, &n);
+            // The very first value (same slot index) never names the new object.
+            if n > 0 {
+                assert_eq!(t.get(first.unwrap()), Err(Error::BadHandle));
+            }
+            t.remove(h).unwrap();
+        }
+        assert_eq!(
+            t.retired_slots(),
+            3,
+            "200,000 reuses retire three slot indices"
+        );
+        assert!(t.slots.capacity() * core::mem::size_of::<Slot<u32>>() <= t.max_bytes());
+        assert_eq!(t.get(keep).unwrap().0, &0);
+        assert_eq!(t.len(), 1);
+    }
+
+    #[test]
+    fn a_table_whose_slot_indices_are_all_retired_is_full_for_ever() {
+        let mut t = HandleTable::new(1);
+        for _ in 0..2 * 65_535 {
+            let h = t.insert(0u8, RW).unwrap();
+            t.remove(h).unwrap();
+        }
+        assert_eq!(t.retired_slots(), 2);
+        assert_eq!(t.insert(0, RW), Err(Error::TableFull));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! what to clean or invalidate come from the portable `coherency` crate, and only the
 //! instructions run here (`arch::cache`).
 
+pub mod job;
 pub mod legacy;
 pub mod trace;
 
@@ -15,8 +16,10 @@ use crate::memory::frames;
 use crate::memory::kspace;
 use crate::memory::layout::phys_to_virt;
 use abi::Error;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use kobj::quota::{Account, Charge, Resource};
 use kobj::vrange::RangeAllocator;
 use mm::addr::{PhysAddr, PAGE_SIZE};
 use mm::cache::CacheOp;
@@ -83,12 +86,15 @@ pub struct Buffer {
     pub device_wrote: AtomicBool,
     /// Live legacy (forwarded) mappings of this buffer, in any task.
     pub legacy_mappings: AtomicU32,
+    /// Its frames and kernel heap, charged to the creator's account for its whole life.
+    _charges: [Charge; 2],
 }
 
 impl Buffer {
     /// A zeroed buffer of at least `size` bytes, its contents in memory (not only in the
     /// cache) so a device reading it sees zeros.
-    pub fn create(size: u64, policy: Policy) -> Result<Buffer, Error> {
+    /// Its frames and kernel heap are charged to `account` (`NoMemory` past its quota).
+    pub fn create(size: u64, policy: Policy, account: &Arc<Account>) -> Result<Buffer, Error> {
         if size == 0 {
             return Err(Error::InvalidArgument);
         }
@@ -97,6 +103,13 @@ impl Buffer {
         }
         let pages = size.div_ceil(PAGE_SIZE);
         let size = pages * PAGE_SIZE;
+        let charges = [
+            account.charge(Resource::Frames, crate::task::account::buffer_frames(pages))?,
+            account.charge(
+                Resource::HeapBytes,
+                crate::task::account::buffer_heap(pages),
+            )?,
+        ];
         let mut frames = Vec::new();
         frames
             .try_reserve_exact(pages as usize)
@@ -169,6 +182,7 @@ impl Buffer {
             device_write_fence: AtomicU64::new(0),
             device_wrote: AtomicBool::new(false),
             legacy_mappings: AtomicU32::new(0),
+            _charges: charges,
         })
     }
 

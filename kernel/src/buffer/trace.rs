@@ -5,6 +5,7 @@
 
 use abi::trace::Entry;
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering};
 use mm::cache::{CacheOp, LineRun};
 use spin::Mutex;
 
@@ -20,6 +21,17 @@ static TRACE: Mutex<Trace> = Mutex::new(Trace {
     entries: Vec::new(),
     dropped: 0,
 });
+
+/// The next run recorded continues the previous step of the same operation.
+static CONTINUE: AtomicBool = AtomicBool::new(false);
+
+/// Say that the next maintenance run recorded is the next step of the operation whose
+/// run was recorded last (see `buffer::job`).
+pub fn continue_next() {
+    if ENABLED {
+        CONTINUE.store(true, Ordering::Relaxed);
+    }
+}
 
 /// True if this kernel records the trace.
 pub const ENABLED: bool = cfg!(feature = "ktest");
@@ -47,6 +59,20 @@ pub fn record(buffer: u64, base_va: u64, run: &LineRun, shift: u64) {
 
 fn push(e: Entry) {
     let mut t = TRACE.lock();
+    // A range maintained in several bounded steps (`buffer::job`) is one operation:
+    // the first run of a later step extends the last entry when it continues it (same
+    // op and buffer, the next line).
+    let continuing = CONTINUE.swap(false, Ordering::Relaxed);
+    if let Some(last) = t.entries.last_mut().filter(|_| continuing) {
+        let continues = last.op == e.op
+            && last.buffer == e.buffer
+            && last.va.checked_add(last.len) == Some(e.va)
+            && last.offset.checked_add(last.len) == Some(e.offset);
+        if continues {
+            last.len += e.len;
+            return;
+        }
+    }
     if t.entries.len() < CAPACITY {
         t.entries.push(e);
     } else {

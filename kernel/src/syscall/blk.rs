@@ -36,7 +36,7 @@ pub(super) fn read(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
         return Err(Error::WrongType);
     };
     let buf = buf.clone();
-    if !rights.contains(Rights::DEVICE) {
+    if !rights.contains(Rights::DEVICE_WRITE) {
         return Err(Error::AccessDenied);
     }
     if count == 0 || count > limits::MAX_BLK_SECTORS || !offset.is_multiple_of(limits::SECTOR) {

@@ -2,10 +2,11 @@
 //! cache maintenance), info, and the maintenance trace.
 
 use super::{handle, task, Outcome, SysResult};
+use crate::buffer::job::{Job, Rows};
 use crate::buffer::{self, trace, Buffer, Policy};
 use crate::task::object::Object;
 use crate::task::space::UserAccess;
-use crate::task::Kernel;
+use crate::task::{account, Kernel};
 use abi::{limits, prot, Error, Rights};
 use alloc::sync::Arc;
 use coherency::{
@@ -35,14 +36,17 @@ pub(super) fn create(k: &mut Kernel, id: u32, size: u64, policy: u64) -> SysResu
     if size > abi::limits::MAX_BUFFER {
         return Err(Error::TooLarge);
     }
-    if task(k, id)?.handles.free_slots() == 0 {
+    let t = task(k, id)?;
+    if t.handles.free_slots() == 0 {
         return Err(Error::TableFull);
     }
-    let buf = Buffer::create(size, policy)?;
+    let account = t.account.clone();
+    let buf = Buffer::create(size, policy, &account)?;
     let rights = Rights::MAP_READ
         .with(Rights::MAP_WRITE)
         .with(Rights::SHARE)
-        .with(Rights::DEVICE);
+        .with(Rights::DEVICE)
+        .with(Rights::DEVICE_WRITE);
     let h = task(k, id)?
         .handles
         .insert(Object::Buffer(Arc::new(buf)), rights)?;
@@ -60,10 +64,15 @@ pub(super) fn map(k: &mut Kernel, id: u32, h: u64, prot_bits: u64) -> SysResult 
         return Err(Error::AccessDenied);
     }
     let t = task(k, id)?;
-    if t.mappings.len() >= limits::MAX_MAPPINGS {
+    if t.mapping_count() >= limits::MAX_MAPPINGS {
         return Err(Error::TableFull);
     }
-    let va = t.map_window.alloc(buf.size).ok_or(Error::NoMemory)?;
+    let heap = account::mapping_heap(buf.size / mm::addr::PAGE_SIZE, false);
+    t.map_heap.grow(heap)?;
+    let Some(va) = t.map_window.alloc(buf.size) else {
+        t.map_heap.shrink(heap);
+        return Err(Error::NoMemory);
+    };
     let access = if writable {
         Access::UserReadWrite
     } else {
@@ -71,6 +80,7 @@ pub(super) fn map(k: &mut Kernel, id: u32, h: u64, prot_bits: u64) -> SysResult 
     };
     if let Err(e) = t.space.map_shared(va, buf.frames(), access, buf.mem_attr()) {
         t.map_window.free(va, buf.size);
+        t.map_heap.shrink(heap);
         return Err(e);
     }
     t.mappings.insert(va, buf);
@@ -91,6 +101,8 @@ pub(super) fn unmap(k: &mut Kernel, id: u32, va: u64) -> SysResult {
         }
         crate::arch::mmu::invalidate_tlb_asid(t.space.asid());
         t.map_window.free(va, m.len());
+        t.map_heap
+            .shrink(account::mapping_heap(m.npages as u64, true));
         return Ok(Outcome::Done(0, 0));
     }
     let buf = t.mappings.remove(&va).ok_or(Error::InvalidArgument)?;
@@ -100,6 +112,8 @@ pub(super) fn unmap(k: &mut Kernel, id: u32, va: u64) -> SysResult {
         return Err(e);
     }
     t.map_window.free(va, buf.size);
+    t.map_heap
+        .shrink(account::mapping_heap(buf.size / mm::addr::PAGE_SIZE, false));
     Ok(Outcome::Done(0, 0))
 }
 
@@ -111,15 +125,6 @@ fn sync_error(e: SyncError) -> Error {
         SyncError::NotStarted => Error::NotStarted,
         SyncError::AlreadyStarted => Error::AlreadyStarted,
     }
-}
-
-/// The rows a sync covers: `rows` ranges of `row_len` bytes, `stride` apart.
-#[derive(Clone, Copy)]
-struct Rows {
-    offset: u64,
-    row_len: u64,
-    rows: u64,
-    stride: u64,
 }
 
 pub(super) fn sync(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
@@ -135,7 +140,7 @@ pub(super) fn sync(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
         stride: len,
     };
     let op = sync_state(t, &buf, rights, phase, dir, rows)?;
-    finish_sync(k, buf, op, rows)
+    finish_sync(k, id, buf, op, rows)
 }
 
 pub(super) fn sync_rect(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
@@ -159,7 +164,7 @@ pub(super) fn sync_rect(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
         stride,
     };
     let op = sync_state(t, &buf, rights, phase, dir, rows)?;
-    finish_sync(k, buf, op, rows)
+    finish_sync(k, id, buf, op, rows)
 }
 
 /// The buffer behind handle `h` of task `t`.
@@ -220,56 +225,92 @@ fn sync_state(
     // The holder's state: at most one START open per task and buffer.
     let slot = t.cpu_access.iter().position(|(b, _)| b.id == buf.id);
     let mut access = slot.map_or(CpuAccess::default(), |i| t.cpu_access[i].1);
-    let before = access.holds_write();
-    // An entry exists exactly while a START is open.
-    let held_before = slot.is_some();
     match phase {
         Phase::Start => access.start(dir),
         Phase::End => access.end(dir),
     }
     .map_err(sync_error)?;
-    match (slot, access.current().is_some()) {
-        (Some(i), true) => t.cpu_access[i].1 = access,
-        (Some(i), false) => {
-            t.cpu_access.swap_remove(i);
-        }
-        (None, true) => t
-            .cpu_access
-            .try_push((buf.clone(), access))
-            .map_err(|_| Error::TableFull)?,
-        (None, false) => {}
+    if slot.is_none() && access.current().is_some() && t.cpu_access.is_full() {
+        return Err(Error::TableFull);
     }
-    match (before, access.holds_write()) {
-        (false, true) => buf.cpu_writers.fetch_add(1, Ordering::SeqCst),
-        (true, false) => buf.cpu_writers.fetch_sub(1, Ordering::SeqCst),
-        _ => 0,
-    };
-    match (held_before, access.current().is_some()) {
-        (false, true) => buf.cpu_holders.fetch_add(1, Ordering::SeqCst),
-        (true, false) => buf.cpu_holders.fetch_sub(1, Ordering::SeqCst),
-        _ => 0,
-    };
     // A START READ/RW of the whole buffer invalidates every line a device write could
     // have left stale (the device work is complete: its fence was waited for above).
-    if r.rows == 1 && !coherency::device_wrote_after_sync(device_wrote, &req) {
-        buf.device_wrote.store(false, Ordering::SeqCst);
-    }
-    Ok(SyncStep::Maintain(plan.op.map(|(op, _, _)| op)))
+    let clear_device_wrote = r.rows == 1 && !coherency::device_wrote_after_sync(device_wrote, &req);
+    let commit = Commit {
+        buf: buf.clone(),
+        access,
+        clear_device_wrote,
+    };
+    Ok(SyncStep::Maintain(plan.op.map(|(op, _, _)| op), commit))
 }
 
-/// What a sync does after its checks and state change.
+/// The holder's new state after a sync, applied once its checks passed: at the start of
+/// a START (so devices are held off before any line is touched), after the last
+/// maintenance step of an END (so they are held off until every line is clean).
+pub struct Commit {
+    buf: Arc<Buffer>,
+    access: CpuAccess,
+    clear_device_wrote: bool,
+}
+
+impl Commit {
+    fn apply(self, t: &mut crate::task::Task) {
+        let buf = self.buf;
+        let slot = t.cpu_access.iter().position(|(b, _)| b.id == buf.id);
+        let before = slot.is_some_and(|i| t.cpu_access[i].1.holds_write());
+        let held_before = slot.is_some();
+        let access = self.access;
+        match (slot, access.current().is_some()) {
+            (Some(i), true) => t.cpu_access[i].1 = access,
+            (Some(i), false) => {
+                t.cpu_access.swap_remove(i);
+            }
+            // Room was checked when the sync was planned, and nothing ran since.
+            (None, true) => {
+                let _ = t.cpu_access.try_push((buf.clone(), access));
+            }
+            (None, false) => {}
+        }
+        match (before, access.holds_write()) {
+            (false, true) => buf.cpu_writers.fetch_add(1, Ordering::SeqCst),
+            (true, false) => buf.cpu_writers.fetch_sub(1, Ordering::SeqCst),
+            _ => 0,
+        };
+        match (held_before, access.current().is_some()) {
+            (false, true) => buf.cpu_holders.fetch_add(1, Ordering::SeqCst),
+            (true, false) => buf.cpu_holders.fetch_sub(1, Ordering::SeqCst),
+            _ => 0,
+        };
+        if self.clear_device_wrote {
+            buf.device_wrote.store(false, Ordering::SeqCst);
+        }
+    }
+}
+
+/// What a sync does after its checks.
 enum SyncStep {
     /// Wait for this device fence, then re-issue the call.
     Wait(u64),
-    /// Issue this maintenance over the rows (or nothing).
-    Maintain(Option<CacheOp>),
+    /// Issue this maintenance over the rows (or nothing), and change the holder's state.
+    Maintain(Option<CacheOp>, Commit),
 }
 
-fn finish_sync(k: &mut Kernel, buf: Arc<Buffer>, step: SyncStep, r: Rows) -> SysResult {
-    let op = match step {
+/// A sync parked between two steps of its maintenance (see `buffer::job`).
+pub struct Parked {
+    job: Job,
+    /// Applied when the job finishes (an END's change of the holder's state).
+    commit: Option<Commit>,
+}
+
+fn finish_sync(k: &mut Kernel, id: u32, buf: Arc<Buffer>, step: SyncStep, r: Rows) -> SysResult {
+    let (op, commit) = match step {
         SyncStep::Wait(fence) => return Ok(Outcome::Blocked(crate::task::Block::Fence(fence))),
-        SyncStep::Maintain(None) => return Ok(Outcome::Done(0, 0)),
-        SyncStep::Maintain(Some(op)) => op,
+        SyncStep::Maintain(op, commit) => (op, commit),
+    };
+    let phase_end = commit.access.current().is_none();
+    let Some(op) = op else {
+        commit.apply(task(k, id)?);
+        return Ok(Outcome::Done(0, 0));
     };
     // Legacy mappings of the buffer may hold dirty lines that no END will clean.
     let op = if buf.legacy_mappings.load(Ordering::Relaxed) > 0 {
@@ -277,12 +318,38 @@ fn finish_sync(k: &mut Kernel, buf: Arc<Buffer>, step: SyncStep, r: Rows) -> Sys
     } else {
         op
     };
-    if r.rows == 1 {
-        buf.maintain(op, r.offset, r.row_len);
+    // A START takes hold before the first line; an END lets go after the last.
+    let commit = if phase_end {
+        Some(commit)
     } else {
-        buf.maintain_rows(op, r.offset, r.row_len, r.rows, r.stride);
+        commit.apply(task(k, id)?);
+        None
+    };
+    run_parked(
+        k,
+        id,
+        Parked {
+            job: Job::new(buf, op, r),
+            commit,
+        },
+    )
+}
+
+/// Run a sync's maintenance step by step until it is done (then apply its commit) or an
+/// interrupt is pending (then park it on the task and have the `svc` re-issued).
+pub fn run_parked(k: &mut Kernel, id: u32, mut p: Parked) -> SysResult {
+    loop {
+        if p.job.step() {
+            if let Some(c) = p.commit.take() {
+                c.apply(task(k, id)?);
+            }
+            return Ok(Outcome::Done(0, 0));
+        }
+        if crate::arch::cpu::irq_pending() {
+            task(k, id)?.parked = Some(p);
+            return Ok(Outcome::Restart);
+        }
     }
-    Ok(Outcome::Done(0, 0))
 }
 
 pub(super) fn info(k: &mut Kernel, id: u32, h: u64) -> SysResult {

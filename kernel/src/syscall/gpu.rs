@@ -5,6 +5,7 @@ use super::{handle, task, Outcome, SysResult};
 use crate::buffer::trace;
 use crate::fences;
 use crate::gpu::{self, Resource};
+use crate::task::account::{self, R};
 use crate::task::object::Object;
 use crate::task::{Block, Kernel};
 use abi::{limits, Error, Rights};
@@ -48,9 +49,15 @@ pub(super) fn import(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
     if width * height * 4 > buf.size {
         return Err(Error::OutOfRange);
     }
-    if task(k, id)?.handles.free_slots() == 0 {
+    let t = task(k, id)?;
+    if t.handles.free_slots() == 0 {
         return Err(Error::TableFull);
     }
+    let charges = [
+        t.account.charge(R::GpuResources, 1)?,
+        t.account.charge(R::GpuBytes, width * height * 4)?,
+        t.account.charge(R::HeapBytes, account::RESOURCE_HEAP)?,
+    ];
     let (w, hh) = (width as u32, height as u32);
     let res_id = gpu::with(|d| d.create_resource(w, hh, format as u32))
         .ok_or(Error::NotSupported)?
@@ -67,14 +74,17 @@ pub(super) fn import(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
         width: w,
         height: hh,
         map_offset,
+        _charges: charges,
     };
     gpu::with(|d| d.attach_backing(res_id, buf.frames(), buf.size))
         .ok_or(Error::NotSupported)?
         .map_err(device_error)?;
-    let rights = Rights::SHARE
-        .with(Rights::DEVICE)
-        .with(Rights::MAP_READ)
-        .with(Rights::MAP_WRITE);
+    // A resource never carries more than the buffer handle it came from: the device
+    // may read it (DEVICE), and the legacy mapping of it is as readable, writable and
+    // shareable as the buffer handle was.
+    let rights = rights
+        .intersect(Rights::SHARE.with(Rights::MAP_READ).with(Rights::MAP_WRITE))
+        .with(Rights::DEVICE);
     let h = task(k, id)?
         .handles
         .insert(Object::Resource(Arc::new(resource)), rights)?;
@@ -129,6 +139,10 @@ pub(super) fn fence_wait(fence: u64, timeout_ns: u64) -> SysResult {
     }
     if !fences::issued(fence) || timeout_ns > limits::MAX_TIMEOUT_NS {
         return Err(Error::InvalidArgument);
+    }
+    // Its outcome is known for the last FAILURE_WINDOW fences only.
+    if fences::expired(fence) {
+        return Err(Error::OutOfRange);
     }
     if fences::completed(fence) {
         if fences::failed(fence) {
@@ -190,10 +204,15 @@ pub(super) fn mmap(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
     if !rights.contains(Rights::MAP_READ) || (writable && !rights.contains(Rights::MAP_WRITE)) {
         return Err(Error::AccessDenied);
     }
-    if t.mappings.len() + t.legacy.len() >= limits::MAX_MAPPINGS {
+    if t.mapping_count() >= limits::MAX_MAPPINGS {
         return Err(Error::TableFull);
     }
-    let va = t.map_window.alloc(len).ok_or(Error::NoMemory)?;
+    let heap = crate::task::account::mapping_heap(len / page, true);
+    t.map_heap.grow(heap)?;
+    let Some(va) = t.map_window.alloc(len) else {
+        t.map_heap.shrink(heap);
+        return Err(Error::NoMemory);
+    };
     let pgoff = start / page;
     let buffer = res.buffer.clone();
     match crate::buffer::legacy::map(
@@ -211,6 +230,7 @@ pub(super) fn mmap(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
         }
         Err(e) => {
             t.map_window.free(va, len);
+            t.map_heap.shrink(heap);
             Err(e)
         }
     }

@@ -7,10 +7,11 @@
 mod blk;
 mod buffer;
 
-pub use buffer::release_access;
+pub use buffer::{release_access, Parked};
 mod gpu;
 
 use crate::arch::exception::TrapFrame;
+use crate::task::account::{self, R};
 use crate::task::object::{Channel, Message, Object};
 use crate::task::space::UserAccess;
 use crate::task::{Block, Kernel};
@@ -27,6 +28,9 @@ enum Outcome {
     /// The task must wait; the call is re-issued when it is woken (unless it is a sleep,
     /// whose waker writes the result).
     Blocked(Block),
+    /// The call was interrupted between two bounded steps (a pending interrupt): the
+    /// `svc` is re-issued, and the task's parked work continues then.
+    Restart,
     /// The task is gone (exit).
     Gone,
 }
@@ -46,9 +50,12 @@ pub fn dispatch(k: &mut Kernel, frame: &mut TrapFrame) {
     let a = [
         frame.x[0], frame.x[1], frame.x[2], frame.x[3], frame.x[4], frame.x[5],
     ];
-    let outcome = match Sys::try_from(frame.x[8]) {
-        Err(e) => Outcome::from(e),
-        Ok(sys) => call(k, id, sys, a).unwrap_or_else(Outcome::from),
+    // A call cut short between two steps is the one being re-issued: carry it on.
+    let parked = k.task_mut(id).and_then(|t| t.parked.take());
+    let outcome = match (parked, Sys::try_from(frame.x[8])) {
+        (Some(p), _) => buffer::run_parked(k, id, p).unwrap_or_else(Outcome::from),
+        (None, Err(e)) => Outcome::from(e),
+        (None, Ok(sys)) => call(k, id, sys, a).unwrap_or_else(Outcome::from),
     };
     match outcome {
         Outcome::Done(x1, x2) => {
@@ -70,6 +77,7 @@ pub fn dispatch(k: &mut Kernel, frame: &mut TrapFrame) {
             }
             k.block_current(b);
         }
+        Outcome::Restart => frame.elr -= 4,
         Outcome::Gone => {}
     }
 }
@@ -92,16 +100,7 @@ fn call(k: &mut Kernel, id: u32, sys: Sys, a: [u64; 6]) -> SysResult {
         Sys::HandleClose => {
             let t = task(k, id)?;
             let (obj, _) = t.handles.remove(handle(a[0])?)?;
-            // The last handle to a buffer ends the task's open START on it.
-            if let Object::Buffer(buf) = &obj {
-                let still_held = t
-                    .handles
-                    .iter()
-                    .any(|(o, _)| matches!(o, Object::Buffer(b) if b.id == buf.id));
-                if !still_held {
-                    buffer::end_access(t, buf.id);
-                }
-            }
+            handle_gone(t, &obj);
             drop(obj);
             // A closed channel end may leave a blocked receiver without a peer.
             k.wake_where(|b| matches!(b, Block::Recv(_)));
@@ -125,7 +124,11 @@ fn call(k: &mut Kernel, id: u32, sys: Sys, a: [u64; 6]) -> SysResult {
             if t.handles.free_slots() < 2 {
                 return Err(Error::TableFull);
             }
-            let (e0, e1) = Channel::create();
+            let charges = [
+                t.account.charge(R::Channels, 1)?,
+                t.account.charge(R::HeapBytes, account::CHANNEL_HEAP)?,
+            ];
+            let (e0, e1) = Channel::create(charges);
             let rights = Rights::SEND.with(Rights::RECV).with(Rights::SHARE);
             let h0 = t.handles.insert(Object::Channel(Arc::new(e0)), rights)?;
             let h1 = t.handles.insert(Object::Channel(Arc::new(e1)), rights)?;
@@ -162,6 +165,12 @@ fn call(k: &mut Kernel, id: u32, sys: Sys, a: [u64; 6]) -> SysResult {
         Sys::BenchCleanAll => buffer::bench_clean_all(),
         Sys::BlkInfo => blk::info(),
         Sys::BlkRead => blk::read(k, id, a),
+        Sys::Quota => {
+            let r = abi::Quota::try_from(a[0])?;
+            let account = &task(k, id)?.account;
+            let r = kobj::quota::Resource::ALL[r as usize];
+            Ok(Outcome::Done(account.used(r), account.limits()[r as usize]))
+        }
         Sys::ChannelSend => send(k, id, a),
         Sys::ChannelRecv => recv(k, id, a),
         Sys::Stats => {
@@ -172,8 +181,25 @@ fn call(k: &mut Kernel, id: u32, sys: Sys, a: [u64; 6]) -> SysResult {
                 Stat::Ticks => crate::irq::ticks(),
                 Stat::DevicesCoherent => u64::from(crate::buffer::devices_coherent()),
                 Stat::MisuseStrict => u64::from(crate::buffer::misuse_strict()),
+                Stat::HeapUsed => crate::memory::heap::used() as u64,
+                Stat::HeapSize => crate::memory::heap::size(),
             };
             Ok(Outcome::Done(v, 0))
+        }
+    }
+}
+
+/// After `obj` left `t`'s handle table (closed, sent or passed to `spawn`): if it was
+/// the task's last handle to a buffer, its open START there ends as the matching END
+/// would (a WRITE's lines are cleaned), so no START outlives the task's access.
+fn handle_gone(t: &mut crate::task::Task, obj: &Object) {
+    if let Object::Buffer(buf) = obj {
+        let still_held = t
+            .handles
+            .iter()
+            .any(|(o, _)| matches!(o, Object::Buffer(b) if b.id == buf.id));
+        if !still_held {
+            buffer::end_access(t, buf.id);
         }
     }
 }
@@ -234,10 +260,12 @@ fn spawn(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
         .iter()
         .map(|&h| t.handles.get(h).map(|(o, r)| (o.clone(), r)))
         .collect::<Result<_, _>>()?;
-    let child = k.spawn(name, objects)?;
+    let parent = task(k, id)?.account.clone();
+    let child = k.spawn(name, objects, Some(&parent))?;
     let t = task(k, id)?;
     for &h in &handles {
-        t.handles.remove(h)?;
+        let (obj, _) = t.handles.remove(h)?;
+        handle_gone(t, &obj);
     }
     let h = t
         .handles
@@ -252,6 +280,10 @@ fn wait(k: &mut Kernel, id: u32, h: u64) -> SysResult {
     };
     if !rights.contains(Rights::WAIT) {
         return Err(Error::AccessDenied);
+    }
+    // A task waiting for its own end would wait for ever.
+    if target.id == id {
+        return Err(Error::InvalidArgument);
     }
     let status = *target.status.lock();
     match status {
@@ -303,21 +335,29 @@ fn send(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
     let t = task(k, id)?;
     t.handles.check_transfer(&handles, Rights::SHARE)?;
     for &x in &handles {
-        // Sending an end over itself would make the message unreachable forever.
+        // No channel end may become unreachable in a queue (the cycle rule).
         if let (Object::Channel(e), _) = t.handles.get(x)? {
-            if e.same_end(&end) {
-                return Err(Error::InvalidArgument);
-            }
+            crate::task::object::check_send_end(&end, e)?;
         }
     }
     end.can_send()?;
-    let mut moved = Vec::with_capacity(handles.len());
+    let charges = [
+        t.account.charge(R::Messages, 1)?,
+        t.account.charge(R::HeapBytes, account::MESSAGE_HEAP)?,
+    ];
+    let mut moved = Vec::new();
+    moved
+        .try_reserve_exact(handles.len())
+        .map_err(|_| Error::NoMemory)?;
     for &x in &handles {
-        moved.push(t.handles.remove(x)?);
+        let (obj, rights) = t.handles.remove(x)?;
+        handle_gone(t, &obj);
+        moved.push((obj, rights));
     }
     end.send(Message {
         bytes,
         handles: moved,
+        _charges: charges,
     })
     .map_err(|(e, _)| e)?;
     let key = end.key();

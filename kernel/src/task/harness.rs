@@ -70,7 +70,7 @@ pub fn start(k: &mut Kernel) {
     match &mut k.harness {
         Harness::Init { program, .. } => {
             let program = program.clone();
-            match k.spawn(&program, Vec::new()) {
+            match k.spawn(&program, Vec::new(), None) {
                 Ok(obj) => {
                     log::info!("started '{program}' as task {}", obj.id);
                     if let Harness::Init { id, .. } = &mut k.harness {
@@ -106,7 +106,7 @@ fn next_test(k: &mut Kernel) {
             }
             power::fail(ExitCode::TestFailure)
         };
-        match k.spawn(&name, Vec::new()) {
+        match k.spawn(&name, Vec::new(), None) {
             Ok(obj) => {
                 let deadline = crate::irq::ticks() + TEST_TIMEOUT_TICKS;
                 if let Harness::Tests { running, .. } = &mut k.harness {

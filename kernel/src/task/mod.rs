@@ -8,6 +8,7 @@
 //! fills in the result (sleep) or makes the task re-issue the `svc` (wait, receive), so
 //! no kernel state lives across a block.
 
+pub mod account;
 pub mod harness;
 pub mod initrd;
 mod loader;
@@ -96,6 +97,21 @@ pub struct Task {
     pub cpu_access: ArrayVec<(Arc<Buffer>, CpuAccess), 16>,
     /// Legacy (forwarded) mappings: user address -> mapping.
     pub legacy: BTreeMap<u64, crate::buffer::legacy::LegacyMap>,
+    /// What the task and its descendants are charged to.
+    pub account: Arc<kobj::quota::Account>,
+    /// The task itself: one of the account's tasks, and its kernel heap.
+    _charges: [kobj::quota::Charge; 2],
+    /// Kernel heap of its mappings ([`account::mapping_heap`] each).
+    pub map_heap: kobj::quota::Charge,
+    /// A sync interrupted between two maintenance steps; its `svc` is re-issued.
+    pub parked: Option<crate::syscall::Parked>,
+}
+
+impl Task {
+    /// Direct and legacy mappings together (at most `limits::MAX_MAPPINGS`).
+    pub fn mapping_count(&self) -> usize {
+        self.mappings.len() + self.legacy.len()
+    }
 }
 
 /// All kernel scheduling state, behind one lock.
@@ -178,8 +194,14 @@ impl Kernel {
         &mut self,
         name: &str,
         handles: Vec<(Object, Rights)>,
+        parent: Option<&Arc<kobj::quota::Account>>,
     ) -> Result<Arc<TaskObj>, Error> {
         let image = initrd::find(name).ok_or(Error::NotFound)?;
+        let account = account::for_new_task(parent)?;
+        let charges = [
+            account.charge(account::R::Tasks, 1)?,
+            account.charge(account::R::HeapBytes, account::TASK_HEAP)?,
+        ];
         let mut table = HandleTable::new(abi::limits::MAX_HANDLES);
         let mut start_regs = [0u64; 5];
         start_regs[0] = handles.len() as u64;
@@ -191,7 +213,7 @@ impl Kernel {
             start_regs[1 + i] = u64::from(table.insert(obj, rights)?.0);
         }
         let asid = self.asids.alloc().ok_or(Error::NoMemory)?;
-        let mut space = match AddressSpace::new(asid) {
+        let mut space = match AddressSpace::new(asid, &account) {
             Ok(s) => s,
             Err(e) => {
                 self.asids.free.push(asid);
@@ -244,6 +266,10 @@ impl Kernel {
             ),
             cpu_access: ArrayVec::new(),
             legacy: BTreeMap::new(),
+            map_heap: account.charge(account::R::HeapBytes, 0)?,
+            parked: None,
+            account,
+            _charges: charges,
         };
         self.tasks.insert(id, task);
         self.ready.push_back(id);
@@ -368,6 +394,7 @@ impl Kernel {
 
 /// Set up the task system (after memory, interrupts and the initrd are ready).
 pub fn init(harness: harness::Harness) {
+    account::init();
     *KERNEL.lock() = Some(Kernel {
         tasks: BTreeMap::new(),
         ready: VecDeque::new(),

@@ -5,7 +5,9 @@
 use crate::memory::frames;
 use crate::memory::layout::phys_to_virt;
 use abi::Error;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
+use kobj::quota::{Account, Charge, Resource};
 use mm::addr::{PhysAddr, VirtAddr, PAGE_SIZE};
 use mm::pgtable::{Access, MapError, MemAttr, PageAttrs, PageTable, TableMemory};
 
@@ -13,11 +15,18 @@ use mm::pgtable::{Access, MapError, MemAttr, PageAttrs, PageTable, TableMemory};
 pub const SW_OWNED: u8 = 1;
 
 /// Table memory for user tables: frames from the allocator, reached by the linear map.
-pub struct UserTableMemory;
+/// Counts the tables it allocates and frees, so the space can settle its frame charge.
+#[derive(Default)]
+pub struct UserTableMemory {
+    allocated: u64,
+    freed: u64,
+}
 
 impl TableMemory for UserTableMemory {
     fn alloc_table(&mut self) -> Option<PhysAddr> {
-        frames::alloc_zeroed(1)
+        let pa = frames::alloc_zeroed(1)?;
+        self.allocated += 1;
+        Some(pa)
     }
 
     fn table(&self, pa: PhysAddr) -> &[u64; 512] {
@@ -33,11 +42,23 @@ impl TableMemory for UserTableMemory {
 
     fn free_table(&mut self, pa: PhysAddr) {
         frames::free(pa, 1);
+        self.freed += 1;
     }
 
     fn break_before_make(&mut self, _va: VirtAddr, _size: u64) {
         // User tables never hold blocks (every user mapping is page-granular).
     }
+}
+
+/// Most translation tables a page-granular mapping of `[va, va + size)` can need: one
+/// last-level table per 2 MiB it touches, one level-2 table per 1 GiB, one level-1 per
+/// 512 GiB (the root exists already).
+fn worst_case_tables(va: u64, size: u64) -> u64 {
+    let end = va.saturating_add(size.max(1));
+    [1u64 << 21, 1 << 30, 1 << 39]
+        .iter()
+        .map(|&span| (end - 1) / span - va / span + 1)
+        .sum()
 }
 
 /// Which access a user range must allow.
@@ -49,18 +70,26 @@ pub enum UserAccess {
     Write,
 }
 
-/// A task's address space.
+/// A task's address space. Every frame it holds (tables and owned pages) is charged to
+/// the task's account.
 pub struct AddressSpace {
     table: PageTable,
     asid: u16,
+    frames: Charge,
 }
 
 impl AddressSpace {
-    /// An empty address space tagged with `asid`.
-    pub fn new(asid: u16) -> Result<Self, Error> {
-        let table = PageTable::new_in(&mut UserTableMemory, mm::Half::Lower)
+    /// An empty address space tagged with `asid`, its frames charged to `account`.
+    pub fn new(asid: u16, account: &Arc<Account>) -> Result<Self, Error> {
+        // The root table.
+        let frames = account.charge(Resource::Frames, 1)?;
+        let table = PageTable::new_in(&mut UserTableMemory::default(), mm::Half::Lower)
             .map_err(|_| Error::NoMemory)?;
-        Ok(Self { table, asid })
+        Ok(Self {
+            table,
+            asid,
+            frames,
+        })
     }
 
     /// The TTBR0_EL1 value: root table and ASID.
@@ -73,30 +102,53 @@ impl AddressSpace {
         self.asid
     }
 
+    /// Run a table operation that may allocate tables for `[va, va + size)`: the worst
+    /// case is charged first (`NoMemory` if the quota lacks it), what was not used is
+    /// given back after.
+    fn with_tables<T>(
+        &mut self,
+        va: u64,
+        size: u64,
+        op: impl FnOnce(&mut PageTable, &mut UserTableMemory) -> T,
+    ) -> Result<T, Error> {
+        let worst = worst_case_tables(va, size);
+        self.frames.grow(worst)?;
+        let mut mem = UserTableMemory::default();
+        let r = op(&mut self.table, &mut mem);
+        self.frames.shrink(worst - mem.allocated + mem.freed);
+        Ok(r)
+    }
+
     /// Map fresh zeroed pages at `[va, va + size)` with `access`, owned by this space.
     pub fn map_new(&mut self, va: u64, size: u64, access: Access) -> Result<(), Error> {
         let attrs = PageAttrs::user(access, MemAttr::Normal).with_sw(SW_OWNED);
+        let pages = size.div_ceil(PAGE_SIZE);
+        self.frames.grow(pages)?;
         let mut done = 0;
         while done < size {
             let result = match frames::alloc_zeroed(1) {
                 None => Err(Error::NoMemory),
                 Some(pa) => {
-                    let r = self.table.map(
-                        &mut UserTableMemory,
-                        VirtAddr::new(va + done),
-                        pa,
-                        PAGE_SIZE,
-                        attrs,
-                        false,
-                    );
-                    r.map_err(|e| {
-                        frames::free(pa, 1);
-                        map_error(e)
-                    })
+                    let r = self.with_tables(va + done, PAGE_SIZE, |table, mem| {
+                        table.map(mem, VirtAddr::new(va + done), pa, PAGE_SIZE, attrs, false)
+                    });
+                    match r {
+                        Ok(Ok(())) => Ok(()),
+                        Ok(Err(e)) => {
+                            frames::free(pa, 1);
+                            Err(map_error(e))
+                        }
+                        Err(e) => {
+                            frames::free(pa, 1);
+                            Err(e)
+                        }
+                    }
                 }
             };
             if let Err(e) = result {
-                // Leave nothing half-mapped: undo this call's pages.
+                // Leave nothing half-mapped: undo this call's pages (unmap gives back
+                // the charge of those mapped) and the charge of the rest.
+                self.frames.shrink((size - done).div_ceil(PAGE_SIZE));
                 if done > 0 {
                     let _ = self.unmap(va, done);
                 }
@@ -118,17 +170,21 @@ impl AddressSpace {
         mem: MemAttr,
     ) -> Result<(), Error> {
         let attrs = PageAttrs::user(access, mem);
-        for (i, &pa) in frames.iter().enumerate() {
-            let page_va = VirtAddr::new(va + i as u64 * PAGE_SIZE);
-            if let Err(e) =
-                self.table
-                    .map(&mut UserTableMemory, page_va, pa, PAGE_SIZE, attrs, false)
-            {
-                if i > 0 {
-                    let _ = self.unmap(va, i as u64 * PAGE_SIZE);
+        let len = frames.len() as u64 * PAGE_SIZE;
+        let r = self.with_tables(va, len, |table, tm| {
+            for (i, &pa) in frames.iter().enumerate() {
+                let page_va = VirtAddr::new(va + i as u64 * PAGE_SIZE);
+                if let Err(e) = table.map(tm, page_va, pa, PAGE_SIZE, attrs, false) {
+                    return Err((i, e));
                 }
-                return Err(map_error(e));
             }
+            Ok(())
+        })?;
+        if let Err((i, e)) = r {
+            if i > 0 {
+                let _ = self.unmap(va, i as u64 * PAGE_SIZE);
+            }
+            return Err(map_error(e));
         }
         Ok(())
     }
@@ -141,7 +197,7 @@ impl AddressSpace {
         while off < size {
             if let Some(t) = self
                 .table
-                .translate(&UserTableMemory, VirtAddr::new(va + off))
+                .translate(&UserTableMemory::default(), VirtAddr::new(va + off))
             {
                 if t.attrs.sw & SW_OWNED != 0 {
                     frames_to_free.push(t.pa.align_down(PAGE_SIZE));
@@ -149,10 +205,12 @@ impl AddressSpace {
             }
             off += PAGE_SIZE;
         }
+        let mut mem = UserTableMemory::default();
         self.table
-            .unmap(&mut UserTableMemory, VirtAddr::new(va), size)
+            .unmap(&mut mem, VirtAddr::new(va), size)
             .map_err(map_error)?;
         crate::arch::mmu::invalidate_tlb_asid(self.asid);
+        self.frames.shrink(mem.freed + frames_to_free.len() as u64);
         for pa in frames_to_free {
             frames::free(pa, 1);
         }
@@ -163,7 +221,12 @@ impl AddressSpace {
     pub fn protect_page(&mut self, va: u64, access: Access, mem: MemAttr) -> Result<(), Error> {
         let attrs = PageAttrs::user(access, mem);
         self.table
-            .protect(&mut UserTableMemory, VirtAddr::new(va), PAGE_SIZE, attrs)
+            .protect(
+                &mut UserTableMemory::default(),
+                VirtAddr::new(va),
+                PAGE_SIZE,
+                attrs,
+            )
             .map_err(map_error)?;
         crate::arch::mmu::invalidate_tlb_user_page(va, self.asid);
         Ok(())
@@ -173,19 +236,25 @@ impl AddressSpace {
     /// caller invalidates once for a batch. Owned frames are not freed (use only for
     /// shared pages).
     pub fn unmap_quiet(&mut self, va: u64, size: u64) -> Result<(), Error> {
+        let mut mem = UserTableMemory::default();
         self.table
-            .unmap(&mut UserTableMemory, VirtAddr::new(va), size)
-            .map_err(map_error)
+            .unmap(&mut mem, VirtAddr::new(va), size)
+            .map_err(map_error)?;
+        self.frames.shrink(mem.freed);
+        Ok(())
     }
 
-    /// Physical address behind user address `va` if EL0 may access it as `access`.
+    /// Physical address behind user address `va` if EL0 may access it as `access` and
+    /// the kernel may copy to or from it: pages mapped non-cacheable (uncached buffers,
+    /// legacy UNCACHED mappings) are refused, since the kernel copies through its
+    /// cacheable linear map, which must never hold lines of non-cacheable memory.
     pub fn translate_user(&self, va: u64, access: UserAccess) -> Result<PhysAddr, Error> {
         if va >= abi::USER_END {
             return Err(Error::BadAddress);
         }
         let t = self
             .table
-            .translate(&UserTableMemory, VirtAddr::new(va))
+            .translate(&UserTableMemory::default(), VirtAddr::new(va))
             .ok_or(Error::BadAddress)?;
         let ok = matches!(
             (access, t.attrs.access),
@@ -194,7 +263,7 @@ impl AddressSpace {
                 Access::UserRead | Access::UserReadWrite | Access::UserReadExec
             ) | (UserAccess::Write, Access::UserReadWrite)
         );
-        if ok {
+        if ok && t.attrs.mem == MemAttr::Normal {
             Ok(t.pa)
         } else {
             Err(Error::BadAddress)
@@ -269,16 +338,18 @@ impl AddressSpace {
         Ok(())
     }
 
-    /// Tear down: drop this ASID's TLB entries, free owned frames and every table.
+    /// Tear down: drop this ASID's TLB entries, free owned frames and every table (and
+    /// with them the frame charge).
     pub fn destroy(self) {
         crate::arch::mmu::invalidate_tlb_asid(self.asid);
         let mut owned = Vec::new();
-        self.table.for_each_mapping(&UserTableMemory, |m| {
-            if m.attrs.sw & SW_OWNED != 0 {
-                owned.push((m.pa, m.size));
-            }
-        });
-        self.table.destroy(&mut UserTableMemory);
+        self.table
+            .for_each_mapping(&UserTableMemory::default(), |m| {
+                if m.attrs.sw & SW_OWNED != 0 {
+                    owned.push((m.pa, m.size));
+                }
+            });
+        self.table.destroy(&mut UserTableMemory::default());
         for (pa, size) in owned {
             frames::free(pa, (size / PAGE_SIZE) as usize);
         }

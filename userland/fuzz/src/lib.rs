@@ -218,7 +218,7 @@ pub fn err_name(e: Error) -> &'static str {
 
 /// Name of a syscall number.
 pub fn sys_name(num: u64) -> &'static str {
-    const NAMES: [&str; 32] = [
+    const NAMES: [&str; 33] = [
         "exit",
         "yield",
         "log",
@@ -251,6 +251,7 @@ pub fn sys_name(num: u64) -> &'static str {
         "bench_clean_all",
         "blk_info",
         "blk_read",
+        "quota",
     ];
     NAMES.get(num as usize).copied().unwrap_or("UNKNOWN")
 }
@@ -279,7 +280,7 @@ pub fn documented(num: u64) -> Mask {
             BadProgram,
             NoMemory,
         ],
-        Sys::Wait => &[BadHandle, WrongType, AccessDenied],
+        Sys::Wait => &[BadHandle, WrongType, AccessDenied, InvalidArgument],
         Sys::Sleep => &[InvalidArgument],
         Sys::HandleClose | Sys::HandleInfo => &[BadHandle],
         Sys::HandleDup => &[BadHandle, InvalidArgument, AccessDenied, TableFull],
@@ -291,8 +292,11 @@ pub fn documented(num: u64) -> Mask {
             TooLarge,
             BadAddress,
             InvalidArgument,
+            Busy,
             PeerClosed,
             QueueFull,
+            TableFull,
+            NoMemory,
         ],
         Sys::ChannelRecv => &[
             BadHandle,
@@ -346,7 +350,13 @@ pub fn documented(num: u64) -> Mask {
             Busy,
             DeviceError,
         ],
-        Sys::FenceWait => &[InvalidArgument, TimedOut, DeviceError],
+        Sys::FenceWait => &[
+            NotSupported,
+            InvalidArgument,
+            OutOfRange,
+            TimedOut,
+            DeviceError,
+        ],
         Sys::GpuMmap => &[
             InvalidArgument,
             NotFound,
@@ -373,6 +383,7 @@ pub fn documented(num: u64) -> Mask {
             Busy,
             DeviceError,
         ],
+        Sys::Quota => &[InvalidArgument],
     };
     errs.iter().fold(Mask::OK, |m, &e| m.or(e))
 }

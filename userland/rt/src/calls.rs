@@ -3,7 +3,7 @@
 
 use crate::sys::{decode, raw_syscall};
 use crate::Result;
-use abi::{trace, Error, ExitHow, Handle, ObjectKind, Rights, Stat, Sys};
+use abi::{trace, Error, ExitHow, Handle, ObjectKind, Quota, Rights, Stat, Sys};
 use core::arch::asm;
 use core::fmt;
 
@@ -220,6 +220,12 @@ pub fn channel_recv(
 /// `stats(what)`.
 pub fn stats(what: Stat) -> Result<u64> {
     call(Sys::Stats, [what as u64, 0, 0, 0, 0, 0]).map(|(v, _)| v)
+}
+
+/// `quota(what) -> (used, limit)`: what the calling task and its descendants use of one
+/// resource, and their limit (SYSCALLS.md, "Quotas").
+pub fn quota(what: Quota) -> Result<(u64, u64)> {
+    call(Sys::Quota, [what as u64, 0, 0, 0, 0, 0])
 }
 
 /// What [`buffer_info`] reports about a buffer object.

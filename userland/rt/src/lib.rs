@@ -41,7 +41,7 @@ pub extern crate alloc;
 
 pub use abi::{
     self, format, legacy, limits, policy, prot, sync, trace, Counters, Error, ExitHow, Handle,
-    ObjectKind, Rights, Stat, Sys,
+    ObjectKind, Quota, Rights, Stat, Sys,
 };
 
 mod bench;

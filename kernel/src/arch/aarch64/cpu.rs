@@ -1,7 +1,32 @@
 //! Small CPU helpers: interrupt masking, waiting, identification.
 
 use aarch64_cpu::asm;
-use aarch64_cpu::registers::{Readable, DAIF};
+use aarch64_cpu::registers::{Readable, Writeable, CNTKCTL_EL1, DAIF};
+
+/// ISR_EL1.I: an IRQ is pending (Arm ARM D19.2; aarch64-cpu has no ISR_EL1).
+const ISR_EL1_I: u64 = 1 << 7;
+
+/// True if an IRQ is pending at this CPU (ISR_EL1.I), masked or not: a long kernel
+/// operation checks it between bounded steps and gives way.
+pub fn irq_pending() -> bool {
+    let isr: u64;
+    // SAFETY: ISR_EL1 is a read-only status register.
+    unsafe { core::arch::asm!("mrs {}, isr_el1", out(reg) isr, options(nomem, nostack)) };
+    isr & ISR_EL1_I != 0
+}
+
+/// EL0's access to the generic timer, set explicitly rather than left at a reset value
+/// that is UNKNOWN on real hardware: EL0 may read the virtual counter (CNTVCT_EL0) and
+/// nothing else; the physical counter, both timers and the event stream stay EL1's.
+pub fn restrict_el0_timer_access() {
+    CNTKCTL_EL1.write(
+        CNTKCTL_EL1::EL0VCTEN::SET
+            + CNTKCTL_EL1::EL0PCTEN::CLEAR
+            + CNTKCTL_EL1::EL0VTEN::CLEAR
+            + CNTKCTL_EL1::EL0PTEN::CLEAR
+            + CNTKCTL_EL1::EVNTEN::CLEAR,
+    );
+}
 
 /// Unmask IRQs at EL1.
 pub fn enable_irqs() {

@@ -39,7 +39,9 @@ macro_rules! sysreg_write {
     };
 }
 
-/// Enable the cycle counter (64-bit, counting at EL1 and EL0) and let EL0 read it.
+/// Enable the cycle counter (64-bit, counting at EL1 and EL0) and let EL0 read it, and
+/// nothing else: EL0 may not write, stop or reset any PMU register (PMUSERENR_EL0.EN
+/// stays 0, only CR is set).
 pub fn enable_cycle_counter() {
     let pmcr = PMCR_EL0::E::SET + PMCR_EL0::LC::SET + PMCR_EL0::C::SET;
     sysreg_write!("pmcr_el0", pmcr.value);
@@ -47,7 +49,7 @@ pub fn enable_cycle_counter() {
     sysreg_write!("pmcntenset_el0", PMCNTENSET_EL0::C::SET.value);
     sysreg_write!(
         "pmuserenr_el0",
-        (PMUSERENR_EL0::CR::SET + PMUSERENR_EL0::EN::SET).value
+        (PMUSERENR_EL0::CR::SET + PMUSERENR_EL0::EN::CLEAR).value
     );
     aarch64_cpu::asm::barrier::isb(aarch64_cpu::asm::barrier::SY);
 }

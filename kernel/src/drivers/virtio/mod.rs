@@ -83,38 +83,60 @@ pub fn start_queue(
     Ok(queue)
 }
 
-/// The sequence numbers of recently failed device work, with the device's status code
-/// for each: how a driver answers "did fence N fail?" after the request slot is reused.
-/// Remembers the last `N` failures; an older one reads as not failed.
-pub struct FailureLog<C: Copy + Default, const N: usize> {
-    entries: [(u64, C); N],
-    next: usize,
+/// How many of a device's most recent sequence numbers [`FailureLog`] answers for; a
+/// fence older than that is *expired* (`fence_wait` answers `OutOfRange`).
+pub const FAILURE_WINDOW: u64 = 1 << 16;
+
+/// Which of a device's last [`FAILURE_WINDOW`] sequence numbers failed, one bit each:
+/// how a driver answers "did fence N fail?" after the request slot is reused, for every
+/// fence that can still be asked about (not only the last few failures).
+pub struct FailureLog {
+    bits: [u64; (FAILURE_WINDOW / 64) as usize],
 }
 
-impl<C: Copy + Default, const N: usize> FailureLog<C, N> {
+impl FailureLog {
     /// An empty log.
     pub fn new() -> Self {
         Self {
-            entries: [(0, C::default()); N],
-            next: 0,
+            bits: [0; (FAILURE_WINDOW / 64) as usize],
         }
     }
 
-    /// Remember that work `seq` (never 0) failed with `code`; once per `seq`.
-    pub fn record(&mut self, seq: u64, code: C) {
-        if seq != 0 && !self.failed(seq) {
-            self.entries[self.next] = (seq, code);
-            self.next = (self.next + 1) % N;
+    fn at(seq: u64) -> (usize, u64) {
+        let i = seq % FAILURE_WINDOW;
+        ((i / 64) as usize, 1 << (i % 64))
+    }
+
+    /// Sequence number `seq` is handed out: forget the one [`FAILURE_WINDOW`] before it,
+    /// whose bit it takes over.
+    pub fn issue(&mut self, seq: u64) {
+        let (w, b) = Self::at(seq);
+        self.bits[w] &= !b;
+    }
+
+    /// Remember that work `seq` (never 0) failed.
+    pub fn record(&mut self, seq: u64) {
+        if seq != 0 {
+            let (w, b) = Self::at(seq);
+            self.bits[w] |= b;
         }
     }
 
-    /// True if work `seq` is among the remembered failures.
+    /// True if work `seq` failed. `seq` must be one of the last [`FAILURE_WINDOW`]
+    /// sequence numbers issued (see [`expired`]).
     pub fn failed(&self, seq: u64) -> bool {
-        seq != 0 && self.entries.iter().any(|&(s, _)| s == seq)
+        let (w, b) = Self::at(seq);
+        seq != 0 && self.bits[w] & b != 0
     }
 }
 
-impl<C: Copy + Default, const N: usize> Default for FailureLog<C, N> {
+/// True if `seq` is older than the last [`FAILURE_WINDOW`] of the `issued` sequence
+/// numbers, so its outcome is no longer known.
+pub fn expired(seq: u64, issued: u64) -> bool {
+    issued.saturating_sub(seq) >= FAILURE_WINDOW
+}
+
+impl Default for FailureLog {
     fn default() -> Self {
         Self::new()
     }

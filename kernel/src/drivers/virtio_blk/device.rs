@@ -43,8 +43,6 @@ const S_NONE: u8 = 0xff;
 const SLOT_BYTES: usize = 32;
 const STATUS_OFFSET: usize = 16;
 
-/// Failed sequence numbers remembered for [`BlkDevice::seq_failed`].
-const FAILURE_LOG: usize = 32;
 /// How long a submission waits for a free slot.
 const POLL_TIMEOUT_MS: u64 = 2000;
 
@@ -91,7 +89,7 @@ pub struct BlkDevice {
     /// A read whose requests are still being submitted: it cannot complete yet.
     submitting: u64,
     /// Failed reads and their status byte.
-    failures: FailureLog<u8, FAILURE_LOG>,
+    failures: FailureLog,
     /// Used-ring entries that named no request in flight (device bugs).
     stray: u64,
 }
@@ -227,6 +225,7 @@ impl BlkDevice {
         }
         let segments = self.segments(pages)?;
         let seq = self.issued + 1;
+        self.failures.issue(seq);
         self.submitting = seq;
         let mut at = sector;
         let mut outcome = Err(BlkError::QueueFull);
@@ -364,7 +363,8 @@ impl BlkDevice {
     }
 
     fn record_failure(&mut self, seq: u64, status: u8) {
-        self.failures.record(seq, status);
+        log::debug!("blk: read {seq} failed with status {status}");
+        self.failures.record(seq);
     }
 
     /// The slot a used-ring id names, if it is a request head we have in flight.

@@ -648,8 +648,11 @@ impl W {
                 kind: Kind::Buf,
                 idx,
             };
-            let rights =
-                Rights::MAP_READ.0 | Rights::MAP_WRITE.0 | Rights::SHARE.0 | Rights::DEVICE.0;
+            let rights = Rights::MAP_READ.0
+                | Rights::MAP_WRITE.0
+                | Rights::SHARE.0
+                | Rights::DEVICE.0
+                | Rights::DEVICE_WRITE.0;
             if let Err(why) = self.add_handle(r[1], obj, rights) {
                 return Err(self.fail(Sys::BufferCreate as u64, a, r, why));
             }
@@ -931,8 +934,11 @@ impl W {
                 kind: Kind::Res,
                 idx,
             };
-            let rights =
-                Rights::SHARE.0 | Rights::DEVICE.0 | Rights::MAP_READ.0 | Rights::MAP_WRITE.0;
+            // The resource carries the buffer handle's SHARE / MAP_READ / MAP_WRITE, and
+            // DEVICE (which the import needed).
+            let from = self.find(h).map_or(0, |i| self.hs[i].rights);
+            let rights = (from & (Rights::SHARE.0 | Rights::MAP_READ.0 | Rights::MAP_WRITE.0))
+                | Rights::DEVICE.0;
             if let Err(why) = self.add_handle(r[1], obj, rights) {
                 return Err(self.fail(Sys::GpuImport as u64, a, r, why));
             }
@@ -1209,13 +1215,13 @@ impl W {
         };
         let rights = match g.below(8) {
             0 => g.next_u64(),
-            1 => g.pick(&[0x80, 0xff, 1 << 31, 1 << 32, 1 << 32 | 1, u64::MAX]),
+            1 => g.pick(&[0x100, 0x1ff, 1 << 31, 1 << 32, 1 << 32 | 1, u64::MAX]),
             2 => 0,
-            _ => g.below(0x80),
+            _ => g.below(0x100),
         };
         let want = match self.find(h) {
             None => Mask::err(Error::BadHandle),
-            Some(_) if rights > 0x7f => Mask::err(Error::InvalidArgument),
+            Some(_) if rights > 0xff => Mask::err(Error::InvalidArgument),
             Some(i)
                 if self.hs[i].rights & Rights::SHARE.0 == 0
                     || rights as u32 & !self.hs[i].rights != 0 =>
@@ -1402,12 +1408,32 @@ impl W {
                                 Some(j) => moved.push(j),
                             }
                         }
+                        // The cycle rule, per passed handle in order: no end of this
+                        // channel (InvalidArgument), no end with a channel end queued
+                        // for it (Busy).
+                        let c = me.idx / 2;
                         if want == Mask::NONE {
-                            let c = me.idx / 2;
+                            for &j in &moved {
+                                let o = self.hs[j].obj;
+                                if o.kind != Kind::Chan {
+                                    continue;
+                                }
+                                if o.idx / 2 == c {
+                                    want = Mask::err(Error::InvalidArgument);
+                                    break;
+                                }
+                                let carries_ends = self.chans[o.idx / 2].q[o.idx % 2]
+                                    .iter()
+                                    .any(|m| m.hs.iter().any(|(r, _)| r.kind == Kind::Chan));
+                                if carries_ends {
+                                    want = Mask::err(Error::Busy);
+                                    break;
+                                }
+                            }
+                        }
+                        if want == Mask::NONE {
                             let peer_end = (me.idx % 2) ^ 1;
-                            if moved.iter().any(|&j| self.hs[j].obj == me) {
-                                want = Mask::err(Error::InvalidArgument);
-                            } else if self.chans[c].refs[peer_end] == 0 {
+                            if self.chans[c].refs[peer_end] == 0 {
                                 want = Mask::err(Error::PeerClosed);
                             } else if self.chans[c].q[peer_end].len() >= 16 {
                                 want = Mask::err(Error::QueueFull);
@@ -1625,7 +1651,7 @@ impl W {
                 continue;
             }
             // A duplicate with random rights (within the source's).
-            let rights = src.rights & (g.next_u64() as u32 | Rights::SHARE.0) & 0x7f;
+            let rights = src.rights & (g.next_u64() as u32 | Rights::SHARE.0) & 0xff;
             let a = [src.v as u64, rights as u64, 0, 0, 0, 0];
             let r = self.issue(Sys::HandleDup as u64, a, Mask::OK)?;
             if let Err(why) = self.add_handle(r[1], src.obj, rights) {
@@ -2192,17 +2218,39 @@ impl W {
                 self.issue(Sys::Cycles as u64, [g.next_u64(); 6], Mask::OK)?;
             }
             2 => {
+                let stats = urt::Stat::ALL.len() as u64;
                 let what = if g.chance(1, 3) {
                     g.length()
                 } else {
-                    g.below(6)
+                    g.below(stats)
                 };
-                let want = if what < 6 {
+                let want = if what < stats {
                     Mask::OK
                 } else {
                     Mask::err(Error::InvalidArgument)
                 };
                 self.issue(Sys::Stats as u64, [what, 0, 0, 0, 0, 0], want)?;
+                // Quotas: every resource answers (used, limit), used never past limit.
+                let quotas = urt::Quota::ALL.len() as u64;
+                let which = if g.chance(1, 3) {
+                    g.length()
+                } else {
+                    g.below(quotas)
+                };
+                let want = if which < quotas {
+                    Mask::OK
+                } else {
+                    Mask::err(Error::InvalidArgument)
+                };
+                let r = self.issue(Sys::Quota as u64, [which, 0, 0, 0, 0, 0], want)?;
+                if r[0] == 0 && r[1] > r[2] {
+                    return Err(self.fail(
+                        Sys::Quota as u64,
+                        [which, 0, 0, 0, 0, 0],
+                        r,
+                        "quota: used past the limit",
+                    ));
+                }
             }
             3 => {
                 let (p, ok) = self.wptr(g, TRACE_AT, 64);
@@ -2318,7 +2366,7 @@ impl W {
                 let want = if !self.blk {
                     Mask::err(Error::NotSupported)
                 } else {
-                    match self.hcheck(h, Kind::Buf, Rights::DEVICE.0) {
+                    match self.hcheck(h, Kind::Buf, Rights::DEVICE_WRITE.0) {
                         Err(e) => Mask::err(e),
                         // With a disk the model does not follow device writes.
                         Ok(_) => return Ok(()),

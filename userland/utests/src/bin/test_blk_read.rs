@@ -469,11 +469,22 @@ fn errors(env: &Env) -> TestResult {
     // The last sector is readable.
     let fence = ok!(urt::blk_read(h, 0, last, 1), "the disk's last sector");
     ok!(urt::fence_wait(fence, FENCE_TIMEOUT_NS));
-    // Without MAP_READ/MAP_WRITE the DEVICE right alone suffices.
+    // What a device may do is a right of its own: DEVICE (the device may read, as for
+    // a present) does not let it write the buffer; DEVICE_WRITE alone does, without
+    // MAP_READ/MAP_WRITE.
     let device_only = ok!(urt::handle_dup(h, Rights::DEVICE));
-    let fence = ok!(urt::blk_read(device_only, 0, 0, 1), "DEVICE right only");
+    expect_err!(
+        urt::blk_read(device_only, 0, 0, 1),
+        Error::AccessDenied,
+        "DEVICE (read) right only"
+    );
+    let write_only = ok!(urt::handle_dup(h, Rights::DEVICE_WRITE));
+    let fence = ok!(
+        urt::blk_read(write_only, 0, 0, 1),
+        "DEVICE_WRITE right only"
+    );
     ok!(urt::fence_wait(fence, FENCE_TIMEOUT_NS));
-    for x in [h, no_device, c0, c1, device_only] {
+    for x in [h, no_device, c0, c1, device_only, write_only] {
         ok!(urt::handle_close(x));
     }
     Ok(())

@@ -743,7 +743,7 @@ fn test(_args: StartArgs) -> TestResult {
         h.0
     );
     expect_err!(
-        urt::handle_dup(h, Rights(1 << 7)),
+        urt::handle_dup(h, Rights(1 << 8)),
         Error::InvalidArgument,
         "undefined right on a buffer"
     );

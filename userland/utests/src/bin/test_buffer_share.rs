@@ -41,6 +41,7 @@ fn test(_args: StartArgs) -> TestResult {
                 .with(Rights::MAP_WRITE)
                 .with(Rights::SHARE)
                 .with(Rights::DEVICE)
+                .with(Rights::DEVICE_WRITE)
         ),
         "new buffer handle"
     );

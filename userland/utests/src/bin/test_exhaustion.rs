@@ -9,19 +9,26 @@
 #![no_main]
 
 use urt::alloc::vec::Vec;
-use urt::{policy, Error, ExitHow, Handle, Rights, StartArgs, Stat};
+use urt::{policy, Error, ExitHow, Handle, Quota, Rights, StartArgs, Stat};
 use utests::isolate::HOLD;
 use utests::{check, check_eq, expect_err, ok, send_u64s, TestResult};
 
 const MAX: u64 = urt::limits::MAX_BUFFER;
 const PAGE: u64 = 4096;
 
-/// Create buffers, largest first, until even a page fails (or free frames drop to
-/// `leave`); returns them. Every failure must be NoMemory.
+/// Frames this task may still be charged for (its quota; the kernel keeps a reserve of
+/// free frames no task can take).
+fn frames_left() -> Result<u64, utests::Failed> {
+    let (used, limit) = ok!(urt::quota(Quota::Frames));
+    Ok(limit.saturating_sub(used))
+}
+
+/// Create buffers, largest first, until even a page fails (or the frames left to this
+/// task's quota drop to `leave`); returns them. Every failure must be NoMemory.
 fn fill(leave: u64, bufs: &mut Vec<Handle>) -> TestResult {
     let mut size = MAX;
     loop {
-        let free = ok!(urt::stats(Stat::FreeFrames));
+        let free = frames_left()?;
         if leave > 0 && free * PAGE < leave + size {
             if size == PAGE {
                 return Ok(());

@@ -488,7 +488,7 @@ fn dup() -> TestResult {
     let no_share = ok!(urt::handle_dup(a, Rights::SEND));
     for r in [
         Rights::ALL.0 as u64 + 1,
-        0xff,
+        0x1ff,
         1 << 31,
         1 << 32,
         (1 << 32) | 1,

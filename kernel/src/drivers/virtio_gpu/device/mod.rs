@@ -42,8 +42,6 @@ const RESP_OFFSET: usize = 512;
 /// Room for a command / a response inside a slot.
 const CMD_ROOM: usize = RESP_OFFSET;
 const RESP_ROOM: usize = SLOT_STRIDE - RESP_OFFSET;
-/// Failed fences remembered for [`GpuDevice::fence_failed`].
-const FAILURE_LOG: usize = 32;
 /// How long a polling loop waits for the device.
 const POLL_TIMEOUT_MS: u64 = 2000;
 
@@ -121,7 +119,7 @@ pub struct GpuDevice {
     issued: u64,
     completed: u64,
     /// Failed fenced requests and their response type.
-    failures: FailureLog<u32, FAILURE_LOG>,
+    failures: FailureLog,
     /// Used-ring entries that named no request in flight (device bugs).
     stray: u64,
 }
@@ -356,6 +354,7 @@ impl GpuDevice {
         let set_scanout = self.scanout != id;
         self.wait_for_slots(2 + usize::from(set_scanout))?;
         let fence = self.issued + 1;
+        self.failures.issue(fence);
 
         let transfer = protocol::TransferToHost2d {
             hdr: CtrlHdr::new(cmd::TRANSFER_TO_HOST_2D),

@@ -197,7 +197,7 @@ impl GpuDevice {
             let slot = &mut self.slots[n];
             if slot.fence != 0 {
                 if !is_ok(resp_type) {
-                    self.failures.record(slot.fence, resp_type);
+                    self.failures.record(slot.fence);
                     if slot.shows.is_some_and(|id| id == self.scanout) {
                         self.scanout = 0;
                     }
