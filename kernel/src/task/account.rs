@@ -18,12 +18,12 @@ use spin::Once;
 pub use kobj::quota::Resource as R;
 
 /// Kernel heap charged per task (its `Task`, name, maps, scheduler entries, and its
-/// handle table at full size, 1024 slot indices of 32 bytes).
+/// handle table at full size: 512 slot indices of 32 bytes).
 pub const TASK_HEAP: u64 = 48 * 1024;
 /// Kernel heap charged per channel (both ends, the channel, two queues of 16).
-pub const CHANNEL_HEAP: u64 = 4 * 1024;
+pub const CHANNEL_HEAP: u64 = 4608;
 /// Kernel heap charged per queued message (its bytes and handle vectors).
-pub const MESSAGE_HEAP: u64 = 1024;
+pub const MESSAGE_HEAP: u64 = 512;
 /// Kernel heap charged per buffer object, plus [`BUFFER_HEAP_PER_PAGE`] per page.
 const BUFFER_HEAP: u64 = 1024;
 /// Kernel heap charged per page of a buffer (its frame list).

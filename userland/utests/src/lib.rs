@@ -215,6 +215,47 @@ pub unsafe fn raw(num: urt::Sys, args: [u64; 6]) -> [u64; 3] {
     unsafe { urt::sys::raw_syscall(num as u64, args) }
 }
 
+/// Build a chain of `depth` channels: the end returned has the next channel's end queued
+/// for it, that one the next, and so on (each sent, while nothing was queued for it,
+/// through the peer of the end before it, which is then closed). Every end but the top
+/// is reachable only through the queues.
+pub fn nest(depth: u64) -> Result<Handle, Error> {
+    let (top, mut peer) = urt::channel_create()?;
+    for _ in 1..depth {
+        let (x, p) = urt::channel_create()?;
+        urt::channel_send(peer, b"n", &[x])?;
+        urt::handle_close(peer)?;
+        peer = p;
+    }
+    urt::handle_close(peer)?;
+    Ok(top)
+}
+
+/// What the calling task's account uses of every quota resource (`urt::Quota` order).
+pub fn quota_used() -> Result<[u64; 7], Failed> {
+    let mut out = [0; 7];
+    for (i, &q) in urt::Quota::ALL.iter().enumerate().take(7) {
+        out[i] = ok!(urt::quota(q), "quota {:?}", q).0;
+    }
+    Ok(out)
+}
+
+/// Require the account's use to be back at `before` (nothing left charged).
+pub fn expect_quota_back(before: &[u64; 7], what: &str) -> TestResult {
+    let now = quota_used()?;
+    for (i, (&b, &n)) in before.iter().zip(now.iter()).enumerate() {
+        check!(
+            b == n,
+            "{}: quota {:?} used {} now, {} before",
+            what,
+            urt::Quota::ALL[i],
+            n,
+            b
+        );
+    }
+    Ok(())
+}
+
 /// Spawn `name` with `handles`, wait for it and close the task handle.
 pub fn run(name: &str, handles: &[Handle]) -> Result<(u64, ExitHow), Error> {
     let task = urt::spawn(name, handles)?;
@@ -366,6 +407,13 @@ pub mod fault {
     pub const READ_TOP_OF_USER: u64 = 23;
     /// Read address 2^48 (first address past user space; not in TTBR1 either). EC 0x24.
     pub const READ_NONCANONICAL: u64 = 24;
+    /// Write PMCR_EL0 (stop and reset every PMU counter): EL0 may only read the cycle
+    /// counter, so the access traps (EC 0x18).
+    pub const WRITE_PMCR: u64 = 25;
+    /// Stop the cycle counter (write PMCNTENCLR_EL0): traps (EC 0x18).
+    pub const STOP_CYCLE_COUNTER: u64 = 26;
+    /// Program the virtual timer (write CNTV_CTL_EL0): EL0 has no timer access (EC 0x18).
+    pub const WRITE_TIMER: u64 = 27;
 }
 
 /// `h_fault`'s exit code for [`fault::MISALIGNED_SP`] when the load did not fault.

@@ -137,6 +137,20 @@ fn do_fault(mode: u64) -> u64 {
         }
         fault::READ_TOP_OF_USER => read(urt::abi::USER_END - 8),
         fault::READ_NONCANONICAL => read(urt::abi::USER_END),
+        fault::WRITE_PMCR => {
+            // SAFETY: EL0 has no write access to the PMU; the task is killed (were it
+            // allowed, it would only reset the counters).
+            unsafe { asm!("msr pmcr_el0, xzr", options(nomem, nostack)) };
+        }
+        fault::STOP_CYCLE_COUNTER => {
+            // SAFETY: as above (were it allowed, the cycle counter would stop).
+            unsafe { asm!("msr pmcntenclr_el0, {}", in(reg) 1u64 << 31, options(nomem, nostack)) };
+        }
+        fault::WRITE_TIMER => {
+            // SAFETY: EL0 has no access to the timer registers; the task is killed (were
+            // it allowed, it would disable the virtual timer).
+            unsafe { asm!("msr cntv_ctl_el0, xzr", options(nomem, nostack)) };
+        }
         _ => return FAULT_BAD_MODE,
     }
     // Keep the atomic "used" as data the optimiser cannot fold away.

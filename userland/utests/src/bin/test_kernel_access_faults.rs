@@ -21,6 +21,8 @@ const EC_PC_ALIGN: u64 = 0x22;
 const EC_SP_ALIGN: u64 = 0x26;
 /// BRK instruction (AArch64).
 const EC_BRK: u64 = 0x3c;
+/// Trapped MSR/MRS/system instruction (a system register EL0 may not access).
+const EC_SYSREG: u64 = 0x18;
 
 const CASES: &[(u64, &str, u64)] = &[
     (
@@ -69,6 +71,13 @@ const CASES: &[(u64, &str, u64)] = &[
     (fault::UDF, "udf #0", EC_UNKNOWN),
     (fault::MRS_EL1_REG, "mrs ttbr1_el1 at EL0", EC_UNKNOWN),
     (fault::HVC, "hvc #0 at EL0", EC_UNKNOWN),
+    (fault::WRITE_PMCR, "write PMCR_EL0 at EL0", EC_SYSREG),
+    (
+        fault::STOP_CYCLE_COUNTER,
+        "stop the cycle counter at EL0",
+        EC_SYSREG,
+    ),
+    (fault::WRITE_TIMER, "write CNTV_CTL_EL0 at EL0", EC_SYSREG),
     (fault::BRK, "brk #0", EC_BRK),
     (fault::WRITE_TEXT, "write own .text (RX)", EC_DABT_LOW),
     (fault::WRITE_RODATA, "write own .rodata (R)", EC_DABT_LOW),
