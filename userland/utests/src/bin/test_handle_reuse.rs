@@ -17,8 +17,7 @@ fn test(_args: StartArgs) -> TestResult {
     // One bit per possible 32-bit handle value would be 512 MiB; the values of one slot
     // differ only in their generation, so a bitmap over (slot, generation) of the slots
     // this test uses is enough.
-    let mut seen: Vec<u64> = Vec::new();
-    seen.resize(16 * 65536 / 64, 0);
+    let mut seen: Vec<u64> = urt::alloc::vec![0; 16 * 65536 / 64];
     let mut first = None;
     let mut slots = Vec::new();
     for n in 0..REUSES {
