@@ -16,6 +16,9 @@ mod bench;
 mod build;
 mod demo;
 mod fuzz;
+mod linux;
+mod linux_kernel;
+mod linux_report;
 mod plot;
 mod qemu;
 mod qmp;
@@ -85,6 +88,11 @@ enum Cmd {
         /// README shows); not with --quick, nor when --check finds a difference.
         #[arg(long)]
         publish: bool,
+        /// Also boot Debian's arm64 Linux 6.12 (fetched with apt-get into target/linux/)
+        /// on the same machine with the same workloads, and put its figures beside
+        /// this kernel's (tools/linuxbench).
+        #[arg(long)]
+        linux: bool,
     },
     /// Run the syscall fuzzer (userland/fuzz) on the test kernel: N seeded random and
     /// adversarial calls checked against SYSCALLS.md and a model of what it created.
@@ -129,7 +137,8 @@ fn main() -> ExitCode {
             check,
             quick,
             publish,
-        } => bench::run(check, quick, publish),
+            linux,
+        } => bench::run(check, quick, publish, linux),
         Cmd::Fuzz {
             calls,
             seed,

@@ -4,11 +4,6 @@
 use crate::bench::Record;
 use crate::report::int;
 
-/// Mainstream kernel's dma-buf sync ioctl pair on 4 KiB, same QEMU model (reference).
-const REF_PAIR_4K: f64 = 2200.0;
-/// Mainstream kernel's instructions per 64-byte line of a clean (reference).
-const REF_PER_LINE: f64 = 4.8;
-
 /// One target and how far the run is from it.
 pub struct Target {
     /// What is measured.
@@ -23,8 +18,6 @@ pub struct Target {
     pub distance: String,
     /// Whether the bound holds.
     pub met: Option<bool>,
-    /// A labelled reference figure, if any.
-    pub reference: Option<String>,
 }
 
 /// The records of `suite` / `case` / `variant` (any size).
@@ -81,7 +74,6 @@ fn target(
         bound: bound_text,
         distance,
         met,
-        reference: None,
     }
 }
 
@@ -99,7 +91,7 @@ pub const EIGHT_MIB: u64 = 8 << 20;
 /// The four targets.
 pub fn targets(rs: &[Record]) -> Vec<Target> {
     let pair = cycles(get(rs, "sync", "START+END WRITE", "whole", 4096));
-    let mut t1 = target(
+    let t1 = target(
         "START+END WRITE pair, 4 KiB (syscalls included)",
         pair,
         450.0,
@@ -107,15 +99,6 @@ pub fn targets(rs: &[Record]) -> Vec<Target> {
         "<= 450 cycles",
         |x| format!("{} cycles", int(x)),
     );
-    let base = format!(
-        "a mainstream kernel's dma-buf sync ioctl pair (START+END) on 4 KiB costs about {} \
-         icount cycles on the same QEMU model (reference figure, not measured by this run)",
-        int(REF_PAIR_4K)
-    );
-    t1.reference = Some(match pair {
-        Some(p) if p > 0.0 => format!("{base}: {:.1}x this run's {}", REF_PAIR_4K / p, int(p)),
-        _ => base,
-    });
 
     let end = get(rs, "sync", "END WRITE", "whole", EIGHT_MIB);
     let limit = cycles(get(rs, "limit", "clean", "bare-dc-loop", EIGHT_MIB));
@@ -129,7 +112,7 @@ pub fn targets(rs: &[Record]) -> Vec<Target> {
         |x| format!("{x:.3}x"),
     );
     let per_line = end.and_then(|r| Some(r.num("cycles")? / r.num("lines_cleaned")?));
-    let mut t3 = target(
+    let t3 = target(
         "END WRITE 8 MiB, instructions per 64-byte line",
         per_line,
         2.3,
@@ -137,10 +120,6 @@ pub fn targets(rs: &[Record]) -> Vec<Target> {
         "<= about 2.3",
         |x| format!("{x:.2}"),
     );
-    t3.reference = Some(format!(
-        "a mainstream kernel's clean spends about {REF_PER_LINE} instructions per 64-byte line \
-         (reference figure, not measured by this run)"
-    ));
 
     let sync = |v| {
         find(rs, "frame", "dirty-64x64", v)
@@ -186,7 +165,6 @@ mod tests {
         assert_eq!(t[0].measured, Some(428.0));
         assert_eq!(t[0].met, Some(true));
         assert_eq!(t[0].distance, "0.95x the bound (-22 cycles)");
-        assert!(t[0].reference.as_ref().unwrap().contains("2,200"));
         // 8 MiB: (300 + 2 * 131072) / (2 * 131072 + 16384).
         let r = (300.0 + 262144.0) / (262144.0 + 16384.0);
         assert_eq!(t[1].measured, Some(r));
