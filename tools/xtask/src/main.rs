@@ -8,7 +8,8 @@
 //!   `N passed, N failed` and exits non-zero on any failure
 //! - `cargo xtask gdb`   boot QEMU paused with its gdbstub and attach gdb-multiarch
 //! - `cargo xtask bench` boot the benchmark kernel under `-icount` and write the report,
-//!   results and plots to `target/xtask/bench/`
+//!   results and plots to `target/xtask/bench/`; `--linux` also boots Debian's arm64
+//!   Linux on the same machine with the same workloads and reports it side by side
 //! - `cargo xtask fuzz`  build the syscall fuzzer with a seed and call count and run it
 //!   on the test kernel (`init=fuzz`); fails on a violation, kernel panic or hang
 
