@@ -7,7 +7,8 @@
 //! task, the interrupts taken while it ran (a perf event on the `irq:irq_handler_entry`
 //! tracepoint, which every handled interrupt passes, the arch timer's per-CPU one
 //! included) and its context switches (the `context-switches` software event), and a
-//! repetition during which either moved is thrown away and run again ([`until_quiet`]).
+//! repetition during which either moved is thrown away and run again ([`until_quiet`]),
+//! right after the next tick and after yielding to whatever it woke.
 //! Reading the two counters costs two `read(2)`s, so the windows stay short next to the
 //! 4 ms (4 million instruction) tick. [`Detector::open`] checks that the detector sees
 //! the timer ticks of a busy loop longer than two tick periods before anything is

@@ -9,8 +9,9 @@
 //! gets `-machine dtb-randomness=off` (no random `kaslr-seed` / `rng-seed` in the
 //! device tree) and `-rtc base=2025-01-01T00:00:00,clock=vm` (the PL031 clock starts at
 //! a fixed date and follows the virtual clock); Linux gets `nokaslr norandmaps
-//! randomize_kstack_offset=off cryptomgr.notests` (the same addresses and per-syscall stack offsets every
-//! boot). The remaining host dependence is the block device's completion interrupts
+//! randomize_kstack_offset=off` (the same addresses and per-syscall stack offsets every
+//! boot) and `cryptomgr.notests` (otherwise the crypto self-tests run in a CPU-bound
+//! kthread during the benchmark and preempt it in most long windows). The remaining host dependence is the block device's completion interrupts
 //! (at boot, and in the readback's device write): no timed window may contain an
 //! interrupt (the harness retries it), and the fields that depend on the host
 //! ([`HOST_DEPENDENT`]) are reported apart and left out of `--check`.
