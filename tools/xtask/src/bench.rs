@@ -199,8 +199,8 @@ pub fn differences(a: &[Record], b: &[Record]) -> Vec<String> {
     out
 }
 
-/// `cargo xtask bench [--check] [--quick] [--publish]`.
-pub fn run(check: bool, quick: bool, publish: bool) -> Result<ExitCode> {
+/// `cargo xtask bench [--check] [--quick] [--publish] [--linux]`.
+pub fn run(check: bool, quick: bool, publish: bool, linux: bool) -> Result<ExitCode> {
     if publish && quick {
         return Err("--publish records the full suite; drop --quick".into());
     }
@@ -249,6 +249,16 @@ pub fn run(check: bool, quick: bool, publish: bool) -> Result<ExitCode> {
         Vec::new()
     };
     let records = &results[0];
+    // --linux: the same workloads on Linux, same machine (crate::linux).
+    let linux = if linux {
+        Some(crate::linux::run(check, GPU, command_line)?)
+    } else {
+        None
+    };
+    let mut diffs = diffs;
+    if let Some(d) = linux.as_ref().and_then(|l| l.diffs.as_ref()) {
+        diffs.extend(d.iter().map(|d| format!("linux: {d}")));
+    }
 
     let dir = build::out_dir().join("bench");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -258,11 +268,16 @@ pub fn run(check: bool, quick: bool, publish: bool) -> Result<ExitCode> {
         commit,
         quick,
         checked: check.then_some(diffs.is_empty()),
+        linux,
     };
     let files = write_outputs(&dir, records, &meta)?;
 
     println!();
     print!("{}", report::headline(records));
+    if let Some(l) = &meta.linux {
+        println!("\nLinux on the same machine ({})\n", l.package);
+        print!("{}", crate::linux_report::headline(records, l));
+    }
     println!();
     for f in &files {
         println!("xtask: wrote {}", shown(f));
@@ -292,8 +307,12 @@ pub fn run(check: bool, quick: bool, publish: bool) -> Result<ExitCode> {
     }
     if check {
         println!(
-            "xtask: bench --check: both runs identical ({} records)",
-            records.len()
+            "xtask: bench --check: both runs identical ({} records{})",
+            records.len(),
+            meta.linux.as_ref().map_or(String::new(), |l| format!(
+                ", and Linux's {} records apart from their host-dependent fields",
+                l.records.len()
+            ))
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -344,6 +363,8 @@ pub struct Meta {
     pub quick: bool,
     /// With `--check`: whether the two runs were identical.
     pub checked: Option<bool>,
+    /// With `--linux`: Linux's run on the same machine.
+    pub linux: Option<crate::linux::LinuxRun>,
 }
 
 /// results.json, report.md and the plots in `dir`; returns the paths written.
@@ -360,6 +381,7 @@ pub fn write_outputs(dir: &Path, records: &[Record], meta: &Meta) -> Result<Vec<
             "target": t.name, "measured": t.measured, "bound": t.bound, "met": t.met,
         })).collect::<Vec<_>>(),
         "records": records.iter().map(|r| Value::Object(r.raw.clone())).collect::<Vec<_>>(),
+        "linux": meta.linux.as_ref().map(crate::linux::LinuxRun::json),
     });
     let text = serde_json::to_string_pretty(&results).map_err(|e| e.to_string())? + "\n";
     let outputs = [
@@ -567,6 +589,7 @@ pub mod tests {
             commit: None,
             quick: false,
             checked: Some(true),
+            linux: None,
         };
         let files = write_outputs(&dir, &records, &meta).unwrap();
         assert_eq!(files.len(), 4);

@@ -8,7 +8,8 @@
 //!   `N passed, N failed` and exits non-zero on any failure
 //! - `cargo xtask gdb`   boot QEMU paused with its gdbstub and attach gdb-multiarch
 //! - `cargo xtask bench` boot the benchmark kernel under `-icount` and write the report,
-//!   results and plots to `target/xtask/bench/`
+//!   results and plots to `target/xtask/bench/`; `--linux` also boots Debian's arm64
+//!   Linux on the same machine with the same workloads and reports it side by side
 //! - `cargo xtask fuzz`  build the syscall fuzzer with a seed and call count and run it
 //!   on the test kernel (`init=fuzz`); fails on a violation, kernel panic or hang
 
@@ -16,6 +17,9 @@ mod bench;
 mod build;
 mod demo;
 mod fuzz;
+mod linux;
+mod linux_kernel;
+mod linux_report;
 mod plot;
 mod publish;
 mod qemu;
@@ -87,6 +91,15 @@ enum Cmd {
         /// recorded) and implies --check; not with --quick, nor when the runs differ.
         #[arg(long)]
         publish: bool,
+        /// Also boot Debian's arm64 Linux 6.12 (fetched with apt-get into target/linux/)
+        /// on the same machine with the same workloads, and put its figures beside
+        /// this kernel's (tools/linuxbench).
+        #[arg(long)]
+        linux: bool,
+        /// Only rewrite the README's figures from the committed
+        /// tools/xtask/bench-results/results.json (no run).
+        #[arg(long)]
+        readme_only: bool,
     },
     /// Run the syscall fuzzer (userland/fuzz) on the test kernel: N seeded random and
     /// adversarial calls checked against SYSCALLS.md and a model of what it created.
@@ -128,10 +141,15 @@ fn main() -> ExitCode {
         } => test::run_all(!qemu_only, !host_only),
         Cmd::Gdb { el2 } => gdb(el2),
         Cmd::Bench {
+            readme_only: true, ..
+        } => publish::update_readme(&build::root()).map(|()| ExitCode::SUCCESS),
+        Cmd::Bench {
             check,
             quick,
             publish,
-        } => bench::run(check, quick, publish),
+            linux,
+            readme_only: false,
+        } => bench::run(check, quick, publish, linux),
         Cmd::Fuzz {
             calls,
             seed,

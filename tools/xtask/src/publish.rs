@@ -9,6 +9,7 @@
 //! results.json generates.
 
 use crate::bench::{parse_record, Record};
+use crate::linux::LinuxRun;
 use crate::report;
 use crate::Result;
 use serde_json::Value;
@@ -52,8 +53,9 @@ pub fn clean_commit(root: &Path) -> Result<String> {
     git(&["rev-parse", "HEAD"])
 }
 
-/// The README's figures for `records`, measured at `commit`.
-pub fn readme_block(records: &[Record], commit: &str) -> String {
+/// The README's figures for `records` (and Linux's run, if published), measured at
+/// `commit`.
+pub fn readme_block(records: &[Record], linux: Option<&LinuxRun>, commit: &str) -> String {
     let short = &commit[..commit.len().min(12)];
     let mut o = format!(
         "{BEGIN}\n\nMeasured at commit `{short}` (two identical runs; \
@@ -66,6 +68,17 @@ pub fn readme_block(records: &[Record], commit: &str) -> String {
     if records.iter().any(|r| r.suite == "readback") {
         o.push_str("\nPer readback of 1 MiB written by virtio-blk (icount cycles):\n\n");
         o.push_str(&report::readback_table(records));
+    }
+    match linux {
+        Some(l) => {
+            o.push_str(&format!(
+                "\nLinux ({}) on the same machine, same workloads (`cargo xtask bench \
+                 --linux`):\n\n",
+                l.package
+            ));
+            o.push_str(&crate::linux_report::headline(records, l));
+        }
+        None => o.push_str("\nLinux was not measured in this published run.\n"),
     }
     o.push('\n');
     o.push_str(END);
@@ -85,32 +98,66 @@ pub fn replace_block(text: &str, block: &str) -> Result<String> {
     Ok(format!("{}{block}{}", &text[..a], &text[b + END.len()..]))
 }
 
-/// The records and commit of a published results.json.
-pub fn load(results_json: &str) -> Result<(Vec<Record>, String)> {
+/// A published run: our records, Linux's (if measured) and the commit.
+pub struct Published {
+    /// This kernel's records.
+    pub records: Vec<Record>,
+    /// Linux's run, if `--linux` was published with it.
+    pub linux: Option<LinuxRun>,
+    /// The commit measured.
+    pub commit: String,
+}
+
+/// The records of a results.json array.
+fn records(v: Option<&Value>) -> Result<Vec<Record>> {
+    v.and_then(Value::as_array)
+        .ok_or("results.json has no \"records\"")?
+        .iter()
+        .map(|r| parse_record(&r.to_string()))
+        .collect()
+}
+
+/// A published results.json.
+pub fn load(results_json: &str) -> Result<Published> {
     let v: Value = serde_json::from_str(results_json).map_err(|e| format!("results.json: {e}"))?;
     let commit = v
         .get("commit")
         .and_then(Value::as_str)
         .ok_or("results.json has no \"commit\"")?
         .to_string();
-    let records = v
-        .get("records")
-        .and_then(Value::as_array)
-        .ok_or("results.json has no \"records\"")?
-        .iter()
-        .map(|r| parse_record(&r.to_string()))
-        .collect::<Result<Vec<_>>>()?;
-    Ok((records, commit))
+    let linux = match v.get("linux").filter(|l| !l.is_null()) {
+        None => None,
+        Some(l) => Some(LinuxRun {
+            records: records(l.get("records"))?,
+            package: l
+                .get("package")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            version: String::new(),
+            command: String::new(),
+            diffs: None,
+            second: None,
+        }),
+    };
+    Ok(Published {
+        records: records(v.get("records"))?,
+        linux,
+        commit,
+    })
 }
 
 /// Rewrite README.md's figures from the published results.json.
 pub fn update_readme(root: &Path) -> Result<()> {
     let json = std::fs::read_to_string(root.join(DIR).join("results.json"))
         .map_err(|e| format!("{DIR}/results.json: {e}"))?;
-    let (records, commit) = load(&json)?;
+    let p = load(&json)?;
     let path = root.join("README.md");
     let text = std::fs::read_to_string(&path).map_err(|e| format!("README.md: {e}"))?;
-    let new = replace_block(&text, &readme_block(&records, &commit))?;
+    let new = replace_block(
+        &text,
+        &readme_block(&p.records, p.linux.as_ref(), &p.commit),
+    )?;
     std::fs::write(&path, new).map_err(|e| format!("README.md: {e}"))
 }
 
@@ -126,10 +173,11 @@ mod tests {
     #[test]
     fn readme_figures_are_the_published_results() {
         let json = std::fs::read_to_string(root().join(DIR).join("results.json")).unwrap();
-        let (records, commit) = load(&json).unwrap();
-        assert_eq!(commit.len(), 40, "results.json names a full commit hash");
+        let p = load(&json).unwrap();
+        assert_eq!(p.commit.len(), 40, "results.json names a full commit hash");
         let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-        let want = replace_block(&readme, &readme_block(&records, &commit)).unwrap();
+        let block = readme_block(&p.records, p.linux.as_ref(), &p.commit);
+        let want = replace_block(&readme, &block).unwrap();
         assert!(
             readme == want,
             "README.md's benchmark figures differ from {DIR}/results.json; \

@@ -41,6 +41,8 @@ pub struct Machine {
     /// A raw disk image attached as a virtio-blk device (`-drive ...,if=none,id=disk0
     /// -device virtio-blk-device,drive=disk0`).
     pub disk: Option<PathBuf>,
+    /// Further arguments, appended last (e.g. the Linux run's `-rtc`).
+    pub extra: Vec<String>,
 }
 
 impl Machine {
@@ -60,6 +62,7 @@ impl Machine {
             gpu: "virtio-gpu-device".into(),
             icount: false,
             disk: None,
+            extra: Vec::new(),
         }
     }
 
@@ -127,6 +130,7 @@ impl Machine {
         if self.gdb_paused {
             a.extend(["-s".into(), "-S".into()]);
         }
+        a.extend(self.extra.iter().cloned());
         a
     }
 

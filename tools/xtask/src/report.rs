@@ -129,14 +129,10 @@ pub fn targets_table(rs: &[Record]) -> String {
             ]
         })
         .collect();
-    let mut out = table(
+    table(
         &["target", "measured", "bound", "how far", "verdict"],
         &rows,
-    );
-    for t in ts.iter().filter_map(|t| t.reference.as_ref()) {
-        let _ = writeln!(out, "\nReference: {t}.");
-    }
-    out
+    )
 }
 
 /// Frame strategies in report order.
@@ -337,6 +333,7 @@ pub fn markdown(rs: &[Record], meta: &Meta) -> String {
             .collect();
         o.push_str(&table(&GENERIC, &rows));
     }
+    o.push_str(&crate::linux_report::section(rs, meta.linux.as_ref()));
     o
 }
 
@@ -555,6 +552,7 @@ mod tests {
             commit: None,
             quick: true,
             checked: Some(true),
+            linux: None,
         };
         let md = markdown(&rs, &meta);
         for s in [

@@ -4,17 +4,6 @@
 use crate::bench::Record;
 use crate::report::int;
 
-/// External figures, not measured by a command of this project: Linux 6.12's
-/// `DMA_BUF_IOCTL_SYNC` on udmabuf, measured by hand on the same QEMU, `-cpu cortex-a72`
-/// and `-icount shift=0,sleep=off`, as reported in the project's issue 16.
-const EXTERNAL_SOURCE: &str = "external figure for Linux 6.12 DMA_BUF_IOCTL_SYNC on udmabuf, \
-     measured by hand on the same QEMU model and -icount (project issue 16); not reproduced \
-     by a command of this project";
-/// Linux's sync ioctl pair (START+END WRITE) on 4 KiB (external, see [`EXTERNAL_SOURCE`]).
-const REF_PAIR_4K: f64 = 2230.0;
-/// Linux's instructions per 64-byte line of a clean from 1 MiB up (external).
-const REF_PER_LINE: f64 = 4.8;
-
 /// One target and how far the run is from it.
 pub struct Target {
     /// What is measured.
@@ -29,8 +18,6 @@ pub struct Target {
     pub distance: String,
     /// Whether the bound holds.
     pub met: Option<bool>,
-    /// A labelled reference figure, if any.
-    pub reference: Option<String>,
 }
 
 /// The records of `suite` / `case` / `variant` (any size).
@@ -87,7 +74,6 @@ fn target(
         bound: bound_text,
         distance,
         met,
-        reference: None,
     }
 }
 
@@ -105,7 +91,7 @@ pub const EIGHT_MIB: u64 = 8 << 20;
 /// The four targets.
 pub fn targets(rs: &[Record]) -> Vec<Target> {
     let pair = cycles(get(rs, "sync", "START+END WRITE", "whole", 4096));
-    let mut t1 = target(
+    let t1 = target(
         "START+END WRITE pair, 4 KiB (syscalls included)",
         pair,
         450.0,
@@ -113,15 +99,6 @@ pub fn targets(rs: &[Record]) -> Vec<Target> {
         "<= 450 cycles",
         |x| format!("{} cycles", int(x)),
     );
-    let base = format!(
-        "Linux's sync ioctl pair (START+END WRITE) on 4 KiB costs about {} icount cycles \
-         ({EXTERNAL_SOURCE})",
-        int(REF_PAIR_4K)
-    );
-    t1.reference = Some(match pair {
-        Some(p) if p > 0.0 => format!("{base}: {:.1}x this run's {}", REF_PAIR_4K / p, int(p)),
-        _ => base,
-    });
 
     let end = get(rs, "sync", "END WRITE", "whole", EIGHT_MIB);
     let limit = cycles(get(rs, "limit", "clean", "bare-dc-loop", EIGHT_MIB));
@@ -135,7 +112,7 @@ pub fn targets(rs: &[Record]) -> Vec<Target> {
         |x| format!("{x:.3}x"),
     );
     let per_line = end.and_then(|r| Some(r.num("cycles")? / r.num("lines_cleaned")?));
-    let mut t3 = target(
+    let t3 = target(
         "END WRITE 8 MiB, instructions per 64-byte line",
         per_line,
         2.3,
@@ -143,10 +120,6 @@ pub fn targets(rs: &[Record]) -> Vec<Target> {
         "<= about 2.3",
         |x| format!("{x:.2}"),
     );
-    t3.reference = Some(format!(
-        "Linux's clean spends about {REF_PER_LINE} instructions per 64-byte line from 1 MiB \
-         up ({EXTERNAL_SOURCE})"
-    ));
 
     let sync = |v| {
         find(rs, "frame", "dirty-64x64", v)
@@ -192,7 +165,6 @@ mod tests {
         assert_eq!(t[0].measured, Some(428.0));
         assert_eq!(t[0].met, Some(true));
         assert_eq!(t[0].distance, "0.95x the bound (-22 cycles)");
-        assert!(t[0].reference.as_ref().unwrap().contains("2,230"));
         // 8 MiB: (300 + 2 * 131072) / (2 * 131072 + 16384).
         let r = (300.0 + 262144.0) / (262144.0 + 16384.0);
         assert_eq!(t[1].measured, Some(r));
