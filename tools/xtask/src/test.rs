@@ -219,6 +219,15 @@ fn qemu_tests(tally: &mut Tally) -> Result<()> {
     );
     user_suite(tally, "qemu/user-coherent", &m)?;
 
+    // Bounded latency, where time is the instruction count (-icount): a 10 ms sleeper
+    // stays within two ticks of its deadline while another task syncs 64 MiB, whole
+    // and as millions of one-line rows.
+    let mut m = base.clone();
+    m.initrd = Some(initrd.clone());
+    m.icount = true;
+    m.append = "exit=semihosting dma=noncoherent utest=icount_sync_latency".into();
+    user_suite(tally, "qemu/icount", &m)?;
+
     // The syscall fuzzer: a fixed seed, 20,000 random and adversarial calls checked
     // against SYSCALLS.md and the fuzzer's model (a few seconds). A violation, a kernel
     // panic or a hang fails it; the message says how to reproduce.
