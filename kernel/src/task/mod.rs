@@ -427,6 +427,23 @@ pub fn run() -> ! {
     unsafe { crate::arch::exception::enter_user(&frame) }
 }
 
+/// Run `f` on the running task for a syscall fast path, if nothing needs the full path
+/// on the way out: no reschedule pending and no parked call. `None` (from here or from
+/// `f`) means: take the full path; `f` must then have changed nothing.
+pub fn with_current_fast<R>(f: impl FnOnce(&mut Task) -> Option<R>) -> Option<R> {
+    let mut guard = KERNEL.lock();
+    let k = guard.as_mut()?;
+    if k.resched {
+        return None;
+    }
+    let id = k.current?;
+    let t = k.tasks.get_mut(&id)?;
+    if t.parked.is_some() {
+        return None;
+    }
+    f(t)
+}
+
 /// An exception from EL0 that is not an IRQ: a syscall or a fault.
 pub fn on_lower_sync(frame: &mut TrapFrame) {
     let syn = Syndrome::read();

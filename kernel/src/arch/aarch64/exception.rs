@@ -341,6 +341,17 @@ fn fatal(frame: &TrapFrame, kind: u64, syn: Option<&Syndrome>) -> ! {
     crate::power::fail(crate::power::ExitCode::FatalException)
 }
 
+/// The syscall fast path's entry (`el0_sync` in vectors.S): only x0..x18 and x30 of
+/// `frame` are saved. Returns 0 if the call was handled (its results are in x0..x2 of
+/// the frame), nonzero to take the full path.
+#[no_mangle]
+extern "C" fn fast_syscall(frame: &mut TrapFrame) -> u64 {
+    if ESR_EL1.read(ESR_EL1::EC) != ec::SVC64 {
+        return 1;
+    }
+    u64::from(!crate::syscall::fast(frame))
+}
+
 /// Rust entry for every exception vector. Called from `vectors.S` with the saved frame.
 #[no_mangle]
 extern "C" fn handle_exception(frame: &mut TrapFrame, kind: u64) {
