@@ -81,17 +81,21 @@ extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, entry_el: u64) -> ! {
         .get("ticks")
         .and_then(|t| t.parse().ok())
         .unwrap_or(5u64);
-    boot::show_ticks(ticks);
+    boot::show_ticks(&machine, ticks);
 
     // User space: the test sequence (`utest=`) or the init program (`init=`, default
     // "init"), if the loader gave us an initrd.
     task::initrd::init(machine.info.initrd);
     let harness = match machine.args.get("utest") {
-        Some(sel) => task::harness::Harness::tests(sel),
+        Some(sel) => {
+            boot::require_initrd(&machine, "utest=");
+            task::harness::Harness::tests(sel)
+        }
         None => {
             let program = machine.args.get("init").unwrap_or("init");
+            boot::require_initrd(&machine, "init=");
             if machine.info.initrd.is_none() {
-                log::info!("no initrd: nothing to run");
+                log::info!("no initrd and no init=: nothing to run");
                 power::power_off()
             }
             task::harness::Harness::Init {

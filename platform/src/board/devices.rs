@@ -24,7 +24,7 @@ const GIC_V2: &[&str] = &[
 const GIC_V3: &[&str] = &["arm,gic-v3"];
 const TIMER: &[&str] = &["arm,armv8-timer", "arm,armv7-timer"];
 const PSCI: &[&str] = &["arm,psci-1.0", "arm,psci-0.2", "arm,psci"];
-const PL011: &[&str] = &["arm,pl011"];
+pub(crate) const PL011: &[&str] = &["arm,pl011"];
 const VIRTIO: &[&str] = &["virtio,mmio"];
 
 /// What one walk over the tree found.

@@ -8,6 +8,7 @@ mod bootargs;
 mod chosen;
 mod decode;
 mod devices;
+mod early;
 mod error;
 mod normalize;
 mod tree;
@@ -17,9 +18,10 @@ use arrayvec::ArrayVec;
 use fdt::Fdt;
 
 pub use bootargs::BootArgs;
+pub use early::early_uart;
 pub use error::BoardError;
 pub use normalize::normalize;
-pub use validate::fdt_total_size;
+pub use validate::{check as check_blob, fdt_total_size};
 
 use tree::NodeRef;
 

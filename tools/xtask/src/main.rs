@@ -13,8 +13,10 @@
 //!   on the test kernel (`init=fuzz`); fails on a violation, kernel panic or hang
 
 mod bench;
+mod boot_cases;
 mod build;
 mod demo;
+mod fdt_edit;
 mod fuzz;
 mod plot;
 mod qemu;

@@ -41,6 +41,16 @@ pub struct Machine {
     /// A raw disk image attached as a virtio-blk device (`-drive ...,if=none,id=disk0
     /// -device virtio-blk-device,drive=disk0`).
     pub disk: Option<PathBuf>,
+    /// More `-M virt` options (`,secure=on`, ...).
+    pub machine_opts: String,
+    /// Boot firmware instead of `-kernel`: this file as `-bios` (at flash address 0, where
+    /// the CPU starts), with `loads` placed in memory raw (`-device loader`); no
+    /// `-kernel`, `-append` or `-initrd` then.
+    pub bios: Option<PathBuf>,
+    /// Files loaded raw at physical addresses (with `bios`).
+    pub loads: Vec<(PathBuf, u64)>,
+    /// Arguments added at the end (another `-device`, ...).
+    pub extra: Vec<String>,
 }
 
 impl Machine {
@@ -60,6 +70,10 @@ impl Machine {
             gpu: "virtio-gpu-device".into(),
             icount: false,
             disk: None,
+            machine_opts: String::new(),
+            bios: None,
+            loads: Vec::new(),
+            extra: Vec::new(),
         }
     }
 
@@ -69,6 +83,7 @@ impl Machine {
         if self.el2 {
             m.push_str(",virtualization=on");
         }
+        m.push_str(&self.machine_opts);
         let mut a: Vec<String> = [
             "-M",
             &m,
@@ -98,10 +113,20 @@ impl Machine {
         if self.icount {
             a.extend(["-icount".into(), "shift=0,sleep=off".into()]);
         }
-        a.extend(["-kernel".into(), self.kernel.display().to_string()]);
-        a.extend(["-append".into(), self.append.clone()]);
-        if let Some(rd) = &self.initrd {
-            a.extend(["-initrd".into(), rd.display().to_string()]);
+        if let Some(bios) = &self.bios {
+            a.extend(["-bios".into(), bios.display().to_string()]);
+            for (file, addr) in &self.loads {
+                a.extend([
+                    "-device".into(),
+                    format!("loader,file={},addr={addr:#x},force-raw=on", file.display()),
+                ]);
+            }
+        } else {
+            a.extend(["-kernel".into(), self.kernel.display().to_string()]);
+            a.extend(["-append".into(), self.append.clone()]);
+            if let Some(rd) = &self.initrd {
+                a.extend(["-initrd".into(), rd.display().to_string()]);
+            }
         }
         if let Some(disk) = &self.disk {
             a.extend([
@@ -127,6 +152,7 @@ impl Machine {
         if self.gdb_paused {
             a.extend(["-s".into(), "-S".into()]);
         }
+        a.extend(self.extra.iter().cloned());
         a
     }
 

@@ -75,12 +75,16 @@ const F_VERSION_1: u64 = 1 << 32;
 /// or with a register window smaller than the common registers plus `config_len` bytes
 /// of configuration space. The first device of a type is probed once, at boot, by its
 /// one driver.
+///
+/// "First" is the first one QEMU created: QEMU plugs `-device virtio-*-device` into the
+/// free slot with the *highest* address, so slots are searched from the top down. With
+/// two GPUs that is the one whose scanout QEMU shows (its first graphic console).
 pub fn find(
     slots: &[VirtioMmioSlot],
     device_id: u32,
     config_len: u64,
 ) -> Result<Option<(Transport, Irq)>, VirtioError> {
-    for slot in slots {
+    for slot in slots.iter().rev() {
         if slot.reg.size < 0x10 {
             continue;
         }
