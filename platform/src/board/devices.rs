@@ -4,6 +4,7 @@ use arrayvec::ArrayVec;
 use fdt::Fdt;
 
 use super::decode::{irq, reg, regs, required_irq};
+use super::pci::{self, PciHost, PCI_HOST, PCI_ROLE};
 use super::tree::NodeRef;
 use super::{BoardError, GicInfo, PsciMethod, Region, TimerInfo, UartInfo, VirtioMmioSlot};
 
@@ -35,6 +36,7 @@ pub(crate) struct Found<'b, 'a> {
     pub timer: TimerInfo,
     pub psci: PsciMethod,
     pub virtio: ArrayVec<VirtioMmioSlot, 32>,
+    pub pci: ArrayVec<PciHost, 2>,
     pub first_uart: Option<NodeRef<'b, 'a>>,
 }
 
@@ -46,6 +48,7 @@ struct Nodes<'b, 'a> {
     psci: Option<NodeRef<'b, 'a>>,
     uart: Option<NodeRef<'b, 'a>>,
     virtio: ArrayVec<NodeRef<'b, 'a>, 32>,
+    pci: ArrayVec<NodeRef<'b, 'a>, 2>,
 }
 
 fn push<T, const N: usize>(
@@ -71,6 +74,7 @@ pub(crate) fn scan<'b, 'a: 'b>(
         psci: None,
         uart: None,
         virtio: ArrayVec::new(),
+        pci: ArrayVec::new(),
     };
     root.walk(&mut |n: &NodeRef<'b, 'a>| {
         if n.prop_str("device_type") == Some("memory") {
@@ -103,6 +107,9 @@ pub(crate) fn scan<'b, 'a: 'b>(
             n.is_compatible(PSCI) || (n.depth == 1 && n.node.name == "psci"),
         );
         first(&mut nodes.uart, n.is_compatible(PL011));
+        if n.is_compatible(PCI_HOST) {
+            push(&mut nodes.pci, *n, PCI_ROLE, "more than 2 PCIe host bridges")?;
+        }
         if n.is_compatible(VIRTIO) {
             push(
                 &mut nodes.virtio,
@@ -132,6 +139,10 @@ pub(crate) fn scan<'b, 'a: 'b>(
         });
     }
     virtio.sort_unstable_by_key(|s| s.reg.base);
+    let mut hosts = ArrayVec::new();
+    for n in &nodes.pci {
+        hosts.push(pci::host(fdt, n)?);
+    }
     Ok(Found {
         memory,
         reserved,
@@ -139,6 +150,7 @@ pub(crate) fn scan<'b, 'a: 'b>(
         timer,
         psci,
         virtio,
+        pci: hosts,
         first_uart: nodes.uart,
     })
 }
