@@ -18,7 +18,10 @@ fn spi(n: u32) -> Irq {
 
 #[test]
 fn qemu_host_bridge() {
-    for (dtb, its) in [(GICV3, MsiController::GicV3Its), (GICV2, MsiController::GicV2m)] {
+    for (dtb, its) in [
+        (GICV3, MsiController::GicV3Its),
+        (GICV2, MsiController::GicV2m),
+    ] {
         let info = BoardInfo::parse(dtb).unwrap();
         assert_eq!(info.pci.len(), 1);
         let h = &info.pci[0];

@@ -108,7 +108,12 @@ pub(crate) fn scan<'b, 'a: 'b>(
         );
         first(&mut nodes.uart, n.is_compatible(PL011));
         if n.is_compatible(PCI_HOST) {
-            push(&mut nodes.pci, *n, PCI_ROLE, "more than 2 PCIe host bridges")?;
+            push(
+                &mut nodes.pci,
+                *n,
+                PCI_ROLE,
+                "more than 2 PCIe host bridges",
+            )?;
         }
         if n.is_compatible(VIRTIO) {
             push(

@@ -173,7 +173,7 @@ pub(crate) fn host(fdt: &Fdt<'_>, n: &NodeRef<'_, '_>) -> Result<PciHost, BoardE
     let parent_ac = n.address_cells as usize;
     let entry = 3 + parent_ac + size_cells;
     let raw = n.prop("ranges").unwrap_or_default();
-    if raw.len() % (4 * entry) != 0 {
+    if !raw.len().is_multiple_of(4 * entry) {
         return Err(invalid("ranges is not a whole number of entries"));
     }
     let mut windows = ArrayVec::new();
@@ -209,7 +209,11 @@ pub(crate) fn host(fdt: &Fdt<'_>, n: &NodeRef<'_, '_>) -> Result<PciHost, BoardE
             let c: ArrayVec<u32, 4> = cells_of(raw).collect();
             (c[0], c[3])
         }
-        Some(_) => return Err(invalid("interrupt-map-mask is not 3 address cells + 1 pin cell")),
+        Some(_) => {
+            return Err(invalid(
+                "interrupt-map-mask is not 3 address cells + 1 pin cell",
+            ))
+        }
     };
     let intx = interrupt_map(fdt, n)?;
     Ok(PciHost {
@@ -248,11 +252,15 @@ fn interrupt_map(
     let c: ArrayVec<u32, 512> = cells_of(raw).collect();
     let mut i = 0;
     while i < c.len() {
-        let get = |k: usize| c.get(k).copied().ok_or(invalid("interrupt-map entry is cut short"));
+        let get = |k: usize| {
+            c.get(k)
+                .copied()
+                .ok_or(invalid("interrupt-map entry is cut short"))
+        };
         let (hi, pin, phandle) = (get(i)?, get(i + 3)?, get(i + 4)?);
-        let parent = fdt
-            .find_phandle(phandle)
-            .ok_or(invalid("interrupt-map names a phandle that matches no node"))?;
+        let parent = fdt.find_phandle(phandle).ok_or(invalid(
+            "interrupt-map names a phandle that matches no node",
+        ))?;
         let parent_ac = parent
             .property("#address-cells")
             .and_then(|p| cell(p.value))
