@@ -84,13 +84,7 @@ impl Model {
 
     /// Run `f` on function (bus, dev, fn) as the bridges' bus numbers route it.
     fn with<R>(&self, bus: u8, d: u8, f: u8, act: impl FnOnce(&mut Fake) -> R) -> Option<R> {
-        fn find<'a>(
-            list: &'a mut [(u8, u8, Fake)],
-            cur: u8,
-            bus: u8,
-            d: u8,
-            f: u8,
-        ) -> Option<&'a mut Fake> {
+        fn find(list: &mut [(u8, u8, Fake)], cur: u8, bus: u8, d: u8, f: u8) -> Option<&mut Fake> {
             if cur == bus {
                 return list
                     .iter_mut()
