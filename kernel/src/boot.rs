@@ -146,9 +146,11 @@ pub fn bring_up(dtb_pa: u64, load_pa: u64, entry_el: u64) -> Machine {
     frames::init(free.into_iter());
 
     // Buffers: devices count as coherent only if the FDT says so for every virtio-mmio
-    // device and the command line does not ask otherwise (`dma=noncoherent`).
-    let all_coherent =
-        !info.virtio_mmio.is_empty() && info.virtio_mmio.iter().all(|s| s.dma_coherent);
+    // device and every PCIe host, and the command line does not ask otherwise
+    // (`dma=noncoherent`).
+    let all_coherent = !(info.virtio_mmio.is_empty() && info.pci.is_empty())
+        && info.virtio_mmio.iter().all(|s| s.dma_coherent)
+        && info.pci.iter().all(|h| h.dma_coherent);
     crate::buffer::init(
         all_coherent && args.get("dma") != Some("noncoherent"),
         args.get("misuse") != Some("report"),
@@ -158,6 +160,8 @@ pub fn bring_up(dtb_pa: u64, load_pa: u64, entry_el: u64) -> Machine {
     // SAFETY: every GIC region was mapped Device-nGnRE in the linear map above.
     let gic = unsafe { Gic::new(&info.gic, |r: Region| (LINEAR_BASE + r.base) as usize) };
     irq::init(gic, info.timer.virt_irq);
+    // PCI: enumerate (BARs assigned and mapped) before the drivers look for devices.
+    crate::drivers::pci::init(&info.pci);
     crate::gpu::init(&info.virtio_mmio);
     crate::blk::init(&info.virtio_mmio);
 
@@ -266,6 +270,7 @@ pub fn report(m: &Machine) {
         }
     }
     log::info!("  virtio  {} slots, {empty} empty", info.virtio_mmio.len());
+    crate::drivers::pci::report();
     match crate::gpu::describe() {
         Some((w, h, irq)) => {
             log::info!("  gpu     virtio-gpu scanout 0 {w}x{h}, completion IRQ {irq}")

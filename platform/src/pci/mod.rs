@@ -24,7 +24,7 @@ mod enumerate;
 mod tests;
 pub mod virtio;
 
-pub use enumerate::{enumerate, Enumeration};
+pub use enumerate::{enumerate, Enumeration, MAX_FUNCTIONS};
 
 use crate::board::Irq;
 use pci_types::{ConfigRegionAccess, PciAddress};
@@ -39,6 +39,20 @@ pub trait ConfigSpace {
     fn read32(&self, bus: u8, device: u8, function: u8, offset: u16) -> u32;
     /// Write the 32-bit register at `offset` of a function.
     fn write32(&self, bus: u8, device: u8, function: u8, offset: u16, value: u32);
+}
+
+impl<T: ConfigSpace + ?Sized> ConfigSpace for &mut T {
+    fn open_bus(&mut self, bus: u8) -> bool {
+        (**self).open_bus(bus)
+    }
+
+    fn read32(&self, bus: u8, device: u8, function: u8, offset: u16) -> u32 {
+        (**self).read32(bus, device, function, offset)
+    }
+
+    fn write32(&self, bus: u8, device: u8, function: u8, offset: u16, value: u32) {
+        (**self).write32(bus, device, function, offset, value)
+    }
 }
 
 /// The `pci_types` view of a [`ConfigSpace`] (offsets aligned down to 4 bytes, kept below

@@ -18,6 +18,7 @@ mod build;
 mod demo;
 mod fdt_edit;
 mod fuzz;
+mod pci_cases;
 mod plot;
 mod qemu;
 mod qmp;
@@ -58,6 +59,10 @@ enum Cmd {
         /// display) with the capture disk attached, instead of the GPU demo.
         #[arg(long)]
         pipeline: bool,
+        /// Attach the GPU (and the capture disk) on PCI (`virtio-gpu-pci`,
+        /// `virtio-blk-pci`) instead of virtio-mmio.
+        #[arg(long)]
+        pci: bool,
     },
     /// Run every test: host unit tests, then QEMU test kernels.
     Test {
@@ -121,7 +126,8 @@ fn main() -> ExitCode {
             append,
             window,
             pipeline,
-        } => run(el2, gic, &append, window, pipeline),
+            pci,
+        } => run(el2, gic, &append, window, pipeline, pci),
         Cmd::Test {
             qemu_only,
             host_only,
@@ -163,9 +169,17 @@ pub type Result<T> = std::result::Result<T, String>;
 /// How long `cargo xtask run` lets the demo take before killing QEMU.
 const RUN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
-fn run(el2: bool, gic: u8, append: &str, window: bool, pipeline: bool) -> Result<ExitCode> {
+fn run(
+    el2: bool,
+    gic: u8,
+    append: &str,
+    window: bool,
+    pipeline: bool,
+    pci: bool,
+) -> Result<ExitCode> {
     let image = build::kernel(build::Flavor::Normal)?;
     let mut machine = qemu::Machine::new(&image.image);
+    machine.pci = pci;
     machine.initrd = Some(build::initrd()?);
     machine.el2 = el2;
     machine.gic = gic;

@@ -51,6 +51,9 @@ pub struct Machine {
     pub loads: Vec<(PathBuf, u64)>,
     /// Arguments added at the end (another `-device`, ...).
     pub extra: Vec<String>,
+    /// Put the GPU and the disk on PCI (`virtio-gpu-pci`, `virtio-blk-pci` behind the
+    /// board's PCIe host) instead of virtio-mmio.
+    pub pci: bool,
 }
 
 impl Machine {
@@ -74,6 +77,7 @@ impl Machine {
             bios: None,
             loads: Vec::new(),
             extra: Vec::new(),
+            pci: false,
         }
     }
 
@@ -84,6 +88,11 @@ impl Machine {
             m.push_str(",virtualization=on");
         }
         m.push_str(&self.machine_opts);
+        let gpu = if self.pci {
+            self.gpu.replacen("virtio-gpu-device", "virtio-gpu-pci", 1)
+        } else {
+            self.gpu.clone()
+        };
         let mut a: Vec<String> = [
             "-M",
             &m,
@@ -100,7 +109,7 @@ impl Machine {
             "-monitor",
             "none",
             "-device",
-            &self.gpu,
+            &gpu,
             "-global",
             "virtio-mmio.force-legacy=false",
             "-semihosting-config",
@@ -137,7 +146,11 @@ impl Machine {
                     disk.display()
                 ),
                 "-device".into(),
-                "virtio-blk-device,drive=disk0".into(),
+                if self.pci {
+                    "virtio-blk-pci,drive=disk0".into()
+                } else {
+                    "virtio-blk-device,drive=disk0".into()
+                },
             ]);
         }
         if let Some(dtb) = &self.dtb {

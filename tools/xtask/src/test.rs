@@ -269,6 +269,9 @@ fn qemu_tests(tally: &mut Tally) -> Result<()> {
 
     // Every boot failure that used to be silent or hang: a named error and status 4.
     crate::boot_cases::run(tally, &base)?;
+
+    // The devices on PCI (virtio-gpu-pci, virtio-blk-pci) instead of virtio-mmio.
+    crate::pci_cases::run(tally, &base)?;
     Ok(())
 }
 
@@ -306,12 +309,12 @@ fn suite(
 }
 
 /// Boot a `utest=` kernel and record each user test line.
-fn user_suite(tally: &mut Tally, prefix: &str, m: &Machine) -> Result<()> {
+pub(crate) fn user_suite(tally: &mut Tally, prefix: &str, m: &Machine) -> Result<()> {
     suite(tally, prefix, m, "utest", USER_TIMEOUT)
 }
 
 /// Boot a `ktest=all` kernel and record each in-kernel test line.
-fn ktest_suite(tally: &mut Tally, prefix: &str, m: &Machine) -> Result<()> {
+pub(crate) fn ktest_suite(tally: &mut Tally, prefix: &str, m: &Machine) -> Result<()> {
     suite(tally, prefix, m, "ktest", TIMEOUT)
 }
 
@@ -325,7 +328,7 @@ const COHERENT_UTESTS: &[&str] = &[
 
 /// Which program's screen a pixel-exact test expects.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Screen {
+pub(crate) enum Screen {
     /// The GPU demo (and its legacy variant): `scene::composite` of the client frame.
     Demo,
     /// The capture pipeline: `scene::capture::pipeline_screen` of the filtered capture.
@@ -359,7 +362,10 @@ impl Screen {
 /// Boot the demo (or the pipeline), take its screendump at the final frame and compare
 /// it pixel for pixel with what the `scene` crate computes for that frame at the
 /// screendump's size. On a mismatch both images are saved as PNG beside the screendump.
-fn demo_pixel_exact(m: &Machine, screen: Screen) -> Result<std::result::Result<(), String>> {
+pub(crate) fn demo_pixel_exact(
+    m: &Machine,
+    screen: Screen,
+) -> Result<std::result::Result<(), String>> {
     let name = screen.name();
     let ppm = build::out_dir().join(format!("{name}-test.ppm"));
     let run = demo::boot(m, &ppm, false, DEMO_TIMEOUT)?;

@@ -1,0 +1,98 @@
+//! The QEMU tests again with the devices where most QEMU users put them: on the PCIe
+//! host (`virtio-gpu-pci`, `virtio-blk-pci`), driven through the virtio-pci transport
+//! with INTx interrupts. QEMU's default virtio-net-pci NIC stays attached, so the boot
+//! report must name a PCI device nothing drives.
+
+use crate::build;
+use crate::demo;
+use crate::qemu::Machine;
+use crate::test::{check, demo_pixel_exact, ktest_suite, user_suite, Screen, Tally};
+use crate::Result;
+use std::time::Duration;
+
+/// The user tests that use the GPU or the block device.
+const DEVICE_UTESTS: &[&str] = &[
+    "test_gpu_present",
+    "test_gpu_misuse",
+    "test_blk_read",
+    "test_capture_trace",
+    "test_legacy_coexist",
+    "test_legacy_errors",
+    "test_legacy_trace",
+    "test_fault_isolation",
+];
+
+/// Run the PCI variants.
+pub fn run(tally: &mut Tally, base: &Machine) -> Result<()> {
+    let initrd = build::initrd()?;
+    let disk = build::capture_disk()?;
+    let mut pci = base.clone();
+    pci.pci = true;
+
+    // The in-kernel suites (the GPU selftest among them) on both GIC versions.
+    for gic in [2u8, 3] {
+        let mut m = pci.clone();
+        m.gic = gic;
+        m.append = "exit=semihosting ktest=all expect-el=1".into();
+        ktest_suite(tally, &format!("qemu/pci-el1-gicv{gic}"), &m)?;
+    }
+
+    // The report lists every function with its IDs and what drives it.
+    let mut m = pci.clone();
+    m.disk = Some(disk.clone());
+    m.append = "exit=semihosting ticks=1".into();
+    let o = m.run_captured(Duration::from_secs(60))?;
+    tally.record(
+        "qemu/pci/boot-report-names-every-function",
+        check(
+            &o,
+            Some(0),
+            &[
+                "pci     ECAM 0x4010000000 buses 0..=255",
+                "MSI GICv3 ITS (not used: INTx)",
+                "00:00.0 1b36:0008 HostBridge",
+                "1af4:1000 virtio network",
+                "not supported (no driver)",
+                "1af4:1050 virtio GPU",
+                "driven by virtio-gpu",
+                "virtio block",
+                "driven by virtio-blk",
+                "gpu     virtio-gpu scanout 0 1280x800",
+                "blk     virtio-blk ",
+                "virtio  32 slots, 32 empty",
+            ],
+        ),
+    );
+
+    let mut m = pci.clone();
+    m.initrd = Some(initrd.clone());
+    m.disk = Some(disk.clone());
+    m.append = format!(
+        "exit=semihosting dma=noncoherent utest={}",
+        DEVICE_UTESTS.join(",")
+    );
+    user_suite(tally, "qemu/pci-user", &m)?;
+
+    let cases = [
+        ("demo", demo::APPEND, Screen::Demo, false),
+        ("pipeline", demo::PIPELINE_APPEND, Screen::Pipeline, true),
+        (
+            "legacy-demo",
+            "exit=semihosting init=legacy dma=noncoherent",
+            Screen::Demo,
+            false,
+        ),
+    ];
+    for (name, append, screen, with_disk) in cases {
+        let mut m = pci.clone();
+        m.initrd = Some(initrd.clone());
+        if with_disk {
+            m.disk = Some(disk.clone());
+        }
+        m.append = append.into();
+        m.qmp = Some(build::out_dir().join("qmp-test.sock"));
+        let result = demo_pixel_exact(&m, screen)?;
+        tally.record(&format!("qemu/pci/{name}-screendump-pixel-exact"), result);
+    }
+    Ok(())
+}
