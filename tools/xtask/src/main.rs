@@ -3,7 +3,8 @@
 //! - `cargo xtask run`   build the kernel and boot the virtio-gpu demo headless in QEMU
 //!   (serial on stdout); saves the final frame as `target/xtask/demo-final.png`;
 //!   `--pipeline` boots the capture pipeline instead (`init=pipeline` with the capture
-//!   disk), saving `target/xtask/pipeline-final.png`
+//!   disk), saving `target/xtask/pipeline-final.png`; `--pci` puts the GPU and the disk
+//!   on PCI (`virtio-gpu-pci`, `virtio-blk-pci`)
 //! - `cargo xtask test`  host unit tests, then the QEMU test kernels; ends with
 //!   `N passed, N failed` and exits non-zero on any failure
 //! - `cargo xtask gdb`   boot QEMU paused with its gdbstub and attach gdb-multiarch

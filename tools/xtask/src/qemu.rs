@@ -1,6 +1,7 @@
 //! Starting QEMU: the virt machine the kernel targets, with a virtio-gpu device (and an
-//! optional virtio-blk disk), modern virtio-mmio transport and semihosting for exit
-//! codes; runs with a timeout.
+//! optional virtio-blk disk), on the modern virtio-mmio transport or on PCI, and
+//! semihosting for exit codes; `-kernel` boots or a `-bios` shim with raw loads; runs
+//! with a timeout.
 
 use crate::Result;
 use std::io::Read;
