@@ -153,17 +153,31 @@ impl<C: ConfigSpace> Walk<'_, C> {
                 enable(&self.cfg, all_assigned);
             }
             HeaderType::PciPciBridge => {
+                // Recorded before what is behind it (depth-first, in bus order).
+                let at = self.record(f);
                 f.kind = self.bridge(bdf, path);
                 f.memory_enabled = all_assigned && matches!(f.kind, Kind::Bridge { .. });
                 enable(&self.cfg, f.memory_enabled);
+                if let Some(slot) = at.and_then(|i| self.out.functions.get_mut(i)) {
+                    *slot = f;
+                }
+                return;
             }
             HeaderType::CardBusBridge => f.kind = Kind::Other(2),
             HeaderType::Unknown(t) => f.kind = Kind::Other(t),
             _ => f.kind = Kind::Other(0xff),
         }
+        self.record(f);
+    }
+
+    /// Keep `f` (its index), or count it as dropped.
+    fn record(&mut self, f: Function) -> Option<usize> {
         match self.out.functions.try_push(f) {
-            Ok(()) => {}
-            Err(_) => self.out.dropped += 1,
+            Ok(()) => Some(self.out.functions.len() - 1),
+            Err(_) => {
+                self.out.dropped += 1;
+                None
+            }
         }
     }
 

@@ -299,6 +299,13 @@ fn bridge_buses_windows_and_swizzle() {
     let (after, _) = find(&e, 0, 4).mem_bar(4).unwrap();
     assert!(after > limit);
     assert_eq!(*m.opened.borrow(), vec![0, 1]);
+    // Depth first, each bridge before what is behind it.
+    let order: Vec<(u8, u8)> = e
+        .functions
+        .iter()
+        .map(|f| (f.bdf.bus, f.bdf.device))
+        .collect();
+    assert_eq!(order, vec![(0, 3), (1, 2), (0, 4)]);
 }
 
 #[test]

@@ -94,5 +94,43 @@ pub fn run(tally: &mut Tally, base: &Machine) -> Result<()> {
         let result = demo_pixel_exact(&m, screen)?;
         tally.record(&format!("qemu/pci/{name}-screendump-pixel-exact"), result);
     }
+
+    // Behind PCIe root ports (bridges): bus numbers, bridge windows, the INTx swizzle.
+    let mut bridged = pci.clone();
+    bridged.before = [
+        "pcie-root-port,id=rp0,chassis=1",
+        "pcie-root-port,id=rp1,chassis=2",
+    ]
+    .iter()
+    .flat_map(|d| ["-device".to_string(), d.to_string()])
+    .collect();
+    bridged.gpu = "virtio-gpu-device,bus=rp0".into();
+    bridged.disk = Some(disk);
+    bridged.disk_opts = ",bus=rp1".into();
+    let mut m = bridged.clone();
+    m.append = "exit=semihosting ticks=1".into();
+    let o = m.run_captured(Duration::from_secs(60))?;
+    tally.record(
+        "qemu/pci/behind-root-ports-report",
+        check(
+            &o,
+            Some(0),
+            &[
+                "00:02.0 1b36:000c PciPciBridge",
+                "bridge to buses 1..=1",
+                "01:00.0 1af4:1050 virtio GPU",
+                "driven by virtio-gpu",
+                "bridge to buses 2..=2",
+                "02:00.0 1af4:1042 virtio block",
+                "driven by virtio-blk",
+            ],
+        ),
+    );
+    let mut m = bridged;
+    m.initrd = Some(initrd);
+    m.append = demo::PIPELINE_APPEND.into();
+    m.qmp = Some(build::out_dir().join("qmp-test.sock"));
+    let result = demo_pixel_exact(&m, Screen::Pipeline)?;
+    tally.record("qemu/pci/behind-root-ports-pipeline-pixel-exact", result);
     Ok(())
 }

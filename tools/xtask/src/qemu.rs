@@ -55,6 +55,11 @@ pub struct Machine {
     /// Put the GPU and the disk on PCI (`virtio-gpu-pci`, `virtio-blk-pci` behind the
     /// board's PCIe host) instead of virtio-mmio.
     pub pci: bool,
+    /// `-device` arguments placed before the GPU's (buses the GPU or disk plug into:
+    /// `pcie-root-port,id=rp0,...`).
+    pub before: Vec<String>,
+    /// Options appended to the disk's `-device` (`,bus=rp1`).
+    pub disk_opts: String,
 }
 
 impl Machine {
@@ -79,6 +84,8 @@ impl Machine {
             loads: Vec::new(),
             extra: Vec::new(),
             pci: false,
+            before: Vec::new(),
+            disk_opts: String::new(),
         }
     }
 
@@ -109,17 +116,24 @@ impl Machine {
             "stdio",
             "-monitor",
             "none",
-            "-device",
-            &gpu,
-            "-global",
-            "virtio-mmio.force-legacy=false",
-            "-semihosting-config",
-            "enable=on,target=native",
-            "-no-reboot",
         ]
         .iter()
         .map(|s| s.to_string())
         .collect();
+        a.extend(self.before.iter().cloned());
+        a.extend(
+            [
+                "-device",
+                &gpu,
+                "-global",
+                "virtio-mmio.force-legacy=false",
+                "-semihosting-config",
+                "enable=on,target=native",
+                "-no-reboot",
+            ]
+            .iter()
+            .map(|s| s.to_string()),
+        );
         if self.icount {
             a.extend(["-icount".into(), "shift=0,sleep=off".into()]);
         }
@@ -148,9 +162,9 @@ impl Machine {
                 ),
                 "-device".into(),
                 if self.pci {
-                    "virtio-blk-pci,drive=disk0".into()
+                    format!("virtio-blk-pci,drive=disk0{}", self.disk_opts)
                 } else {
-                    "virtio-blk-device,drive=disk0".into()
+                    format!("virtio-blk-device,drive=disk0{}", self.disk_opts)
                 },
             ]);
         }
