@@ -275,14 +275,17 @@ pub fn report(m: &Machine) {
         Some((w, h, irq)) => {
             log::info!("  gpu     virtio-gpu scanout 0 {w}x{h}, completion IRQ {irq}")
         }
-        None => log::info!("  gpu     none"),
+        None => log::info!(
+            "  gpu     none: no usable virtio-gpu on virtio-mmio or PCI (ramfb and other \
+             displays are not driven; the GPU calls answer NotSupported)"
+        ),
     }
     match crate::blk::describe() {
         Some((sectors, irq)) => log::info!(
             "  blk     virtio-blk {sectors} sectors ({} KiB), completion IRQ {irq}",
             sectors / 2
         ),
-        None => log::info!("  blk     none"),
+        None => log::info!("  blk     none: no usable virtio-blk on virtio-mmio or PCI"),
     }
 }
 
