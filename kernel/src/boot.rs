@@ -161,7 +161,7 @@ pub fn bring_up(dtb_pa: u64, load_pa: u64, entry_el: u64) -> Machine {
     let gic = unsafe { Gic::new(&info.gic, |r: Region| (LINEAR_BASE + r.base) as usize) };
     irq::init(gic, info.timer.virt_irq);
     // PCI: enumerate (BARs assigned and mapped) before the drivers look for devices.
-    crate::drivers::pci::init(&info.pci);
+    crate::drivers::pci::init(&info.pci, &info.gic, args.get("pci") == Some("intx"));
     crate::gpu::init(&info.virtio_mmio);
     crate::blk::init(&info.virtio_mmio);
 

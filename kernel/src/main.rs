@@ -30,7 +30,8 @@
 //!    rodata RO, data RW+XN, guard page under the stack), devices Device-nGnRE; switch.
 //! 4. Heap and frame allocator over RAM minus image, DTB, initrd and reservations.
 //! 5. GIC and the timer tick; PCI enumeration behind the FDT's ECAM hosts
-//!    (`drivers::pci`); the GPU and block drivers on virtio-mmio or virtio-pci; report
+//!    (`drivers::pci`; MSI-X through the GICv3 ITS, else INTx); the GPU and block
+//!    drivers on virtio-mmio or virtio-pci; report
 //!    the machine; wait (bounded) for the first tick; run (or, in test builds, run
 //!    tests); power off through PSCI.
 

@@ -65,6 +65,13 @@ fn qemu_host_bridge() {
         assert_eq!(msi.controller, its);
         // GICv3: msi-map <0 &its 0 0x10000>; GICv2: msi-parent <&v2m>.
         assert_eq!((msi.rid_base, msi.msi_base, msi.length), (0, 0, 0x1_0000));
+        let (base, size) = match its {
+            MsiController::GicV3Its => (0x0808_0000, 0x2_0000),
+            _ => (0x0802_0000, 0x1000),
+        };
+        assert_eq!(msi.reg, Some(Region { base, size }));
+        assert_eq!(msi.device_id(0x0208), Some(0x0208));
+        assert_eq!(msi.device_id(0x1_0000), None);
         // QEMU's swizzle: device d, pin p (1..4) -> SPI 3 + (d + p - 1) % 4.
         assert_eq!(h.intx.len(), 16);
         for d in 0..8u8 {

@@ -49,6 +49,8 @@ struct Nodes<'b, 'a> {
     uart: Option<NodeRef<'b, 'a>>,
     virtio: ArrayVec<NodeRef<'b, 'a>, 32>,
     pci: ArrayVec<NodeRef<'b, 'a>, 2>,
+    /// MSI controllers (GICv3 ITS, GICv2m frames) that have a phandle.
+    msi: ArrayVec<NodeRef<'b, 'a>, 4>,
 }
 
 fn push<T, const N: usize>(
@@ -75,6 +77,7 @@ pub(crate) fn scan<'b, 'a: 'b>(
         uart: None,
         virtio: ArrayVec::new(),
         pci: ArrayVec::new(),
+        msi: ArrayVec::new(),
     };
     root.walk(&mut |n: &NodeRef<'b, 'a>| {
         if n.prop_str("device_type") == Some("memory") {
@@ -107,6 +110,9 @@ pub(crate) fn scan<'b, 'a: 'b>(
             n.is_compatible(PSCI) || (n.depth == 1 && n.node.name == "psci"),
         );
         first(&mut nodes.uart, n.is_compatible(PL011));
+        if n.prop("msi-controller").is_some() && n.prop("phandle").is_some() {
+            let _ = nodes.msi.try_push(*n);
+        }
         if n.is_compatible(PCI_HOST) {
             push(
                 &mut nodes.pci,
@@ -146,7 +152,15 @@ pub(crate) fn scan<'b, 'a: 'b>(
     virtio.sort_unstable_by_key(|s| s.reg.base);
     let mut hosts = ArrayVec::new();
     for n in &nodes.pci {
-        hosts.push(pci::host(fdt, n)?);
+        let mut h = pci::host(fdt, n)?;
+        if let Some(msi) = h.msi.as_mut() {
+            let controller = nodes
+                .msi
+                .iter()
+                .find(|m| m.prop("phandle").and_then(super::tree::cell) == Some(msi.phandle));
+            msi.reg = controller.and_then(|m| reg(m, "MSI controller", 0).ok());
+        }
+        hosts.push(h);
     }
     Ok(Found {
         memory,

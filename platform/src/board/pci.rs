@@ -80,6 +80,17 @@ pub struct PciMsi {
     pub msi_base: u32,
     /// How many IDs are mapped.
     pub length: u32,
+    /// The controller's registers (for a GICv3 ITS: the control frame, then
+    /// `GITS_TRANSLATER` at +0x10040), when the tree gives them.
+    pub reg: Option<Region>,
+}
+
+impl PciMsi {
+    /// The controller's device ID for requester ID `rid` (bus << 8 | devfn), if mapped.
+    pub fn device_id(&self, rid: u32) -> Option<u32> {
+        let off = rid.checked_sub(self.rid_base)?;
+        (off < self.length).then(|| self.msi_base.wrapping_add(off))
+    }
 }
 
 /// A generic ECAM PCIe host bridge.
@@ -312,5 +323,6 @@ fn msi(fdt: &Fdt<'_>, n: &NodeRef<'_, '_>) -> Result<Option<PciMsi>, BoardError>
         rid_base,
         msi_base,
         length,
+        reg: None,
     }))
 }

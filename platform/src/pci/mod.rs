@@ -14,9 +14,10 @@
 //! left on and panics on a reserved memory-BAR type, which a device could report.
 //!
 //! Not done here: I/O BARs are reported but not assigned (their decoding stays off;
-//! virtio-pci modern devices need none), MSI/MSI-X are reported but not enabled (INTx
-//! is used), bridges' prefetchable windows are left closed (prefetchable BARs go in the
-//! 32-bit window, which PCI allows).
+//! virtio-pci modern devices need none); MSI-X is found ([`Function::msix`]) but
+//! enabled by the kernel (through the GICv3 ITS, `gic::its`), plain MSI is not used;
+//! bridges' prefetchable windows are left closed (prefetchable BARs go in the 32-bit
+//! window, which PCI allows).
 
 mod bars;
 mod enumerate;

@@ -5,14 +5,17 @@
 //!
 //! Drivers find their functions through [`virtio_functions`]; the virtio transport
 //! (`drivers::virtio::transport::pci`) claims the one it drives with [`claim`].
-//! Interrupts are INTx (level, through `interrupt-map`): MSI-X through the GICv3 ITS is
-//! not implemented (the ITS is named in the report when the tree has one).
+//! Interrupts are MSI-X through the GICv3 ITS where the host's `msi-map` names one
+//! ([`msix`], `msi`), else INTx (level, through `interrupt-map`); the kernel argument
+//! `pci=intx` forces INTx. GICv2m frames are not used (INTx there).
 
 mod ecam;
+mod msi;
 
 use alloc::vec::Vec;
+use core::sync::atomic::{AtomicBool, Ordering};
 use ecam::Ecam;
-use platform::board::{MsiController, PciHost};
+use platform::board::{GicInfo, Irq, MsiController, PciHost};
 use platform::pci::{enumerate, Bar, Bdf, Enumeration, Function, Kind};
 use spin::Mutex;
 
@@ -21,16 +24,30 @@ struct HostState {
     host: PciHost,
     ecam: Ecam,
     found: Enumeration,
-    /// The driver of each function of `found` (same index), if one took it.
-    driver: Vec<Option<&'static str>>,
+    /// The driver of each function of `found` (same index), if one took it, and its
+    /// interrupt.
+    driver: Vec<Option<(&'static str, Via)>>,
+}
+
+/// How a driven function interrupts.
+#[derive(Clone, Copy, Debug)]
+pub enum Via {
+    /// Its INTx line (the GIC SPI).
+    Intx(u32),
+    /// MSI-X vector 0 through the ITS (the LPI).
+    Msix(u32),
 }
 
 static HOSTS: Mutex<Vec<HostState>> = Mutex::new(Vec::new());
+/// `pci=intx`: never set up MSI-X.
+static INTX_ONLY: AtomicBool = AtomicBool::new(false);
 
 /// Enumerate every host bridge and map what its functions decode. Errors mapping a
 /// bus or a BAR leave that bus unscanned or that function without a usable BAR; they
 /// are reported, never fatal.
-pub fn init(hosts: &[PciHost]) {
+pub fn init(hosts: &[PciHost], gic: &GicInfo, intx_only: bool) {
+    msi::set_gic(gic);
+    INTX_ONLY.store(intx_only, Ordering::SeqCst);
     let mut out = HOSTS.lock();
     for host in hosts {
         let mut ecam = Ecam::new(host);
@@ -88,12 +105,27 @@ pub fn with_config<R>(host: usize, f: impl FnOnce(&Ecam) -> R) -> Option<R> {
     HOSTS.lock().get(host).map(|s| f(&s.ecam))
 }
 
-/// Record that `driver` drives function `bdf` of host `host`.
-pub fn claim(host: usize, bdf: Bdf, driver: &'static str) {
+/// Route MSI-X vector 0 of function `f` of host `host` to a new LPI through the ITS
+/// (see `msi`); `Err` says why not (then use INTx).
+pub fn msix(host: usize, f: &Function) -> Result<Irq, &'static str> {
+    if INTX_ONLY.load(Ordering::SeqCst) {
+        return Err("pci=intx");
+    }
+    let hosts = HOSTS.lock();
+    let state = hosts.get(host).ok_or("no such host")?;
+    let m = state.host.msi.ok_or("the host has no msi-map")?;
+    if m.controller != MsiController::GicV3Its {
+        return Err("the host's MSI controller is not a GICv3 ITS");
+    }
+    msi::enable_msix(&state.ecam, f, &m)
+}
+
+/// Record that `driver` drives function `bdf` of host `host`, interrupting `via`.
+pub fn claim(host: usize, bdf: Bdf, driver: &'static str, via: Via) {
     if let Some(state) = HOSTS.lock().get_mut(host) {
         let at = state.found.functions.iter().position(|f| f.bdf == bdf);
         if let Some(i) = at {
-            state.driver[i] = Some(driver);
+            state.driver[i] = Some((driver, via));
         }
     }
 }
@@ -105,7 +137,10 @@ pub fn report() {
     for state in hosts.iter() {
         let h = &state.host;
         let msi = match h.msi.map(|m| m.controller) {
-            Some(MsiController::GicV3Its) => "GICv3 ITS (not used: INTx)",
+            Some(MsiController::GicV3Its) if INTX_ONLY.load(Ordering::SeqCst) => {
+                "GICv3 ITS (not used: pci=intx)"
+            }
+            Some(MsiController::GicV3Its) => "GICv3 ITS",
             Some(MsiController::GicV2m) => "GICv2m (not used: INTx)",
             Some(MsiController::Other) => "unknown controller (not used: INTx)",
             None => "none",
@@ -137,7 +172,7 @@ pub fn report() {
     }
 }
 
-fn log_function(f: &Function, driver: Option<&'static str>) {
+fn log_function(f: &Function, driver: Option<(&'static str, Via)>) {
     let what = match platform::pci::virtio::device_type(f) {
         Some(t) => alloc::format!("virtio {}", platform::virtio_mmio::device_name(t)),
         None => alloc::format!("{:?}", f.class_name()),
@@ -159,7 +194,10 @@ fn log_function(f: &Function, driver: Option<&'static str>) {
         };
     }
     let status = match (driver, f.kind) {
-        (Some(d), _) => alloc::format!("driven by {d}"),
+        (Some((d, Via::Intx(n))), _) => alloc::format!("driven by {d} (INTx, IRQ {n})"),
+        (Some((d, Via::Msix(n))), _) => {
+            alloc::format!("driven by {d} (MSI-X through the ITS, LPI {n})")
+        }
         (
             None,
             Kind::Bridge {

@@ -1,9 +1,10 @@
 //! The modern virtio-pci transport (virtio 1.2, section 4.1): the common configuration
 //! structure (tock-registers), the notification area, the ISR status byte and the
 //! device configuration, each where the function's vendor capabilities say, inside BARs
-//! that enumeration assigned and mapped (`crate::drivers::pci`). Interrupts are INTx:
-//! reading the ISR byte acknowledges them and drops the line. MSI-X is not enabled,
-//! so the MSI-X vector registers are left alone.
+//! that enumeration assigned and mapped (`crate::drivers::pci`). Interrupts: MSI-X
+//! vector 0 for every queue through the GICv3 ITS where there is one
+//! (`crate::drivers::pci::msix`), else INTx, which reading the ISR byte acknowledges
+//! (the line drops). Configuration-change interrupts are not requested under MSI-X.
 
 use super::super::VirtioError;
 use super::{status, F_VERSION_1};
@@ -22,13 +23,13 @@ register_structs! {
         (0x04 => device_feature: ReadOnly<u32>),
         (0x08 => driver_feature_select: ReadWrite<u32>),
         (0x0c => driver_feature: ReadWrite<u32>),
-        (0x10 => _config_msix_vector: ReadWrite<u16>),
+        (0x10 => config_msix_vector: ReadWrite<u16>),
         (0x12 => _num_queues: ReadOnly<u16>),
         (0x14 => device_status: ReadWrite<u8>),
         (0x15 => config_generation: ReadOnly<u8>),
         (0x16 => queue_select: ReadWrite<u16>),
         (0x18 => queue_size: ReadWrite<u16>),
-        (0x1a => _queue_msix_vector: ReadWrite<u16>),
+        (0x1a => queue_msix_vector: ReadWrite<u16>),
         (0x1c => queue_enable: ReadWrite<u16>),
         (0x1e => queue_notify_off: ReadOnly<u16>),
         (0x20 => queue_desc_lo: ReadWrite<u32>),
@@ -43,6 +44,8 @@ register_structs! {
 
 /// Queues whose notification address is remembered (the drivers use queue 0).
 const MAX_QUEUES: usize = 4;
+/// VIRTIO_MSI_NO_VECTOR.
+const NO_VECTOR: u16 = 0xffff;
 
 /// Find the first unclaimed virtio PCI function of `device_id` with at least
 /// `config_len` bytes of device configuration, enable its bus mastering and claim it.
@@ -54,9 +57,6 @@ pub fn find(device_id: u32, config_len: u64) -> Result<Option<(PciTransport, Irq
     let caps = pci::with_config(c.host, |cfg| virtio::caps(cfg, &f))
         .ok_or(VirtioError::Transport("PCI host vanished"))?
         .map_err(VirtioError::Transport)?;
-    let irq = f.intx.ok_or(VirtioError::Transport(
-        "no INTx route for the PCI function (interrupt-map)",
-    ))?;
     if (caps.common.len as usize) < core::mem::size_of::<CommonCfg>() {
         return Err(VirtioError::Transport("common configuration too small"));
     }
@@ -66,17 +66,27 @@ pub fn find(device_id: u32, config_len: u64) -> Result<Option<(PciTransport, Irq
     if u64::from(device.len) < config_len {
         return Err(VirtioError::Transport("device configuration too small"));
     }
-    pci::with_config(c.host, |cfg| f.enable_bus_master(cfg));
     let name = match device_id {
         2 => "virtio-blk",
         16 => "virtio-gpu",
         _ => "virtio",
     };
-    pci::claim(c.host, f.bdf, name);
+    let (irq, via, msix) = match pci::msix(c.host, &f) {
+        Ok(irq) => (irq, pci::Via::Msix(irq.intid), true),
+        Err(why) => {
+            let irq = f.intx.ok_or(VirtioError::Transport(
+                "no MSI-X and no INTx route for the PCI function (interrupt-map)",
+            ))?;
+            log::info!("pci: {} {name}: INTx ({why})", f.bdf);
+            (irq, pci::Via::Intx(irq.intid), false)
+        }
+    };
+    pci::with_config(c.host, |cfg| f.enable_bus_master(cfg));
+    pci::claim(c.host, f.bdf, name, via);
     // SAFETY: every area lies inside a memory BAR that enumeration assigned and
     // `pci::init` mapped Device-nGnRE for the kernel's life (checked by `caps`); the
     // function was just claimed, so this is its only driver.
-    let t = unsafe {
+    let mut t = unsafe {
         PciTransport::new(
             caps.common,
             caps.notify,
@@ -85,6 +95,7 @@ pub fn find(device_id: u32, config_len: u64) -> Result<Option<(PciTransport, Irq
             device,
         )
     };
+    t.msix = msix;
     Ok(Some((t, irq)))
 }
 
@@ -97,6 +108,8 @@ pub struct PciTransport {
     device: Area,
     /// Notification address of each registered queue.
     notify_at: [Option<u64>; MAX_QUEUES],
+    /// MSI-X is on: queues signal vector 0.
+    msix: bool,
 }
 
 fn va(pa: u64) -> u64 {
@@ -118,6 +131,7 @@ impl PciTransport {
             isr: va(isr.pa),
             device,
             notify_at: [None; MAX_QUEUES],
+            msix: false,
         }
     }
 
@@ -204,6 +218,13 @@ impl PciTransport {
         c.queue_driver_hi.set((driver >> 32) as u32);
         c.queue_device_lo.set(device as u32);
         c.queue_device_hi.set((device >> 32) as u32);
+        if self.msix {
+            c.config_msix_vector.set(NO_VECTOR);
+            c.queue_msix_vector.set(0);
+            if c.queue_msix_vector.get() != 0 {
+                log::warn!("virtio-pci: the device refused MSI-X vector 0 for queue {index}");
+            }
+        }
         let off = u64::from(c.queue_notify_off.get()) * u64::from(self.multiplier);
         let inside = off + 2 <= u64::from(self.notify.len);
         if let Some(slot) = self.notify_at.get_mut(index as usize) {
