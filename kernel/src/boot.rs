@@ -56,6 +56,14 @@ pub fn bring_up(dtb_pa: u64, load_pa: u64, entry_el: u64) -> Machine {
     log::info!(
         "kernel booting: entered at EL{entry_el}, image at PA {load_pa:#x}, DTB at PA {dtb_pa:#x}"
     );
+    let dropped = dtb::DROPPED.load(core::sync::atomic::Ordering::SeqCst);
+    if dropped > 0 {
+        log::warn!(
+            "dtb: {} bytes with FDT_NOPs, more than the kernel's 256 KiB copy: {dropped} \
+             properties over 64 KiB (none the kernel reads) left out of it",
+            raw_dtb.len()
+        );
+    }
 
     let info = canonical
         .and_then(BoardInfo::parse)

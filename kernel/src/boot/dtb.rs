@@ -5,9 +5,12 @@ use super::error::BootError;
 use crate::memory::kspace;
 use crate::memory::layout::{ImageLayout, LINEAR_BASE};
 use core::cell::UnsafeCell;
+use core::sync::atomic::AtomicUsize;
 use core::sync::atomic::{AtomicBool, Ordering};
 use mm::addr::PAGE_SIZE;
-use platform::board::{check_blob, early_uart, fdt_total_size, normalize, BoardError};
+use platform::board::{
+    check_blob, early_uart, fdt_total_size, normalize, normalize_dropping, BoardError,
+};
 
 /// Largest DTB accepted. The arm64 boot protocol says 2 MiB, but QEMU pads a `-dtb` file
 /// to twice its size plus slack, so allow more free space than that.
@@ -64,11 +67,17 @@ pub fn raw_slice(dtb_pa: u64) -> Result<&'static [u8], BootError> {
     Ok(unsafe { core::slice::from_raw_parts(va as *const u8, size) })
 }
 
-/// Room for the normalized copy of the DTB: the arm64 boot protocol's limit on a DTB
-/// (2 MiB), so every conforming tree fits whatever free space or NOPs the loader added
-/// (QEMU's own tree is about 8 KiB; a `-dtb` file comes back with NOPs). This is
-/// zeroed .bss, 2 MiB of the kernel image's footprint.
-const DTB_COPY_SIZE: usize = 2 * 1024 * 1024;
+/// Room for the normalized copy of the DTB (QEMU's own tree is about 8 KiB). It is
+/// part of the image's .bss, so it stays small: a kernel on 38 MiB of RAM still needs
+/// its 16 MiB heap in one piece.
+const DTB_COPY_SIZE: usize = 256 * 1024;
+/// Properties longer than this may be left out of the copy of a tree too big for it
+/// (the kernel reads none that long: `interrupt-map` is the longest, a few hundred
+/// bytes).
+const MAX_KEPT_PROPERTY: usize = 64 * 1024;
+
+/// Properties left out of the kernel's copy (reported at boot).
+pub static DROPPED: AtomicUsize = AtomicUsize::new(0);
 
 #[repr(C, align(8))]
 struct DtbCopy(UnsafeCell<[u8; DTB_COPY_SIZE]>);
@@ -83,8 +92,10 @@ static DTB_COPIED: AtomicBool = AtomicBool::new(false);
 /// The DTB in canonical form (no FDT_NOP tokens, no free space; see
 /// `platform::board::normalize`), copied into the kernel image so the parser and the
 /// kernel never depend on the loader's copy again. A tree whose content exceeds the
-/// protocol's 2 MiB is still used in place if it is already canonical (validates
-/// without NOPs); only one that is both larger and holds NOPs is refused, saying so.
+/// copy is used in place if it is already canonical (validates without NOPs: the
+/// loader's memory is never written); if it holds NOPs (QEMU's `-dtb` leaves some),
+/// its properties over 64 KiB are left out of the copy ([`DROPPED`]); only a tree
+/// still too big then is refused, saying so.
 pub fn canonical(raw: &'static [u8]) -> Result<&'static [u8], BoardError> {
     if DTB_COPIED.swap(true, Ordering::SeqCst) {
         return Err(BoardError::Malformed("DTB normalized twice"));
@@ -93,14 +104,26 @@ pub fn canonical(raw: &'static [u8]) -> Result<&'static [u8], BoardError> {
     let buf = unsafe { &mut *DTB_COPY.0.get() };
     match normalize(raw, buf) {
         Ok(n) => Ok(&buf[..n]),
-        Err(BoardError::Truncated { got, .. }) if got == DTB_COPY_SIZE => match check_blob(raw) {
-            Ok(()) => Ok(raw),
-            Err(_) => Err(BoardError::Invalid {
-                node: "/",
-                what: "the DTB holds FDT_NOP tokens and over 2 MiB of content (the arm64 boot \
-                       protocol's limit, the kernel's copy buffer); pack it (`dtc -O dtb`)",
-            }),
-        },
+        Err(BoardError::Truncated { got, .. }) if got == DTB_COPY_SIZE => {
+            if check_blob(raw).is_ok() {
+                return Ok(raw);
+            }
+            match normalize_dropping(raw, buf, MAX_KEPT_PROPERTY) {
+                Ok((n, dropped)) => {
+                    DROPPED.store(dropped, Ordering::SeqCst);
+                    Ok(&buf[..n])
+                }
+                Err(BoardError::Truncated { got, .. }) if got == DTB_COPY_SIZE => {
+                    Err(BoardError::Invalid {
+                        node: "/",
+                        what: "the DTB holds FDT_NOP tokens and over 256 KiB of content \
+                               even without its properties over 64 KiB (the kernel's copy \
+                               buffer); pack it (`dtc -O dtb`)",
+                    })
+                }
+                Err(e) => Err(e),
+            }
+        }
         Err(e) => Err(e),
     }
 }

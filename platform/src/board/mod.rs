@@ -21,7 +21,7 @@ use fdt::Fdt;
 pub use bootargs::BootArgs;
 pub use early::early_uart;
 pub use error::BoardError;
-pub use normalize::normalize;
+pub use normalize::{normalize, normalize_dropping};
 pub use pci::{pci_address_hi, IntxRoute, MsiController, PciHost, PciMsi, PciSpace, PciWindow};
 pub use validate::{check as check_blob, fdt_total_size};
 
