@@ -1,6 +1,7 @@
 //! The PCIe host bridge from device trees dumped from QEMU 10.0 `virt`
 //! (`-M virt,gic-version=N,dumpdtb=... -cpu cortex-a72 -m 1G -device virtio-gpu-pci`,
-//! GICv3 also with `-device virtio-blk-pci`), plus edits that break it.
+//! GICv3 also with `-device virtio-blk-pci`; packed with `dtc -I dtb -O dtb`), plus
+//! edits that break it.
 
 use platform::board::{
     BoardError, BoardInfo, Irq, MsiController, PciSpace, PciWindow, Region, Trigger,
