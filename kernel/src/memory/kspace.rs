@@ -215,6 +215,15 @@ pub fn map_pages(va: u64, frames: &[PhysAddr], attrs: PageAttrs) -> Result<(), M
     Ok(())
 }
 
+/// Map a device region Device-nGnRE at `LINEAR_BASE + base` (page-rounded) in the final
+/// kernel tables: what is found only once they exist (PCI configuration space and
+/// BARs). Pages already mapped are left as they are.
+pub fn map_device(base: u64, size: u64) -> Result<(), MapError> {
+    let mut guard = KERNEL_SPACE.lock();
+    let ks = guard.as_mut().ok_or(MapError::OutOfTables)?;
+    map_device_pages(&mut ks.table, &mut ks.mem, base, size)
+}
+
 /// Unmap `[va, va + size)` from the kernel tables and drop the TLB entries.
 pub fn unmap_range(va: u64, size: u64) -> Result<(), MapError> {
     let mut guard = KERNEL_SPACE.lock();

@@ -4,6 +4,7 @@ use arrayvec::ArrayVec;
 use fdt::Fdt;
 
 use super::decode::{irq, reg, regs, required_irq};
+use super::pci::{self, PciHost, PCI_HOST, PCI_ROLE};
 use super::tree::NodeRef;
 use super::{BoardError, GicInfo, PsciMethod, Region, TimerInfo, UartInfo, VirtioMmioSlot};
 
@@ -24,7 +25,7 @@ const GIC_V2: &[&str] = &[
 const GIC_V3: &[&str] = &["arm,gic-v3"];
 const TIMER: &[&str] = &["arm,armv8-timer", "arm,armv7-timer"];
 const PSCI: &[&str] = &["arm,psci-1.0", "arm,psci-0.2", "arm,psci"];
-const PL011: &[&str] = &["arm,pl011"];
+pub(crate) const PL011: &[&str] = &["arm,pl011"];
 const VIRTIO: &[&str] = &["virtio,mmio"];
 
 /// What one walk over the tree found.
@@ -35,6 +36,7 @@ pub(crate) struct Found<'b, 'a> {
     pub timer: TimerInfo,
     pub psci: PsciMethod,
     pub virtio: ArrayVec<VirtioMmioSlot, 32>,
+    pub pci: ArrayVec<PciHost, 2>,
     pub first_uart: Option<NodeRef<'b, 'a>>,
 }
 
@@ -46,6 +48,9 @@ struct Nodes<'b, 'a> {
     psci: Option<NodeRef<'b, 'a>>,
     uart: Option<NodeRef<'b, 'a>>,
     virtio: ArrayVec<NodeRef<'b, 'a>, 32>,
+    pci: ArrayVec<NodeRef<'b, 'a>, 2>,
+    /// MSI controllers (GICv3 ITS, GICv2m frames) that have a phandle.
+    msi: ArrayVec<NodeRef<'b, 'a>, 4>,
 }
 
 fn push<T, const N: usize>(
@@ -71,6 +76,8 @@ pub(crate) fn scan<'b, 'a: 'b>(
         psci: None,
         uart: None,
         virtio: ArrayVec::new(),
+        pci: ArrayVec::new(),
+        msi: ArrayVec::new(),
     };
     root.walk(&mut |n: &NodeRef<'b, 'a>| {
         if n.prop_str("device_type") == Some("memory") {
@@ -103,6 +110,17 @@ pub(crate) fn scan<'b, 'a: 'b>(
             n.is_compatible(PSCI) || (n.depth == 1 && n.node.name == "psci"),
         );
         first(&mut nodes.uart, n.is_compatible(PL011));
+        if n.prop("msi-controller").is_some() && n.prop("phandle").is_some() {
+            let _ = nodes.msi.try_push(*n);
+        }
+        if n.is_compatible(PCI_HOST) {
+            push(
+                &mut nodes.pci,
+                *n,
+                PCI_ROLE,
+                "more than 2 PCIe host bridges",
+            )?;
+        }
         if n.is_compatible(VIRTIO) {
             push(
                 &mut nodes.virtio,
@@ -132,6 +150,18 @@ pub(crate) fn scan<'b, 'a: 'b>(
         });
     }
     virtio.sort_unstable_by_key(|s| s.reg.base);
+    let mut hosts = ArrayVec::new();
+    for n in &nodes.pci {
+        let mut h = pci::host(fdt, n)?;
+        if let Some(msi) = h.msi.as_mut() {
+            let controller = nodes
+                .msi
+                .iter()
+                .find(|m| m.prop("phandle").and_then(super::tree::cell) == Some(msi.phandle));
+            msi.reg = controller.and_then(|m| reg(m, "MSI controller", 0).ok());
+        }
+        hosts.push(h);
+    }
     Ok(Found {
         memory,
         reserved,
@@ -139,6 +169,7 @@ pub(crate) fn scan<'b, 'a: 'b>(
         timer,
         psci,
         virtio,
+        pci: hosts,
         first_uart: nodes.uart,
     })
 }

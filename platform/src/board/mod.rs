@@ -8,8 +8,10 @@ mod bootargs;
 mod chosen;
 mod decode;
 mod devices;
+mod early;
 mod error;
 mod normalize;
+mod pci;
 mod tree;
 mod validate;
 
@@ -17,9 +19,11 @@ use arrayvec::ArrayVec;
 use fdt::Fdt;
 
 pub use bootargs::BootArgs;
+pub use early::early_uart;
 pub use error::BoardError;
-pub use normalize::normalize;
-pub use validate::fdt_total_size;
+pub use normalize::{normalize, normalize_dropping};
+pub use pci::{pci_address_hi, IntxRoute, MsiController, PciHost, PciMsi, PciSpace, PciWindow};
+pub use validate::{check as check_blob, fdt_total_size};
 
 use tree::NodeRef;
 
@@ -139,6 +143,8 @@ pub struct BoardInfo<'a> {
     pub psci: PsciMethod,
     /// `virtio,mmio` slots, sorted by base address.
     pub virtio_mmio: ArrayVec<VirtioMmioSlot, 32>,
+    /// Generic ECAM PCIe host bridges (`pci-host-ecam-generic`), in tree order.
+    pub pci: ArrayVec<PciHost, 2>,
     /// `/chosen/bootargs`, `""` if absent.
     pub bootargs: &'a str,
     /// Initial ramdisk from `/chosen/linux,initrd-start` and `-end`.
@@ -175,6 +181,7 @@ impl<'a> BoardInfo<'a> {
             timer: found.timer,
             psci: found.psci,
             virtio_mmio: found.virtio,
+            pci: found.pci,
             bootargs: chosen.bootargs,
             initrd: chosen.initrd,
             dtb_size: size,

@@ -8,12 +8,13 @@
 mod gicd;
 #[cfg(target_arch = "aarch64")]
 mod icc;
+pub mod its;
 mod v2;
 mod v3;
 
 pub use gicd::DEFAULT_PRIORITY;
 pub use v2::GicV2;
-pub use v3::{irouter_affinity, typer_affinity, GicV3};
+pub use v3::{irouter_affinity, redistributor_for, typer_affinity, GicV3};
 
 #[cfg(target_arch = "aarch64")]
 pub use wrapper::Gic;

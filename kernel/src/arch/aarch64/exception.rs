@@ -366,7 +366,7 @@ extern "C" fn handle_exception(frame: &mut TrapFrame, kind: u64) {
         }
         VectorKind::CurrentSync => {
             let syn = Syndrome::read();
-            if !fixup_probe(frame, &syn) {
+            if !fixup_probe(frame, &syn) && !super::semihosting::fixup(frame, &syn) {
                 fatal(frame, kind, Some(&syn));
             }
         }
