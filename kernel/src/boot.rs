@@ -236,6 +236,16 @@ pub fn report(m: &Machine) {
         irq::TICK_HZ
     );
     log::info!("  psci    method {:?}", info.psci);
+    let mut cpus = alloc::string::String::new();
+    for (i, mpidr) in crate::smp::online_mpidrs().enumerate() {
+        use core::fmt::Write;
+        let _ = write!(cpus, "{}{mpidr:#x}", if i == 0 { "" } else { ", " });
+    }
+    log::info!(
+        "  cpus    {} online (MPIDR {cpus}), {} in /cpus",
+        crate::smp::online(),
+        info.cpus.len().max(1)
+    );
     if let Some(rd) = info.initrd {
         log::info!(
             "  initrd  {:#x}..{:#x} ({} bytes)",

@@ -56,6 +56,7 @@ mod irq;
 mod ktest;
 mod memory;
 mod power;
+mod smp;
 mod syscall;
 mod task;
 
@@ -75,7 +76,9 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
 /// First Rust code, called by `boot.S` on the boot stack with the MMU on.
 #[no_mangle]
 extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, entry_el: u64) -> ! {
+    smp::init_boot_cpu();
     let machine = boot::bring_up(dtb_pa, load_pa, entry_el);
+    smp::start_secondaries(&machine.info, &machine.args, |va| machine.image.pa_of(va));
     boot::report(&machine);
     arch::cpu::enable_irqs();
 

@@ -182,6 +182,14 @@ pub fn build_and_switch(map: &KernelMap<'_>) -> Result<(), MapError> {
     Ok(())
 }
 
+/// Physical address of the kernel's root table (TTBR1_EL1 of every CPU).
+pub fn root_pa() -> Option<u64> {
+    KERNEL_SPACE
+        .lock()
+        .as_ref()
+        .map(|ks| ks.table.root().as_u64())
+}
+
 #[cfg_attr(not(feature = "ktest"), allow(dead_code))] // used by the QEMU tests (ktest)
 /// Look up how a kernel virtual address is mapped: (physical address, attributes).
 pub fn translate(va: u64) -> Option<(PhysAddr, PageAttrs)> {

@@ -6,7 +6,9 @@ use fdt::Fdt;
 use super::decode::{irq, reg, regs, required_irq};
 use super::pci::{self, PciHost, PCI_HOST, PCI_ROLE};
 use super::tree::NodeRef;
-use super::{BoardError, GicInfo, PsciMethod, Region, TimerInfo, UartInfo, VirtioMmioSlot};
+use super::{
+    BoardError, CpuInfo, GicInfo, PsciMethod, Region, TimerInfo, UartInfo, VirtioMmioSlot, MAX_CPUS,
+};
 
 pub(crate) const GIC_ROLE: &str = "interrupt controller (arm,gic-v3 / arm,cortex-a15-gic)";
 pub(crate) const TIMER_ROLE: &str = "arm,armv8-timer";
@@ -37,6 +39,7 @@ pub(crate) struct Found<'b, 'a> {
     pub psci: PsciMethod,
     pub virtio: ArrayVec<VirtioMmioSlot, 32>,
     pub pci: ArrayVec<PciHost, 2>,
+    pub cpus: ArrayVec<CpuInfo, MAX_CPUS>,
     pub first_uart: Option<NodeRef<'b, 'a>>,
 }
 
@@ -70,6 +73,7 @@ pub(crate) fn scan<'b, 'a: 'b>(
 ) -> Result<Found<'b, 'a>, BoardError> {
     let mut memory = ArrayVec::<Region, 8>::new();
     let mut reserved = ArrayVec::new();
+    let mut cpus = ArrayVec::<CpuInfo, MAX_CPUS>::new();
     let mut nodes = Nodes {
         gic: None,
         timer: None,
@@ -84,6 +88,9 @@ pub(crate) fn scan<'b, 'a: 'b>(
             for r in regs(n, MEMORY_ROLE)? {
                 push(&mut memory, r, MEMORY_ROLE, "more than 8 memory regions")?;
             }
+        }
+        if n.depth == 2 && n.parent_name == "cpus" && n.prop_str("device_type") == Some("cpu") {
+            push(&mut cpus, cpu(n)?, CPU_ROLE, "more than 16 CPUs")?;
         }
         if n.depth == 2 && n.parent_name == "reserved-memory" && n.prop("reg").is_some() {
             for r in regs(n, RESERVED_ROLE)? {
@@ -170,7 +177,40 @@ pub(crate) fn scan<'b, 'a: 'b>(
         psci,
         virtio,
         pci: hosts,
+        cpus,
         first_uart: nodes.uart,
+    })
+}
+
+const CPU_ROLE: &str = "/cpus/cpu";
+
+/// A `/cpus/cpu@N` node: its MPIDR (`reg`, one or two cells by the parent's
+/// `#address-cells`) and whether PSCI starts it.
+fn cpu(n: &NodeRef<'_, '_>) -> Result<CpuInfo, BoardError> {
+    let invalid = |what| BoardError::Invalid {
+        node: CPU_ROLE,
+        what,
+    };
+    let raw = n.prop("reg").ok_or(BoardError::MissingProperty {
+        node: CPU_ROLE,
+        property: "reg",
+    })?;
+    let mpidr = match (n.address_cells, raw.len()) {
+        (1, 4) => u64::from(super::tree::cell(raw).unwrap_or(0)),
+        (2, 8) => raw
+            .get(..8)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0),
+        _ => {
+            return Err(invalid(
+                "reg is not one MPIDR of #address-cells (1 or 2) cells",
+            ))
+        }
+    };
+    Ok(CpuInfo {
+        mpidr,
+        psci: n.prop_str("enable-method") == Some("psci"),
     })
 }
 

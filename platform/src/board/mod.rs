@@ -94,6 +94,19 @@ pub enum PsciMethod {
     Smc,
 }
 
+/// One CPU of `/cpus`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CpuInfo {
+    /// Its `reg`: the MPIDR_EL1 affinity fields (Aff3..Aff0), the target of PSCI
+    /// `CPU_ON`.
+    pub mpidr: u64,
+    /// `enable-method = "psci"` (others, e.g. `spin-table`, cannot be started here).
+    pub psci: bool,
+}
+
+/// Most CPUs the kernel knows about.
+pub const MAX_CPUS: usize = 16;
+
 /// The console UART (PL011).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UartInfo {
@@ -145,6 +158,9 @@ pub struct BoardInfo<'a> {
     pub virtio_mmio: ArrayVec<VirtioMmioSlot, 32>,
     /// Generic ECAM PCIe host bridges (`pci-host-ecam-generic`), in tree order.
     pub pci: ArrayVec<PciHost, 2>,
+    /// The CPUs of `/cpus` (enabled ones, `device_type = "cpu"`), in tree order; empty
+    /// if the tree lists none (the boot CPU still runs).
+    pub cpus: ArrayVec<CpuInfo, MAX_CPUS>,
     /// `/chosen/bootargs`, `""` if absent.
     pub bootargs: &'a str,
     /// Initial ramdisk from `/chosen/linux,initrd-start` and `-end`.
@@ -182,6 +198,7 @@ impl<'a> BoardInfo<'a> {
             psci: found.psci,
             virtio_mmio: found.virtio,
             pci: found.pci,
+            cpus: found.cpus,
             bootargs: chosen.bootargs,
             initrd: chosen.initrd,
             dtb_size: size,

@@ -30,6 +30,7 @@ mod qemu;
 mod qmp;
 mod report;
 mod setup;
+mod smp_cases;
 mod targets;
 mod test;
 
@@ -69,6 +70,9 @@ enum Cmd {
         /// `virtio-blk-pci`) instead of virtio-mmio.
         #[arg(long)]
         pci: bool,
+        /// CPUs of the virtual board (`-smp N`).
+        #[arg(long, default_value_t = 1)]
+        smp: u32,
     },
     /// Run every test: host unit tests, then QEMU test kernels.
     Test {
@@ -143,7 +147,8 @@ fn main() -> ExitCode {
             window,
             pipeline,
             pci,
-        } => run(el2, gic, &append, window, pipeline, pci),
+            smp,
+        } => run(el2, gic, &append, window, pipeline, pci, smp),
         Cmd::Test {
             qemu_only,
             host_only,
@@ -197,10 +202,12 @@ fn run(
     window: bool,
     pipeline: bool,
     pci: bool,
+    smp: u32,
 ) -> Result<ExitCode> {
     let image = build::kernel(build::Flavor::Normal)?;
     let mut machine = qemu::Machine::new(&image.image);
     machine.pci = pci;
+    machine.smp = smp;
     machine.initrd = Some(build::initrd()?);
     machine.el2 = el2;
     machine.gic = gic;

@@ -30,6 +30,8 @@ pub struct Machine {
     pub gdb_paused: bool,
     /// Memory size.
     pub memory: &'static str,
+    /// CPUs (`-smp`).
+    pub smp: u32,
     /// QEMU display backend (`none`, `gtk`, `sdl`).
     pub display: &'static str,
     /// Serve QMP on this unix socket.
@@ -74,6 +76,7 @@ impl Machine {
             initrd: None,
             gdb_paused: false,
             memory: "1G",
+            smp: 1,
             display: "none",
             qmp: None,
             gpu: "virtio-gpu-device".into(),
@@ -101,6 +104,7 @@ impl Machine {
         } else {
             self.gpu.clone()
         };
+        let smp = self.smp.to_string();
         let mut a: Vec<String> = [
             "-M",
             &m,
@@ -109,7 +113,7 @@ impl Machine {
             "-m",
             self.memory,
             "-smp",
-            "1",
+            &smp,
             "-display",
             self.display,
             "-serial",

@@ -281,6 +281,9 @@ fn qemu_tests(tally: &mut Tally) -> Result<()> {
 
     // The devices on PCI (virtio-gpu-pci, virtio-blk-pci) instead of virtio-mmio.
     crate::pci_cases::run(tally, &base)?;
+
+    // A 4-CPU board: bring-up, maxcpus/nosmp, a CPU that fails, the suite and the demo.
+    crate::smp_cases::run(tally, &base)?;
     Ok(())
 }
 

@@ -144,6 +144,63 @@ park:
     wfe
     b       park
 
+// A secondary CPU, started by PSCI CPU_ON at this physical address with the MMU off, in
+// the boot CPU's entry EL, x0 = the physical address of its SecondaryBoot block
+// (kernel/src/smp.rs: ttbr1, stack_top, percpu, index; cleaned to memory by the boot
+// CPU, since it is read here with the caches off). It drops to EL1 like the boot CPU,
+// turns the MMU on with the boot identity map in TTBR0 (the image's 1 GiB block, left in
+// .bss) and the kernel's final tables in TTBR1, and calls secondary_main(index) on its
+// own stack with TPIDR_EL1 = its per-CPU data.
+.global secondary_entry
+secondary_entry:
+    msr     daifset, #0xf
+    mov     x19, x0
+    mrs     x21, CurrentEL
+    lsr     x21, x21, #2
+    cmp     x21, #2
+    b.lt    1f
+    bl      el2_to_el1
+1:  ldr     x0, =MAIR_VALUE
+    msr     mair_el1, x0
+    ldr     x0, =TCR_VALUE
+    mrs     x1, id_aa64mmfr0_el1
+    and     x1, x1, #7
+    cmp     x1, #5
+    mov     x2, #5
+    csel    x1, x1, x2, ls
+    bfi     x0, x1, #32, #3
+    msr     tcr_el1, x0
+    adrp    x0, early_tables
+    msr     ttbr0_el1, x0
+    ldr     x0, [x19, #0]               // ttbr1: the kernel's final root table
+    msr     ttbr1_el1, x0
+    isb
+    tlbi    vmalle1
+    ic      iallu
+    dsb     nsh
+    isb
+    mrs     x0, sctlr_el1
+    ldr     x1, =(SCTLR_M | SCTLR_C | SCTLR_SA | SCTLR_SA0 | SCTLR_I | SCTLR_UCT)
+    orr     x0, x0, x1
+    msr     sctlr_el1, x0
+    isb
+    ldr     x8, =secondary_switched
+    br      x8
+
+// A secondary at the link address, MMU on; x19 (the block's physical address) is still
+// reachable through the identity map in TTBR0.
+secondary_switched:
+    ldr     x0, [x19, #8]               // stack_top
+    mov     sp, x0
+    ldr     x0, [x19, #16]              // percpu
+    msr     tpidr_el1, x0
+    ldr     x0, =exception_vectors
+    msr     vbar_el1, x0
+    isb
+    ldr     x0, [x19, #24]              // index
+    bl      secondary_main
+    b       park
+
 // Entered at EL3 (e.g. firmware that does not drop to EL2/EL1): the kernel runs only
 // non-secure at EL1 or EL2. Report through semihosting and stop.
 el3_entry:

@@ -46,16 +46,20 @@ exception_vectors:
 
 // EL1 synchronous exceptions first check that the frame fits on a mapped stack: a kernel
 // stack overflow runs into the guard page, and saving the frame there would fault again
-// forever. AT S1E1W asks the MMU without faulting; TPIDR_EL1 is the scratch register
-// (reserved for this). On overflow the frame goes on a small emergency stack, kind 16.
+// forever. AT S1E1W asks the MMU without faulting. The scratch register is TPIDRRO_EL0
+// (TPIDR_EL1 holds this CPU's per-CPU data): EL0 could read it, so it is zeroed again
+// before anything else runs (this path starts and ends at EL1, and the kernel gives
+// TPIDRRO_EL0 no other meaning: EL0 always reads 0). On overflow the frame goes on a
+// small emergency stack, kind 16.
 el1_sync_checked:
-    msr     tpidr_el1, x0
+    msr     tpidrro_el0, x0
     sub     x0, sp, #FRAME_SIZE
     at      s1e1w, x0
     isb
     mrs     x0, par_el1
     tbnz    x0, #0, 1f                  // PAR_EL1.F: the translation failed
-    mrs     x0, tpidr_el1
+    mrs     x0, tpidrro_el0
+    msr     tpidrro_el0, xzr
     sub     sp, sp, #FRAME_SIZE
     stp     x0, x1, [sp, #(0 * 16)]
     mov     x0, #4
@@ -63,7 +67,8 @@ el1_sync_checked:
 1:  adrp    x0, overflow_stack_top
     add     x0, x0, :lo12:overflow_stack_top
     mov     sp, x0
-    mrs     x0, tpidr_el1
+    mrs     x0, tpidrro_el0
+    msr     tpidrro_el0, xzr
     sub     sp, sp, #FRAME_SIZE
     stp     x0, x1, [sp, #(0 * 16)]
     mov     x0, #16
