@@ -169,7 +169,7 @@ pub fn bring_up(dtb_pa: u64, load_pa: u64, entry_el: u64) -> Machine {
     // Interrupts and the tick.
     // SAFETY: every GIC region was mapped Device-nGnRE in the linear map above.
     let gic = unsafe { Gic::new(&info.gic, |r: Region| (LINEAR_BASE + r.base) as usize) };
-    irq::init(gic, info.timer.virt_irq);
+    irq::init(gic, info.gic, info.timer.virt_irq);
     irq::set_device_polling(args.get("devirq") == Some("poll"));
     // PCI: enumerate (BARs assigned and mapped) before the drivers look for devices.
     crate::drivers::pci::init(&info.pci, &info.gic, args.get("pci") == Some("intx"));

@@ -9,8 +9,8 @@
 //! reported and left out; the rest go on. `nosmp` keeps to the boot CPU, `maxcpus=N`
 //! to the first N.
 //!
-//! Secondaries that are online wait in WFI with interrupts masked: the scheduler runs
-//! tasks on the boot CPU only (multi-CPU scheduling is the next step).
+//! A secondary that is online brings up its part of the GIC and its timer tick, then
+//! enters the scheduler (`task::run_secondary`) and runs tasks like the boot CPU.
 
 use crate::memory::{frames, kspace};
 use core::cell::UnsafeCell;
@@ -36,6 +36,8 @@ pub struct PerCpu {
     pub mpidr: AtomicU64,
     /// It runs kernel code.
     pub online: AtomicBool,
+    /// Top of its kernel stack (where an exception from EL0 starts).
+    pub stack_top: AtomicU64,
 }
 
 #[allow(clippy::declare_interior_mutable_const)] // only used to build the array below
@@ -43,6 +45,7 @@ const OFFLINE: PerCpu = PerCpu {
     index: 0,
     mpidr: AtomicU64::new(0),
     online: AtomicBool::new(false),
+    stack_top: AtomicU64::new(0),
 };
 
 static PERCPU: [PerCpu; MAX_CPUS] = {
@@ -102,11 +105,19 @@ pub fn online() -> usize {
     ONLINE.load(Ordering::Acquire)
 }
 
-/// Make the boot CPU CPU 0 (TPIDR_EL1, MPIDR).
+extern "C" {
+    /// link.ld: the top of the boot CPU's stack.
+    static __stack_top: u8;
+}
+
+/// Make the boot CPU CPU 0 (TPIDR_EL1, MPIDR, its stack in the image).
 pub fn init_boot_cpu() {
     let me = &PERCPU[0];
     me.mpidr
         .store(crate::arch::cpu::mpidr_affinity(), Ordering::Relaxed);
+    // SAFETY: a linker symbol; only its address is taken.
+    let top = unsafe { &__stack_top as *const u8 as u64 };
+    me.stack_top.store(top, Ordering::Relaxed);
     me.online.store(true, Ordering::Release);
     crate::arch::cpu::set_percpu_pointer(me as *const PerCpu as u64);
 }
@@ -177,6 +188,7 @@ fn start(
     let stack_top = map_stack(index).ok_or(StartError::NoStack)?;
     let per = &PERCPU[index];
     per.mpidr.store(mpidr, Ordering::Relaxed);
+    per.stack_top.store(stack_top, Ordering::Relaxed);
     // SAFETY: block `index` is read only by the CPU started below, after this write.
     let block = unsafe { &mut (*BOOT.0.get())[index] };
     *block = SecondaryBoot {
@@ -240,11 +252,10 @@ extern "C" fn secondary_main(index: u64) -> ! {
     crate::arch::cpu::restrict_el0_timer_access();
     let me = this_cpu();
     debug_assert_eq!(me.index as u64, index);
+    crate::irq::init_this_cpu();
     me.online.store(true, Ordering::Release);
     ONLINE.fetch_add(1, Ordering::AcqRel);
-    loop {
-        crate::arch::cpu::wait_for_interrupt();
-    }
+    crate::task::run_secondary()
 }
 
 /// The MPIDRs of the CPUs online, in index order, for the boot report.

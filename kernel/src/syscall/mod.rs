@@ -192,6 +192,10 @@ fn call(k: &mut Kernel, id: u32, sys: Sys, a: [u64; 6]) -> SysResult {
             Ok(Outcome::Done(0, 0))
         }
         Sys::BenchDcLoop => buffer::bench_dc_loop(k, id, a),
+        // Set/way maintenance acts on this CPU's caches only: with other CPUs online
+        // it would clean nothing of theirs (and cannot be made safe against their
+        // fills), so it is refused there.
+        Sys::BenchCleanAll if crate::smp::online() > 1 => Err(Error::NotSupported),
         Sys::BenchCleanAll => buffer::bench_clean_all(),
         Sys::BlkInfo => blk::info(),
         Sys::BlkRead => blk::read(k, id, a),

@@ -257,6 +257,19 @@ impl GicV3 {
     pub fn end_of_interrupt(&mut self, intid: u32) {
         super::icc::write_eoir1(intid);
     }
+
+    /// This CPU's redistributor and CPU interface, for a CPU other than the one that
+    /// ran [`Self::init`] (the driver must have been made on this CPU: it picked this
+    /// CPU's redistributor).
+    pub fn init_this_cpu(&mut self) {
+        self.init_redistributor();
+        super::icc::init();
+    }
+
+    /// Send SGI `intid` (0..16) to every CPU but this one.
+    pub fn send_sgi_to_others(&mut self, intid: u32) {
+        super::icc::send_sgi_to_others(intid);
+    }
 }
 
 #[cfg(test)]

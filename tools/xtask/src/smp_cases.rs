@@ -1,13 +1,14 @@
 //! The QEMU tests on a 4-CPU board: every CPU of `/cpus` comes up through PSCI
 //! `CPU_ON` (at EL1 and EL2, GICv2 and GICv3), `maxcpus=` and `nosmp` are honoured, a
-//! CPU that cannot be started is reported while the rest go on, and the in-kernel suite
-//! and the demo run as on one CPU.
+//! CPU that cannot be started is reported while the rest go on, and the in-kernel
+//! suites, every user test, the demo, the pipeline and the legacy demo (pixel-exact)
+//! run with tasks spread over the CPUs.
 
 use crate::boot_cases::dump_dtb;
 use crate::build;
 use crate::fdt_edit::cells;
 use crate::qemu::Machine;
-use crate::test::{check, demo_pixel_exact, ktest_suite, Screen, Tally};
+use crate::test::{check, demo_pixel_exact, ktest_suite, user_suite, Screen, Tally};
 use crate::Result;
 use std::time::Duration;
 
@@ -67,12 +68,39 @@ pub fn run(tally: &mut Tally, base: &Machine) -> Result<()> {
         ),
     );
 
-    // The demo, pixel-exact, on the 4-CPU board.
-    let mut m = smp;
-    m.initrd = Some(build::initrd()?);
-    m.append = crate::demo::APPEND.into();
-    m.qmp = Some(build::out_dir().join("qmp-smp.sock"));
-    let result = demo_pixel_exact(&m, Screen::Demo)?;
-    tally.record("qemu/smp4-demo-screendump-pixel-exact", result);
+    // Every user test, with tasks spread over the four CPUs.
+    let initrd = build::initrd()?;
+    let disk = build::capture_disk()?;
+    let mut m = smp.clone();
+    m.initrd = Some(initrd.clone());
+    m.disk = Some(disk.clone());
+    m.append = "exit=semihosting dma=noncoherent utest=all".into();
+    user_suite(tally, "qemu/smp4-user", &m)?;
+
+    // The demo, the pipeline and the legacy demo, pixel-exact.
+    let qmp = Some(build::out_dir().join("qmp-smp.sock"));
+    for (name, append, screen, with_disk) in [
+        ("demo", crate::demo::APPEND, Screen::Demo, false),
+        (
+            "pipeline",
+            crate::demo::PIPELINE_APPEND,
+            Screen::Pipeline,
+            true,
+        ),
+        (
+            "legacy-demo",
+            "exit=semihosting init=legacy dma=noncoherent",
+            Screen::Demo,
+            false,
+        ),
+    ] {
+        let mut m = smp.clone();
+        m.initrd = Some(initrd.clone());
+        m.disk = with_disk.then(|| disk.clone());
+        m.append = append.into();
+        m.qmp = qmp.clone();
+        let result = demo_pixel_exact(&m, screen)?;
+        tally.record(&format!("qemu/smp4-{name}-screendump-pixel-exact"), result);
+    }
     Ok(())
 }

@@ -70,7 +70,18 @@ pub fn irqs_masked() -> bool {
     DAIF.is_set(DAIF::I)
 }
 
-/// Wait for an interrupt.
+/// Wake every CPU waiting in WFE (SEV, after a DSB so what it waits for is visible).
+pub fn send_event() {
+    asm::barrier::dsb(asm::barrier::ISH);
+    asm::sev();
+}
+
+/// Wait for an event (WFE), or an interrupt.
+pub fn wait_for_event() {
+    asm::wfe();
+}
+
+/// Wait for an interrupt (WFI): returns when one is pending, masked or not.
 pub fn wait_for_interrupt() {
     asm::wfi();
 }

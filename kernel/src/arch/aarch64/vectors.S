@@ -176,11 +176,11 @@ exception_restore:
     add     sp, sp, #FRAME_SIZE
     eret
 
-// enter_user_frame(frame: x0): reset SP_EL1 to the top of the kernel stack, copy the
-// frame there and restore it as if returning from an exception (first entry to EL0).
+// enter_user_frame(frame: x0, stack_top: x1): reset SP_EL1 to the top of this CPU's
+// kernel stack, copy the frame there and restore it as if returning from an exception
+// (first entry to EL0).
 .global enter_user_frame
 enter_user_frame:
-    ldr     x1, =__stack_top
     sub     x1, x1, #FRAME_SIZE
     mov     sp, x1
     mov     x2, #(FRAME_SIZE / 16)
