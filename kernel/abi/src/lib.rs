@@ -113,6 +113,12 @@ numbered! {
         /// `quota(resource) -> (used, limit)`: the calling task's account (it and its
         /// descendants) for one [`Quota`] resource.
         Quota = 32,
+        /// `thread_create(entry, stack_top, arg) -> thread`: a new thread of the calling
+        /// task, starting at `entry` with `x0 = arg` on the stack below `stack_top`.
+        ThreadCreate = 33,
+        /// `thread_exit(code)`: end the calling thread (the task ends with its last
+        /// thread). Never returns.
+        ThreadExit = 34,
     }
 }
 
@@ -226,6 +232,8 @@ numbered! {
         HeapUsed = 6,
         /// Size of the kernel heap in bytes.
         HeapSize = 7,
+        /// CPUs online.
+        Cpus = 8,
     }
 }
 
@@ -261,6 +269,8 @@ numbered! {
         Buffer = 3,
         /// A GPU resource backed by a buffer (from `gpu_import`).
         Resource = 4,
+        /// A thread of a task (from `thread_create`).
+        Thread = 5,
     }
 }
 
@@ -543,6 +553,8 @@ pub mod limits {
     pub const MAX_TIMEOUT_NS: u64 = 1_000_000_000_000;
     /// Bytes per block-device sector.
     pub const SECTOR: u64 = 512;
+    /// Threads one task may have at once (its first thread included).
+    pub const MAX_THREADS: usize = 16;
     /// Most sectors one `blk_read` may transfer (1 MiB).
     pub const MAX_BLK_SECTORS: u64 = 2048;
 }

@@ -430,7 +430,7 @@ pub fn run_parked(k: &mut Kernel, id: u32, mut p: Parked) -> SysResult {
             return Ok(Outcome::Done(0, 0));
         }
         if crate::arch::cpu::irq_pending() {
-            task(k, id)?.parked = Some(p);
+            k.current_thread_mut().ok_or(Error::BadHandle)?.parked = Some(p);
             return Ok(Outcome::Restart);
         }
     }

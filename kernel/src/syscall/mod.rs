@@ -81,7 +81,7 @@ pub fn dispatch(k: &mut Kernel, frame: &mut TrapFrame) {
         frame.x[0], frame.x[1], frame.x[2], frame.x[3], frame.x[4], frame.x[5],
     ];
     // A call cut short between two steps is the one being re-issued: carry it on.
-    let parked = k.task_mut(id).and_then(|t| t.parked.take());
+    let parked = k.current_thread_mut().and_then(|t| t.parked.take());
     let outcome = match (parked, Sys::try_from(frame.x[8])) {
         (Some(p), _) => buffer::run_parked(k, id, p).unwrap_or_else(Outcome::from),
         (None, Err(e)) => Outcome::from(e),
@@ -116,6 +116,11 @@ fn call(k: &mut Kernel, id: u32, sys: Sys, a: [u64; 6]) -> SysResult {
     match sys {
         Sys::Exit => {
             k.destroy(id, (a[0], ExitHow::Exited));
+            Ok(Outcome::Gone)
+        }
+        Sys::ThreadCreate => thread_create(k, id, a),
+        Sys::ThreadExit => {
+            k.thread_exit(a[0]);
             Ok(Outcome::Gone)
         }
         Sys::Yield => {
@@ -217,6 +222,7 @@ fn call(k: &mut Kernel, id: u32, sys: Sys, a: [u64; 6]) -> SysResult {
                 Stat::MisuseStrict => u64::from(crate::buffer::misuse_strict()),
                 Stat::HeapUsed => crate::memory::heap::used() as u64,
                 Stat::HeapSize => crate::memory::heap::size(),
+                Stat::Cpus => crate::smp::online() as u64,
             };
             Ok(Outcome::Done(v, 0))
         }
@@ -308,22 +314,46 @@ fn spawn(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
 }
 
 fn wait(k: &mut Kernel, id: u32, h: u64) -> SysResult {
+    let me = k.current_tid();
     let (obj, rights) = task(k, id)?.handles.get(handle(h)?)?;
-    let Object::Task(target) = obj else {
-        return Err(Error::WrongType);
+    let (waited, status) = match obj {
+        Object::Task(target) => (target.id, *target.status.lock()),
+        Object::Thread(target) => (target.tid, *target.status.lock()),
+        _ => return Err(Error::WrongType),
     };
     if !rights.contains(Rights::WAIT) {
         return Err(Error::AccessDenied);
     }
-    // A task waiting for its own end would wait for ever.
-    if target.id == id {
+    // Waiting for one's own end (the task's, or the calling thread's) would never end.
+    let own_task = matches!(obj, Object::Task(_)) && waited == id;
+    if own_task || Some(waited) == me {
         return Err(Error::InvalidArgument);
     }
-    let status = *target.status.lock();
     match status {
         Some((code, how)) => Ok(Outcome::Done(code, how as u64)),
-        None => Ok(Outcome::Blocked(Block::Wait(target.id))),
+        None => Ok(Outcome::Blocked(Block::Wait(waited))),
     }
+}
+
+/// `thread_create(entry, stack_top, arg) -> thread handle (WAIT | SHARE)`.
+fn thread_create(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
+    let (entry, stack_top, arg) = (a[0], a[1], a[2]);
+    // The AArch64 stack must stay 16-byte aligned; both addresses must be user ones
+    // (whether they are mapped shows when the thread runs: a fault kills the task).
+    if !stack_top.is_multiple_of(16) || !entry.is_multiple_of(4) {
+        return Err(Error::InvalidArgument);
+    }
+    if entry >= abi::USER_END || stack_top > abi::USER_END {
+        return Err(Error::BadAddress);
+    }
+    if task(k, id)?.handles.free_slots() == 0 {
+        return Err(Error::TableFull);
+    }
+    let obj = k.thread_create(id, entry, stack_top, arg)?;
+    let h = task(k, id)?
+        .handles
+        .insert(Object::Thread(obj), Rights::WAIT.with(Rights::SHARE))?;
+    Ok(Outcome::Done(u64::from(h.0), 0))
 }
 
 /// Nanoseconds per tick.

@@ -20,6 +20,9 @@ pub use kobj::quota::Resource as R;
 /// Kernel heap charged per task (its `Task`, name, maps, scheduler entries, and its
 /// handle table at full size: 512 slot indices of 32 bytes).
 pub const TASK_HEAP: u64 = 48 * 1024;
+/// Kernel heap charged per thread beyond a task's first (its registers, state and a
+/// parked sync).
+pub const THREAD_HEAP: u64 = 1024;
 /// Kernel heap charged per channel (both ends, the channel, two queues of 16).
 pub const CHANNEL_HEAP: u64 = 4608;
 /// Kernel heap charged per queued message (its bytes and handle vectors).

@@ -1,12 +1,17 @@
-//! Tasks: EL0 programs in their own address spaces, their handle tables, and the
-//! preemptive round-robin scheduler.
+//! Tasks: EL0 programs in their own address spaces, their handle tables, their threads,
+//! and the preemptive round-robin scheduler over every CPU.
 //!
-//! The kernel is single-CPU and never blocks inside itself: an exception from EL0 saves
-//! the task's registers as a `TrapFrame` on the one kernel stack, the kernel acts on it,
-//! and on the way out [`reschedule`] may swap in another task's saved frame (and TTBR0)
-//! before `eret`. A syscall that must wait marks its task blocked; the waker either
-//! fills in the result (sleep) or makes the task re-issue the `svc` (wait, receive), so
-//! no kernel state lives across a block.
+//! A task is an address space with handles, mappings and an account; it runs as one or
+//! more *threads* (`thread_create`), each with its own registers and scheduling state,
+//! which the scheduler places on any CPU. All of this is behind one lock, taken with
+//! IRQs masked on kernel entry and released on exit (or to wait for an interrupt).
+//!
+//! The kernel never blocks inside itself: an exception from EL0 saves the thread's
+//! registers as a `TrapFrame` on this CPU's kernel stack, the kernel acts on it, and on
+//! the way out [`reschedule`] may swap in another thread's saved frame (and its task's
+//! TTBR0) before `eret`. A syscall that must wait marks its thread blocked; the waker
+//! either fills in the result (sleep) or makes the thread re-issue the `svc` (wait,
+//! receive), so no kernel state lives across a block.
 
 pub mod account;
 pub mod harness;
@@ -75,14 +80,28 @@ pub enum State {
     Blocked(Block),
 }
 
-/// A task.
-pub struct Task {
-    /// Program name.
-    pub name: String,
+/// A thread: the registers and scheduling state of one flow of control in a task.
+pub struct Thread {
+    /// Thread id, unique among tasks and threads (a task's first thread has its id).
+    pub tid: u32,
     /// Scheduling state.
     pub state: State,
     /// Saved EL0 registers while not running.
     pub frame: TrapFrame,
+    /// A sync interrupted between two maintenance steps; its `svc` is re-issued.
+    pub parked: Option<crate::syscall::Parked>,
+    /// Shared with holders of this thread's handle.
+    pub obj: Arc<object::ThreadObj>,
+    /// Its kernel heap (none for a task's first thread, which the task's charge covers).
+    _charge: Option<kobj::quota::Charge>,
+}
+
+/// A task.
+pub struct Task {
+    /// Program name.
+    pub name: String,
+    /// Its threads, the first first; a task ends with its last thread.
+    pub threads: ArrayVec<Thread, { abi::limits::MAX_THREADS }>,
     /// Address space.
     pub space: AddressSpace,
     /// Handles.
@@ -104,14 +123,18 @@ pub struct Task {
     _charges: [kobj::quota::Charge; 2],
     /// Kernel heap of its mappings ([`account::mapping_heap`] each).
     pub map_heap: kobj::quota::Charge,
-    /// A sync interrupted between two maintenance steps; its `svc` is re-issued.
-    pub parked: Option<crate::syscall::Parked>,
-    /// Killed by another CPU while running on this one: it ends when this CPU next
-    /// enters the kernel, with this status.
+    /// Ended (by an exit, a fault or the harness) while one of its threads ran on
+    /// another CPU: every CPU running one stops it when it next enters the kernel, and
+    /// the last one ends the task with this status.
     pub kill_pending: Option<(u64, ExitHow)>,
 }
 
 impl Task {
+    /// Thread `tid` of this task.
+    pub fn thread_mut(&mut self, tid: u32) -> Option<&mut Thread> {
+        self.threads.iter_mut().find(|t| t.tid == tid)
+    }
+
     /// Direct and legacy mappings together (at most `limits::MAX_MAPPINGS`).
     pub fn mapping_count(&self) -> usize {
         self.mappings.len() + self.legacy.len()
@@ -120,8 +143,11 @@ impl Task {
 
 /// All kernel scheduling state, behind one lock.
 pub struct Kernel {
-    tasks: BTreeMap<u32, Task>,
-    ready: VecDeque<u32>,
+    /// Boxed: a task with its threads is several KiB, too big for the B-tree's nodes
+    /// (and for moving through the kernel stack).
+    tasks: BTreeMap<u32, alloc::boxed::Box<Task>>,
+    /// Ready threads, as (task id, thread id).
+    ready: VecDeque<(u32, u32)>,
     next_id: u32,
     asids: Asids,
     /// Each CPU's scheduling state (by `smp::this_cpu().index`).
@@ -133,8 +159,8 @@ pub struct Kernel {
 /// One CPU's part of the scheduler.
 #[derive(Clone, Copy, Default)]
 struct CpuSched {
-    /// The task it runs.
-    current: Option<u32>,
+    /// The thread it runs, as (task id, thread id).
+    current: Option<(u32, u32)>,
     /// Ticks of the current task's slice used.
     slice_used: u64,
     /// The current task may have to give up the CPU (it blocked or yielded, or a tick
@@ -189,27 +215,102 @@ impl Asids {
 }
 
 impl Kernel {
-    /// The id of the task running on this CPU.
+    /// The id of the task whose thread runs on this CPU.
     pub fn current_id(&self) -> Option<u32> {
-        self.cpus[cpu()].current
+        self.cpus[cpu()].current.map(|(task, _)| task)
     }
 
-    /// Make task `id` ready and tell the other CPUs (an idle one picks it up).
-    fn make_ready(&mut self, id: u32) {
-        self.ready.push_back(id);
+    /// The id of the thread running on this CPU.
+    pub fn current_tid(&self) -> Option<u32> {
+        self.cpus[cpu()].current.map(|(_, tid)| tid)
+    }
+
+    /// The thread running on this CPU.
+    pub fn current_thread_mut(&mut self) -> Option<&mut Thread> {
+        let (task, tid) = self.cpus[cpu()].current?;
+        self.tasks.get_mut(&task)?.thread_mut(tid)
+    }
+
+    /// Make thread `tid` of task `task` ready and tell the other CPUs (an idle one picks
+    /// it up).
+    fn make_ready(&mut self, task: u32, tid: u32) {
+        self.ready.push_back((task, tid));
         if self.cpus.iter().any(|c| c.idle) {
             crate::irq::kick_others();
         }
     }
 
+    /// A new thread of task `id` at `entry` with `x0 = arg` on the stack below
+    /// `stack_top`, ready to run. `TableFull` at `MAX_THREADS` threads, `NoMemory` past
+    /// the kernel-heap quota.
+    pub fn thread_create(
+        &mut self,
+        id: u32,
+        entry: u64,
+        stack_top: u64,
+        arg: u64,
+    ) -> Result<Arc<object::ThreadObj>, Error> {
+        let tid = self.next_id;
+        let t = self.tasks.get_mut(&id).ok_or(Error::BadHandle)?;
+        if t.threads.is_full() {
+            return Err(Error::TableFull);
+        }
+        let charge = t
+            .account
+            .charge(account::R::HeapBytes, account::THREAD_HEAP)?;
+        let mut frame = TrapFrame {
+            x: [0; 31],
+            sp_el0: stack_top,
+            elr: entry,
+            spsr: 0,
+        };
+        frame.x[0] = arg;
+        let obj = Arc::new(object::ThreadObj {
+            tid,
+            status: Mutex::new(None),
+        });
+        t.threads.push(Thread {
+            tid,
+            state: State::Ready,
+            frame,
+            parked: None,
+            obj: obj.clone(),
+            _charge: Some(charge),
+        });
+        self.next_id += 1;
+        self.make_ready(id, tid);
+        Ok(obj)
+    }
+
+    /// End the calling thread with `code`; its task ends with it if it was the last.
+    pub fn thread_exit(&mut self, code: u64) {
+        let Some((id, tid)) = self.cpus[cpu()].current else {
+            return;
+        };
+        let last = self.tasks.get(&id).is_none_or(|t| t.threads.len() <= 1);
+        if last {
+            self.destroy(id, (code, ExitHow::Exited));
+            return;
+        }
+        if let Some(t) = self.tasks.get_mut(&id) {
+            if let Some(i) = t.threads.iter().position(|th| th.tid == tid) {
+                let th = t.threads.remove(i);
+                *th.obj.status.lock() = Some((code, ExitHow::Exited));
+            }
+        }
+        self.cpus[cpu()].current = None;
+        self.cpus[cpu()].resched = true;
+        self.wake_where(|b| b == Block::Wait(tid));
+    }
+
     /// A task by id.
     pub fn task(&self, id: u32) -> Option<&Task> {
-        self.tasks.get(&id)
+        self.tasks.get(&id).map(|t| &**t)
     }
 
     /// A task by id, mutably.
     pub fn task_mut(&mut self, id: u32) -> Option<&mut Task> {
-        self.tasks.get_mut(&id)
+        self.tasks.get_mut(&id).map(|t| &mut **t)
     }
 
     /// Run `f` on every live task with its id.
@@ -294,10 +395,21 @@ impl Kernel {
             id,
             status: Mutex::new(None),
         });
-        let task = Task {
-            name: name.into(),
+        let mut threads = ArrayVec::new();
+        threads.push(Thread {
+            tid: id,
             state: State::Ready,
             frame,
+            parked: None,
+            obj: Arc::new(object::ThreadObj {
+                tid: id,
+                status: Mutex::new(None),
+            }),
+            _charge: None,
+        });
+        let task = alloc::boxed::Box::new(Task {
+            name: name.into(),
+            threads,
             space,
             handles: table,
             obj: obj.clone(),
@@ -310,40 +422,52 @@ impl Kernel {
             cpu_access: ArrayVec::new(),
             legacy: BTreeMap::new(),
             map_heap: account.charge(account::R::HeapBytes, 0)?,
-            parked: None,
             kill_pending: None,
             account,
             _charges: charges,
-        };
+        });
         self.tasks.insert(id, task);
-        self.make_ready(id);
+        self.make_ready(id, id);
         log::debug!("task {id} '{name}' spawned (ASID {asid})");
         Ok(obj)
     }
 
     /// End task `id` with `status`: close its handles, free its memory, wake waiters.
     pub fn destroy(&mut self, id: u32, status: (u64, ExitHow)) {
-        // A task running on another CPU goes when that CPU next enters the kernel.
+        // A task with a thread running on another CPU goes when the last such CPU
+        // next enters the kernel (`reap_killed`): its address space is in use there.
         let here = cpu();
+        if self
+            .tasks
+            .get(&id)
+            .is_some_and(|t| t.kill_pending.is_none())
+        {
+            if let Some(t) = self.tasks.get_mut(&id) {
+                t.kill_pending = Some(status);
+            }
+        }
+        if self.cpus[here].current.is_some_and(|(task, _)| task == id) {
+            self.cpus[here].current = None;
+            self.cpus[here].resched = true;
+        }
         let elsewhere = self
             .cpus
             .iter()
-            .enumerate()
-            .any(|(i, c)| i != here && c.current == Some(id));
+            .any(|c| c.current.is_some_and(|(task, _)| task == id));
         if elsewhere {
-            if let Some(t) = self.tasks.get_mut(&id) {
-                t.kill_pending.get_or_insert(status);
-            }
             crate::irq::kick_others();
             return;
         }
         let Some(mut task) = self.tasks.remove(&id) else {
             return;
         };
-        self.ready.retain(|&t| t != id);
-        if self.cpus[here].current == Some(id) {
-            self.cpus[here].current = None;
+        let status = task.kill_pending.unwrap_or(status);
+        self.ready.retain(|&(t, _)| t != id);
+        for th in &task.threads {
+            th.obj.status.lock().get_or_insert(status);
         }
+        let tids: ArrayVec<u32, { abi::limits::MAX_THREADS }> =
+            task.threads.iter().map(|th| th.tid).collect();
         let handles = task.handles.drain();
         drop(handles);
         // Open STARTs end as their END would (a killed writer's lines are cleaned).
@@ -360,7 +484,10 @@ impl Kernel {
         *task.obj.status.lock() = Some(status);
         // Waiters of this task re-issue their wait; receivers of any channel may have
         // lost their peer with the handles just closed, so they re-check too.
-        self.wake_where(|b| matches!(b, Block::Wait(t) if t == id) || matches!(b, Block::Recv(_)));
+        self.wake_where(|b| {
+            matches!(b, Block::Wait(t) if t == id || tids.contains(&t))
+                || matches!(b, Block::Recv(_))
+        });
         harness::on_task_end(self, id, &task.name, status);
     }
 
@@ -368,11 +495,13 @@ impl Kernel {
     pub fn wake_where(&mut self, pred: impl Fn(Block) -> bool) {
         let mut woken = false;
         for (&id, t) in self.tasks.iter_mut() {
-            if let State::Blocked(b) = t.state {
-                if pred(b) {
-                    t.state = State::Ready;
-                    self.ready.push_back(id);
-                    woken = true;
+            for th in t.threads.iter_mut() {
+                if let State::Blocked(b) = th.state {
+                    if pred(b) {
+                        th.state = State::Ready;
+                        self.ready.push_back((id, th.tid));
+                        woken = true;
+                    }
                 }
             }
         }
@@ -388,12 +517,11 @@ impl Kernel {
         me.resched = true;
     }
 
-    /// Block the current task (its frame is saved by the reschedule on the way out).
+    /// Block the current thread (its frame is saved by the reschedule on the way out).
     pub fn block_current(&mut self, why: Block) {
-        let me = &mut self.cpus[cpu()];
-        me.resched = true;
-        if let Some(t) = me.current.and_then(|id| self.tasks.get_mut(&id)) {
-            t.state = State::Blocked(why);
+        self.cpus[cpu()].resched = true;
+        if let Some(th) = self.current_thread_mut() {
+            th.state = State::Blocked(why);
         }
     }
 
@@ -420,22 +548,24 @@ impl Kernel {
         crate::blk::retire();
         let mut woken = false;
         for (&id, t) in self.tasks.iter_mut() {
-            let result = match t.state {
-                State::Blocked(Block::Fence(f)) if crate::fences::completed(f) => None,
-                State::Blocked(Block::FenceWait { fence, .. })
-                    if crate::fences::completed(fence) =>
-                {
-                    let failed = crate::fences::failed(fence);
-                    Some(if failed { Error::DeviceError as u64 } else { 0 })
+            for th in t.threads.iter_mut() {
+                let result = match th.state {
+                    State::Blocked(Block::Fence(f)) if crate::fences::completed(f) => None,
+                    State::Blocked(Block::FenceWait { fence, .. })
+                        if crate::fences::completed(fence) =>
+                    {
+                        let failed = crate::fences::failed(fence);
+                        Some(if failed { Error::DeviceError as u64 } else { 0 })
+                    }
+                    _ => continue,
+                };
+                if let Some(x0) = result {
+                    th.frame.x[0] = x0;
                 }
-                _ => continue,
-            };
-            if let Some(x0) = result {
-                t.frame.x[0] = x0;
+                th.state = State::Ready;
+                self.ready.push_back((id, th.tid));
+                woken = true;
             }
-            t.state = State::Ready;
-            self.ready.push_back(id);
-            woken = true;
         }
         if woken && self.cpus.iter().any(|c| c.idle) {
             crate::irq::kick_others();
@@ -447,17 +577,19 @@ impl Kernel {
         let now = crate::irq::ticks();
         let mut woken = false;
         for (&id, t) in self.tasks.iter_mut() {
-            let x0 = match t.state {
-                State::Blocked(Block::Sleep(deadline)) if now >= deadline => 0,
-                State::Blocked(Block::FenceWait { deadline, .. }) if now >= deadline => {
-                    Error::TimedOut as u64
-                }
-                _ => continue,
-            };
-            t.frame.x[0] = x0;
-            t.state = State::Ready;
-            self.ready.push_back(id);
-            woken = true;
+            for th in t.threads.iter_mut() {
+                let x0 = match th.state {
+                    State::Blocked(Block::Sleep(deadline)) if now >= deadline => 0,
+                    State::Blocked(Block::FenceWait { deadline, .. }) if now >= deadline => {
+                        Error::TimedOut as u64
+                    }
+                    _ => continue,
+                };
+                th.frame.x[0] = x0;
+                th.state = State::Ready;
+                self.ready.push_back((id, th.tid));
+                woken = true;
+            }
         }
         if woken && self.cpus.iter().any(|c| c.idle) {
             crate::irq::kick_others();
@@ -468,15 +600,15 @@ impl Kernel {
         harness::on_tick(self, now);
     }
 
-    /// A task running here that another CPU killed: end it now (its CPU is this one).
+    /// The thread running here belongs to a task that ended elsewhere: stop it, and end
+    /// the task if no other CPU still runs one of its threads.
     fn reap_killed(&mut self) {
         let here = cpu();
-        let Some(id) = self.cpus[here].current else {
+        let Some((id, _)) = self.cpus[here].current else {
             return;
         };
         if let Some(status) = self.tasks.get(&id).and_then(|t| t.kill_pending) {
             self.destroy(id, status);
-            self.cpus[here].resched = true;
         }
     }
 }
@@ -557,8 +689,9 @@ pub fn with_current_fast<R>(f: impl FnOnce(&mut Task) -> Option<R>) -> Option<R>
     if me.resched {
         return None;
     }
-    let t = k.tasks.get_mut(&me.current?)?;
-    if t.parked.is_some() || t.kill_pending.is_some() {
+    let (id, tid) = me.current?;
+    let t = k.tasks.get_mut(&id)?;
+    if t.kill_pending.is_some() || t.thread_mut(tid)?.parked.is_some() {
         return None;
     }
     f(t)
@@ -634,36 +767,43 @@ fn reschedule(mut guard: Guard, frame: &mut TrapFrame) {
     loop {
         let k = guard.as_mut().expect("task::init ran");
         let me = k.cpus[here];
-        // Fast path: nothing happened that could take the CPU from the current task.
+        // Fast path: nothing happened that could take the CPU from the current thread.
         if !me.resched && me.current.is_some() {
             return;
         }
         let running = me
             .current
-            .and_then(|id| k.tasks.get(&id))
-            .is_some_and(|t| t.state == State::Running);
+            .and_then(|(id, tid)| k.tasks.get_mut(&id)?.thread_mut(tid))
+            .is_some_and(|th| th.state == State::Running);
         if running && (me.slice_used < SLICE_TICKS || k.ready.is_empty()) {
             k.cpus[here].resched = false;
             return;
         }
-        // Save the outgoing task (if it still exists).
-        if let Some(id) = k.cpus[here].current.take() {
-            if let Some(t) = k.tasks.get_mut(&id) {
-                t.frame = frame.clone();
-                if t.state == State::Running {
-                    t.state = State::Ready;
-                    k.ready.push_back(id);
+        // Save the outgoing thread (if it still exists).
+        if let Some((id, tid)) = k.cpus[here].current.take() {
+            if let Some(th) = k.tasks.get_mut(&id).and_then(|t| t.thread_mut(tid)) {
+                th.frame = frame.clone();
+                if th.state == State::Running {
+                    th.state = State::Ready;
+                    k.ready.push_back((id, tid));
                 }
             }
         }
-        while let Some(id) = k.ready.pop_front() {
-            if let Some(t) = k.tasks.get_mut(&id) {
-                if t.state == State::Ready {
-                    t.state = State::Running;
-                    *frame = t.frame.clone();
-                    crate::arch::mmu::set_user_table(t.space.ttbr0());
+        while let Some((id, tid)) = k.ready.pop_front() {
+            let Some(t) = k.tasks.get_mut(&id) else {
+                continue;
+            };
+            if t.kill_pending.is_some() {
+                continue;
+            }
+            let ttbr0 = t.space.ttbr0();
+            if let Some(th) = t.thread_mut(tid) {
+                if th.state == State::Ready {
+                    th.state = State::Running;
+                    *frame = th.frame.clone();
+                    crate::arch::mmu::set_user_table(ttbr0);
                     k.cpus[here] = CpuSched {
-                        current: Some(id),
+                        current: Some((id, tid)),
                         slice_used: 0,
                         resched: false,
                         idle: false,

@@ -20,6 +20,8 @@ pub enum Object {
     Buffer(Arc<crate::buffer::Buffer>),
     /// A GPU resource backed by a buffer.
     Resource(Arc<crate::gpu::Resource>),
+    /// A thread of a task.
+    Thread(Arc<ThreadObj>),
 }
 
 impl Object {
@@ -30,6 +32,7 @@ impl Object {
             Object::Channel(_) => abi::ObjectKind::Channel,
             Object::Buffer(_) => abi::ObjectKind::Buffer,
             Object::Resource(_) => abi::ObjectKind::Resource,
+            Object::Thread(_) => abi::ObjectKind::Thread,
         }
     }
 }
@@ -39,6 +42,15 @@ pub struct TaskObj {
     /// Task id.
     pub id: u32,
     /// How it ended, once it has.
+    pub status: Mutex<Option<(u64, ExitHow)>>,
+}
+
+/// The part of a thread that outlives it for the holders of its handle.
+pub struct ThreadObj {
+    /// Thread id (unique among tasks and threads; a task's first thread has its id).
+    pub tid: u32,
+    /// Its exit code once it has ended (`thread_exit`, or its task's end: then the
+    /// task's code).
     pub status: Mutex<Option<(u64, ExitHow)>>,
 }
 

@@ -93,6 +93,14 @@ pub fn run(tally: &mut Tally, base: &Machine) -> Result<()> {
             Screen::Demo,
             false,
         ),
+        // A writer thread keeps drawing through the legacy mapping on another CPU while
+        // each present zaps and cleans it.
+        (
+            "legacy-race",
+            "exit=semihosting init=legacy_race dma=noncoherent",
+            Screen::Demo,
+            false,
+        ),
     ] {
         let mut m = smp.clone();
         m.initrd = Some(initrd.clone());

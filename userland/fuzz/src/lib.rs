@@ -218,7 +218,7 @@ pub fn err_name(e: Error) -> &'static str {
 
 /// Name of a syscall number.
 pub fn sys_name(num: u64) -> &'static str {
-    const NAMES: [&str; 33] = [
+    const NAMES: [&str; 35] = [
         "exit",
         "yield",
         "log",
@@ -252,6 +252,8 @@ pub fn sys_name(num: u64) -> &'static str {
         "blk_info",
         "blk_read",
         "quota",
+        "thread_create",
+        "thread_exit",
     ];
     NAMES.get(num as usize).copied().unwrap_or("UNKNOWN")
 }
@@ -384,6 +386,8 @@ pub fn documented(num: u64) -> Mask {
             DeviceError,
         ],
         Sys::Quota => &[InvalidArgument],
+        Sys::ThreadCreate => &[InvalidArgument, BadAddress, TableFull, NoMemory],
+        Sys::ThreadExit => &[],
     };
     errs.iter().fold(Mask::OK, |m, &e| m.or(e))
 }

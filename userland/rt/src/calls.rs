@@ -91,6 +91,42 @@ pub fn cycles() -> u64 {
     call(Sys::Cycles, [0; 6]).map(|(c, _)| c).unwrap_or(0)
 }
 
+/// `thread_create(entry, stack_top, arg)`: a new thread of this task running
+/// `entry(arg)` on the stack below `stack_top` (16-byte aligned); returns its handle
+/// (`WAIT | SHARE`; [`wait`] joins it).
+///
+/// # Safety
+/// `entry` must be an `extern "C" fn(u64) -> !` that ends with [`thread_exit`] (or
+/// `exit`), and `[stack_top - n, stack_top)` must be memory no one else uses for as long
+/// as the thread runs, large enough for it.
+pub unsafe fn thread_create(
+    entry: extern "C" fn(u64) -> !,
+    stack_top: u64,
+    arg: u64,
+) -> Result<Handle> {
+    call(
+        Sys::ThreadCreate,
+        [entry as usize as u64, stack_top, arg, 0, 0, 0],
+    )
+    .map(|(h, _)| Handle(h as u32))
+}
+
+/// `thread_exit(code)`: end the calling thread ([`wait`] on its handle returns `code`);
+/// the task ends with its last thread.
+pub fn thread_exit(code: u64) -> ! {
+    // SAFETY: `thread_exit` does not return; should a broken kernel return anyway, the
+    // `udf` kills the task rather than running on.
+    unsafe {
+        asm!(
+            "svc #0",
+            "udf #0",
+            in("x0") code,
+            in("x8") Sys::ThreadExit as u64,
+            options(noreturn, nostack),
+        )
+    }
+}
+
 /// The virtual counter CNTVCT_EL0: the system's time base, the same on every CPU
 /// (read without a syscall; `counter_frequency` ticks per second).
 pub fn counter() -> u64 {

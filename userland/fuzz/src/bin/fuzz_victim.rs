@@ -38,14 +38,15 @@ fn garbage(seed: u64, handles: &[Handle]) -> ! {
     let scratch = SCRATCH.0.get() as u64;
     for i in 0..300u64 {
         let mut g = Rng::derive(seed, 7, i);
-        // Never exit, wait or receive (a receive on a channel it made could block).
+        // Never exit (or end its only thread), wait or receive (a receive on a channel
+        // it made could block).
         let num = loop {
             let n = if g.chance(1, 10) {
                 g.next_u64()
             } else {
                 g.below(fuzz::LAST_SYSCALL + 3)
             };
-            if n != 0 && n != 4 && n != 12 {
+            if n != 0 && n != 4 && n != 12 && n != urt::Sys::ThreadExit as u64 {
                 break n;
             }
         };
@@ -83,6 +84,9 @@ fn garbage(seed: u64, handles: &[Handle]) -> ! {
                 }
             }
             3 => a[1] = 65 + g.below(10),
+            // thread_create: never a thread running garbage (its fault would end this
+            // task otherwise than its mode says): the stack is always misaligned.
+            n if n == urt::Sys::ThreadCreate as u64 => a[1] |= 8,
             _ => {}
         }
         // SAFETY: pointers the kernel may write through are refused or in SCRATCH;

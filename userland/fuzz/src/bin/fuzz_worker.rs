@@ -2102,9 +2102,13 @@ impl W {
         let want = match Sys::try_from(num) {
             Err(_) => Mask::err(Error::UnknownSyscall),
             Ok(s) => match s {
-                Sys::Exit | Sys::Yield | Sys::Cycles | Sys::Stats | Sys::GpuDisplayInfo => {
-                    return Ok(())
-                }
+                Sys::Exit
+                | Sys::ThreadExit
+                | Sys::ThreadCreate
+                | Sys::Yield
+                | Sys::Cycles
+                | Sys::Stats
+                | Sys::GpuDisplayInfo => return Ok(()),
                 Sys::Log => {
                     a[1] = if g.chance(1, 2) {
                         0

@@ -228,7 +228,11 @@ fn number(g: &mut Gen) -> u64 {
             v => v,
         },
         2 => (1 << 32) | (1 + g.rng.below(LAST_SYSCALL)),
-        _ => 1 + g.rng.below(LAST_SYSCALL),
+        // Not thread_exit: it would end this (single-threaded) task, like exit.
+        _ => match 1 + g.rng.below(LAST_SYSCALL) {
+            n if n == urt::Sys::ThreadExit as u64 => urt::Sys::Yield as u64,
+            n => n,
+        },
     }
 }
 
@@ -245,6 +249,12 @@ fn args_for(g: &mut Gen, num: u64, sleeps: &mut u64) -> [u64; 6] {
         };
     }
     match num {
+        n if n == urt::Sys::ThreadCreate as u64 => {
+            // thread_create(entry, stack, arg): garbage, but never a thread running
+            // garbage code (it would fault and take this task with it): the stack is
+            // always misaligned.
+            a[1] |= 8;
+        }
         2 => {
             // log(ptr, len): never print garbage; a valid pointer gets len 0 or > 4096.
             let (p, kind) = g.ptr();
