@@ -24,6 +24,9 @@ use crate::stats::Stats;
 use crate::violation::{Actor, Kind, Violation, Writer};
 use crate::{byte_mask, SetWayOp, SetWayOperand, LINE};
 
+/// Violations of one signature kept in full (see [`Model::report`]).
+pub const KEPT_PER_SIGNATURE: u32 = 4;
+
 /// Read access to the guest's RAM as QEMU holds it (which, since QEMU has no caches, is
 /// what the CPUs see). Needed only for snapshots (the modelled RAM contents).
 pub trait Ram: Send {
@@ -74,6 +77,8 @@ pub struct Model {
     pub(crate) ram: Option<Box<dyn Ram>>,
     pub(crate) stats: Stats,
     pub(crate) kept: Vec<Violation>,
+    /// How many violations of each signature (kind, actor, writer) are kept.
+    kept_signatures: std::collections::HashMap<(Kind, u64, u64), u32>,
     /// Per CPU: lines written back by a clean that no completing DSB has followed yet.
     pub(crate) pending_clean: Vec<Vec<usize>>,
     /// Per CPU: set/way operations not yet applied (they take effect at a DSB).
@@ -98,6 +103,7 @@ impl Model {
             ram,
             stats: Stats::default(),
             kept: Vec::new(),
+            kept_signatures: std::collections::HashMap::new(),
             clean_not_dirty: 0,
             invalidate_not_stale: 0,
         }
@@ -129,8 +135,11 @@ impl Model {
         self.lines.index(pa).map_or(0, |i| self.lines.stale[i])
     }
 
-    /// Record a violation on line `i` (in full for the first of its kind on the line,
-    /// while fewer than `keep` are kept).
+    /// Record a violation on line `i`. It is kept in full if it is the first of its
+    /// kind on the line, fewer than `keep` are kept, and fewer than
+    /// [`KEPT_PER_SIGNATURE`] of the same signature (kind, acting instruction or
+    /// device, writing instruction or device): a missing clean over a whole frame
+    /// shows as its first lines, and other problems still get room.
     pub(crate) fn report(
         &mut self,
         i: usize,
@@ -144,7 +153,23 @@ impl Model {
         let bit = 1u8 << kind.index();
         let first = self.lines.reported[i] & bit == 0;
         self.lines.reported[i] |= bit;
-        if first && self.kept.len() < self.cfg.keep {
+        let actor_sig = match actor {
+            Actor::Cpu { origin, .. } => u64::from(origin.insn),
+            Actor::Device(_) => 1 << 40,
+            Actor::End => 1 << 41,
+        };
+        let writer_sig = match writer {
+            Some(Writer::CpuStore(o)) => u64::from(o.insn),
+            Some(Writer::NcStore(o)) => u64::from(o.insn) | 1 << 40,
+            Some(Writer::Device(_)) => 1 << 41,
+            None => 1 << 42,
+        };
+        let same = self
+            .kept_signatures
+            .entry((kind, actor_sig, writer_sig))
+            .or_insert(0);
+        if first && *same < KEPT_PER_SIGNATURE && self.kept.len() < self.cfg.keep {
+            *same += 1;
             self.kept.push(Violation {
                 kind,
                 line: self.lines.address(i),

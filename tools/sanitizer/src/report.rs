@@ -19,6 +19,13 @@ pub struct Report {
     pub text: String,
 }
 
+impl Report {
+    /// The JSON form, indented.
+    pub fn json_pretty(&self) -> String {
+        serde_json::to_string_pretty(&self.json).unwrap_or_default()
+    }
+}
+
 fn sys_name(nr: u64) -> String {
     abi::Sys::try_from(nr).map_or(format!("syscall {nr}"), |s| {
         let d = format!("{s:?}");
@@ -82,6 +89,23 @@ pub fn describe_syscall(s: &Syscall) -> String {
     }
 }
 
+/// What the kernel issued during a syscall: `64 DC CVAC, 1 DSB` or `no maintenance`.
+fn issued(s: &Syscall) -> String {
+    let mut parts: Vec<String> = DcOp::ALL
+        .iter()
+        .filter(|op| s.dc[op.index()] > 0)
+        .map(|op| format!("{} {}", s.dc[op.index()], op.name()))
+        .collect();
+    if s.dsb > 0 {
+        parts.push(format!("{} DSB", s.dsb));
+    }
+    if parts.is_empty() {
+        "no maintenance".into()
+    } else {
+        parts.join(", ")
+    }
+}
+
 impl Sanitizer {
     /// Name `pc` (kernel symbols, the user program whose code is there, or the raw
     /// address).
@@ -109,30 +133,31 @@ impl Sanitizer {
         json!({ "cpu": o.cpu, "pc": format!("{pc:#x}"), "at": self.name_pc(syms, pc) })
     }
 
-    fn syscalls_after(&self, syms: &Symbols, o: Origin, limit: usize) -> Vec<Value> {
-        let Some(cpu) = self.cpus.get(usize::from(o.cpu)) else {
-            return Vec::new();
-        };
-        cpu.syscalls
+    /// The syscalls made after instruction `o` by the address space that last stored
+    /// to `line`'s page (the task whose write it was).
+    fn syscalls_after(&self, syms: &Symbols, o: Origin, line: u64, limit: usize) -> Vec<Value> {
+        let space = self.store_va(line).map(|(_, space)| space);
+        self.syscalls
             .iter()
-            .filter(|s| s.seq > o.seq)
+            .filter(|s| s.seq > o.seq && space.is_none_or(|sp| sp == s.space))
             .take(limit)
             .map(|s| {
                 json!({
                     "call": describe_syscall(s),
                     "pc": format!("{:#x}", s.pc),
                     "caller": self.name_pc(syms, s.lr),
+                    "kernel_issued": issued(s),
                 })
             })
             .collect()
     }
 
-    fn writer_json(&self, syms: &Symbols, w: Option<Writer>) -> Value {
+    fn writer_json(&self, syms: &Symbols, w: Option<Writer>, line: u64) -> Value {
         match w {
             Some(Writer::CpuStore(o)) => {
                 let mut v = self.origin_json(syms, o);
                 v["kind"] = "cacheable store".into();
-                v["then"] = self.syscalls_after(syms, o, 6).into();
+                v["then"] = self.syscalls_after(syms, o, line, 4).into();
                 v
             }
             Some(Writer::NcStore(o)) => {
@@ -190,7 +215,7 @@ impl Sanitizer {
             });
         let va = match v.actor {
             Actor::Cpu { va, .. } if va != 0 => Some(va & !63),
-            _ => self.store_va(v.line),
+            _ => self.store_va(v.line).map(|(va, _)| va),
         };
         json!({
             "kind": v.kind.name(),
@@ -200,7 +225,7 @@ impl Sanitizer {
             "bytes": format!("{first}..={last}"),
             "buffer": resource,
             "by": actor,
-            "writer": self.writer_json(syms, v.writer),
+            "writer": self.writer_json(syms, v.writer, v.line),
         })
     }
 

@@ -13,24 +13,34 @@ use cachemodel::{Config, DcOp, DevCmd, MemType, Model, Observer, Origin, SetWayO
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
-/// Syscalls remembered per CPU.
-const SYSCALL_LOG: usize = 256;
+/// Syscalls remembered.
+const SYSCALL_LOG: usize = 4096;
 /// `DC ZVA` block size (`DCZID_EL0.BS` = 4 words on QEMU's Cortex-A72).
 const ZVA_BLOCK: u64 = 64;
 
 /// One executed `SVC`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Syscall {
-    /// The CPU's syscall sequence number (the model's `Origin::seq` counts them).
+    /// Its number (syscalls on all CPUs counted; the model's `Origin::seq` is the count
+    /// when an instruction ran).
     pub seq: u32,
+    /// The CPU.
+    pub cpu: usize,
+    /// TTBR0_EL1 then: the address space (task) that made the call.
+    pub space: u64,
     /// PC of the `SVC`.
     pub pc: u64,
     /// Link register (the caller of the syscall wrapper).
     pub lr: u64,
     /// `x8`: the call number.
     pub nr: u64,
-    /// `x0..x3`.
-    pub args: [u64; 4],
+    /// `x0..x5`.
+    pub args: [u64; 6],
+    /// Lines the kernel cleaned / invalidated / cleaned+invalidated by address on this
+    /// CPU from this call until the CPU's next one (what the call really issued).
+    pub dc: [u32; 3],
+    /// Completing `DSB`s in the same span.
+    pub dsb: u32,
 }
 
 /// A translated instruction the model's origins name.
@@ -60,8 +70,8 @@ pub struct Command {
 pub(crate) struct Cpu {
     pub(crate) regime: Regime,
     tlb: Tlb,
-    pub(crate) seq: u32,
-    pub(crate) syscalls: VecDeque<Syscall>,
+    /// The number of this CPU's last syscall.
+    last_call: Option<u32>,
 }
 
 /// Things the sanitizer could not follow, and other counts.
@@ -98,8 +108,13 @@ pub struct Sanitizer {
     pub(crate) bus: Bus,
     pub(crate) commands: HashMap<u32, Command>,
     pub(crate) frames: Option<Frames>,
-    /// Per RAM page: the virtual page of the last store to it.
-    page_va: Vec<u64>,
+    /// Per RAM page: the virtual page of the last cacheable store to it, and the
+    /// address space (TTBR0_EL1) it was made in.
+    page_store: Vec<(u64, u64)>,
+    /// Syscalls so far (the last [`SYSCALL_LOG`]).
+    pub(crate) syscalls: VecDeque<Syscall>,
+    /// Syscalls counted (24 bits).
+    seq: u32,
     pub(crate) counts: Counts,
     /// Problems with the sanitizer's own output (image files).
     pub(crate) errors: Vec<String>,
@@ -131,8 +146,7 @@ impl Sanitizer {
                 .map(|_| Cpu {
                     regime: Regime::default(),
                     tlb: Tlb::new(),
-                    seq: 0,
-                    syscalls: VecDeque::new(),
+                    last_call: None,
                 })
                 .collect(),
             opts,
@@ -148,7 +162,9 @@ impl Sanitizer {
             bus,
             commands: HashMap::new(),
             frames,
-            page_va: vec![0; (ram_size / 4096) as usize],
+            page_store: vec![(0, 0); (ram_size / 4096) as usize],
+            syscalls: VecDeque::new(),
+            seq: 0,
             counts: Counts::default(),
             errors: Vec::new(),
         })
@@ -163,6 +179,11 @@ impl Sanitizer {
         let ram = RamFile::open(&path, opts.ram_base)?;
         let size = opts.ram_size.unwrap_or(ram.len()).min(ram.len());
         Sanitizer::with_memory(opts, cpus, Arc::new(ram), size)
+    }
+
+    /// The options it runs with.
+    pub fn options(&self) -> &Options {
+        &self.opts
     }
 
     /// The model (tests, reports).
@@ -190,7 +211,7 @@ impl Sanitizer {
         Origin {
             cpu: cpu as u8,
             insn,
-            seq: self.cpus[cpu].seq,
+            seq: self.seq,
         }
     }
 
@@ -270,11 +291,12 @@ impl Sanitizer {
                 continue;
             };
             if store && mt == MemType::WriteBack {
+                let space = self.cpus[cpu].regime.ttbr0;
                 if let Some(p) = pa
                     .checked_sub(self.opts.ram_base)
-                    .and_then(|o| self.page_va.get_mut((o >> 12) as usize))
+                    .and_then(|o| self.page_store.get_mut((o >> 12) as usize))
                 {
-                    *p = va & !0xfff;
+                    *p = (va & !0xfff, space);
                 }
             }
             for (line, mask) in cachemodel::line_pieces(pa, len) {
@@ -392,6 +414,15 @@ impl Sanitizer {
         if let Some((pa, _)) = self.translate(cpu, xt, None) {
             self.model.dc_va(origin, op, pa, xt);
         }
+        if let Some(call) = self.current_call(cpu) {
+            call.dc[op.index()] += 1;
+        }
+    }
+
+    /// The log entry of `cpu`'s last syscall.
+    fn current_call(&mut self, cpu: usize) -> Option<&mut Syscall> {
+        let seq = self.cpus[cpu].last_call?;
+        self.syscalls.iter_mut().rev().find(|s| s.seq == seq)
     }
 
     /// `DC CSW/ISW/CISW, Xt` executed on `cpu`.
@@ -407,8 +438,11 @@ impl Sanitizer {
     pub fn dsb(&mut self, cpu: usize, insn: u32, crm: u8) {
         let cpu = cpu.min(self.cpus.len() - 1);
         let origin = self.origin(cpu, insn);
-        self.model
-            .dsb(origin, crate::insn::dsb_completes_maintenance(crm));
+        let completes = crate::insn::dsb_completes_maintenance(crm);
+        self.model.dsb(origin, completes);
+        if let Some(call) = self.current_call(cpu).filter(|_| completes) {
+            call.dsb += 1;
+        }
     }
 
     /// `MSR <reg>, Xt` executed on `cpu`.
@@ -437,27 +471,32 @@ impl Sanitizer {
     }
 
     /// An `SVC` on `cpu` at `pc` with `lr`, call number `nr` and its first arguments.
-    pub fn svc(&mut self, cpu: usize, pc: u64, lr: u64, nr: u64, args: [u64; 4]) {
+    pub fn svc(&mut self, cpu: usize, pc: u64, lr: u64, nr: u64, args: [u64; 6]) {
         let cpu = cpu.min(self.cpus.len() - 1);
         self.counts.syscalls += 1;
-        let c = &mut self.cpus[cpu];
-        c.seq = c.seq.wrapping_add(1) & 0xff_ffff;
-        if c.syscalls.len() == SYSCALL_LOG {
-            c.syscalls.pop_front();
+        self.seq = self.seq.wrapping_add(1) & 0xff_ffff;
+        if self.syscalls.len() == SYSCALL_LOG {
+            self.syscalls.pop_front();
         }
-        c.syscalls.push_back(Syscall {
-            seq: c.seq,
+        self.syscalls.push_back(Syscall {
+            seq: self.seq,
+            cpu,
+            space: self.cpus[cpu].regime.ttbr0,
             pc,
             lr,
             nr,
             args,
+            dc: [0; 3],
+            dsb: 0,
         });
+        self.cpus[cpu].last_call = Some(self.seq);
     }
 
-    /// The virtual page of the last cacheable store to the page holding `pa`.
-    pub(crate) fn store_va(&self, pa: u64) -> Option<u64> {
+    /// The virtual address of `pa` in the last cacheable store to its page, and the
+    /// address space of that store.
+    pub(crate) fn store_va(&self, pa: u64) -> Option<(u64, u64)> {
         let off = pa.checked_sub(self.opts.ram_base)?;
-        let page = *self.page_va.get((off >> 12) as usize)?;
-        (page != 0).then_some(page | (pa & 0xfff))
+        let (page, space) = *self.page_store.get((off >> 12) as usize)?;
+        (page != 0).then_some((page | (pa & 0xfff), space))
     }
 }

@@ -92,6 +92,13 @@ impl Symbols {
                     .location
                     .as_ref()
                     .and_then(|l| Some(format!("{}:{}", short_path(l.file?), l.line.unwrap_or(0))));
+                // Frames of core and of third-party crates say little about the kernel.
+                let library = func.as_deref().is_some_and(|f| {
+                    f.starts_with("core::") || f.starts_with("<core::") || f.starts_with("<tock")
+                }) || loc.as_deref().is_some_and(|l| l.contains("crates.io"));
+                if library {
+                    continue;
+                }
                 match (func, loc) {
                     (Some(func), Some(loc)) => names.push(format!("{func} ({loc})")),
                     (Some(func), None) => names.push(func),
@@ -103,6 +110,7 @@ impl Symbols {
         if names.is_empty() {
             return k.find_symbol(pc).map(demangled);
         }
+        names.truncate(3);
         Some(names.join(" <- "))
     }
 

@@ -160,9 +160,10 @@ pub fn render(r: &Value) -> String {
             for call in w["then"].as_array().into_iter().flatten() {
                 let _ = writeln!(
                     t,
-                    "    then     {} from {}",
+                    "    then     {} from {}: the kernel issued {}",
                     s(&call["call"]),
-                    s(&call["caller"])
+                    s(&call["caller"]),
+                    s(&call["kernel_issued"])
                 );
             }
         }

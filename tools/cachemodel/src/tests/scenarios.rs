@@ -367,3 +367,26 @@ fn each_line_reports_each_kind_in_full_once() {
     assert_eq!(s.m.violations().len(), 1, "kept once");
     assert_eq!(s.m.violation_lines(), 1);
 }
+
+#[test]
+fn kept_violations_are_diverse() {
+    let mut s = Sim::new();
+    s.fill(0, BUF, 4096, 1); // one store instruction per 8 bytes: many signatures
+    let o = origin(0, 5);
+    for at in (BUF..BUF + 4096).step_by(64) {
+        s.m.store(o, at, at, 8, WB); // the same instruction dirtied every line last
+    }
+    s.device_reads(1, BUF, 4096);
+    assert_eq!(s.total(), 64);
+    assert_eq!(
+        s.m.violations().len(),
+        crate::model::KEPT_PER_SIGNATURE as usize
+    );
+    s.store(1, BUF + 8192, &[1; 8], WB);
+    s.device_reads(2, BUF + 8192, 64);
+    assert_eq!(
+        s.m.violations().len(),
+        crate::model::KEPT_PER_SIGNATURE as usize + 1,
+        "another writer gets room"
+    );
+}
