@@ -12,7 +12,8 @@
 //! device or RAM) and the instructions the sanitizer watches (`DC`, `DSB`, `MSR` to the
 //! translation registers, `TLBI`, `SVC`) get an execution callback that reads their
 //! operand registers. Everything goes to one [`sanitizer::Sanitizer`]; at exit its
-//! report is printed and written. What the sanitizer models and what it cannot see is
+//! report is printed (stderr) and written (`report=FILE.json`, and the same text
+//! beside it as `FILE.txt`). What the sanitizer models and what it cannot see is
 //! in the `sanitizer` crate's documentation.
 //!
 //! Built on the `qemu-plugin` crate (GPL-2.0-or-later, plugin API version 4, which
@@ -86,8 +87,11 @@ fn finish() {
     let report = s.report();
     eprint!("{}", report.text);
     if let Some(path) = s.options().report.clone() {
-        if let Err(e) = std::fs::write(&path, report.json_pretty()) {
-            eprintln!("sanitizer: writing {}: {e}", path.display());
+        let text = path.with_extension("txt");
+        for (p, body) in [(&path, report.json_pretty()), (&text, report.text.clone())] {
+            if let Err(e) = std::fs::write(p, body) {
+                eprintln!("sanitizer: writing {}: {e}", p.display());
+            }
         }
     }
 }
@@ -153,16 +157,15 @@ impl HasCallbacks for Plugin {
         tb: TranslationBlock,
     ) -> qemu_plugin::Result<()> {
         let tb_pc = tb.vaddr();
-        let mut words = Vec::new();
+        let mut code = Vec::new();
         for insn in tb.instructions() {
-            let data = insn.data();
-            let word = match data.get(..4) {
-                Some(b) => u32::from_le_bytes([b[0], b[1], b[2], b[3]]),
-                None => continue,
-            };
-            words.extend_from_slice(&data[..4]);
+            code.extend_from_slice(insn.data().get(..4).unwrap_or(&[0; 4]));
+        }
+        let block = state().block(tb_pc, &code);
+        for (insn, word) in tb.instructions().zip(code.chunks_exact(4)) {
+            let word = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
             let pc = insn.vaddr();
-            let id = state().insn(pc, word, tb_pc);
+            let id = state().insn(pc, word, block);
             insn.register_memory_access_callback(
                 move |vcpu, info, va| {
                     let Some(hw) = info.hwaddr(va) else {
@@ -210,14 +213,11 @@ impl HasCallbacks for Plugin {
                     move |vcpu| {
                         let args = [0, 1, 2, 3, 4, 5].map(|r| xreg(vcpu, r));
                         let (nr, lr) = (xreg(vcpu, 8), xreg(vcpu, 30));
-                        state().svc(vcpu as usize, pc, lr, nr, args);
+                        state().svc(vcpu as usize, id, lr, nr, args);
                     },
                     regs,
                 ),
             }
-        }
-        if tb_pc < 1 << 48 {
-            state().user_block(tb_pc, &words);
         }
         Ok(())
     }

@@ -107,17 +107,17 @@ fn issued(s: &Syscall) -> String {
 }
 
 impl Sanitizer {
-    /// Name `pc` (kernel symbols, the user program whose code is there, or the raw
+    /// Name `pc`, an address of the program that ran translation block `block`
+    /// (kernel symbols, the user program whose code the block holds, or the raw
     /// address).
-    pub(crate) fn name_pc(&self, syms: &Symbols, pc: u64) -> String {
+    pub(crate) fn name_pc(&self, syms: &Symbols, pc: u64, block: u32) -> String {
         let named = if pc >= KERNEL_VA {
             syms.kernel(pc)
         } else {
-            self.user_code
-                .range(..=pc)
-                .next_back()
-                .filter(|(start, code)| pc < **start + code.len() as u64)
-                .and_then(|(start, code)| syms.user(pc, &code[(pc - start) as usize..]))
+            self.blocks.get(block as usize).and_then(|(start, code)| {
+                let program = syms.user_program(*start, code)?;
+                syms.user_symbol(program, pc)
+            })
         };
         match named {
             Some(n) => format!("{pc:#x} {n}"),
@@ -129,35 +129,39 @@ impl Sanitizer {
     }
 
     fn origin_json(&self, syms: &Symbols, o: Origin) -> Value {
-        let pc = self.insns.get(o.insn as usize).map_or(0, |i| i.pc);
-        json!({ "cpu": o.cpu, "pc": format!("{pc:#x}"), "at": self.name_pc(syms, pc) })
+        let i = self
+            .insns
+            .get(o.insn as usize)
+            .copied()
+            .unwrap_or(self.insns[0]);
+        json!({ "cpu": o.cpu, "pc": format!("{:#x}", i.pc), "at": self.name_pc(syms, i.pc, i.block) })
     }
 
-    /// The syscalls made after instruction `o` by the address space that last stored
-    /// to `line`'s page (the task whose write it was).
-    fn syscalls_after(&self, syms: &Symbols, o: Origin, line: u64, limit: usize) -> Vec<Value> {
-        let space = self.store_va(line).map(|(_, space)| space);
-        self.syscalls
-            .iter()
-            .filter(|s| s.seq > o.seq && space.is_none_or(|sp| sp == s.space))
-            .take(limit)
+    /// The syscalls of kept violation `index`'s writing task between its store and
+    /// the violation.
+    fn syscalls_after(&self, syms: &Symbols, index: usize) -> Vec<Value> {
+        self.violation_calls
+            .get(index)
+            .into_iter()
+            .flatten()
             .map(|s| {
+                let block = self.insns.get(s.insn as usize).map_or(0, |i| i.block);
                 json!({
                     "call": describe_syscall(s),
                     "pc": format!("{:#x}", s.pc),
-                    "caller": self.name_pc(syms, s.lr),
+                    "caller": self.name_pc(syms, s.lr, block),
                     "kernel_issued": issued(s),
                 })
             })
             .collect()
     }
 
-    fn writer_json(&self, syms: &Symbols, w: Option<Writer>, line: u64) -> Value {
+    fn writer_json(&self, syms: &Symbols, w: Option<Writer>, index: usize) -> Value {
         match w {
             Some(Writer::CpuStore(o)) => {
                 let mut v = self.origin_json(syms, o);
                 v["kind"] = "cacheable store".into();
-                v["then"] = self.syscalls_after(syms, o, line, 4).into();
+                v["then"] = self.syscalls_after(syms, index).into();
                 v
             }
             Some(Writer::NcStore(o)) => {
@@ -183,7 +187,7 @@ impl Sanitizer {
         }
     }
 
-    fn violation_json(&self, syms: &Symbols, v: &Violation) -> Value {
+    fn violation_json(&self, syms: &Symbols, index: usize, v: &Violation) -> Value {
         let actor = match v.actor {
             Actor::Cpu { origin, va } => {
                 let mut a = self.origin_json(syms, origin);
@@ -225,7 +229,7 @@ impl Sanitizer {
             "bytes": format!("{first}..={last}"),
             "buffer": resource,
             "by": actor,
-            "writer": self.writer_json(syms, v.writer, v.line),
+            "writer": self.writer_json(syms, v.writer, index),
         })
     }
 
@@ -260,7 +264,8 @@ impl Sanitizer {
         let details: Vec<Value> = m
             .violations()
             .iter()
-            .map(|v| self.violation_json(&syms, v))
+            .enumerate()
+            .map(|(i, v)| self.violation_json(&syms, i, v))
             .collect();
         let frames = self.frames.as_ref().map(|f| {
             json!({

@@ -10,11 +10,13 @@ use crate::phys::{PhysMem, RamFile, SharedMem};
 use crate::virtio::mmio::Mmio;
 use crate::virtio::{Bus, Completed, FrameOp, Submitted};
 use cachemodel::{Config, DcOp, DevCmd, MemType, Model, Observer, Origin, SetWayOp};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 /// Syscalls remembered.
 const SYSCALL_LOG: usize = 4096;
+/// User addresses are below this (TTBR0, 48 bits).
+pub const USER_END: u64 = 1 << 48;
 /// `DC ZVA` block size (`DCZID_EL0.BS` = 4 words on QEMU's Cortex-A72).
 const ZVA_BLOCK: u64 = 64;
 
@@ -30,6 +32,8 @@ pub struct Syscall {
     pub space: u64,
     /// PC of the `SVC`.
     pub pc: u64,
+    /// The `SVC` instruction ([`Sanitizer::insn`]).
+    pub insn: u32,
     /// Link register (the caller of the syscall wrapper).
     pub lr: u64,
     /// `x8`: the call number.
@@ -50,8 +54,10 @@ pub struct Insn {
     pub pc: u64,
     /// Its encoding.
     pub word: u32,
-    /// The start of the translation block it was translated in.
-    pub tb: u64,
+    /// The translation block it was translated in ([`Sanitizer::block`]): all user
+    /// programs are linked at the same addresses, so the block's bytes say which
+    /// program an EL0 instruction belongs to.
+    pub block: u32,
 }
 
 /// A device command the model's `DevCmd`s name.
@@ -102,9 +108,11 @@ pub struct Sanitizer {
     pub(crate) mem: Arc<dyn PhysMem>,
     pub(crate) cpus: Vec<Cpu>,
     pub(crate) insns: Vec<Insn>,
-    insn_ids: HashMap<(u64, u32), u32>,
-    /// Code bytes of translation blocks at EL0 (to tell user programs apart).
-    pub(crate) user_code: BTreeMap<u64, Vec<u8>>,
+    insn_ids: HashMap<(u64, u32, u32), u32>,
+    /// Translation blocks: start address and code bytes (EL0 blocks only keep their
+    /// bytes), and their ids.
+    pub(crate) blocks: Vec<(u64, Vec<u8>)>,
+    block_ids: HashMap<(u64, Vec<u8>), u32>,
     pub(crate) bus: Bus,
     pub(crate) commands: HashMap<u32, Command>,
     pub(crate) frames: Option<Frames>,
@@ -118,6 +126,9 @@ pub struct Sanitizer {
     pub(crate) counts: Counts,
     /// Problems with the sanitizer's own output (image files).
     pub(crate) errors: Vec<String>,
+    /// For each kept violation: the syscalls its writing task made between its store
+    /// and the violation (taken when it is found; the log is a ring).
+    pub(crate) violation_calls: Vec<Vec<Syscall>>,
 }
 
 impl Sanitizer {
@@ -155,10 +166,11 @@ impl Sanitizer {
             insns: vec![Insn {
                 pc: 0,
                 word: 0,
-                tb: 0,
+                block: 0,
             }],
             insn_ids: HashMap::new(),
-            user_code: BTreeMap::new(),
+            blocks: vec![(0, Vec::new())],
+            block_ids: HashMap::new(),
             bus,
             commands: HashMap::new(),
             frames,
@@ -167,6 +179,7 @@ impl Sanitizer {
             seq: 0,
             counts: Counts::default(),
             errors: Vec::new(),
+            violation_calls: Vec::new(),
         })
     }
 
@@ -191,20 +204,33 @@ impl Sanitizer {
         &self.model
     }
 
-    /// The id of a translated instruction (the same for the same PC and encoding).
-    pub fn insn(&mut self, pc: u64, word: u32, tb: u64) -> u32 {
-        if let Some(&id) = self.insn_ids.get(&(pc, word)) {
+    /// The id of a translation block starting at `pc` with code `bytes` (the same for
+    /// the same start and bytes). Kernel blocks are not told apart.
+    pub fn block(&mut self, pc: u64, bytes: &[u8]) -> u32 {
+        let key = if pc < USER_END {
+            (pc, bytes.to_vec())
+        } else {
+            (u64::MAX, Vec::new())
+        };
+        if let Some(&id) = self.block_ids.get(&key) {
             return id;
         }
-        let id = self.insns.len() as u32;
-        self.insns.push(Insn { pc, word, tb });
-        self.insn_ids.insert((pc, word), id);
+        let id = self.blocks.len() as u32;
+        self.blocks.push(key.clone());
+        self.block_ids.insert(key, id);
         id
     }
 
-    /// A translation block at EL0 (its bytes identify the user program later).
-    pub fn user_block(&mut self, pc: u64, bytes: &[u8]) {
-        self.user_code.entry(pc).or_insert_with(|| bytes.to_vec());
+    /// The id of a translated instruction (the same for the same PC, encoding and
+    /// block).
+    pub fn insn(&mut self, pc: u64, word: u32, block: u32) -> u32 {
+        if let Some(&id) = self.insn_ids.get(&(pc, word, block)) {
+            return id;
+        }
+        let id = self.insns.len() as u32;
+        self.insns.push(Insn { pc, word, block });
+        self.insn_ids.insert((pc, word, block), id);
+        id
     }
 
     fn origin(&self, cpu: usize, insn: u32) -> Origin {
@@ -313,6 +339,29 @@ impl Sanitizer {
                 self.poll();
             }
         }
+        self.note();
+    }
+
+    /// Calls each new kept violation's writer made before it (see `violation_calls`).
+    #[inline]
+    fn note(&mut self) {
+        let kept = self.model.violations().len();
+        while self.violation_calls.len() < kept {
+            let v = self.model.violations()[self.violation_calls.len()];
+            let calls = match v.writer {
+                Some(cachemodel::Writer::CpuStore(o)) => {
+                    let space = self.store_va(v.line).map(|(_, space)| space);
+                    self.syscalls
+                        .iter()
+                        .filter(|s| s.seq > o.seq && space.is_none_or(|sp| sp == s.space))
+                        .take(4)
+                        .copied()
+                        .collect()
+                }
+                _ => Vec::new(),
+            };
+            self.violation_calls.push(calls);
+        }
     }
 
     /// Collect device completions (used rings).
@@ -388,6 +437,7 @@ impl Sanitizer {
                 info.completed = true;
             }
         }
+        self.note();
     }
 
     /// `DC <op>, Xt` by address executed on `cpu` with operand `xt`.
@@ -417,6 +467,7 @@ impl Sanitizer {
         if let Some(call) = self.current_call(cpu) {
             call.dc[op.index()] += 1;
         }
+        self.note();
     }
 
     /// The log entry of `cpu`'s last syscall.
@@ -443,6 +494,7 @@ impl Sanitizer {
         if let Some(call) = self.current_call(cpu).filter(|_| completes) {
             call.dsb += 1;
         }
+        self.note();
     }
 
     /// `MSR <reg>, Xt` executed on `cpu`.
@@ -471,7 +523,7 @@ impl Sanitizer {
     }
 
     /// An `SVC` on `cpu` at `pc` with `lr`, call number `nr` and its first arguments.
-    pub fn svc(&mut self, cpu: usize, pc: u64, lr: u64, nr: u64, args: [u64; 6]) {
+    pub fn svc(&mut self, cpu: usize, insn: u32, lr: u64, nr: u64, args: [u64; 6]) {
         let cpu = cpu.min(self.cpus.len() - 1);
         self.counts.syscalls += 1;
         self.seq = self.seq.wrapping_add(1) & 0xff_ffff;
@@ -482,7 +534,8 @@ impl Sanitizer {
             seq: self.seq,
             cpu,
             space: self.cpus[cpu].regime.ttbr0,
-            pc,
+            pc: self.insns.get(insn as usize).map_or(0, |i| i.pc),
+            insn,
             lr,
             nr,
             args,

@@ -114,13 +114,19 @@ impl Symbols {
         Some(names.join(" <- "))
     }
 
-    /// `program: function` of a user PC whose translated code bytes are `code` (the
-    /// instruction words from `pc` on).
-    pub fn user(&self, pc: u64, code: &[u8]) -> Option<String> {
-        let p = self
-            .programs
+    /// The user program whose bytes at `pc` are `code` (a translation block).
+    pub fn user_program(&self, pc: u64, code: &[u8]) -> Option<usize> {
+        if code.is_empty() {
+            return None;
+        }
+        self.programs
             .iter()
-            .find(|p| !code.is_empty() && p.bytes_at(pc, code.len()) == Some(code))?;
+            .position(|p| p.bytes_at(pc, code.len()) == Some(code))
+    }
+
+    /// `program: function` of `pc` in user program `program`.
+    pub fn user_symbol(&self, program: usize, pc: u64) -> Option<String> {
+        let p = self.programs.get(program)?;
         let func = p
             .loader
             .find_symbol(pc)

@@ -11,6 +11,8 @@
 //!   results and plots to `target/xtask/bench/`
 //! - `cargo xtask fuzz`  build the syscall fuzzer with a seed and call count and run it
 //!   on the test kernel (`init=fuzz`); fails on a violation, kernel panic or hang
+//! - `cargo xtask sanitize` boot the demo, the pipeline, the legacy demo and the user
+//!   tests under the coherency sanitizer (QEMU plugin); fails on any violation
 
 mod bench;
 mod build;
@@ -20,6 +22,7 @@ mod plot;
 mod qemu;
 mod qmp;
 mod report;
+mod sanitize;
 mod setup;
 mod targets;
 mod test;
@@ -108,6 +111,21 @@ enum Cmd {
         #[arg(long, default_value = "fuzz")]
         init: String,
     },
+    /// Boot programs under the coherency sanitizer (a QEMU plugin modelling
+    /// non-coherent caches) and report per run: violations (must be 0), maintenance
+    /// issued, needed and wasted; writes target/xtask/sanitize/<run>/.
+    Sanitize {
+        /// A run: demo, pipeline, legacy, utests, or init=PROGRAM (any initrd program,
+        /// normal kernel, devices non-coherent). Repeatable; default: the first four.
+        #[arg(long = "run")]
+        runs: Vec<String>,
+        /// Extra kernel command line.
+        #[arg(long, default_value = "")]
+        append: String,
+        /// Write the would-have-read image of every GPU flush, not only the last.
+        #[arg(long)]
+        images_all: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -145,6 +163,15 @@ fn main() -> ExitCode {
             },
             kernel.as_deref(),
         ),
+        Cmd::Sanitize {
+            runs,
+            append,
+            images_all,
+        } => sanitize::run(sanitize::Args {
+            runs,
+            append,
+            images_all,
+        }),
     };
     match result {
         Ok(code) => code,

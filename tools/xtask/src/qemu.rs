@@ -41,6 +41,11 @@ pub struct Machine {
     /// A raw disk image attached as a virtio-blk device (`-drive ...,if=none,id=disk0
     /// -device virtio-blk-device,drive=disk0`).
     pub disk: Option<PathBuf>,
+    /// Back guest RAM with this shared file (`-object memory-backend-file,...,share=on
+    /// -machine memory-backend=ram`), so a plugin can read physical memory.
+    pub ram_file: Option<PathBuf>,
+    /// A TCG plugin and its arguments (`-plugin FILE,key=value,...`).
+    pub plugin: Option<String>,
 }
 
 impl Machine {
@@ -60,6 +65,8 @@ impl Machine {
             gpu: "virtio-gpu-device".into(),
             icount: false,
             disk: None,
+            ram_file: None,
+            plugin: None,
         }
     }
 
@@ -97,6 +104,21 @@ impl Machine {
         .collect();
         if self.icount {
             a.extend(["-icount".into(), "shift=0,sleep=off".into()]);
+        }
+        if let Some(file) = &self.ram_file {
+            a.extend([
+                "-object".into(),
+                format!(
+                    "memory-backend-file,id=ram,size={},mem-path={},share=on",
+                    self.memory,
+                    file.display()
+                ),
+                "-machine".into(),
+                "memory-backend=ram".into(),
+            ]);
+        }
+        if let Some(plugin) = &self.plugin {
+            a.extend(["-plugin".into(), plugin.clone()]);
         }
         a.extend(["-kernel".into(), self.kernel.display().to_string()]);
         a.extend(["-append".into(), self.append.clone()]);

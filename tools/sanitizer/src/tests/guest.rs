@@ -68,7 +68,8 @@ impl Guest {
 
     fn id(&mut self, pc: u64) -> u32 {
         self.insn += 1;
-        self.s.insn(pc, 0xf900_0000, pc)
+        let block = self.s.block(pc, &[0, 0, 0, 0xf9]);
+        self.s.insn(pc, 0xf900_0000, block)
     }
 
     pub fn io(&mut self, pa: u64, value: u64, store: bool) {
