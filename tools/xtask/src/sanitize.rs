@@ -88,9 +88,16 @@ pub fn attach(
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let shm = Path::new("/dev/shm");
-    let ram_dir = if shm.is_dir() { shm.to_path_buf() } else { dir.clone() };
+    let ram_dir = if shm.is_dir() {
+        shm.to_path_buf()
+    } else {
+        dir.clone()
+    };
     let ram = ram_dir.join(format!("coherent-bufs-{}-{name}", std::process::id()));
-    let user = build::root().join("target").join(build::TARGET).join("user");
+    let user = build::root()
+        .join("target")
+        .join(build::TARGET)
+        .join("user");
     let mut arg = format!(
         "{},ram={},kernel={},user={},report={}",
         no_comma(so)?,
@@ -203,9 +210,16 @@ pub fn plan(name: &str, i: &Inputs, append: &str) -> Result<Plan> {
     let (kernel, line, screen, disk) = match name {
         "demo" => (&i.normal, demo::APPEND.to_string(), true, false),
         "pipeline" => (&i.normal, demo::PIPELINE_APPEND.to_string(), true, true),
-        "legacy" => (&i.normal, "exit=semihosting init=legacy dma=noncoherent".into(), true, false),
+        "legacy" => (
+            &i.normal,
+            "exit=semihosting init=legacy dma=noncoherent".into(),
+            true,
+            false,
+        ),
         "utests" => (
-            i.test.as_ref().ok_or("the user tests need the test kernel")?,
+            i.test
+                .as_ref()
+                .ok_or("the user tests need the test kernel")?,
             "exit=semihosting dma=noncoherent utest=all".to_string(),
             false,
             true,
@@ -217,7 +231,11 @@ pub fn plan(name: &str, i: &Inputs, append: &str) -> Result<Plan> {
                 false,
                 true,
             ),
-            None => return Err(format!("unknown run {other:?} (runs: {RUNS:?} or init=PROGRAM)")),
+            None => {
+                return Err(format!(
+                    "unknown run {other:?} (runs: {RUNS:?} or init=PROGRAM)"
+                ))
+            }
         },
     };
     let mut m = Machine::new(&kernel.image);
@@ -234,7 +252,12 @@ pub fn plan(name: &str, i: &Inputs, append: &str) -> Result<Plan> {
 }
 
 /// Boot one planned run under the sanitizer; the verdict (summary or why it failed).
-pub fn run_one(name: &str, p: Plan, so: &Path, images_all: bool) -> Result<std::result::Result<String, String>> {
+pub fn run_one(
+    name: &str,
+    p: Plan,
+    so: &Path,
+    images_all: bool,
+) -> Result<std::result::Result<String, String>> {
     let mut m = p.machine;
     let s = attach(&mut m, so, name, &p.elf, p.screen)?;
     if images_all {
@@ -257,7 +280,9 @@ pub fn run_one(name: &str, p: Plan, so: &Path, images_all: bool) -> Result<std::
         let tail: Vec<&str> = tail.into_iter().rev().collect();
         return Ok(Err(format!(
             "QEMU {}\n{}",
-            status.map_or("timed out".to_string(), |c| format!("exited with status {c}")),
+            status.map_or("timed out".to_string(), |c| format!(
+                "exited with status {c}"
+            )),
             tail.join("\n")
         )));
     }
@@ -288,7 +313,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let needs_test = runs.iter().any(|r| r == "utests");
     let inputs = Inputs {
         normal: build::kernel(Flavor::Normal)?,
-        test: if needs_test { Some(build::kernel(Flavor::Test)?) } else { None },
+        test: if needs_test {
+            Some(build::kernel(Flavor::Test)?)
+        } else {
+            None
+        },
         initrd: build::initrd()?,
         disk: build::capture_disk()?,
     };
@@ -300,19 +329,29 @@ pub fn run(args: Args) -> Result<ExitCode> {
         let r = run_one(&dir_name, p, &so, args.images_all)?;
         let dir = build::out_dir().join("sanitize").join(&dir_name);
         if let Ok(text) = std::fs::read_to_string(dir.join("report.txt")) {
-            let head: Vec<&str> = text.lines().take_while(|l| !l.starts_with("violation ")).collect();
+            let head: Vec<&str> = text
+                .lines()
+                .take_while(|l| !l.starts_with("violation "))
+                .collect();
             println!("{}", head.join("\n"));
         }
         match r {
             Ok(line) => println!("sanitize {name}: ok ({line})"),
             Err(why) => {
                 failed += 1;
-                println!("sanitize {name}: FAILED\n    {}", why.replace('\n', "\n    "));
+                println!(
+                    "sanitize {name}: FAILED\n    {}",
+                    why.replace('\n', "\n    ")
+                );
             }
         }
         println!("    report: {}", demo::shown(&dir.join("report.txt")));
     }
-    println!("sanitize: {}/{} runs without violations", runs.len() - failed, runs.len());
+    println!(
+        "sanitize: {}/{} runs without violations",
+        runs.len() - failed,
+        runs.len()
+    );
     Ok(if failed == 0 {
         ExitCode::SUCCESS
     } else {
