@@ -313,12 +313,13 @@ fn ktest_suite(tally: &mut Tally, prefix: &str, m: &Machine) -> Result<()> {
     suite(tally, prefix, m, "ktest", TIMEOUT)
 }
 
-/// The user tests run again with QEMU's dma-coherent devices honoured (no maintenance).
+/// The user tests run again with QEMU's dma-coherent devices honoured (no maintenance):
+/// the same test bodies as `test_*`, built as programs that expect this boot.
 const COHERENT_UTESTS: &[&str] = &[
-    "test_buffer_trace",
-    "test_buffer_coherent",
-    "test_gpu_misuse",
-    "test_capture_trace",
+    "coherent_buffer_trace",
+    "coherent_buffer_coherent",
+    "coherent_gpu_misuse",
+    "coherent_capture_trace",
 ];
 
 /// Which program's screen a pixel-exact test expects.
