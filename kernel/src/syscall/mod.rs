@@ -94,13 +94,7 @@ fn call(k: &mut Kernel, id: u32, sys: Sys, a: [u64; 6]) -> SysResult {
             let (obj, _) = t.handles.remove(handle(a[0])?)?;
             // The last handle to a buffer ends the task's open START on it.
             if let Object::Buffer(buf) = &obj {
-                let still_held = t
-                    .handles
-                    .iter()
-                    .any(|(o, _)| matches!(o, Object::Buffer(b) if b.id == buf.id));
-                if !still_held {
-                    buffer::end_access(t, buf.id);
-                }
+                end_if_unheld(t, buf.id);
             }
             drop(obj);
             // A closed channel end may leave a blocked receiver without a peer.
@@ -292,6 +286,18 @@ fn channel_of(
     Ok(end.clone())
 }
 
+/// If task `t` holds no handle to buffer `id` any more, end its open START on it (the
+/// implicit END of a close or a move).
+fn end_if_unheld(t: &mut crate::task::Task, id: u64) {
+    let still_held = t
+        .handles
+        .iter()
+        .any(|(o, _)| matches!(o, Object::Buffer(b) if b.id == id));
+    if !still_held {
+        buffer::end_access(t, id);
+    }
+}
+
 fn send(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
     let (h, bptr, blen, hptr, hlen) = (a[0], a[1], a[2], a[3], a[4]);
     let end = channel_of(k, id, h, Rights::SEND)?;
@@ -315,11 +321,23 @@ fn send(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
     for &x in &handles {
         moved.push(t.handles.remove(x)?);
     }
+    let buffers: Vec<u64> = moved
+        .iter()
+        .filter_map(|(o, _)| match o {
+            Object::Buffer(b) => Some(b.id),
+            _ => None,
+        })
+        .collect();
     end.send(Message {
         bytes,
         handles: moved,
     })
     .map_err(|(e, _)| e)?;
+    // Moving the last handle to a buffer away ends the task's open START on it, as
+    // closing it would (no END can come from this task any more).
+    for id in buffers {
+        end_if_unheld(t, id);
+    }
     let key = end.key();
     k.wake_where(|b| b == Block::Recv(key));
     Ok(Outcome::Done(0, 0))
