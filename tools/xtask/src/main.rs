@@ -13,11 +13,14 @@
 //!   on the test kernel (`init=fuzz`); fails on a violation, kernel panic or hang
 //! - `cargo xtask sanitize` boot the demo, the pipeline, the legacy demo and the user
 //!   tests under the coherency sanitizer (QEMU plugin); fails on any violation
+//! - `cargo xtask mutants` apply each deliberate kernel bug of `kernel/mutants.txt` to a
+//!   scratch copy and run its checks; prints `N/N caught`
 
 mod bench;
 mod build;
 mod demo;
 mod fuzz;
+mod mutants;
 mod plot;
 mod qemu;
 mod qmp;
@@ -126,6 +129,23 @@ enum Cmd {
         #[arg(long)]
         images_all: bool,
     },
+    /// Kernel mutation testing: apply each mutant of kernel/mutants.txt alone to a
+    /// scratch copy of the workspace and run its checks; every one must be caught.
+    Mutants {
+        /// Only these mutants (1-based, repeatable).
+        #[arg(long)]
+        only: Vec<usize>,
+        /// Also write the summary to tools/xtask/mutants-results.md (whole list only).
+        #[arg(long)]
+        publish: bool,
+    },
+    /// Run checks (used by `mutants` in its scratch copy): utest:a+b, coherent:a+b,
+    /// ktest, sanitize:RUN, host:CRATE; stops at the first that fails.
+    #[command(hide = true)]
+    Check {
+        /// The checks.
+        checks: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -172,6 +192,8 @@ fn main() -> ExitCode {
             append,
             images_all,
         }),
+        Cmd::Mutants { only, publish } => mutants::run(mutants::Args { only, publish }),
+        Cmd::Check { checks } => mutants::check(&checks),
     };
     match result {
         Ok(code) => code,
