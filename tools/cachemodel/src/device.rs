@@ -21,7 +21,7 @@ impl Model {
             }
             self.stats.device_read_lines += 1;
             self.lines.state[i] |= bits::NONCOHERENT;
-            self.inflight_add(i, cmd, false);
+            self.inflight_add(i, cmd, false, mask);
             if self.cfg.coherent_devices {
                 continue;
             }
@@ -73,7 +73,7 @@ impl Model {
             if begin {
                 self.stats.device_write_lines += 1;
                 self.lines.state[i] |= bits::NONCOHERENT;
-                self.inflight_add(i, cmd, true);
+                self.inflight_add(i, cmd, true, mask);
                 if self.cfg.coherent_devices {
                     continue;
                 }
@@ -116,12 +116,14 @@ impl Model {
         }
     }
 
-    fn inflight_add(&mut self, i: usize, cmd: DevCmd, write: bool) {
+    fn inflight_add(&mut self, i: usize, cmd: DevCmd, write: bool, mask: u64) {
         let f = self.lines.inflight.entry(i).or_default();
         if write {
             f.writes = f.writes.saturating_add(1);
+            f.wmask |= mask;
         } else {
             f.reads = f.reads.saturating_add(1);
+            f.rmask |= mask;
         }
         f.cmd = cmd.0;
         self.lines.state[i] |= bits::INFLIGHT;
@@ -133,8 +135,14 @@ impl Model {
         };
         if write {
             f.writes = f.writes.saturating_sub(1);
+            if f.writes == 0 {
+                f.wmask = 0;
+            }
         } else {
             f.reads = f.reads.saturating_sub(1);
+            if f.reads == 0 {
+                f.rmask = 0;
+            }
         }
         if f.reads == 0 && f.writes == 0 {
             self.lines.inflight.remove(&i);

@@ -33,8 +33,12 @@ pub struct Inflight {
     pub reads: u16,
     /// Writes submitted and not completed.
     pub writes: u16,
-    /// The last command submitted (packed `Writer::Device`).
+    /// The last command submitted.
     pub cmd: u32,
+    /// Bytes of the line the reads in flight cover.
+    pub rmask: u64,
+    /// Bytes of the line the writes in flight cover.
+    pub wmask: u64,
 }
 
 /// The line arrays over `[base, base + size)`.

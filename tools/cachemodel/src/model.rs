@@ -196,8 +196,18 @@ impl Model {
         }
     }
 
-    /// A CPU access while a device access to the line is in flight.
-    fn check_inflight(&mut self, i: usize, origin: Origin, va: u64, mask: u64, store: bool) {
+    /// A CPU access (bytes `mask`) while a device access to the line is in flight. A
+    /// cacheable store races with any write in flight on the line (its write-back
+    /// covers the whole line); other accesses race only on the bytes the device uses.
+    fn check_inflight(
+        &mut self,
+        i: usize,
+        origin: Origin,
+        va: u64,
+        mask: u64,
+        store: bool,
+        cacheable: bool,
+    ) {
         if self.lines.state[i] & bits::INFLIGHT == 0 {
             return;
         }
@@ -206,14 +216,16 @@ impl Model {
         };
         let writer = Some(Writer::Device(crate::DevCmd(f.cmd)));
         let actor = Actor::Cpu { origin, va };
-        if f.writes > 0 {
+        let writing = f.writes > 0 && (store && cacheable || f.wmask & mask != 0);
+        let reading = f.reads > 0 && f.rmask & mask != 0;
+        if writing {
             let why = if store {
                 "CPU store to a line a device is writing (the device's completion was not waited for)"
             } else {
                 "CPU load of a line a device is writing (the device's completion was not waited for)"
             };
             self.report(i, Kind::DeviceRace, mask, actor, writer, why);
-        } else if f.reads > 0 && store {
+        } else if reading && store {
             self.report(
                 i,
                 Kind::DeviceRace,
@@ -294,7 +306,7 @@ impl crate::Observer for Model {
         let Some((i, mask)) = self.locate(pa, size) else {
             return;
         };
-        self.check_inflight(i, origin, va, mask, false);
+        self.check_inflight(i, origin, va, mask, false, mem.cacheable());
         let actor = Actor::Cpu { origin, va };
         if mem.cacheable() {
             self.stats.loads += 1;
@@ -328,7 +340,7 @@ impl crate::Observer for Model {
         let Some((i, mask)) = self.locate(pa, size) else {
             return;
         };
-        self.check_inflight(i, origin, va, mask, true);
+        self.check_inflight(i, origin, va, mask, true, mem == MemType::WriteBack);
         match mem {
             MemType::WriteBack => {
                 self.stats.stores += 1;

@@ -199,24 +199,7 @@ impl Sanitizer {
         };
         let first = v.bytes.trailing_zeros();
         let last = 63 - v.bytes.leading_zeros();
-        let resource = self
-            .bus
-            .gpu()
-            .and_then(|g| g.owner_of(v.line))
-            .map(|(id, off)| {
-                let width = g_width(self, id);
-                match width {
-                    Some(w) if w > 0 => {
-                        let stride = u64::from(w) * 4;
-                        format!(
-                            "GPU resource {id}, backing byte {off} (pixel row {}, column {})",
-                            off / stride,
-                            off % stride / 4
-                        )
-                    }
-                    _ => format!("GPU resource {id}, backing byte {off}"),
-                }
-            });
+        let resource = self.violation_buffers.get(index).cloned().flatten();
         let va = match v.actor {
             Actor::Cpu { va, .. } if va != 0 => Some(va & !63),
             _ => self.store_va(v.line).map(|(va, _)| va),
@@ -321,8 +304,4 @@ impl Sanitizer {
         let text = crate::text::render(&json);
         Report { json, text }
     }
-}
-
-fn g_width(s: &Sanitizer, id: u32) -> Option<u32> {
-    s.bus.gpu()?.resource(id).map(|r| r.width)
 }

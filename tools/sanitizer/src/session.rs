@@ -129,6 +129,8 @@ pub struct Sanitizer {
     /// For each kept violation: the syscalls its writing task made between its store
     /// and the violation (taken when it is found; the log is a ring).
     pub(crate) violation_calls: Vec<Vec<Syscall>>,
+    /// For each kept violation: the GPU resource its line backed then, if any.
+    pub(crate) violation_buffers: Vec<Option<String>>,
 }
 
 impl Sanitizer {
@@ -180,6 +182,7 @@ impl Sanitizer {
             counts: Counts::default(),
             errors: Vec::new(),
             violation_calls: Vec::new(),
+            violation_buffers: Vec::new(),
         })
     }
 
@@ -361,7 +364,33 @@ impl Sanitizer {
                 _ => Vec::new(),
             };
             self.violation_calls.push(calls);
+            self.violation_buffers.push(self.buffer_of(v.line));
+            if self.opts.verbose {
+                eprintln!(
+                    "sanitizer: {} at line {:#x} ({})",
+                    v.kind.name(),
+                    v.line,
+                    v.why
+                );
+            }
         }
+    }
+
+    /// The GPU resource backing `pa` now, and where in it.
+    fn buffer_of(&self, pa: u64) -> Option<String> {
+        let gpu = self.bus.gpu()?;
+        let (id, off) = gpu.owner_of(pa)?;
+        let width = gpu.resource(id).map_or(0, |r| r.width);
+        Some(if width > 0 {
+            let stride = u64::from(width) * 4;
+            format!(
+                "GPU resource {id}, backing byte {off} (pixel row {}, column {})",
+                off / stride,
+                off % stride / 4
+            )
+        } else {
+            format!("GPU resource {id}, backing byte {off}")
+        })
     }
 
     /// Collect device completions (used rings).

@@ -138,6 +138,10 @@ enum Cmd {
         /// Also write the summary to tools/xtask/mutants-results.md (whole list only).
         #[arg(long)]
         publish: bool,
+        /// Run this check for every mutant instead of the list's (repeatable), e.g.
+        /// `--check sanitize:demo` to see what the sanitizer catches on its own.
+        #[arg(long = "check")]
+        checks: Vec<String>,
     },
     /// Run checks (used by `mutants` in its scratch copy): utest:a+b, coherent:a+b,
     /// ktest, sanitize:RUN, host:CRATE; stops at the first that fails.
@@ -192,7 +196,15 @@ fn main() -> ExitCode {
             append,
             images_all,
         }),
-        Cmd::Mutants { only, publish } => mutants::run(mutants::Args { only, publish }),
+        Cmd::Mutants {
+            only,
+            publish,
+            checks,
+        } => mutants::run(mutants::Args {
+            only,
+            publish,
+            checks,
+        }),
         Cmd::Check { checks } => mutants::check(&checks),
     };
     match result {

@@ -135,6 +135,9 @@ pub struct Args {
     pub only: Vec<usize>,
     /// Copy the summary to `tools/xtask/mutants-results.md`.
     pub publish: bool,
+    /// Run these checks for every mutant instead of the list's (e.g. only the
+    /// sanitizer, to see what it catches on its own).
+    pub checks: Vec<String>,
 }
 
 /// `cargo xtask mutants`.
@@ -168,7 +171,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
         let path = ws.join(&m.file);
         std::fs::write(&path, apply(&original, m)?).map_err(|e| e.to_string())?;
         println!("== mutant {i}: {} ({})", m.what, m.file);
-        let verdict = check_in(&ws, &m.checks);
+        let checks = if args.checks.is_empty() {
+            &m.checks
+        } else {
+            &args.checks
+        };
+        let verdict = check_in(&ws, checks);
         std::fs::write(&path, &original).map_err(|e| e.to_string())?;
         let (ok, line) = match verdict {
             Ok(Some((check, why))) => (true, format!("caught by {check}: {why}")),
@@ -195,8 +203,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
     md.push_str(&format!("\n**{caught}/{total} caught.**\n"));
     let out = build::out_dir().join("mutants");
     std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
-    std::fs::write(out.join("summary.md"), &md).map_err(|e| e.to_string())?;
-    if args.publish && args.only.is_empty() {
+    let name = if args.checks.is_empty() {
+        "summary.md".to_string()
+    } else {
+        format!(
+            "summary-{}.md",
+            args.checks.join("-").replace([':', '+', '='], "_")
+        )
+    };
+    std::fs::write(out.join(&name), &md).map_err(|e| e.to_string())?;
+    println!("summary: {}", crate::demo::shown(&out.join(&name)));
+    if args.publish && args.only.is_empty() && args.checks.is_empty() {
         let dst = root.join("tools/xtask/mutants-results.md");
         std::fs::write(&dst, &md).map_err(|e| e.to_string())?;
         println!("published {}", crate::demo::shown(&dst));

@@ -390,3 +390,34 @@ fn kept_violations_are_diverse() {
         "another writer gets room"
     );
 }
+
+#[test]
+fn in_flight_checks_are_byte_precise_where_no_write_back_is_involved() {
+    // A device writes byte 16 of a non-cacheable line; the CPU fills bytes 32.. of it
+    // (the next request's header): no race. The same bytes, or a cacheable store
+    // anywhere in the line, are races.
+    let mut s = Sim::new();
+    s.m.device_write_begin(DevCmd(1), BUF + 16, 1);
+    s.store(0, BUF + 32, &[1; 16], NC);
+    s.load(0, BUF + 40, 8, NC);
+    assert_eq!(s.total(), 0);
+    s.load(0, BUF + 16, 1, NC);
+    assert_eq!(s.kinds(), vec![Kind::DeviceRace]);
+    s.store(0, BUF + 48, &[1; 8], WB);
+    assert_eq!(
+        s.total(),
+        2,
+        "a cacheable store's write-back covers the line"
+    );
+    // Reads: only stores to the bytes being read.
+    let mut s = Sim::new();
+    s.m.device_read_begin(DevCmd(2), BUF, 16);
+    s.store(0, BUF + 32, &[1; 8], WB);
+    assert_eq!(s.total(), 0);
+    let mut s = Sim::new();
+    s.m.device_read_begin(DevCmd(2), BUF, 16);
+    s.store(0, BUF + 32, &[1; 8], NC);
+    assert_eq!(s.total(), 0);
+    s.store(0, BUF + 8, &[1; 8], NC);
+    assert_eq!(s.kinds(), vec![Kind::DeviceRace]);
+}
