@@ -441,6 +441,10 @@ impl Sanitizer {
                     self.errors.push(e);
                 }
             }
+            for d in &s.ring {
+                self.model.device_read_begin(cmd, d.pa, d.len);
+                self.model.device_read_end(cmd, d.pa, d.len);
+            }
             for d in &s.dma {
                 if d.write {
                     self.model.device_write_begin(cmd, d.pa, d.len);

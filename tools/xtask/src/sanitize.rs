@@ -74,6 +74,21 @@ fn no_comma(p: &Path) -> Result<String> {
     Ok(s)
 }
 
+/// True if `/dev/shm` (memory) can hold a guest's RAM (containers often give it only
+/// 64 MiB); otherwise the RAM file goes to disk, under `target/`.
+fn shm_has_room() -> bool {
+    let out = Command::new("df")
+        .args(["--output=avail", "-B1", "/dev/shm"])
+        .output();
+    let avail = out.ok().and_then(|o| {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .nth(1)
+            .and_then(|l| l.trim().parse::<u64>().ok())
+    });
+    avail.is_some_and(|a| a >= 2 << 30)
+}
+
 /// Attach the sanitizer to `m`: RAM in a shared file, the plugin with the kernel's and
 /// the user programs' symbols, the report (and with `images`, the frame images) in
 /// `target/xtask/sanitize/<name>/`.
@@ -87,9 +102,8 @@ pub fn attach(
     let dir = build::out_dir().join("sanitize").join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let shm = Path::new("/dev/shm");
-    let ram_dir = if shm.is_dir() {
-        shm.to_path_buf()
+    let ram_dir = if shm_has_room() {
+        PathBuf::from("/dev/shm")
     } else {
         dir.clone()
     };

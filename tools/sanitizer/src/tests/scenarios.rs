@@ -94,3 +94,71 @@ fn frames_show_what_the_device_would_have_read() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn double_buffered_block_reads_are_no_race() {
+    // The capture pipeline's pattern: read N+1 is submitted while read N is in flight;
+    // its header shares a non-cacheable line with read N's status byte, and the driver
+    // bumps the available index the device read for read N. No violation.
+    let mut g = Guest::new(None);
+    let blk = 0x0a00_3c00;
+    let (desc, avail, used) = (RAM + 0x3_0000, RAM + 0x3_0400, RAM + 0x3_0500);
+    let slots = RAM + 0x4_0000; // 32 bytes a slot: header at +0, status at +16
+    g.io(blk + 0x008, 2, false);
+    g.io(blk + 0x030, 0, true);
+    g.io(blk + 0x038, 8, true);
+    g.io(blk + 0x080, desc, true);
+    g.io(blk + 0x090, avail, true);
+    g.io(blk + 0x0a0, used, true);
+    g.io(blk + 0x044, 1, true);
+    let data = BUF + 0x1000; // write-back memory the device fills
+    let mut submit = |g: &mut Guest, n: u64| {
+        let mut hdr = [0u8; 16];
+        hdr[8..16].copy_from_slice(&(100 + n).to_le_bytes());
+        g.store(slots + 32 * n, &hdr, 0xffff_ff80_0000_6000);
+        g.store(slots + 32 * n + 16, &[0xff], 0xffff_ff80_0000_6004);
+        for (k, (addr, len, flags)) in [
+            (slots + 32 * n, 16u32, 1u16),
+            (data + 512 * n, 512, 3),
+            (slots + 32 * n + 16, 1, 2),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let i = 3 * n + k as u64;
+            let mut d = [0u8; 16];
+            d[0..8].copy_from_slice(&addr.to_le_bytes());
+            d[8..12].copy_from_slice(&len.to_le_bytes());
+            d[12..14].copy_from_slice(&flags.to_le_bytes());
+            d[14..16].copy_from_slice(&(i as u16 + 1).to_le_bytes());
+            g.store(desc + 16 * i, &d, 0xffff_ff80_0000_6008);
+        }
+        g.store(
+            avail + 4 + 2 * n,
+            &((3 * n) as u16).to_le_bytes(),
+            0xffff_ff80_0000_600c,
+        );
+        g.store(
+            avail + 2,
+            &((n + 1) as u16).to_le_bytes(),
+            0xffff_ff80_0000_6010,
+        );
+        g.io(blk + 0x050, 0, true);
+    };
+    submit(&mut g, 0);
+    submit(&mut g, 1);
+    for n in 0..2u64 {
+        g.ram
+            .write(used + 4 + 8 * n, &((3 * n) as u32).to_le_bytes());
+        g.ram.write(used + 2, &((n + 1) as u16).to_le_bytes());
+        g.load(used + 2, 2, 0xffff_ff80_0000_6020);
+    }
+    // START READ of what the device wrote: invalidate, then read.
+    g.dc(DcVa::Ivac, data, 1024);
+    g.dsb();
+    g.load(data, 8, 0x40_3000);
+    let r = g.s.report();
+    assert_eq!(r.json["violations"], 0, "{}", r.text);
+    assert_eq!(r.json["traffic"]["device_commands"], 2);
+    assert_eq!(r.json["maintenance"]["needed"], 16, "{}", r.text);
+}

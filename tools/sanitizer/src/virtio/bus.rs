@@ -22,8 +22,10 @@ pub struct Submitted {
     pub device: String,
     /// The command (`TRANSFER_TO_HOST_2D resource 3 ...`).
     pub what: String,
-    /// Every range the device reads or writes for it: the chain's descriptors and ring
-    /// slots, its buffers, and the payload the command names.
+    /// The available-ring slots the device reads when it takes the chain (at once).
+    pub ring: Vec<Dma>,
+    /// Every range the device reads or writes for it until it completes: the chain's
+    /// descriptors, its buffers, and the payload the command names.
     pub dma: Vec<Dma>,
     /// For the frame-image mode.
     pub frame: Option<FrameOp>,
@@ -199,7 +201,10 @@ impl Bus {
         while q.last_avail != idx {
             let i = q.last_avail;
             q.last_avail = q.last_avail.wrapping_add(1);
-            let mut dma = vec![
+            // The device reads the available ring's index and entry once, when it takes
+            // the chain (the driver may add entries behind it at any time); the chain's
+            // descriptors and buffers stay its own until it completes.
+            let ring = vec![
                 Dma {
                     write: false,
                     pa: q.layout.driver + 2,
@@ -211,6 +216,7 @@ impl Bus {
                     len: 2,
                 },
             ];
+            let mut dma = Vec::new();
             let Some(head) = avail_entry(&q.layout, i, mem) else {
                 continue;
             };
@@ -248,6 +254,7 @@ impl Bus {
                 cmd,
                 device: d.name.clone(),
                 what: sub.what,
+                ring,
                 dma,
                 frame: sub.frame,
             });
