@@ -78,12 +78,14 @@ pub fn describe_syscall(s: &Syscall) -> String {
             a[2],
             a[3]
         ),
-        Ok(abi::Sys::GpuPresent) => {
-            format!(
-                "{name}(h={:#x}, {}, {}, {}x{})",
-                a[0], a[1], a[2], a[3], ".."
-            )
-        }
+        Ok(abi::Sys::GpuPresent) => format!(
+            "{name}(h={:#x}, ({}, {}) {}x{})",
+            a[0], a[1], a[2], a[3], a[4]
+        ),
+        Ok(abi::Sys::BlkRead) => format!(
+            "{name}(h={:#x}, offset {}, sector {}, count {})",
+            a[0], a[1], a[2], a[3]
+        ),
         Ok(abi::Sys::Exit) => format!("{name}({})", a[0]),
         _ => format!("{name}({:#x}, {:#x}, ...)", a[0], a[1]),
     }

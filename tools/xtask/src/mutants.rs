@@ -352,11 +352,22 @@ pub fn check(checks: &[String]) -> Result<ExitCode> {
                 };
                 let plan = crate::sanitize::plan(arg, inputs.as_ref().expect("built"), "")?;
                 let dir_name = format!("check-{}", arg.replace('=', "-"));
+                let dir = build::out_dir().join("sanitize").join(&dir_name);
                 match crate::sanitize::run_one(&dir_name, plan, &so, false)? {
                     Ok(_) => Ok(()),
-                    Err(_) => Err(first_violation(
-                        &build::out_dir().join("sanitize").join(&dir_name),
-                    )),
+                    Err(why) => {
+                        let found = std::fs::read_to_string(dir.join("report.json"))
+                            .ok()
+                            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                            .and_then(|r| r["violations"].as_u64())
+                            .unwrap_or(0);
+                        if found > 0 {
+                            Err(format!("the sanitizer found it: {}", first_violation(&dir)))
+                        } else {
+                            let first = why.lines().next().unwrap_or("").to_string();
+                            Err(format!("the program failed, no violation ({first})"))
+                        }
+                    }
                 }
             }
             "host" => {
