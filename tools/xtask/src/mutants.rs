@@ -346,6 +346,13 @@ pub fn check(checks: &[String]) -> Result<ExitCode> {
                         Err(e) => return broken(&e),
                     }
                 }
+                let i = inputs.as_mut().expect("built");
+                if arg == "utests" && i.test.is_none() {
+                    match build::kernel(Flavor::Test) {
+                        Ok(k) => i.test = Some(k),
+                        Err(e) => return broken(&e),
+                    }
+                }
                 let so = match crate::sanitize::plugin() {
                     Ok(so) => so,
                     Err(e) => return broken(&e),

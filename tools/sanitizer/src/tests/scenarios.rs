@@ -112,7 +112,7 @@ fn double_buffered_block_reads_are_no_race() {
     g.io(blk + 0x0a0, used, true);
     g.io(blk + 0x044, 1, true);
     let data = BUF + 0x1000; // write-back memory the device fills
-    let mut submit = |g: &mut Guest, n: u64| {
+    let submit = |g: &mut Guest, n: u64| {
         let mut hdr = [0u8; 16];
         hdr[8..16].copy_from_slice(&(100 + n).to_le_bytes());
         g.store(slots + 32 * n, &hdr, 0xffff_ff80_0000_6000);
