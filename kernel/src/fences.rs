@@ -63,8 +63,46 @@ pub fn expired(f: u64) -> bool {
     }
 }
 
-/// The first of `fences` that has not completed, if any.
+/// The first of `fences` that has not completed, if any: what a START or a legacy
+/// refault must wait for. In test kernels a fence (not 0) met here for the first time
+/// counts as pending even if the device already completed it, so the caller takes its
+/// wait path on every run, not only when the device happens to be slow (the task blocks
+/// and is woken at once by the scheduler, which asks [`completed`]).
 pub fn first_pending(fences: &[u64]) -> Option<u64> {
     // Fence 0 (no device work yet) is the common case on the sync path: no lookup.
-    fences.iter().copied().find(|&f| f != 0 && !completed(f))
+    fences.iter().copied().find(|&f| {
+        // Remembered even when really pending, so the re-issued call does not wait twice.
+        let first = cfg!(feature = "ktest") && f != 0 && first_meeting(f);
+        f != 0 && (!completed(f) || first)
+    })
 }
+
+/// Test kernels: true the first time `f` is met (remembered in a ring of the last
+/// [`MET_RING`] fences; one met again after falling out blocks once more, harmlessly).
+/// The fences [`first_meeting`] has seen, and where the next goes.
+static MET: spin::Mutex<([u64; MET_RING], usize)> = spin::Mutex::new(([0; MET_RING], 0));
+
+fn first_meeting(f: u64) -> bool {
+    let mut met = MET.lock();
+    if met.0.contains(&f) {
+        return false;
+    }
+    let at = met.1;
+    met.0[at] = f;
+    met.1 = (at + 1) % MET_RING;
+    true
+}
+
+/// True in test kernels for a fence (not 0) that no START or refault has met yet: the
+/// syscall fast path leaves such a call to the full path, which takes its wait once
+/// ([`first_pending`]); always false in other kernels.
+pub fn unmet(f: u64) -> bool {
+    cfg!(feature = "ktest") && f != 0 && !first_meeting_seen(f)
+}
+
+fn first_meeting_seen(f: u64) -> bool {
+    MET.lock().0.contains(&f)
+}
+
+/// Fences remembered by [`first_meeting`].
+const MET_RING: usize = 256;

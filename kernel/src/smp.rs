@@ -205,7 +205,7 @@ fn start(
             mm::cache::CacheOp::Clean,
             block_va,
             core::mem::size_of::<SecondaryBoot>() as u64,
-            |_, _| {},
+            |_| {},
         )
     };
     platform::psci::cpu_on(psci, mpidr, entry_pa, image_pa_of(block_va))

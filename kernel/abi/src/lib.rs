@@ -445,6 +445,10 @@ pub mod trace {
     /// Entry op: a legacy-mapping fault mapped the page at `offset` (4096 bytes) again;
     /// `va` is the user address of the page.
     pub const OP_FAULT: u64 = 6;
+    /// Entry op: the calling task blocked until a device fence completed (a START, or a
+    /// legacy refault, met device work in flight); `offset` is the fence, `buffer`,
+    /// `len` and `va` are 0.
+    pub const OP_FENCE_WAIT: u64 = 8;
 
     /// One range operation the kernel issued: `op` over `len` bytes (whole lines) at
     /// kernel virtual address `va`, which is `offset` bytes into buffer `buffer` (the id

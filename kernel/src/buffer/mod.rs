@@ -142,8 +142,8 @@ impl Buffer {
                 let base = va - i as u64 * PAGE_SIZE;
                 // SAFETY: the page is mapped (linear map) for the whole call.
                 let _ = unsafe {
-                    crate::arch::cache::maintain_range(op, va, PAGE_SIZE, |run, shift| {
-                        trace::record(id, base, run, shift)
+                    crate::arch::cache::maintain_range(op, va, PAGE_SIZE, |done| {
+                        trace::record(id, base, done)
                     })
                 };
             }
@@ -207,8 +207,8 @@ impl Buffer {
         // SAFETY: the kernel window maps every page of the buffer for its whole life,
         // and the range lies inside it (checked by the caller's range resolution).
         let _ = unsafe {
-            crate::arch::cache::maintain_range(op, kva + offset, len, |run, shift| {
-                trace::record(id, kva, run, shift)
+            crate::arch::cache::maintain_range(op, kva + offset, len, |done| {
+                trace::record(id, kva, done)
             })
         };
     }
@@ -223,14 +223,9 @@ impl Buffer {
         // SAFETY: the kernel window maps the whole buffer for its life; the caller checked
         // every row is inside it.
         let _ = unsafe {
-            crate::arch::cache::maintain_rows(
-                op,
-                kva + offset,
-                row_len,
-                rows,
-                stride,
-                |run, shift| trace::record(id, kva, run, shift),
-            )
+            crate::arch::cache::maintain_rows(op, kva + offset, row_len, rows, stride, |done| {
+                trace::record(id, kva, done)
+            })
         };
     }
 
@@ -273,9 +268,8 @@ pub fn dma_alloc(pages: usize) -> Option<(PhysAddr, core::ptr::NonNull<u8>)> {
     // SAFETY: the frames were just allocated and are mapped read-write by the linear map.
     unsafe { core::ptr::write_bytes(lva as *mut u8, 0, size as usize) };
     // SAFETY: as above, the range is mapped for the whole call.
-    let _ = unsafe {
-        crate::arch::cache::maintain_range(CacheOp::CleanInvalidate, lva, size, |_, _| {})
-    };
+    let _ =
+        unsafe { crate::arch::cache::maintain_range(CacheOp::CleanInvalidate, lva, size, |_| {}) };
     let frames: Vec<PhysAddr> = (0..pages as u64)
         .map(|i| PhysAddr::new(pa.as_u64() + i * PAGE_SIZE))
         .collect();

@@ -2,11 +2,19 @@
 //! is recorded (op, buffer, offset, length, address) so QEMU tests can assert exactly
 //! what was issued. QEMU cannot show a missing clean in the data; the trace can.
 //! Normal kernels record nothing and `trace` answers `NotSupported`.
+//!
+//! Maintenance entries come from the DC loop itself ([`crate::arch::cache::Executed`]):
+//! the instruction it executed and the lines it counted while executing, not the plan it
+//! was given, so a broken loop shows in the trace. An entry with op 0 means the loop's
+//! count and its end address disagree (it skipped or repeated lines) or it executed an
+//! instruction that is not a clean or invalidate. Blocking on a device fence is
+//! recorded where the task blocks (`OP_FENCE_WAIT`).
 
+use crate::arch::cache::Executed;
 use abi::trace::Entry;
 use alloc::vec::Vec;
 use core::sync::atomic::{AtomicBool, Ordering};
-use mm::cache::{CacheOp, LineRun};
+use mm::cache::CacheOp;
 use spin::Mutex;
 
 /// Most entries kept; later ones are counted but dropped.
@@ -36,24 +44,23 @@ pub fn continue_next() {
 /// True if this kernel records the trace.
 pub const ENABLED: bool = cfg!(feature = "ktest");
 
-/// Record one executed run for `buffer`, whose first byte is at `base_va`; the run was
-/// executed `shift` bytes above its own addresses (rows of a rectangle).
-pub fn record(buffer: u64, base_va: u64, run: &LineRun, shift: u64) {
+/// Record what one DC loop executed for `buffer`, whose first byte is at `base_va`.
+pub fn record(buffer: u64, base_va: u64, done: &Executed) {
     if !ENABLED {
         return;
     }
-    let op = match run.op {
-        CacheOp::Clean => abi::trace::OP_CLEAN,
-        CacheOp::Invalidate => abi::trace::OP_INVALIDATE,
-        CacheOp::CleanInvalidate => abi::trace::OP_CLEAN_INVALIDATE,
+    let (op, lines) = match done.covered() {
+        Some((CacheOp::Clean, _, n)) => (abi::trace::OP_CLEAN, n),
+        Some((CacheOp::Invalidate, _, n)) => (abi::trace::OP_INVALIDATE, n),
+        Some((CacheOp::CleanInvalidate, _, n)) => (abi::trace::OP_CLEAN_INVALIDATE, n),
+        None => (0, done.lines),
     };
-    let va = run.start + shift;
     push(Entry {
         op,
         buffer,
-        offset: va - base_va,
-        len: run.lines * run.line,
-        va,
+        offset: done.start.wrapping_sub(base_va),
+        len: lines * done.line,
+        va: done.start,
     });
 }
 

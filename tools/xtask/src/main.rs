@@ -13,6 +13,10 @@
 //!   Linux on the same machine with the same workloads and reports it side by side
 //! - `cargo xtask fuzz`  build the syscall fuzzer with a seed and call count and run it
 //!   on the test kernel (`init=fuzz`); fails on a violation, kernel panic or hang
+//! - `cargo xtask sanitize` boot the demo, the pipeline, the legacy demo and the user
+//!   tests under the coherency sanitizer (QEMU plugin); fails on any violation
+//! - `cargo xtask mutants` apply each deliberate kernel bug of `kernel/mutants.txt` to a
+//!   scratch copy and run its checks; prints `N/N caught`
 
 mod bench;
 mod boot_cases;
@@ -23,12 +27,14 @@ mod fuzz;
 mod linux;
 mod linux_kernel;
 mod linux_report;
+mod mutants;
 mod pci_cases;
 mod plot;
 mod publish;
 mod qemu;
 mod qmp;
 mod report;
+mod sanitize;
 mod setup;
 mod smp_cases;
 mod targets;
@@ -135,6 +141,42 @@ enum Cmd {
         #[arg(long, default_value = "fuzz")]
         init: String,
     },
+    /// Boot programs under the coherency sanitizer (a QEMU plugin modelling
+    /// non-coherent caches) and report per run: violations (must be 0), maintenance
+    /// issued, needed and wasted; writes target/xtask/sanitize/<run>/.
+    Sanitize {
+        /// A run: demo, pipeline, legacy, utests, or init=PROGRAM (any initrd program,
+        /// normal kernel, devices non-coherent). Repeatable; default: the first four.
+        #[arg(long = "run")]
+        runs: Vec<String>,
+        /// Extra kernel command line.
+        #[arg(long, default_value = "")]
+        append: String,
+        /// Write the would-have-read image of every GPU flush, not only the last.
+        #[arg(long)]
+        images_all: bool,
+    },
+    /// Kernel mutation testing: apply each mutant of kernel/mutants.txt alone to a
+    /// scratch copy of the workspace and run its checks; every one must be caught.
+    Mutants {
+        /// Only these mutants (1-based, repeatable).
+        #[arg(long)]
+        only: Vec<usize>,
+        /// Also write the summary to tools/xtask/mutants-results.md (whole list only).
+        #[arg(long)]
+        publish: bool,
+        /// Run this check for every mutant instead of the list's (repeatable), e.g.
+        /// `--check sanitize:demo` to see what the sanitizer catches on its own.
+        #[arg(long = "check")]
+        checks: Vec<String>,
+    },
+    /// Run checks (used by `mutants` in its scratch copy): utest:a+b, coherent:a+b,
+    /// ktest, sanitize:RUN, host:CRATE; stops at the first that fails.
+    #[command(hide = true)]
+    Check {
+        /// The checks.
+        checks: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -179,6 +221,25 @@ fn main() -> ExitCode {
             },
             kernel.as_deref(),
         ),
+        Cmd::Sanitize {
+            runs,
+            append,
+            images_all,
+        } => sanitize::run(sanitize::Args {
+            runs,
+            append,
+            images_all,
+        }),
+        Cmd::Mutants {
+            only,
+            publish,
+            checks,
+        } => mutants::run(mutants::Args {
+            only,
+            publish,
+            checks,
+        }),
+        Cmd::Check { checks } => mutants::check(&checks),
     };
     match result {
         Ok(code) => code,

@@ -62,6 +62,11 @@ pub struct Machine {
     pub before: Vec<String>,
     /// Options appended to the disk's `-device` (`,bus=rp1`).
     pub disk_opts: String,
+    /// Back guest RAM with this shared file (`-object memory-backend-file,...,share=on
+    /// -machine memory-backend=ram`), so a plugin can read physical memory.
+    pub ram_file: Option<PathBuf>,
+    /// A TCG plugin and its arguments (`-plugin FILE,key=value,...`).
+    pub plugin: Option<String>,
 }
 
 impl Machine {
@@ -89,6 +94,8 @@ impl Machine {
             pci: false,
             before: Vec::new(),
             disk_opts: String::new(),
+            ram_file: None,
+            plugin: None,
         }
     }
 
@@ -140,6 +147,21 @@ impl Machine {
         );
         if self.icount {
             a.extend(["-icount".into(), "shift=0,sleep=off".into()]);
+        }
+        if let Some(file) = &self.ram_file {
+            a.extend([
+                "-object".into(),
+                format!(
+                    "memory-backend-file,id=ram,size={},mem-path={},share=on",
+                    self.memory,
+                    file.display()
+                ),
+                "-machine".into(),
+                "memory-backend=ram".into(),
+            ]);
+        }
+        if let Some(plugin) = &self.plugin {
+            a.extend(["-plugin".into(), plugin.clone()]);
         }
         if let Some(bios) = &self.bios {
             a.extend(["-bios".into(), bios.display().to_string()]);

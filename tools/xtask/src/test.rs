@@ -234,24 +234,32 @@ fn qemu_tests(tally: &mut Tally) -> Result<()> {
     tally.record(&format!("qemu/fuzz-seed-{FUZZ_SEED}"), result);
 
     // The GPU demo, as `cargo xtask run` boots it: the screendump of its final frame
-    // must be exactly what the scene crate computes for that frame.
+    // must be exactly what the scene crate computes for that frame. It runs under the
+    // coherency sanitizer (a model of non-coherent caches watching every access,
+    // maintenance instruction and DMA): no violation, and the image the GPU would have
+    // read from the modelled RAM equals the screen.
+    let so = crate::sanitize::plugin()?;
     let mut m = base.clone();
     m.initrd = Some(initrd.clone());
     m.append = demo::APPEND.into();
     m.qmp = Some(build::out_dir().join("qmp-test.sock"));
+    let san = crate::sanitize::attach(&mut m, &so, "test-demo", &built.elf, true)?;
     let result = demo_pixel_exact(&m, Screen::Demo)?;
     tally.record("qemu/demo-screendump-pixel-exact", result);
+    tally.record("qemu/sanitize-demo", sanitized(&san, Screen::Demo));
 
     // The capture pipeline: frames the virtio-blk device writes into buffers, filtered
     // on the CPU, composed and presented; the screendump must be exactly the host's
-    // pipeline_screen(N, filter(N, capture_frame(N))).
+    // pipeline_screen(N, filter(N, capture_frame(N))). Under the sanitizer too.
     let mut m = base.clone();
     m.initrd = Some(initrd.clone());
     m.disk = Some(disk);
     m.append = demo::PIPELINE_APPEND.into();
     m.qmp = Some(build::out_dir().join("qmp-test.sock"));
+    let san = crate::sanitize::attach(&mut m, &so, "test-pipeline", &built.elf, true)?;
     let result = demo_pixel_exact(&m, Screen::Pipeline)?;
     tally.record("qemu/pipeline-screendump-pixel-exact", result);
+    tally.record("qemu/sanitize-pipeline", sanitized(&san, Screen::Pipeline));
 
     // The same scene drawn through the legacy forwarded mapping (no sync calls; the
     // exporter faults pages in and zaps/cleans them at each present).
@@ -330,12 +338,13 @@ pub(crate) fn ktest_suite(tally: &mut Tally, prefix: &str, m: &Machine) -> Resul
     suite(tally, prefix, m, "ktest", TIMEOUT)
 }
 
-/// The user tests run again with QEMU's dma-coherent devices honoured (no maintenance).
+/// The user tests run again with QEMU's dma-coherent devices honoured (no maintenance):
+/// the same test bodies as `test_*`, built as programs that expect this boot.
 const COHERENT_UTESTS: &[&str] = &[
-    "test_buffer_trace",
-    "test_buffer_coherent",
-    "test_gpu_misuse",
-    "test_capture_trace",
+    "coherent_buffer_trace",
+    "coherent_buffer_coherent",
+    "coherent_gpu_misuse",
+    "coherent_capture_trace",
 ];
 
 /// Which program's screen a pixel-exact test expects.
@@ -425,6 +434,13 @@ pub(crate) fn demo_pixel_exact(
         ));
     }
     Ok(check(&outcome, Some(0), &[]))
+}
+
+/// The sanitizer's verdict on a screen program's run: no violation, and its
+/// would-have-read image equals the screendump [`demo_pixel_exact`] took.
+fn sanitized(s: &crate::sanitize::Session, screen: Screen) -> std::result::Result<(), String> {
+    let shot = build::out_dir().join(format!("{}-test.ppm", screen.name()));
+    crate::sanitize::verdict(s, Some(&shot)).map(|_| ())
 }
 
 /// Check a run's exit status and that its output holds every `needle`.

@@ -15,6 +15,8 @@ pub use urt;
 
 use urt::{Error, ExitHow, Handle};
 
+pub mod cases;
+
 /// A check failed (already reported on the console).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Failed;
@@ -474,8 +476,44 @@ pub unsafe fn find_nonzero(p: *const u8, len: usize) -> Option<usize> {
         .map(|i| i * 8)
 }
 
+/// The boot a test expects: how the kernel must treat the devices and the misuse
+/// detector. Tests state it (a program per boot) rather than ask the kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Boot {
+    /// Devices treated as DMA-coherent (no maintenance for them).
+    pub coherent: bool,
+    /// A device submission on a buffer held for CPU write fails (`Busy`).
+    pub misuse_strict: bool,
+}
+
+impl Boot {
+    /// `dma=noncoherent`: every maintenance operation runs; strict misuse detector.
+    pub const NONCOHERENT: Boot = Boot {
+        coherent: false,
+        misuse_strict: true,
+    };
+    /// QEMU's `dma-coherent` honoured, `misuse=report`.
+    pub const COHERENT: Boot = Boot {
+        coherent: true,
+        misuse_strict: false,
+    };
+}
+
+/// Fail unless the kernel runs in the boot `want` describes.
+pub fn expect_boot(want: Boot) -> TestResult {
+    let coherent = devices_coherent()?;
+    let strict = ok!(urt::stats(urt::Stat::MisuseStrict));
+    check!(strict <= 1, "stats(MisuseStrict) = {}", strict);
+    let got = Boot {
+        coherent,
+        misuse_strict: strict == 1,
+    };
+    check_eq!(got, want, "the boot this test expects");
+    Ok(())
+}
+
 /// `stats(DevicesCoherent)`, which must be exactly 0 or 1.
-pub fn devices_coherent() -> Result<bool, Failed> {
+fn devices_coherent() -> Result<bool, Failed> {
     let v = ok!(urt::stats(urt::Stat::DevicesCoherent));
     check!(v <= 1, "stats(DevicesCoherent) = {}, expected 0 or 1", v);
     Ok(v == 1)
@@ -486,8 +524,24 @@ pub const TRACE_CAP: usize = 64;
 
 /// Read the maintenance trace into `buf`, requiring that the kernel has it (a test
 /// kernel must) and that it all fit (`copied == recorded <= buf.len()`). Returns the
-/// number of entries.
+/// number of entries. Fence waits (`OP_FENCE_WAIT`) are left out: in test kernels every
+/// START or refault that meets a device fence blocks on it once, and tests that check
+/// that read them with [`expect_waited`].
 pub fn read_trace(buf: &mut [urt::trace::Entry]) -> Result<usize, Failed> {
+    let n = read_trace_all(buf)?;
+    let mut kept = 0;
+    for i in 0..n {
+        if buf[i].op != urt::trace::OP_FENCE_WAIT {
+            buf[kept] = buf[i];
+            kept += 1;
+        }
+    }
+    buf[kept..].fill(urt::trace::Entry::default());
+    Ok(kept)
+}
+
+/// [`read_trace`] with fence waits kept.
+pub fn read_trace_all(buf: &mut [urt::trace::Entry]) -> Result<usize, Failed> {
     buf.fill(urt::trace::Entry::default());
     let (copied, recorded) = ok!(urt::trace_read(buf), "trace(READ)");
     check!(
@@ -498,6 +552,34 @@ pub fn read_trace(buf: &mut [urt::trace::Entry]) -> Result<usize, Failed> {
         recorded
     );
     Ok(copied)
+}
+
+/// The trace shows the calling task blocked on exactly `fences`, in order, before any
+/// other entry (a START waits for the device before its maintenance; a refault before
+/// it maps the page).
+pub fn expect_waited(what: &str, fences: &[u64]) -> TestResult {
+    let mut buf = [urt::trace::Entry::default(); TRACE_CAP];
+    let n = read_trace_all(&mut buf)?;
+    let waits = buf[..n]
+        .iter()
+        .take_while(|e| e.op == urt::trace::OP_FENCE_WAIT)
+        .count();
+    let got: urt::alloc::vec::Vec<u64> = buf[..waits].iter().map(|e| e.offset).collect();
+    let later = buf[waits..n]
+        .iter()
+        .any(|e| e.op == urt::trace::OP_FENCE_WAIT);
+    if got.as_slice() != fences || later {
+        urt::println!(
+            "FAIL {}: expected a wait on fences {:#x?} before anything else; trace:",
+            what,
+            fences
+        );
+        for e in &buf[..n] {
+            urt::println!("  {} {:#x?}", op_name(e.op), e);
+        }
+        return Err(Failed);
+    }
+    Ok(())
 }
 
 /// `trace(CLEAR)`, which a test kernel must support.
@@ -512,6 +594,11 @@ pub fn op_name(op: u64) -> &'static str {
         urt::trace::OP_CLEAN => "CLEAN",
         urt::trace::OP_INVALIDATE => "INVALIDATE",
         urt::trace::OP_CLEAN_INVALIDATE => "CLEAN_INVALIDATE",
+        urt::trace::OP_DEVICE_READ => "DEVICE_READ",
+        urt::trace::OP_DEVICE_WRITE => "DEVICE_WRITE",
+        urt::trace::OP_ZAP => "ZAP",
+        urt::trace::OP_FAULT => "FAULT",
+        urt::trace::OP_FENCE_WAIT => "FENCE_WAIT",
         _ => "UNDEFINED OP",
     }
 }

@@ -5,7 +5,9 @@
 //! Which operation runs over which lines is decided by the portable planner in
 //! `mm::cache` (tested on the host); this file only issues the instructions. The line
 //! loop is unrolled eight times, so a long run costs 2.25 instructions per line (a DC and
-//! an add per line, a compare and a branch per eight).
+//! an add per line, a compare and a branch per eight). In test kernels the same loop
+//! also counts the lines it executes, and what it reports ([`Executed`]) is what the
+//! maintenance trace records.
 
 use crate::counters;
 use aarch64_cpu::asm::barrier;
@@ -19,90 +21,271 @@ pub fn geometry() -> CacheGeometry {
     CacheGeometry::from_ctr_el0(ctr)
 }
 
-/// `dc <op>` over `[va, end)` in steps of `line`, unrolled by 8; no barrier.
+/// What a DC loop executed: the operation its instruction names (`None` for any other
+/// instruction), its first line, the lines it issued and where its address ended. In
+/// test kernels the loop itself counts the `DC` instructions it executes (one `add` per
+/// line, in the loop's own code), so the maintenance trace shows what ran, and a broken
+/// loop changes it; elsewhere `lines` is 0 and nothing is counted (the loop is the
+/// same instructions without the counting).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Executed {
+    /// The operation of the executed instruction.
+    pub op: Option<CacheOp>,
+    /// Address of the first line.
+    pub start: u64,
+    /// `DC` instructions executed (test kernels).
+    pub lines: u64,
+    /// The loop's address after its last line (test kernels).
+    pub end: u64,
+    /// Line size.
+    pub line: u64,
+}
+
+impl Executed {
+    /// `(op, start, lines)` if the loop executed a clean or invalidate on every line from
+    /// `start` to `end`, one instruction per line; `None` if its count and its end
+    /// address disagree or its instruction is not one of the three.
+    pub fn covered(&self) -> Option<(CacheOp, u64, u64)> {
+        let span = self.end.checked_sub(self.start)?;
+        (span == self.lines * self.line).then_some((self.op?, self.start, self.lines))
+    }
+}
+
+/// The operation `dc <mnemonic>` performs, from the mnemonic the loop was written with.
+const fn op_named(m: &str) -> Option<CacheOp> {
+    const fn eq(a: &[u8], b: &[u8]) -> bool {
+        if a.len() != b.len() {
+            return false;
+        }
+        let mut i = 0;
+        while i < a.len() {
+            if a[i] != b[i] {
+                return false;
+            }
+            i += 1;
+        }
+        true
+    }
+    let m = m.as_bytes();
+    if eq(m, b"cvac") {
+        Some(CacheOp::Clean)
+    } else if eq(m, b"ivac") {
+        Some(CacheOp::Invalidate)
+    } else if eq(m, b"civac") {
+        Some(CacheOp::CleanInvalidate)
+    } else {
+        None
+    }
+}
+
+/// The instructions of a `dc <op>` loop over `[{va}, {end})` in steps of `{line}`,
+/// unrolled by 8 (`{bend}`: where fewer than 8 lines are left); `$count` follows every
+/// `DC` (test kernels: `add {n}, {n}, #1`; elsewhere nothing). One template for both
+/// builds, so the trace checks the loop that runs everywhere.
+macro_rules! dc_loop_asm {
+    ($op:literal, $count:literal) => {
+        concat!(
+            "cmp {va}, {bend}\n",
+            "b.hs 2f\n",
+            "1:\n",
+            "dc ",
+            $op,
+            ", {va}\n",
+            $count,
+            "add {va}, {va}, {line}\n",
+            "dc ",
+            $op,
+            ", {va}\n",
+            $count,
+            "add {va}, {va}, {line}\n",
+            "dc ",
+            $op,
+            ", {va}\n",
+            $count,
+            "add {va}, {va}, {line}\n",
+            "dc ",
+            $op,
+            ", {va}\n",
+            $count,
+            "add {va}, {va}, {line}\n",
+            "dc ",
+            $op,
+            ", {va}\n",
+            $count,
+            "add {va}, {va}, {line}\n",
+            "dc ",
+            $op,
+            ", {va}\n",
+            $count,
+            "add {va}, {va}, {line}\n",
+            "dc ",
+            $op,
+            ", {va}\n",
+            $count,
+            "add {va}, {va}, {line}\n",
+            "dc ",
+            $op,
+            ", {va}\n",
+            $count,
+            "add {va}, {va}, {line}\n",
+            "cmp {va}, {bend}\n",
+            "b.lo 1b\n",
+            "2:\n",
+            "cmp {va}, {end}\n",
+            "b.hs 4f\n",
+            "3:\n",
+            "dc ",
+            $op,
+            ", {va}\n",
+            $count,
+            "add {va}, {va}, {line}\n",
+            "cmp {va}, {end}\n",
+            "b.lo 3b\n",
+            "4:",
+        )
+    };
+}
+
+/// `dc <op>` over `[va, end)` in steps of `line`, unrolled by 8; no barrier. Evaluates
+/// to what it [`Executed`].
 macro_rules! dc_loop {
     ($op:literal, $va:expr, $end:expr, $line:expr) => {{
         let mut va: u64 = $va;
+        let start = va;
         let end: u64 = $end;
         let line: u64 = $line;
         // The unrolled part stops where fewer than 8 lines are left.
         let block_end = end - ((end - va) % (8 * line));
-        // SAFETY: the caller guarantees every line in [va, end) is mapped at EL1; DC by
-        // VA only moves data between cache and memory.
-        unsafe {
-            core::arch::asm!(
-                "cmp {va}, {bend}",
-                "b.hs 2f",
-                "1:",
-                concat!("dc ", $op, ", {va}"), "add {va}, {va}, {line}",
-                concat!("dc ", $op, ", {va}"), "add {va}, {va}, {line}",
-                concat!("dc ", $op, ", {va}"), "add {va}, {va}, {line}",
-                concat!("dc ", $op, ", {va}"), "add {va}, {va}, {line}",
-                concat!("dc ", $op, ", {va}"), "add {va}, {va}, {line}",
-                concat!("dc ", $op, ", {va}"), "add {va}, {va}, {line}",
-                concat!("dc ", $op, ", {va}"), "add {va}, {va}, {line}",
-                concat!("dc ", $op, ", {va}"), "add {va}, {va}, {line}",
-                "cmp {va}, {bend}",
-                "b.lo 1b",
-                "2:",
-                "cmp {va}, {end}",
-                "b.hs 4f",
-                "3:",
-                concat!("dc ", $op, ", {va}"), "add {va}, {va}, {line}",
-                "cmp {va}, {end}",
-                "b.lo 3b",
-                "4:",
-                va = inout(reg) va,
-                bend = in(reg) block_end,
-                end = in(reg) end,
-                line = in(reg) line,
-                options(nostack)
-            );
+        #[cfg(feature = "ktest")]
+        let lines = {
+            let mut n: u64 = 0;
+            // SAFETY: the caller guarantees every line in [va, end) is mapped at EL1; DC
+            // by VA only moves data between cache and memory; `n` only counts.
+            unsafe {
+                core::arch::asm!(
+                    dc_loop_asm!($op, "add {n}, {n}, #1\n"),
+                    va = inout(reg) va,
+                    bend = in(reg) block_end,
+                    end = in(reg) end,
+                    line = in(reg) line,
+                    n = inout(reg) n,
+                    options(nostack)
+                );
+            }
+            n
+        };
+        #[cfg(not(feature = "ktest"))]
+        let lines = {
+            // SAFETY: the caller guarantees every line in [va, end) is mapped at EL1; DC
+            // by VA only moves data between cache and memory.
+            unsafe {
+                core::arch::asm!(
+                    dc_loop_asm!($op, ""),
+                    va = inout(reg) va,
+                    bend = in(reg) block_end,
+                    end = in(reg) end,
+                    line = in(reg) line,
+                    options(nostack)
+                );
+            }
+            0
+        };
+        Executed {
+            op: op_named($op),
+            start,
+            lines,
+            end: va,
+            line,
         }
-        let _ = va;
     }};
+}
+
+/// The instructions of `dc <op>` over `{lines}` lines from `{row}`, then the same at
+/// `{row} + {stride}`, ... for `{rows}` rows; `$count` follows every `DC` and `$row`
+/// every row (test kernels: counters; elsewhere nothing).
+macro_rules! dc_rows_asm {
+    ($op:literal, $count:literal, $row:literal) => {
+        concat!(
+            "1:\n",
+            "mov {va}, {row}\n",
+            "mov {n}, {lines}\n",
+            "2:\n",
+            "dc ",
+            $op,
+            ", {va}\n",
+            $count,
+            "add {va}, {va}, {line}\n",
+            "subs {n}, {n}, #1\n",
+            "b.ne 2b\n",
+            $row,
+            "add {row}, {row}, {stride}\n",
+            "subs {rows}, {rows}, #1\n",
+            "b.ne 1b",
+        )
+    };
 }
 
 /// `dc <op>` over `lines` lines from `start`, then the same at `start + stride`, ... for
 /// `rows` rows (a rectangle whose every row is one run); no barrier. The per-row cost is
-/// the lines plus three instructions.
+/// the lines plus three instructions. Evaluates to `(op, DC instructions executed, rows
+/// executed)` (counts 0 outside test kernels).
 macro_rules! dc_rows {
     ($op:literal, $start:expr, $lines:expr, $line:expr, $rows:expr, $stride:expr) => {{
-        // SAFETY: the caller guarantees every line of every row is mapped at EL1; DC by VA
-        // only moves data between cache and memory. `lines` and `rows` are at least 1.
-        unsafe {
-            core::arch::asm!(
-                "1:",
-                "mov {va}, {row}",
-                "mov {n}, {lines}",
-                "2:",
-                concat!("dc ", $op, ", {va}"),
-                "add {va}, {va}, {line}",
-                "subs {n}, {n}, #1",
-                "b.ne 2b",
-                "add {row}, {row}, {stride}",
-                "subs {rows}, {rows}, #1",
-                "b.ne 1b",
-                row = inout(reg) $start => _,
-                rows = inout(reg) $rows => _,
-                va = out(reg) _,
-                n = out(reg) _,
-                lines = in(reg) $lines,
-                line = in(reg) $line,
-                stride = in(reg) $stride,
-                options(nostack)
-            );
-        }
+        #[cfg(feature = "ktest")]
+        let done = {
+            let (mut done, mut rows_done) = (0u64, 0u64);
+            // SAFETY: the caller guarantees every line of every row is mapped at EL1; DC
+            // by VA only moves data between cache and memory. `lines` and `rows` are at
+            // least 1; the two counters only count.
+            unsafe {
+                core::arch::asm!(
+                    dc_rows_asm!($op, "add {done}, {done}, #1\n", "add {rdone}, {rdone}, #1\n"),
+                    row = inout(reg) $start => _,
+                    rows = inout(reg) $rows => _,
+                    va = out(reg) _,
+                    n = out(reg) _,
+                    lines = in(reg) $lines,
+                    line = in(reg) $line,
+                    stride = in(reg) $stride,
+                    done = inout(reg) done,
+                    rdone = inout(reg) rows_done,
+                    options(nostack)
+                );
+            }
+            (done, rows_done)
+        };
+        #[cfg(not(feature = "ktest"))]
+        let done = {
+            // SAFETY: the caller guarantees every line of every row is mapped at EL1; DC
+            // by VA only moves data between cache and memory. `lines` and `rows` are at
+            // least 1.
+            unsafe {
+                core::arch::asm!(
+                    dc_rows_asm!($op, "", ""),
+                    row = inout(reg) $start => _,
+                    rows = inout(reg) $rows => _,
+                    va = out(reg) _,
+                    n = out(reg) _,
+                    lines = in(reg) $lines,
+                    line = in(reg) $line,
+                    stride = in(reg) $stride,
+                    options(nostack)
+                );
+            }
+            (0u64, 0u64)
+        };
+        (op_named($op), done.0, done.1)
     }};
 }
 
-/// Run one planned line run, moved up by `shift` bytes, without a trailing barrier.
+/// Run one planned line run, moved up by `shift` bytes, without a trailing barrier;
+/// returns what the loop executed.
 ///
 /// # Safety
 /// Every line in the (shifted) run must be mapped at EL1 for the duration of the call,
 /// and an invalidate must not discard data that someone still needs (the planner makes
 /// partial edge lines clean+invalidate for that reason).
-unsafe fn run_lines(run: &LineRun, shift: u64) {
+unsafe fn run_lines(run: &LineRun, shift: u64) -> Executed {
     let (start, end, line) = (run.start + shift, run.end() + shift, run.line);
     match run.op {
         CacheOp::Clean => dc_loop!("cvac", start, end, line),
@@ -121,8 +304,8 @@ fn count(run: &LineRun, times: u64) {
     counters::add(counter, run.lines * times);
 }
 
-/// Perform `op` over `[va, va + len)` and finish with one DSB SY. `each` sees every run
-/// issued (for the trace), with shift 0.
+/// Perform `op` over `[va, va + len)` and finish with one DSB SY. `each` sees what every
+/// loop executed (for the trace).
 ///
 /// An `Invalidate` clean+invalidates partial edge lines so that bytes outside the range
 /// sharing a line with it are not lost. The runs are issued as the planner decides them,
@@ -134,14 +317,14 @@ pub unsafe fn maintain_range(
     op: CacheOp,
     va: u64,
     len: u64,
-    mut each: impl FnMut(&LineRun, u64),
+    mut each: impl FnMut(&Executed),
 ) -> Result<(), RangeError> {
     plan_each(geometry(), op, va, len, |run| {
         // SAFETY: the caller guarantees the range is mapped; the run stays inside the lines
         // the range touches.
-        unsafe { run_lines(&run, 0) };
+        let done = unsafe { run_lines(&run, 0) };
         count(&run, 1);
-        each(&run, 0);
+        each(&done);
     })?;
     barrier::dsb(barrier::SY);
     Ok(())
@@ -151,8 +334,8 @@ pub unsafe fn maintain_range(
 /// `va` (a rectangle of an image), with one DSB SY at the end. Every row's partial edge
 /// lines are handled as in [`maintain_range`]. When `stride` is a whole number of lines
 /// every row has the same line structure, so the first row's plan is reused, shifted;
-/// otherwise each row is planned. `each` sees every run issued and its shift from the
-/// run's own addresses (for the trace).
+/// otherwise each row is planned. `each` sees what every loop executed, one row at a
+/// time (for the trace).
 ///
 /// # Safety
 /// Every row must be mapped at EL1 for the duration of the call.
@@ -162,7 +345,7 @@ pub unsafe fn maintain_rows(
     row_len: u64,
     rows: u64,
     stride: u64,
-    mut each: impl FnMut(&LineRun, u64),
+    mut each: impl FnMut(&Executed),
 ) -> Result<(), RangeError> {
     let geom = geometry();
     let last = rows
@@ -177,13 +360,24 @@ pub unsafe fn maintain_rows(
             // Every row is one run (always for clean; for invalidate when rows are
             // line-aligned): one tight loop over all rows.
             let (start, lines, line) = (run.start, run.lines, run.line);
-            match run.op {
+            let (op, done, rows_done) = match run.op {
                 CacheOp::Clean => dc_rows!("cvac", start, lines, line, rows, stride),
                 CacheOp::Invalidate => dc_rows!("ivac", start, lines, line, rows, stride),
                 CacheOp::CleanInvalidate => dc_rows!("civac", start, lines, line, rows, stride),
-            }
-            for i in 0..rows {
-                each(run, i * stride);
+            };
+            // One entry per row the loop executed, each with the lines it executed
+            // (the same for every row, or the entry says the loop is broken).
+            let per_row = done.checked_div(rows_done).unwrap_or(0);
+            for i in 0..rows_done {
+                let row_start = start + i * stride;
+                let even = per_row * rows_done == done;
+                each(&Executed {
+                    op,
+                    start: row_start,
+                    lines: per_row,
+                    end: row_start + if even { per_row * line } else { 0 },
+                    line,
+                });
             }
             count(run, rows);
             barrier::dsb(barrier::SY);
@@ -193,8 +387,8 @@ pub unsafe fn maintain_rows(
             for run in first.iter() {
                 // SAFETY: the caller guarantees every row is mapped; shifted by whole
                 // strides the runs stay inside row i.
-                unsafe { run_lines(run, i * stride) };
-                each(run, i * stride);
+                let done = unsafe { run_lines(run, i * stride) };
+                each(&done);
             }
         }
         for run in first.iter() {
@@ -204,9 +398,9 @@ pub unsafe fn maintain_rows(
         for i in 0..rows {
             plan_each(geom, op, va + i * stride, row_len, |run| {
                 // SAFETY: the caller guarantees every row is mapped; the run stays inside it.
-                unsafe { run_lines(&run, 0) };
+                let done = unsafe { run_lines(&run, 0) };
                 count(&run, 1);
-                each(&run, 0);
+                each(&done);
             })?;
         }
     }
@@ -224,11 +418,11 @@ pub unsafe fn bare_loop_cycles(op: CacheOp, va: u64, len: u64) -> u64 {
     let line = geometry().line();
     let (start, end) = (va & !(line - 1), (va + len).next_multiple_of(line));
     let t0 = super::pmu::cycles();
-    match op {
+    let _ = match op {
         CacheOp::Clean => dc_loop!("cvac", start, end, line),
         CacheOp::Invalidate => dc_loop!("ivac", start, end, line),
         CacheOp::CleanInvalidate => dc_loop!("civac", start, end, line),
-    }
+    };
     barrier::dsb(barrier::SY);
     super::pmu::cycles() - t0
 }

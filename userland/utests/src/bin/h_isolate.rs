@@ -104,8 +104,12 @@ fn main(args: StartArgs) -> i32 {
         LEGACY_WAIT => return legacy_wait(ch, res),
         TOUCH_AFTER_UNMAP => {
             let p = setup(urt::buffer_map(buf, 3)) as *mut u64;
+            // Under START/END WRITE like any CPU write (on non-coherent hardware a write
+            // outside them can be lost to another holder's invalidate).
+            setup(urt::buffer_sync(buf, START | WRITE, 0, 8));
             // SAFETY: mapped RW; writes back the value read, so nothing changes.
             unsafe { p.write_volatile(p.read_volatile()) };
+            setup(urt::buffer_sync(buf, END | WRITE, 0, 8));
             // SAFETY: nothing references the mapping; the touch below must fault.
             setup(unsafe { urt::buffer_unmap(p as *mut u8) });
             // SAFETY: deliberately faulting load from the unmapped range.

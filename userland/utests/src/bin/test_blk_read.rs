@@ -10,7 +10,8 @@
 //!    range; the fence is a block fence (`1 << 56 | n`); after `fence_wait`, START READ
 //!    of the range invalidates exactly it (non-coherent; nothing when coherent); the
 //!    range holds the disk's sectors and the bytes around it are untouched.
-//! 3. START READ right after `blk_read`, without `fence_wait`, waits for the device.
+//! 3. START READ right after `blk_read`, without `fence_wait`, waits for the device (the
+//!    trace shows it blocked on the block fence, on every run).
 //! 4. START WRITE after a device write is planned as START RW (it invalidates its
 //!    range); after a whole-buffer START READ it is a plain START WRITE again.
 //! 5. The largest read (2048 sectors, 1 MiB) at a 512-byte offset, and an uncached
@@ -239,7 +240,9 @@ fn start_after_read(env: &Env) -> TestResult {
     let sector = TEST_SECTOR_BASE + 100;
     // The whole buffer, no fence_wait: START READ blocks until the data is in memory.
     let fence = ok!(urt::blk_read(h, 0, sector, SIZE / SECTOR));
+    clear_trace()?;
     ok!(urt::buffer_sync(h, START | READ, 0, SIZE));
+    utests::expect_waited("START READ right after blk_read", &[fence.0])?;
     // SAFETY: inside the readable mapping.
     let bad = unsafe { sector_mismatch(p, sector, SIZE / SECTOR) };
     check_eq!(bad, None, "data after START READ without fence_wait");
@@ -515,7 +518,10 @@ fn test(args: StartArgs) -> TestResult {
         TEST_SECTOR_BASE + TEST_SECTORS
     );
     let env = Env {
-        coherent: utests::devices_coherent()?,
+        coherent: {
+            utests::expect_boot(utests::Boot::NONCOHERENT)?;
+            false
+        },
         strict: ok!(urt::stats(Stat::MisuseStrict)) == 1,
         line: urt::dcache_line_size(),
         sectors,

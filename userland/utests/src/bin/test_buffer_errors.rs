@@ -354,7 +354,9 @@ fn unmap(h: Handle) -> TestResult {
         let r = unsafe { urt::buffer_unmap(addr as *mut u8) };
         expect_err!(r, Error::InvalidArgument, "unmap {:#x}", addr);
     }
-    // The mapping survived every failed unmap.
+    // The mapping survived every failed unmap (written under START/END WRITE, as every
+    // CPU write must be on non-coherent hardware).
+    ok!(urt::buffer_sync(h, START | WRITE, 0, 0));
     // SAFETY: `m` is our live read-write mapping of SIZE bytes; nothing references it.
     let v = unsafe {
         let w = m as *mut u64;
@@ -365,6 +367,7 @@ fn unmap(h: Handle) -> TestResult {
             w.add(SIZE as usize / 8 - 1).read_volatile(),
         )
     };
+    ok!(urt::buffer_sync(h, END | WRITE, 0, 0));
     check_eq!(v, (0x1234, 0x5678), "mapping after failed unmaps");
     // SAFETY: nothing references the mapping.
     ok!(unsafe { urt::buffer_unmap(m) });

@@ -37,7 +37,8 @@ fn counters() -> Result<Counters, utests::Failed> {
 }
 
 fn test(_args: StartArgs) -> TestResult {
-    let coherent = utests::devices_coherent()?;
+    utests::expect_boot(utests::Boot::NONCOHERENT)?;
+    let coherent = false;
     let line = urt::dcache_line_size();
     let buf = ok!(urt::buffer_create(STRIDE * ROWS_IN_BUFFER, policy::CACHED));
     let id = ok!(urt::buffer_info(buf)).id;

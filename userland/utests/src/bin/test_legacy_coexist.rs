@@ -2,12 +2,17 @@
 //! task (a helper started with the resource) writes page 0 through its forwarded
 //! mapping; a present hands the buffer over (zap + clean); the direct task then sees the
 //! bytes under START READ. The direct task writes page 1 under START/END WRITE; the
-//! legacy task's next touch of page 1 faults, invalidates and sees them.
+//! legacy task's next touch of page 1 faults, invalidates and sees them. Then the legacy
+//! task writes page 2 and, with no present in between (its lines are dirty, and no END
+//! will clean them), the direct task's START READ of page 2 cleans and invalidates it
+//! (DC CIVAC, the legacy-aware upgrade of the planned DC IVAC, as the trace shows)
+//! instead of discarding the legacy writes, and sees them.
 
 #![no_std]
 #![no_main]
 
 use urt::sync::{END, READ, START, WRITE};
+use urt::trace::OP_CLEAN_INVALIDATE;
 use urt::{format, legacy, policy, prot, StartArgs};
 use utests::{check_eq, ok, recv_u64, send_u64, TestResult};
 
@@ -31,7 +36,10 @@ fn legacy_side(res: urt::Handle, ch: urt::Handle) -> TestResult {
     // SAFETY: inside the mapping (page 1).
     let v = unsafe { m.add((PAGE / 8) as usize).read_volatile() };
     check_eq!(v, 0xB1B1, "legacy side sees the direct writer's page");
+    // SAFETY: inside the mapping (page 2).
+    unsafe { m.add((2 * PAGE / 8) as usize).write_volatile(0xC2C2) };
     ok!(send_u64(ch, 3));
+    check_eq!(ok!(recv_u64(ch)), 4, "direct side read page 2");
     Ok(())
 }
 
@@ -39,6 +47,7 @@ fn test(args: StartArgs) -> TestResult {
     if args.count == 2 {
         return legacy_side(args.handles[0], args.handles[1]);
     }
+    utests::expect_boot(utests::Boot::NONCOHERENT)?;
     let buf = ok!(urt::buffer_create(SIZE, policy::CACHED));
     let res = ok!(urt::gpu_import(buf, 32, 32, format::B8G8R8X8));
     let direct = ok!(urt::buffer_map(buf, prot::READ | prot::WRITE)) as *mut u64;
@@ -55,7 +64,19 @@ fn test(args: StartArgs) -> TestResult {
     unsafe { direct.add((PAGE / 8) as usize).write_volatile(0xB1B1) };
     ok!(urt::buffer_sync(buf, END | WRITE, PAGE, PAGE));
     ok!(send_u64(mine, 2));
-    check_eq!(ok!(recv_u64(mine)), 3, "legacy side done");
+    check_eq!(ok!(recv_u64(mine)), 3, "legacy side wrote page 2");
+    let id = ok!(urt::buffer_info(buf)).id;
+    utests::clear_trace()?;
+    ok!(urt::buffer_sync(buf, START | READ, 2 * PAGE, PAGE));
+    utests::TraceCheck::new(id).expect(
+        "START READ of a page a legacy mapping wrote",
+        &[(OP_CLEAN_INVALIDATE, 2 * PAGE, PAGE)],
+    )?;
+    // SAFETY: inside the direct mapping (page 2).
+    let v = unsafe { direct.add((2 * PAGE / 8) as usize).read_volatile() };
+    ok!(urt::buffer_sync(buf, END | READ, 2 * PAGE, PAGE));
+    check_eq!(v, 0xC2C2, "direct side sees the legacy writer's page 2");
+    ok!(send_u64(mine, 4));
     let (code, how) = ok!(urt::wait(task));
     check_eq!((code, how), (0, urt::ExitHow::Exited), "legacy side exit");
     Ok(())

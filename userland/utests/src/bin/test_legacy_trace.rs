@@ -2,15 +2,18 @@
 //! first touches fault page by page (invalidate, then map); a present zaps every legacy
 //! PTE of the buffer and cleans exactly the pages written since the last present (no
 //! more, no fewer) before the device is told to read; the next touches fault and
-//! invalidate page by page again, after waiting for the device. Needs `dma=noncoherent`.
+//! invalidate page by page again, after waiting for the device (the trace shows the
+//! wait, for a GPU fence and for a block fence). Needs `dma=noncoherent` and the capture
+//! disk.
 
 #![no_std]
 #![no_main]
 
+use scene::capture::{test_word, TEST_SECTOR_BASE};
 use urt::trace::{
     Entry, OP_CLEAN, OP_CLEAN_INVALIDATE, OP_DEVICE_READ, OP_FAULT, OP_INVALIDATE, OP_ZAP,
 };
-use urt::{format, legacy, policy, prot, StartArgs};
+use urt::{format, legacy, limits::SECTOR, policy, prot, StartArgs};
 use utests::{check, check_eq, clear_trace, ok, read_trace, TestResult};
 
 const PAGE: u64 = 4096;
@@ -61,7 +64,7 @@ fn expect_faults(id: u64, base: u64, pages: &[u64]) -> TestResult {
 }
 
 fn test(_args: StartArgs) -> TestResult {
-    check!(!utests::devices_coherent()?, "needs dma=noncoherent");
+    utests::expect_boot(utests::Boot::NONCOHERENT)?;
     let buf = ok!(urt::buffer_create(PAGES * PAGE, policy::CACHED));
     let id = ok!(urt::buffer_info(buf)).id;
     let res = ok!(urt::gpu_import(buf, W, H, format::B8G8R8X8));
@@ -140,10 +143,13 @@ fn test(_args: StartArgs) -> TestResult {
         e
     );
 
-    // Next touches fault again, page by page, after the device finished.
+    // Next touches fault again, page by page, after the device finished: the first one
+    // blocks on the present's fence (on every run: a test kernel blocks a refault once
+    // on every fence it meets).
     ok!(clear_trace());
     // SAFETY: inside the mapping.
     let v1 = unsafe { word(1).read_volatile() };
+    utests::expect_waited("the refault after a present", &[fence.0])?;
     ok!(
         urt::fence_wait(fence, 0),
         "the refault waited for the device"
@@ -152,6 +158,19 @@ fn test(_args: StartArgs) -> TestResult {
     let v3 = unsafe { word(3).read_volatile() };
     check_eq!((v1, v3), (0x1001, 0x1003), "data survives the hand-over");
     expect_faults(id, base, &[1, 3])?;
+
+    // A device write (a block read into page 2) zaps the legacy PTEs too; the next
+    // touch blocks on the block fence before the page is invalidated and mapped again,
+    // and reads what the device wrote.
+    let sector = TEST_SECTOR_BASE + 3;
+    let bf = ok!(urt::blk_read(buf, 2 * PAGE, sector, PAGE / SECTOR));
+    ok!(clear_trace());
+    // SAFETY: inside the mapping.
+    let v2 = unsafe { word(2).read_volatile() };
+    utests::expect_waited("the refault after a block read", &[bf.0])?;
+    expect_faults(id, base, &[2])?;
+    let want = u64::from(test_word(sector, 0)) | u64::from(test_word(sector, 1)) << 32;
+    check_eq!(v2, want, "the refault reads the device's bytes");
 
     // Pages mapped read-only are zapped but not cleaned.
     ok!(clear_trace());

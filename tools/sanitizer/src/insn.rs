@@ -1,0 +1,229 @@
+//! The AArch64 instructions the sanitizer watches, decoded from their encoding when
+//! QEMU translates them (Arm ARM C6: SYS, MSR (register), DSB, SVC). Everything else
+//! is seen only through its memory accesses.
+
+/// System registers whose writes the sanitizer follows (they define the translation
+/// regime of EL1&0: where the tables are, their format, the memory types, MMU on/off).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SysReg {
+    /// SCTLR_EL1 (M: MMU on; C: data caching on).
+    Sctlr,
+    /// TTBR0_EL1 (user half).
+    Ttbr0,
+    /// TTBR1_EL1 (kernel half).
+    Ttbr1,
+    /// TCR_EL1 (sizes and granules of both halves).
+    Tcr,
+    /// MAIR_EL1 (the eight memory attributes).
+    Mair,
+}
+
+/// Maintenance by virtual address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DcVa {
+    /// DC CVAC (and DC CVAP / CVADP, which clean at least to the point of coherency).
+    Cvac,
+    /// DC IVAC.
+    Ivac,
+    /// DC CIVAC.
+    Civac,
+    /// DC ZVA (zero a block).
+    Zva,
+    /// DC CVAU (to the point of unification only: not for devices).
+    Cvau,
+}
+
+/// A watched instruction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Watched {
+    /// `DC <op>, Xt` by address.
+    DcVa(DcVa, u8),
+    /// `DC CSW/ISW/CISW, Xt`.
+    DcSetWay(cachemodel::SetWayOp, u8),
+    /// `DSB <option>` (the CRm field).
+    Dsb(u8),
+    /// `MSR <reg>, Xt`.
+    Msr(SysReg, u8),
+    /// Any `TLBI` (the sanitizer's translation cache is flushed).
+    Tlbi,
+    /// `SVC #imm`.
+    Svc,
+}
+
+/// The sysreg field (op0, op1, CRn, CRm, op2) of a system instruction, and Rt.
+fn sys_fields(w: u32) -> (u32, u32, u32, u32, u32, u8) {
+    let op0 = (w >> 19) & 0x3;
+    let op1 = (w >> 16) & 0x7;
+    let crn = (w >> 12) & 0xf;
+    let crm = (w >> 8) & 0xf;
+    let op2 = (w >> 5) & 0x7;
+    (op0, op1, crn, crm, op2, (w & 0x1f) as u8)
+}
+
+/// Decode one instruction word.
+pub fn decode(w: u32) -> Option<Watched> {
+    // SVC #imm16: 1101 0100 000 imm16 000 01.
+    if w & 0xffe0_001f == 0xd400_0001 {
+        return Some(Watched::Svc);
+    }
+    // DSB: 1101 0101 0000 0011 0011 CRm 1 00 11111 (CRm 0 and 4 are other encodings).
+    if w & 0xffff_f0ff == 0xd503_309f {
+        let crm = ((w >> 8) & 0xf) as u8;
+        return (crm != 0 && crm != 4).then_some(Watched::Dsb(crm));
+    }
+    // System instructions: 1101 0101 00 L op0 op1 CRn CRm op2 Rt.
+    if w & 0xffc0_0000 != 0xd500_0000 {
+        return None;
+    }
+    let l = (w >> 21) & 1;
+    let (op0, op1, crn, crm, op2, rt) = sys_fields(w);
+    if l == 0 && op0 == 1 {
+        // SYS: DC and TLBI.
+        if crn == 8 && (op1 == 0 || op1 == 4) {
+            return Some(Watched::Tlbi);
+        }
+        if crn != 7 {
+            return None;
+        }
+        use cachemodel::SetWayOp as S;
+        return match (op1, crm, op2) {
+            (0, 6, 1) => Some(Watched::DcVa(DcVa::Ivac, rt)),
+            (0, 6, 2) => Some(Watched::DcSetWay(S::Invalidate, rt)),
+            (0, 10, 2) => Some(Watched::DcSetWay(S::Clean, rt)),
+            (0, 14, 2) => Some(Watched::DcSetWay(S::CleanInvalidate, rt)),
+            (3, 4, 1) => Some(Watched::DcVa(DcVa::Zva, rt)),
+            (3, 10, 1) | (3, 12, 1) | (3, 13, 1) => Some(Watched::DcVa(DcVa::Cvac, rt)),
+            (3, 11, 1) => Some(Watched::DcVa(DcVa::Cvau, rt)),
+            (3, 14, 1) => Some(Watched::DcVa(DcVa::Civac, rt)),
+            _ => None,
+        };
+    }
+    if l == 0 && op0 == 3 && op1 == 0 {
+        // MSR (register) to an EL1 register.
+        let reg = match (crn, crm, op2) {
+            (1, 0, 0) => SysReg::Sctlr,
+            (2, 0, 0) => SysReg::Ttbr0,
+            (2, 0, 1) => SysReg::Ttbr1,
+            (2, 0, 2) => SysReg::Tcr,
+            (10, 2, 0) => SysReg::Mair,
+            _ => return None,
+        };
+        return Some(Watched::Msr(reg, rt));
+    }
+    None
+}
+
+/// True if a DSB with this CRm option completes cache maintenance for observers outside
+/// the inner-shareable domain (a non-coherent device): full system or outer shareable,
+/// full or store barrier.
+pub fn dsb_completes_maintenance(crm: u8) -> bool {
+    matches!(crm, 0b1111 | 0b1110 | 0b0011 | 0b0010)
+}
+
+/// The name of a DSB option.
+pub fn dsb_name(crm: u8) -> &'static str {
+    match crm {
+        15 => "SY",
+        14 => "ST",
+        13 => "LD",
+        11 => "ISH",
+        10 => "ISHST",
+        9 => "ISHLD",
+        7 => "NSH",
+        6 => "NSHST",
+        5 => "NSHLD",
+        3 => "OSH",
+        2 => "OSHST",
+        1 => "OSHLD",
+        _ => "?",
+    }
+}
+
+/// Decode a set/way operand (`DC CSW/ISW/CISW Xt`) with the level's line size and
+/// associativity (Arm ARM D7.4.9: way in the top bits, set above the line offset, level
+/// in bits [3:1]).
+pub fn set_way_operand(
+    xt: u64,
+    geometry: &cachemodel::Geometry,
+) -> Option<cachemodel::SetWayOperand> {
+    let level = ((xt >> 1) & 0x7) as u8 + 1;
+    let l = geometry.level(level)?;
+    let line_shift = l.line.trailing_zeros();
+    let set = ((xt >> line_shift) & u64::from(l.sets - 1)) as u32;
+    let way = if l.ways > 1 {
+        let way_shift = (l.ways - 1).leading_zeros();
+        ((xt as u32) >> way_shift) & (l.ways - 1)
+    } else {
+        0
+    };
+    Some(cachemodel::SetWayOperand { level, set, way })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cachemodel::SetWayOp;
+
+    #[test]
+    fn decodes_the_kernel_s_instructions() {
+        // Encodings as the assembler emits them (llvm-mc / objdump of the kernel).
+        assert_eq!(decode(0xd50b7a20), Some(Watched::DcVa(DcVa::Cvac, 0))); // dc cvac, x0
+        assert_eq!(decode(0xd5087628), Some(Watched::DcVa(DcVa::Ivac, 8))); // dc ivac, x8
+        assert_eq!(decode(0xd50b7e29), Some(Watched::DcVa(DcVa::Civac, 9))); // dc civac, x9
+        assert_eq!(decode(0xd50b7420), Some(Watched::DcVa(DcVa::Zva, 0))); // dc zva, x0
+        assert_eq!(decode(0xd50b7b20), Some(Watched::DcVa(DcVa::Cvau, 0))); // dc cvau, x0
+        assert_eq!(
+            decode(0xd5087e42),
+            Some(Watched::DcSetWay(SetWayOp::CleanInvalidate, 2))
+        ); // dc cisw, x2
+        assert_eq!(
+            decode(0xd5087a40),
+            Some(Watched::DcSetWay(SetWayOp::Clean, 0))
+        );
+        assert_eq!(
+            decode(0xd5087640),
+            Some(Watched::DcSetWay(SetWayOp::Invalidate, 0))
+        );
+        assert_eq!(decode(0xd5033f9f), Some(Watched::Dsb(15))); // dsb sy
+        assert_eq!(decode(0xd5033b9f), Some(Watched::Dsb(11))); // dsb ish
+        assert_eq!(decode(0xd503379f), Some(Watched::Dsb(7))); // dsb nsh
+        assert_eq!(decode(0xd5033fbf), None); // dmb sy
+        assert_eq!(decode(0xd5033fdf), None); // isb
+        assert_eq!(decode(0xd4000001), Some(Watched::Svc)); // svc #0
+        assert_eq!(decode(0xd4000002), None); // hvc #0
+        assert_eq!(decode(0xd5181000), Some(Watched::Msr(SysReg::Sctlr, 0))); // msr sctlr_el1, x0
+        assert_eq!(decode(0xd5182000), Some(Watched::Msr(SysReg::Ttbr0, 0)));
+        assert_eq!(decode(0xd5182021), Some(Watched::Msr(SysReg::Ttbr1, 1)));
+        assert_eq!(decode(0xd5182040), Some(Watched::Msr(SysReg::Tcr, 0)));
+        assert_eq!(decode(0xd518a200), Some(Watched::Msr(SysReg::Mair, 0)));
+        assert_eq!(decode(0xd5381000), None); // mrs x0, sctlr_el1
+        assert_eq!(decode(0xd508871f), Some(Watched::Tlbi)); // tlbi vmalle1
+        assert_eq!(decode(0xd508831f), Some(Watched::Tlbi)); // tlbi vmalle1is
+        assert_eq!(decode(0xd5088740), Some(Watched::Tlbi)); // tlbi aside1, x0
+        assert_eq!(decode(0xd50c871f), Some(Watched::Tlbi)); // tlbi alle2
+        assert_eq!(decode(0xd508751f), None); // ic iallu
+        assert_eq!(decode(0xf9000000), None); // str x0, [x0]
+    }
+
+    #[test]
+    fn dsb_domains() {
+        assert!(dsb_completes_maintenance(15));
+        assert!(dsb_completes_maintenance(3));
+        assert!(!dsb_completes_maintenance(11));
+        assert!(!dsb_completes_maintenance(7));
+        assert!(!dsb_completes_maintenance(13));
+        assert_eq!(dsb_name(15), "SY");
+    }
+
+    #[test]
+    fn set_way_operands_as_the_kernel_builds_them() {
+        let g = cachemodel::Geometry::cortex_a72();
+        // L1: 2 ways (way in bit 31), 64-byte lines, 256 sets.
+        let op = set_way_operand((1 << 31) | (37 << 6), &g).unwrap();
+        assert_eq!((op.level, op.set, op.way), (1, 37, 1));
+        // L2 (level field 1): 16 ways (bits 31:28), 1024 sets.
+        let op = set_way_operand((5 << 28) | (1000 << 6) | (1 << 1), &g).unwrap();
+        assert_eq!((op.level, op.set, op.way), (2, 1000, 5));
+        assert_eq!(set_way_operand(2 << 1, &g), None, "no L3");
+    }
+}
