@@ -226,6 +226,9 @@ numbered! {
         HeapUsed = 6,
         /// Size of the kernel heap in bytes.
         HeapSize = 7,
+        /// Cache lines maintained since boot on buffers no device has imported or been
+        /// told to write (coherence-boundary maintenance keeps it at 0).
+        CpuOnlyLines = 8,
     }
 }
 

@@ -52,15 +52,15 @@
 //!   write through a read-only handle or mapping is refused by the kernel before it is
 //!   asked. [`PageState::Writable`] then means "writable as far as coherency goes"; the
 //!   PTE carries the lesser of that and the mapping's rights.
-//! * **RAM is current at creation.** The buffer manager cleans a buffer after zeroing
-//!   it through its cacheable linear map, so the first fault's invalidate discards
-//!   nothing that matters.
 //! * **`others_may_be_dirty`** must be true whenever any other CPU holder of the buffer
 //!   may have dirty lines in the faulting page: a direct-path holder inside a START
-//!   WRITE/RW bracket, **and another legacy mapping of the same buffer that has the
-//!   page dirty** ([`LegacyPages::is_dirty`], keeping in mind that mappings may start at
-//!   different buffer pages). Passing `true` when unsure is always safe; it costs a
-//!   write-back of lines that are dirty.
+//!   WRITE/RW bracket, **the lines the buffer's boundary holds as dirty**
+//!   ([`crate::Boundary::may_be_dirty`]: ENDed direct-path writes and the zeros the
+//!   buffer manager wrote at creation, which no clean has reached until a device needs
+//!   them), **and another legacy mapping of the same buffer that has the page dirty**
+//!   ([`LegacyPages::is_dirty`], keeping in mind that mappings may start at different
+//!   buffer pages). Passing `true` when unsure is always safe; it costs a write-back of
+//!   lines that are dirty.
 //! * **Direct-path START READ/RW next to a legacy mapping.** The direct path's START
 //!   READ/RW invalidates the lines fully inside its range. On a buffer that also has a
 //!   legacy mapping with dirty pages, those lines may hold the legacy task's writes,
@@ -69,7 +69,7 @@
 //!   clean+invalidate) for every legacy mapping of the buffer.
 //! * **Every submission goes through [`LegacyPages::on_device_submit`]** of every
 //!   legacy mapping of the buffer, for reads and writes alike, before the device is
-//!   told. A device that only reads still needs the zap: otherwise the task keeps its
+//!   told (as well as through the boundary's clean of the direct path's dirty lines). A device that only reads still needs the zap: otherwise the task keeps its
 //!   writable PTEs and its next writes are neither seen nor cleaned. A device that
 //!   writes still needs the clean ("the device overwrites it anyway" is wrong): a dirty
 //!   line left in the cache is evicted later, on top of the device's bytes, and the

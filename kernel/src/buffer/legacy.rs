@@ -45,6 +45,17 @@ impl LegacyMap {
 impl Drop for LegacyMap {
     fn drop(&mut self) {
         self.buffer.legacy_mappings.fetch_sub(1, Ordering::SeqCst);
+        if self.pages.policy() == LegacyPolicy::Uncached {
+            self.buffer.uncached_maps.fetch_sub(1, Ordering::SeqCst);
+            // What the task stored through it went around the cache: any cached copy of
+            // those lines is stale for the CPU from now on (while it existed, every
+            // START invalidated its whole range anyway).
+            if self.writable && self.buffer.policy == super::Policy::Cached {
+                let geom = crate::arch::cache::geometry();
+                let (off, len) = (self.buffer_offset(0), self.len());
+                self.buffer.boundary().mark_stale(geom, off, len);
+            }
+        }
     }
 }
 
@@ -68,9 +79,14 @@ pub fn map(
         pages: LegacyPages::new(pages, policy),
     };
     if policy == LegacyPolicy::Uncached {
-        // No cached line of any alias may shadow the non-cacheable mapping.
+        map.buffer.uncached_maps.fetch_add(1, Ordering::SeqCst);
+        // No cached line of any alias may shadow the non-cacheable mapping; the dirty
+        // lines it can see reach memory (the mapping reads memory whenever its task
+        // likes: from now on ENDs clean at once).
         let (off, len) = (map.buffer_offset(0), map.len());
         map.buffer.maintain(CacheOp::CleanInvalidate, off, len);
+        let geom = crate::arch::cache::geometry();
+        map.buffer.boundary().cleaned(geom, off, len);
         let frames = &map.buffer.frames()[pgoff as usize..pgoff as usize + pages];
         let access = if writable {
             Access::UserReadWrite
@@ -146,9 +162,14 @@ pub fn on_fault(k: &mut Kernel, id: u32, far: u64, write: bool) -> Option<FaultO
         buf.device_write_fence.load(Ordering::SeqCst),
     ]);
     let (busy, fence) = (pending.is_some(), pending.unwrap_or(0));
-    let others_dirty = legacy_dirty || buf.cpu_writers.load(Ordering::SeqCst) > 0;
-    let page_va = va + page as u64 * PAGE_SIZE;
+    // Dirty lines the page may hold: a direct-path holder's inside an open WRITE bracket,
+    // another legacy mapping's, and those the boundary records (ENDed writes and the
+    // creation's zeros, which no clean has reached yet).
+    let geom = crate::arch::cache::geometry();
     let offset = map.buffer_offset(page);
+    let boundary_dirty = buf.maintained() && buf.boundary().may_be_dirty(geom, offset, PAGE_SIZE);
+    let others_dirty = legacy_dirty || boundary_dirty || buf.cpu_writers.load(Ordering::SeqCst) > 0;
+    let page_va = va + page as u64 * PAGE_SIZE;
     Some(match map.pages.on_fault(page, write, busy, others_dirty) {
         FaultAction::WaitDevice => FaultOutcome::Wait(fence),
         FaultAction::Map {
@@ -158,6 +179,9 @@ pub fn on_fault(k: &mut Kernel, id: u32, far: u64, write: bool) -> Option<FaultO
             // A coherent device never leaves stale lines behind.
             if let Some(op) = maintenance.filter(|_| !super::devices_coherent()) {
                 buf.maintain(op, offset, PAGE_SIZE);
+                // Cleaned and invalidated, or invalidated because nothing was dirty: no
+                // line of the page is dirty now.
+                buf.boundary().cleaned(geom, offset, PAGE_SIZE);
             }
             let access = if writable {
                 Access::UserReadWrite
