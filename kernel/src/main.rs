@@ -46,6 +46,7 @@ mod gpu;
 mod irq;
 #[cfg(feature = "ktest")]
 mod ktest;
+mod latency;
 mod memory;
 mod power;
 mod syscall;

@@ -70,12 +70,14 @@
 //!   possibly dirty ones). So the sets may only err on the large side: a line missing
 //!   from `dirty` is a device reading stale memory, a line missing from `stale` a CPU
 //!   reading a stale line.
-//! * **Concurrent change.** A submission's clean may run in bounded steps while other
-//!   tasks run. It takes a snapshot of `dirty`, and removes what it cleaned only if
-//!   `dirty` got nothing new in the meantime ([`Boundary::generation`]); otherwise the
-//!   lines stay (a superset). A START removes from `stale` exactly the lines it
-//!   invalidated, after its last step, and no device write can be submitted while a
-//!   START is open (the misuse detector), so `stale` cannot have grown under it.
+//! * **Concurrent change.** Long maintenance runs in bounded steps while other tasks
+//!   run, so [`Pieces`] are computed from the sets as they are at each step, not from a
+//!   copy. A submission's clean then also takes lines ENDed while it ran (ahead of its
+//!   cursor); it removes its range from `dirty` only if `dirty` got nothing new in the
+//!   meantime ([`Boundary::generation`]), since a line ENDed behind its cursor was not
+//!   cleaned; otherwise the lines stay (a superset). A START removes its range's lines
+//!   from `stale` after its last step: no device write can be submitted while a START
+//!   is open (the misuse detector), so `stale` has not grown under it.
 //!
 //! # What is not tracked
 //!
@@ -157,67 +159,97 @@ impl<const N: usize> Default for Boundary<N> {
 
 /// What one sync or submission must maintain, in order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Work<const N: usize> {
+pub enum Work {
     /// Nothing.
     None,
     /// `op` over every row of the region, each row planned as a range
     /// ([`mm::cache::plan`]: partial edge lines of an invalidate clean+invalidate).
     Region(CacheOp, Region),
     /// The pieces of a plain range ([`Pieces::next`]).
-    Pieces(Pieces<N>),
+    Pieces(Pieces),
 }
 
-impl<const N: usize> Work<N> {
+impl Work {
     /// Whether there is nothing to do.
     pub const fn is_none(&self) -> bool {
         matches!(self, Work::None)
     }
 }
 
-/// Maintenance over the selected lines of a byte range, computed piece by piece so that
-/// it can be done in bounded steps from a small, copyable plan.
+/// Which of the boundary's sets selects the lines of [`Pieces`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Pieces<const N: usize> {
+enum Select {
+    /// `stale` (every line when `all`), lines also in `dirty` cleaned and invalidated:
+    /// a START.
+    Stale { all: bool, civac_dirty: bool },
+    /// `dirty`: a submission's clean.
+    Dirty,
+}
+
+/// Maintenance over the selected lines of a byte range, computed piece by piece from
+/// the buffer's [`Boundary`] as it is when the piece is asked for, so that it can be
+/// done in bounded steps from a few words of plan.
+///
+/// Read from the live sets, a START's pieces are those its planning saw (no device
+/// write can be submitted while a START is open, so `stale` does not grow under it),
+/// and a submission's clean also takes lines ENDed while it ran, once its cursor has
+/// not passed them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Pieces {
     base: CacheOp,
     start: u64,
     end: u64,
-    /// The lines to maintain (`stale` or `dirty` at planning time), unless `all`.
-    select: LineSet<N>,
-    all: bool,
-    /// Lines that must be cleaned and invalidated rather than invalidated (`dirty`).
-    civac: LineSet<N>,
+    select: Select,
     shift: u32,
 }
 
-impl<const N: usize> Pieces<N> {
+impl Pieces {
     /// The byte range `[start, end)` the pieces lie in.
     pub const fn range(&self) -> (u64, u64) {
         (self.start, self.end)
     }
 
-    /// The first piece at or after byte `from`: `(op, offset, len)`, a byte range of the
-    /// buffer to hand to [`mm::cache::plan`] with `op` (which turns partial edge lines of
-    /// an invalidate into clean+invalidate; pieces are cut only at line boundaries inside
-    /// the range, so only the range's own edges can be partial). Pieces come in address
-    /// order; `next(offset + len)` continues after one. `None` when no selected line is
+    /// The lines the range touches.
+    fn lines(&self) -> Lines {
+        Lines::new(self.start >> self.shift, ((self.end - 1) >> self.shift) + 1)
+    }
+
+    /// The first piece at or after byte `from`, given the buffer's boundary `bd`:
+    /// `(op, offset, len)`, a byte range of the buffer to hand to [`mm::cache::plan`]
+    /// with `op` (which turns partial edge lines of an invalidate into
+    /// clean+invalidate; pieces are cut only at line boundaries inside the range, so only
+    /// the range's own edges can be partial). Pieces come in address order;
+    /// `next(bd, offset + len)` continues after one. `None` when no selected line is
     /// left.
-    pub fn next(&self, from: u64) -> Option<(CacheOp, u64, u64)> {
+    pub fn next<const N: usize>(&self, bd: &Boundary<N>, from: u64) -> Option<(CacheOp, u64, u64)> {
         let lo = from.max(self.start);
         if lo >= self.end {
             return None;
         }
-        let (s, line_end) = (self.shift, ((self.end - 1) >> self.shift) + 1);
-        let sel = if self.all {
-            Lines::new(lo >> s, line_end)
-        } else {
-            self.select.next_from(lo >> s)?
+        let s = self.shift;
+        let (sel, civac) = match self.select {
+            Select::Stale {
+                all: true,
+                civac_dirty,
+            } => (
+                Lines::new(lo >> s, self.lines().end),
+                civac_dirty.then_some(&bd.dirty),
+            ),
+            Select::Stale {
+                all: false,
+                civac_dirty,
+            } => (
+                bd.stale.next_from(lo >> s)?,
+                civac_dirty.then_some(&bd.dirty),
+            ),
+            Select::Dirty => (bd.dirty.next_from(lo >> s)?, None),
         };
         let a = lo.max(sel.start << s);
         let b = self.end.min(sel.end << s);
         if a >= b {
             return None;
         }
-        let piece = match self.civac.next_from(a >> s) {
+        let piece = match civac.and_then(|c| c.next_from(a >> s)) {
             Some(c) if c.start << s <= a => (CacheOp::CleanInvalidate, a, b.min(c.end << s)),
             Some(c) if c.start << s < b => (self.base, a, c.start << s),
             _ => (self.base, a, b),
@@ -225,24 +257,18 @@ impl<const N: usize> Pieces<N> {
         Some((piece.0, piece.1, piece.2 - piece.1))
     }
 
-    /// Every piece, in order.
-    pub fn iter(&self) -> impl Iterator<Item = (CacheOp, u64, u64)> + '_ {
+    /// Every piece, in order, given the buffer's boundary `bd` (which the caller does not
+    /// change meanwhile).
+    pub fn iter<'a, const N: usize>(
+        &'a self,
+        bd: &'a Boundary<N>,
+    ) -> impl Iterator<Item = (CacheOp, u64, u64)> + 'a {
         let mut at = self.start;
         core::iter::from_fn(move || {
-            let p = self.next(at)?;
+            let p = self.next(bd, at)?;
             at = p.1 + p.2;
             Some(p)
         })
-    }
-
-    /// The selected lines inside the range: what the pieces maintain.
-    fn selected(&self) -> impl Iterator<Item = Lines> + '_ {
-        let range = Lines::new(self.start >> self.shift, ((self.end - 1) >> self.shift) + 1);
-        let all = self.all.then_some(range);
-        let some = self.select.iter().filter(move |_| !self.all);
-        all.into_iter()
-            .chain(some.map(move |x| x.meet(range)))
-            .filter(|x| !x.is_empty())
     }
 }
 
@@ -347,7 +373,7 @@ impl<const N: usize> Boundary<N> {
         op: Option<CacheOp>,
         region: Region,
         unmediated: bool,
-    ) -> Work<N> {
+    ) -> Work {
         let Some(op) = op else { return Work::None };
         let (s, e) = region.hull();
         let hull = lines_of(geom, s, e);
@@ -365,9 +391,10 @@ impl<const N: usize> Boundary<N> {
                     base: op,
                     start: s,
                     end: e,
-                    select: self.stale,
-                    all: unmediated,
-                    civac: self.dirty,
+                    select: Select::Stale {
+                        all: unmediated,
+                        civac_dirty: true,
+                    },
                     shift: geom.line().trailing_zeros(),
                 })
             }
@@ -385,11 +412,9 @@ impl<const N: usize> Boundary<N> {
 
     /// A START's maintenance `work` ([`Boundary::sync`]) is done: the lines it
     /// invalidated are current, so they leave `stale`.
-    pub fn start_done(&mut self, work: &Work<N>) {
+    pub fn start_done(&mut self, work: &Work) {
         if let Work::Pieces(p) = work {
-            for l in p.selected() {
-                self.stale.remove(l);
-            }
+            self.stale.remove(p.lines());
         }
     }
 
@@ -399,7 +424,7 @@ impl<const N: usize> Boundary<N> {
     /// (lines of those rows that are not dirty are cleaned too: harmless). Take the
     /// [`Boundary::generation`] with it, and call [`Boundary::device_read_done`] after
     /// the clean's `DSB`, before notifying the device.
-    pub fn device_read(&self, geom: CacheGeometry, region: Region) -> Work<N> {
+    pub fn device_read(&self, geom: CacheGeometry, region: Region) -> Work {
         let (s, e) = region.hull();
         if !self.dirty.intersects(lines_of(geom, s, e)) {
             return Work::None;
@@ -426,14 +451,12 @@ impl<const N: usize> Boundary<N> {
         )
     }
 
-    fn clean_pieces(&self, geom: CacheGeometry, s: u64, e: u64) -> Work<N> {
+    fn clean_pieces(&self, geom: CacheGeometry, s: u64, e: u64) -> Work {
         Work::Pieces(Pieces {
             base: CacheOp::Clean,
             start: s,
             end: e,
-            select: self.dirty,
-            all: false,
-            civac: LineSet::EMPTY,
+            select: Select::Dirty,
             shift: geom.line().trailing_zeros(),
         })
     }
@@ -441,11 +464,9 @@ impl<const N: usize> Boundary<N> {
     /// The clean of [`Boundary::device_read`] is done: if `dirty` is as it was when it
     /// was planned (`generation`), the cleaned lines leave it. (A rectangle's rows are
     /// not removed: a few intervals cannot describe them.)
-    pub fn device_read_done(&mut self, work: &Work<N>, generation: u64) {
+    pub fn device_read_done(&mut self, work: &Work, generation: u64) {
         if let (Work::Pieces(p), true) = (work, generation == self.generation) {
-            for l in p.selected() {
-                self.dirty.remove(l);
-            }
+            self.dirty.remove(p.lines());
         }
     }
 
@@ -453,7 +474,7 @@ impl<const N: usize> Boundary<N> {
     /// first (rule (a)): the lines of `dirty` it touches. Take the
     /// [`Boundary::generation`] with it, and call [`Boundary::device_write_done`] after
     /// the clean's `DSB`, before notifying the device.
-    pub fn device_write(&self, geom: CacheGeometry, offset: u64, len: u64) -> Work<N> {
+    pub fn device_write(&self, geom: CacheGeometry, offset: u64, len: u64) -> Work {
         let l = lines_of(geom, offset, offset + len);
         if !self.dirty.intersects(l) {
             return Work::None;
@@ -468,7 +489,7 @@ impl<const N: usize> Boundary<N> {
     pub fn device_write_done(
         &mut self,
         geom: CacheGeometry,
-        work: &Work<N>,
+        work: &Work,
         generation: u64,
         offset: u64,
         len: u64,
@@ -478,15 +499,17 @@ impl<const N: usize> Boundary<N> {
     }
 }
 
-/// Test-only entry points for the model's mutations of the set rules.
+/// Test-only entry point for the model's mutation of the CIVAC rule.
 #[cfg(test)]
-impl<const N: usize> Boundary<N> {
+impl Work {
     /// The pieces without their clean+invalidate of lines that may be dirty (the
     /// mutation that plainly invalidates them).
-    pub(crate) fn without_civac(work: Work<N>) -> Work<N> {
-        match work {
+    pub(crate) fn without_civac(self) -> Work {
+        match self {
             Work::Pieces(mut p) => {
-                p.civac = LineSet::EMPTY;
+                if let Select::Stale { civac_dirty, .. } = &mut p.select {
+                    *civac_dirty = false;
+                }
                 Work::Pieces(p)
             }
             w => w,

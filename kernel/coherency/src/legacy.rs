@@ -160,17 +160,26 @@ pub struct SubmitPlan {
     pub clean_pages: Vec<usize>,
 }
 
-/// The per-mapping state of a legacy mapping: one [`PageState`] per page.
+/// The per-mapping state of a legacy mapping: one [`PageState`] per page, and the pages
+/// mapped since the last submission.
 ///
 /// The kernel keeps one per legacy mapping (VMA). Under [`LegacyPolicy::Fault`] a page
 /// is dirty exactly when it is [`PageState::Writable`]: a page becomes writable only
 /// through a write fault, and only a submission takes the right away again (and cleans
 /// it). Under [`LegacyPolicy::Uncached`] every page is mapped writable for good and
 /// nothing is ever dirty (there are no cached lines).
+///
+/// A submission costs what was touched since the last one, not the size of the
+/// mapping: the pages mapped since then are listed as they fault in (`touched`, with
+/// room for every page from the start, so a submission never allocates), and only they
+/// are zapped, cleaned and reset ([`LegacyPages::submit_pages`]).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct LegacyPages {
     policy: LegacyPolicy,
     pages: Vec<PageState>,
+    /// Under [`LegacyPolicy::Fault`]: every page that is not [`PageState::Unmapped`],
+    /// once each, in the order they were mapped.
+    touched: Vec<u32>,
 }
 
 impl LegacyPages {
@@ -183,9 +192,14 @@ impl LegacyPages {
             LegacyPolicy::Fault => PageState::Unmapped,
             LegacyPolicy::Uncached => PageState::Writable,
         };
+        let touched = match policy {
+            LegacyPolicy::Fault => Vec::with_capacity(pages),
+            LegacyPolicy::Uncached => Vec::new(),
+        };
         Self {
             policy,
             pages: alloc::vec![initial; pages],
+            touched,
         }
     }
 
@@ -228,9 +242,14 @@ impl LegacyPages {
         self.policy == LegacyPolicy::Fault && self.state(page) == Some(PageState::Writable)
     }
 
-    /// Whether any page may hold dirty lines of this mapping.
+    /// Whether any page may hold dirty lines of this mapping (costs the pages touched
+    /// since the last submission).
     pub fn has_dirty_pages(&self) -> bool {
-        self.dirty_pages().next().is_some()
+        self.policy == LegacyPolicy::Fault
+            && self
+                .touched
+                .iter()
+                .any(|&p| self.pages[p as usize] == PageState::Writable)
     }
 
     /// A fault at `page` of the mapping.
@@ -276,6 +295,8 @@ impl LegacyPages {
                 } else {
                     PageState::ReadOnly
                 };
+                // Room for every page was reserved at creation: no allocation here.
+                self.touched.push(page as u32);
                 FaultAction::Map {
                     maintenance: Some(refault_op(others_may_be_dirty)),
                     writable: write,
@@ -296,16 +317,41 @@ impl LegacyPages {
     /// was writable; afterwards every page is [`PageState::Unmapped`] and nothing is
     /// dirty. Under [`LegacyPolicy::Uncached`]: nothing to do (the empty plan), and the
     /// mapping stays in place.
+    ///
+    /// This collects [`LegacyPages::submit_pages`] and calls [`LegacyPages::end_submit`]
+    /// (the kernel walks the pages instead, without allocating).
     pub fn on_device_submit(&mut self) -> SubmitPlan {
-        if self.policy == LegacyPolicy::Uncached {
-            return SubmitPlan::default();
+        let mut plan = SubmitPlan::default();
+        for (p, state) in self.submit_pages() {
+            plan.zap = true;
+            if state == PageState::Writable {
+                plan.clean_pages.push(p);
+            }
         }
-        let plan = SubmitPlan {
-            zap: self.mapped_pages() != 0,
-            clean_pages: self.dirty_pages().collect(),
-        };
-        self.pages.fill(PageState::Unmapped);
+        self.end_submit();
         plan
+    }
+
+    /// A device submission references the buffer: the pages mapped since the last one,
+    /// ascending, with their state. The kernel unmaps each (the zap: then `TLBI` and
+    /// `DSB ISH`), then walks them again and cleans every [`PageState::Writable`] one
+    /// (then one `DSB SY`), then calls [`LegacyPages::end_submit`], before the device is
+    /// told. Costs the pages touched, not the mapping's size, and allocates nothing;
+    /// nothing under [`LegacyPolicy::Uncached`].
+    pub fn submit_pages(&mut self) -> impl Iterator<Item = (usize, PageState)> + '_ {
+        self.touched.sort_unstable();
+        self.touched
+            .iter()
+            .map(|&p| (p as usize, self.pages[p as usize]))
+    }
+
+    /// The submission's zap and clean are done: every page touched since the last one is
+    /// [`PageState::Unmapped`] again, and nothing is touched.
+    pub fn end_submit(&mut self) {
+        for &p in &self.touched {
+            self.pages[p as usize] = PageState::Unmapped;
+        }
+        self.touched.clear();
     }
 
     /// The operation a direct-path START READ/RW on the same buffer must use in place of
@@ -338,6 +384,24 @@ impl LegacyPages {
             .enumerate()
             .filter(move |(_, s)| fault && **s == PageState::Writable)
             .map(|(i, _)| i)
+    }
+}
+
+#[cfg(test)]
+impl LegacyPages {
+    /// The bookkeeping invariant: `touched` lists exactly the mapped pages, once each
+    /// (under [`LegacyPolicy::Fault`]).
+    pub(crate) fn touched_is_exact(&self) -> bool {
+        if self.policy == LegacyPolicy::Uncached {
+            return self.touched.is_empty();
+        }
+        let mut listed = alloc::vec![false; self.pages.len()];
+        for &p in &self.touched {
+            if core::mem::replace(&mut listed[p as usize], true) {
+                return false;
+            }
+        }
+        (0..self.pages.len()).all(|p| listed[p] == (self.pages[p] != PageState::Unmapped))
     }
 }
 

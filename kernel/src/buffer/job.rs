@@ -32,7 +32,7 @@ pub const STEP_LINES: u64 = 4096;
 pub const SPANS: usize = 8;
 
 /// The maintenance of one sync or submission, as the boundary planned it.
-pub type Plan = Work<SPANS>;
+pub type Plan = Work;
 
 /// Maintenance in progress.
 pub struct Job {
@@ -88,7 +88,7 @@ impl Job {
         match &self.work {
             Work::None => true,
             Work::Region(_, r) => self.row >= r.rows,
-            Work::Pieces(p) => p.next(self.cursor).is_none(),
+            Work::Pieces(p) => p.next(&self.buf.boundary(), self.cursor).is_none(),
         }
     }
 
@@ -107,7 +107,10 @@ impl Job {
                 if self.cursor != p.range().0 {
                     super::trace::continue_next();
                 }
-                while let Some((op, o, l)) = p.next(self.cursor) {
+                loop {
+                    // The live sets: a submission's clean takes lines ENDed meanwhile.
+                    let next = p.next(&self.buf.boundary(), self.cursor);
+                    let Some((op, o, l)) = next else { break };
                     // Up to the budget, cut at a line boundary unless the piece ends first.
                     let end = match o.checked_add(budget) {
                         Some(e) if e < o + l => e & !(line - 1),
@@ -187,8 +190,12 @@ pub fn run_once(buf: &Buffer, work: &Plan) {
         Work::Region(op, r) if r.rows == 1 => buf.maintain(*op, r.offset, r.row_len),
         Work::Region(op, r) => buf.maintain_rows(*op, r.offset, r.row_len, r.rows, r.stride),
         Work::Pieces(p) => {
-            for (op, o, l) in p.iter() {
+            let mut at = p.range().0;
+            loop {
+                let next = p.next(&buf.boundary(), at);
+                let Some((op, o, l)) = next else { break };
                 buf.maintain(op, o, l);
+                at = o + l;
             }
         }
     }

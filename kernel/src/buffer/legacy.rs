@@ -10,7 +10,6 @@ use crate::task::space::AddressSpace;
 use crate::task::Kernel;
 use abi::Error;
 use alloc::sync::Arc;
-use alloc::vec::Vec;
 use coherency::legacy::{FaultAction, LegacyPages, LegacyPolicy, PageState};
 use core::sync::atomic::Ordering;
 use mm::addr::PAGE_SIZE;
@@ -215,57 +214,68 @@ pub fn on_fault(k: &mut Kernel, id: u32, far: u64, write: bool) -> Option<FaultO
 }
 
 /// Before a device is told to access `buf`: zap every legacy PTE of it in every task and
-/// clean the pages written since the last submission.
+/// clean the pages written since the last submission. Costs the pages mapped since then
+/// (and the tasks), not the mappings' sizes, and allocates nothing.
 pub fn before_device_access(k: &mut Kernel, buf: &Buffer) {
-    if super::devices_coherent() {
-        return; // nothing to hide from a coherent device
+    if super::devices_coherent() || buf.legacy_mappings.load(Ordering::Relaxed) == 0 {
+        return; // nothing to hide from a coherent device; no legacy mapping
     }
     k.for_each_task_mut(|t| {
-        // Uncached mappings are never zapped or cleaned: skip them without a page walk.
+        // Uncached mappings are never zapped or cleaned.
         let fault_maps = t
             .legacy
             .iter_mut()
             .filter(|(_, m)| m.pages.policy() == LegacyPolicy::Fault);
         for (&va, map) in fault_maps.filter(|(_, m)| m.buffer.id == buf.id) {
-            let mapped: Vec<usize> = (0..map.npages)
-                .filter(|&p| map.pages.state(p) != Some(PageState::Unmapped))
-                .collect();
-            let plan = map.pages.on_device_submit();
-            if plan.zap {
-                for run in runs(&mapped) {
-                    let _ = t
-                        .space
-                        .unmap_quiet(va + run.0 as u64 * PAGE_SIZE, run.1 as u64 * PAGE_SIZE);
-                }
-                crate::arch::mmu::invalidate_tlb_asid(t.space.asid());
-                trace::record_event(
-                    abi::trace::OP_ZAP,
-                    buf.id,
-                    map.buffer_offset(0),
-                    map.len(),
-                    va,
-                );
-                crate::counters::add(&crate::counters::ZAPS, 1);
+            let base = map.buffer_offset(0);
+            let space = &mut t.space;
+            // Zap: unmap the pages mapped since the last submission, in runs of
+            // consecutive pages, then one TLBI for the address space.
+            let mut run = None;
+            let mut unmap = |(first, n): (usize, usize)| {
+                let at = va + first as u64 * PAGE_SIZE;
+                // The pages fault in again soon: keep their tables.
+                let _ = space.unmap_keep_tables(at, n as u64 * PAGE_SIZE);
+            };
+            for (p, _) in map.pages.submit_pages() {
+                run = extend(run, p, &mut unmap);
             }
-            for run in runs(&plan.clean_pages) {
-                buf.maintain(
-                    CacheOp::Clean,
-                    map.buffer_offset(run.0),
-                    run.1 as u64 * PAGE_SIZE,
-                );
+            let Some(last) = run else { continue };
+            unmap(last);
+            crate::arch::mmu::invalidate_tlb_asid(space.asid());
+            trace::record_event(abi::trace::OP_ZAP, buf.id, base, map.len(), va);
+            crate::counters::add(&crate::counters::ZAPS, 1);
+            // Then clean the pages that were writable: the task can no longer dirty them.
+            let mut run = None;
+            let mut clean = |(first, n): (usize, usize)| {
+                let off = base + first as u64 * PAGE_SIZE;
+                buf.maintain(CacheOp::Clean, off, n as u64 * PAGE_SIZE);
+            };
+            let written = map.pages.submit_pages();
+            for (p, _) in written.filter(|&(_, s)| s == PageState::Writable) {
+                run = extend(run, p, &mut clean);
             }
+            if let Some(r) = run {
+                clean(r);
+            }
+            map.pages.end_submit();
         }
     });
 }
 
-/// Ascending page indices grouped into (first, count) runs of consecutive pages.
-fn runs(pages: &[usize]) -> Vec<(usize, usize)> {
-    let mut out: Vec<(usize, usize)> = Vec::new();
-    for &p in pages {
-        match out.last_mut() {
-            Some((first, n)) if *first + *n == p => *n += 1,
-            _ => out.push((p, 1)),
+/// `run` extended by page `p` if it is the next one; otherwise `flush` it and start a
+/// new run at `p`.
+fn extend(
+    run: Option<(usize, usize)>,
+    p: usize,
+    mut flush: impl FnMut((usize, usize)),
+) -> Option<(usize, usize)> {
+    match run {
+        Some((first, n)) if first + n == p => Some((first, n + 1)),
+        Some(r) => {
+            flush(r);
+            Some((p, 1))
         }
+        None => Some((p, 1)),
     }
-    out
 }

@@ -1,7 +1,7 @@
 //! Block-device syscalls: the disk's size, and reading sectors straight into a buffer
 //! object's pages (a capture: the device writes the buffer), with the misuse detector.
 
-use super::buffer::{Finish, Parked};
+use super::buffer::{clean_then, Finish};
 use super::{handle, task, Outcome, SysResult};
 use crate::arch::cache;
 use crate::blk;
@@ -85,11 +85,13 @@ pub(super) fn read(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
             b.generation(),
         )
     };
-    if work.is_none() {
-        return read_notify(k, a, &buf, offset, len, &work, generation);
+    if !work.is_none() {
+        let job = Job::new(buf.clone(), work, false);
+        if let Some(parked) = clean_then(k, id, job, Finish::BlkRead { generation }, a)? {
+            return parked;
+        }
     }
-    let job = Job::new(buf, work, false);
-    super::buffer::run_parked(k, id, Parked::new(job, Finish::BlkRead { generation }), a)
+    read_notify(k, a, &buf, offset, len, &work, generation)
 }
 
 /// A read whose clean was parked between steps is done with it: check the call again

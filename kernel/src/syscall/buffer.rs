@@ -101,6 +101,8 @@ pub(super) fn unmap(k: &mut Kernel, id: u32, va: u64) -> SysResult {
             }
         }
         crate::arch::mmu::invalidate_tlb_asid(t.space.asid());
+        // Zaps kept the tables of pages they unmapped.
+        let _ = t.space.prune(va, m.len());
         t.map_window.free(va, m.len());
         t.map_heap
             .shrink(account::mapping_heap(m.npages as u64, true));
@@ -456,6 +458,29 @@ fn finish_sync(
     run_parked(k, id, Parked::new(job, Finish::Sync { commit, start }), a)
 }
 
+/// A submission's clean `job`: its first step now; if that did not finish it, the rest
+/// as parked work ([`run_parked`], which gives way to a pending interrupt between
+/// steps and, at the end, checks the call again and tells the device through
+/// `finish`). `Ok(None)`: finished in one step, the caller tells the device now.
+pub(super) fn clean_then(
+    k: &mut Kernel,
+    id: u32,
+    mut job: Job,
+    finish: Finish,
+    a: [u64; 6],
+) -> Result<Option<SysResult>, Error> {
+    if job.step() {
+        return Ok(None);
+    }
+    crate::latency::point();
+    let p = Parked::new(job, finish);
+    if crate::arch::cpu::irq_pending() {
+        task(k, id)?.parked = Some(p);
+        return Ok(Some(Ok(Outcome::Restart)));
+    }
+    Ok(Some(run_parked(k, id, p, a)))
+}
+
 /// Run parked work step by step until it is done (then finish it) or an interrupt is
 /// pending (then park it on the task and have the `svc`, whose arguments are `a`,
 /// re-issued).
@@ -480,6 +505,7 @@ pub fn run_parked(k: &mut Kernel, id: u32, mut p: Parked, a: [u64; 6]) -> SysRes
                 }
             };
         }
+        crate::latency::point();
         if crate::arch::cpu::irq_pending() {
             task(k, id)?.parked = Some(p);
             return Ok(Outcome::Restart);

@@ -1,7 +1,7 @@
 //! GPU syscalls: display info, importing a buffer as a GPU resource, presenting a
 //! rectangle (with the misuse detector), and waiting on fences (of any device).
 
-use super::buffer::{Finish, Parked};
+use super::buffer::{clean_then, Finish};
 use super::{handle, task, Outcome, SysResult};
 use crate::arch::cache;
 use crate::buffer::job::{Job, Plan};
@@ -152,11 +152,13 @@ pub(super) fn present(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
         let b = buf.boundary();
         (b.device_read(cache::geometry(), region), b.generation())
     };
-    if work.is_none() {
-        return present_notify(k, &res, region, &work, generation);
+    if !work.is_none() {
+        let job = Job::new(buf.clone(), work, false);
+        if let Some(parked) = clean_then(k, id, job, Finish::Present { generation }, a)? {
+            return parked;
+        }
     }
-    let job = Job::new(buf.clone(), work, false);
-    super::buffer::run_parked(k, id, Parked::new(job, Finish::Present { generation }), a)
+    present_notify(k, &res, region, &work, generation)
 }
 
 /// A present whose clean was parked between steps is done with it: check the call

@@ -216,6 +216,7 @@ fn call(k: &mut Kernel, id: u32, sys: Sys, a: [u64; 6]) -> SysResult {
                 Stat::CpuOnlyLines => {
                     crate::counters::CPU_ONLY_LINES.load(core::sync::atomic::Ordering::Relaxed)
                 }
+                Stat::MaskedMax => crate::latency::take_max(),
             };
             Ok(Outcome::Done(v, 0))
         }

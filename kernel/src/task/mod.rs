@@ -541,9 +541,11 @@ fn reschedule(mut guard: Guard, frame: &mut TrapFrame) {
         }
         // Nothing to run: wait for an interrupt (the tick wakes sleepers) without the lock.
         drop(guard);
+        crate::latency::point();
         crate::arch::cpu::enable_irqs();
         crate::arch::cpu::wait_for_interrupt();
         crate::arch::cpu::disable_irqs();
+        crate::latency::enter();
         guard = KERNEL.lock();
     }
 }

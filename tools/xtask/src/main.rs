@@ -25,6 +25,7 @@ mod publish;
 mod qemu;
 mod qmp;
 mod report;
+mod report_boundary;
 mod setup;
 mod targets;
 mod test;

@@ -286,10 +286,14 @@ impl<'s> Runner<'s> {
         self.consistent()
     }
 
-    /// Unmutated, the runner's page table is exactly the crate's state.
+    /// Unmutated, the runner's page table is exactly the crate's state, and the crate
+    /// lists exactly the mapped pages as touched.
     fn consistent(&self) -> Result<(), LFailure> {
         if self.m == LegacyMutation::None && self.pte != self.states() {
             return Err(self.protocol("page table and LegacyPages disagree"));
+        }
+        if !self.legacy.touched_is_exact() {
+            return Err(self.protocol("touched pages and page states disagree"));
         }
         Ok(())
     }
@@ -328,7 +332,8 @@ impl<'s> Runner<'s> {
         }
         let work = self.bd.sync(GEOM, plan.op.map(|p| p.0), region, false);
         if let Work::Pieces(p) = &work {
-            for (op, o, l) in p.iter() {
+            let pieces: Vec<_> = p.iter(&self.bd).collect();
+            for (op, o, l) in pieces {
                 let guarded = if self.m == LegacyMutation::DirectStartIgnoresLegacy {
                     op
                 } else {
@@ -365,7 +370,7 @@ impl<'s> Runner<'s> {
         self.mem.apply(&runs);
     }
 
-    fn apply(&mut self, work: &Work<4>) {
+    fn apply(&mut self, work: &Work) {
         match work {
             Work::None => {}
             Work::Region(op, r) => {
@@ -374,7 +379,8 @@ impl<'s> Runner<'s> {
                 }
             }
             Work::Pieces(p) => {
-                for (op, o, l) in p.iter() {
+                let pieces: Vec<_> = p.iter(&self.bd).collect();
+                for (op, o, l) in pieces {
                     self.maintain(op, o, l);
                 }
             }

@@ -373,7 +373,7 @@ impl<'s, const N: usize> Runner<'s, N> {
                 }
                 let w = self.bd.sync(GEOM, op, region, all);
                 if self.m == Mutation::DirtyStalePlainInvalidate {
-                    Boundary::without_civac(w)
+                    w.without_civac()
                 } else {
                     w
                 }
@@ -405,7 +405,7 @@ impl<'s, const N: usize> Runner<'s, N> {
     }
 
     /// Carry `work` out on the model; returns the `DC` instructions executed.
-    fn apply(&mut self, work: &Work<N>) -> u64 {
+    fn apply(&mut self, work: &Work) -> u64 {
         let mut lines = 0;
         let mut piece = |mem: &mut Memory, op: CacheOp, o: u64, l: u64| {
             let runs = self.m.piece_runs(GEOM, op, BASE + o, l);
@@ -419,7 +419,7 @@ impl<'s, const N: usize> Runner<'s, N> {
                 }
             }
             Work::Pieces(p) => {
-                for (op, o, l) in p.iter() {
+                for (op, o, l) in p.iter(&self.bd) {
                     piece(&mut self.mem, op, o, l);
                 }
             }

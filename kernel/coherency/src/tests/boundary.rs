@@ -13,9 +13,9 @@ const GEOM: CacheGeometry = match CacheGeometry::new(64) {
 
 type B = Boundary<8>;
 
-fn pieces(w: &Work<8>) -> Vec<(CacheOp, u64, u64)> {
+fn pieces(b: &B, w: &Work) -> Vec<(CacheOp, u64, u64)> {
     match w {
-        Work::Pieces(p) => p.iter().collect(),
+        Work::Pieces(p) => p.iter(b).collect(),
         Work::None => vec![],
         Work::Region(..) => panic!("a region, not pieces: {w:?}"),
     }
@@ -55,7 +55,7 @@ fn a_device_write_cleans_its_dirty_lines_then_marks_them_stale() {
     let g = b.generation();
     let w = b.device_write(GEOM, 1024, 2048);
     assert_eq!(
-        pieces(&w),
+        pieces(&b, &w),
         [(CacheOp::Clean, 1024, 128)],
         "dirty ∩ [16, 48)"
     );
@@ -69,7 +69,7 @@ fn a_device_write_cleans_its_dirty_lines_then_marks_them_stale() {
         Region::range(1000, 2100),
         false,
     );
-    assert_eq!(pieces(&w), [(CacheOp::Invalidate, 1024, 2048)]);
+    assert_eq!(pieces(&b, &w), [(CacheOp::Invalidate, 1024, 2048)]);
     b.start_done(&w);
     assert!(b.stale().is_empty());
     // And again: nothing left to do.
@@ -94,7 +94,7 @@ fn stale_lines_that_may_be_dirty_are_cleaned_and_invalidated() {
         false,
     );
     assert_eq!(
-        pieces(&w),
+        pieces(&b, &w),
         [
             (CacheOp::Invalidate, 10, 54),
             (CacheOp::CleanInvalidate, 64, 960),
@@ -115,7 +115,7 @@ fn stale_lines_that_may_be_dirty_are_cleaned_and_invalidated() {
         Region::range(2048, 64),
         false,
     );
-    assert_eq!(pieces(&w), [(CacheOp::CleanInvalidate, 2048, 64)]);
+    assert_eq!(pieces(&b, &w), [(CacheOp::CleanInvalidate, 2048, 64)]);
 }
 
 #[test]
@@ -129,7 +129,7 @@ fn an_uncached_mapping_cleans_at_end_and_makes_every_line_count_as_stale() {
     assert!(b.dirty().is_empty(), "cleaned at once: not recorded");
     assert!(b.may_be_stale(GEOM, r, true));
     let w = b.sync(GEOM, Some(CacheOp::Invalidate), r, true);
-    assert_eq!(pieces(&w), [(CacheOp::Invalidate, 0, 256)]);
+    assert_eq!(pieces(&b, &w), [(CacheOp::Invalidate, 0, 256)]);
 }
 
 #[test]
@@ -159,7 +159,7 @@ fn a_present_of_a_rectangle_cleans_only_its_rows_that_meet_dirty() {
     // A present of the full width, as one range: the pieces of dirty in it.
     let full = Region::range(0, 100 * 7680);
     assert_eq!(
-        pieces(&b.device_read(GEOM, full)),
+        pieces(&b, &b.device_read(GEOM, full)),
         [(CacheOp::Clean, s, e - s)]
     );
 }
