@@ -6,18 +6,20 @@
 //! | step | device **reads** the buffer (e.g. `gpu_present`) | device **writes** it (e.g. `blk_read`, a capture) |
 //! |------|--------------------------------------------------|---------------------------------------------------|
 //! | 1. misuse check | [`plan_device_handover`]: refuse if any holder is inside a START WRITE/RW | [`plan_device_write_handover`]: refuse if any holder has *any* START open |
-//! | 2. the direct path's dirty lines | clean [`Boundary::device_read`]'s work (the `dirty` lines the device reads), `DSB SY`, then [`Boundary::device_read_done`] | clean [`Boundary::device_write`]'s work (the `dirty` lines it writes: rule (a)), `DSB SY`, then [`Boundary::device_write_done`] (the written lines join `stale`) |
-//! | 3. legacy mappings | [`LegacyPages::on_device_submit`] of every legacy mapping of the buffer: zap, clean the written pages, `DSB SY` | the same |
+//! | 2. legacy mappings | [`LegacyPages::on_device_submit`] of every legacy mapping of the buffer: zap, and record the written pages as dirty ([`Boundary::mark_dirty`]) | the same |
+//! | 3. the dirty lines | clean [`Boundary::device_read`]'s work (the `dirty` lines the device reads), `DSB SY`, then [`Boundary::device_read_done`] | clean [`Boundary::device_write`]'s work (the `dirty` lines it writes: rule (a)), `DSB SY`, then [`Boundary::device_write_done`] (the written lines join `stale`) |
 //! | 4. bookkeeping | record the fence as a *reader* fence | record the fence as a *writer* fence |
 //! | 5. | notify the device | notify the device |
 //!
 //! Every byte a direct-path holder wrote is in `dirty` from its END on (and step 1
 //! guarantees no bracket is open whose lines are not there yet); every byte a legacy
-//! mapping wrote is cleaned in step 3. An *invalidate* at submission time is never
-//! enough for a device write (the core may speculatively refill any line while the
-//! device works): the invalidate that makes the device's bytes visible is the START
-//! READ/RW's, after it waited the writer fence, over the lines step 2 marked stale.
+//! mapping wrote is in it from step 2 on; step 3 cleans those the device touches. An
+//! *invalidate* at submission time is never enough for a device write (the core may
+//! speculatively refill any line while the device works): the invalidate that makes the
+//! device's bytes visible is the START READ/RW's, after it waited the writer fence, over
+//! the lines step 3 marked stale.
 //!
+//! [`Boundary::mark_dirty`]: crate::Boundary::mark_dirty
 //! [`Boundary::device_read`]: crate::Boundary::device_read
 //! [`Boundary::device_read_done`]: crate::Boundary::device_read_done
 //! [`Boundary::device_write`]: crate::Boundary::device_write

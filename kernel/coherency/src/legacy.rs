@@ -13,9 +13,13 @@
 //!     fault) and the page is upgraded to writable: that second fault *is* the dirty
 //!     tracking. A write fault on an unmapped page maps it writable (and dirty) at once.
 //!   - When a device submission references the buffer, the kernel unmaps every legacy
-//!     PTE of it (a *zap*: break the PTEs, `TLBI VAE1IS` by VA+ASID, `DSB ISH`), cleans
-//!     (`DC CVAC`) exactly the pages that were writable since the last hand-over, one
-//!     `DSB SY`, then notifies the device. The next CPU touch faults as above.
+//!     PTE of it (a *zap*: break the PTEs, `TLBI VAE1IS` by VA+ASID, `DSB ISH`), records
+//!     exactly the pages that were writable since the last hand-over as dirty lines of
+//!     the buffer ([`crate::Boundary::mark_dirty`]), and the submission's clean of the
+//!     dirty lines the device touches (`DC CVAC`, in bounded steps, one `DSB SY`) takes
+//!     them, before the device is told. The next CPU touch faults as above. (A written
+//!     page the device does not touch stays dirty in the boundary: its refault cleans
+//!     and invalidates it, and a later submission that touches it cleans it.)
 //! * [`LegacyPolicy::Uncached`]: a Normal non-cacheable mapping of the whole range,
 //!   installed at mmap time after one clean+invalidate of the range
 //!   ([`LegacyPages::mmap_maintenance`]) so that no cached line of another alias (the
@@ -38,12 +42,12 @@
 //! | clean+invalidate if others may be dirty| the invalidate discards another holder's dirty, not yet cleaned bytes         |
 //! | map read faults read-only              | a later write is not seen, so its page is not cleaned at submit               |
 //! | zap at submit                          | the CPU keeps using stale lines after the device wrote, and writes untracked   |
-//! | clean the written pages at submit      | the device reads RAM that does not hold the CPU's last writes                 |
+//! | record (and clean) the written pages   | the device reads RAM that does not hold the CPU's last writes                 |
 //!
 //! The invalidate must happen at fault time, *after* the fence: an invalidate at
 //! submission would be undone by speculative fills while the device works. Only the
-//! pages that were writable are cleaned: a page that was never writable since the last
-//! hand-over holds no dirty line of this mapping (it was invalidated when it was
+//! pages that were writable are recorded: a page that was never writable since the
+//! last hand-over holds no dirty line of this mapping (it was invalidated when it was
 //! mapped, and only stores make lines dirty).
 //!
 //! # Preconditions the kernel keeps
@@ -155,8 +159,9 @@ pub struct SubmitPlan {
     /// Some page is mapped: unmap every PTE of the mapping, then `TLBI` by VA+ASID
     /// (or by ASID) and `DSB ISH`, so the next CPU access faults.
     pub zap: bool,
-    /// Pages that were writable since the last submission, ascending: clean each
-    /// (`DC CVAC` of every line), then one `DSB SY`, before the device is told.
+    /// Pages that were writable since the last submission, ascending: their lines may be
+    /// dirty, and must reach memory before the device touches them (the kernel records
+    /// them in the buffer's boundary, whose clean of what the device touches follows).
     pub clean_pages: Vec<usize>,
 }
 
@@ -178,8 +183,12 @@ pub struct LegacyPages {
     policy: LegacyPolicy,
     pages: Vec<PageState>,
     /// Under [`LegacyPolicy::Fault`]: every page that is not [`PageState::Unmapped`],
-    /// once each, in the order they were mapped.
+    /// once each; in ascending order when `sorted` (a submission in steps takes them
+    /// from the end, without moving the rest).
     touched: Vec<u32>,
+    /// `touched` is in ascending order (pages usually fault in that order: then no sort
+    /// is needed at all).
+    sorted: bool,
 }
 
 impl LegacyPages {
@@ -200,6 +209,7 @@ impl LegacyPages {
             policy,
             pages: alloc::vec![initial; pages],
             touched,
+            sorted: true,
         }
     }
 
@@ -296,6 +306,9 @@ impl LegacyPages {
                     PageState::ReadOnly
                 };
                 // Room for every page was reserved at creation: no allocation here.
+                if self.touched.last().is_some_and(|&l| l > page as u32) {
+                    self.sorted = false;
+                }
                 self.touched.push(page as u32);
                 FaultAction::Map {
                     maintenance: Some(refault_op(others_may_be_dirty)),
@@ -334,24 +347,56 @@ impl LegacyPages {
 
     /// A device submission references the buffer: the pages mapped since the last one,
     /// ascending, with their state. The kernel unmaps each (the zap: then `TLBI` and
-    /// `DSB ISH`), then walks them again and cleans every [`PageState::Writable`] one
-    /// (then one `DSB SY`), then calls [`LegacyPages::end_submit`], before the device is
-    /// told. Costs the pages touched, not the mapping's size, and allocates nothing;
-    /// nothing under [`LegacyPolicy::Uncached`].
+    /// `DSB ISH`), then walks them again and records every [`PageState::Writable`] one as
+    /// dirty (see [`SubmitPlan::clean_pages`]), then calls [`LegacyPages::end_submit`],
+    /// before the submission's clean and the device. Costs the pages touched, not the
+    /// mapping's size, and allocates nothing; nothing under [`LegacyPolicy::Uncached`].
     pub fn submit_pages(&mut self) -> impl Iterator<Item = (usize, PageState)> + '_ {
-        self.touched.sort_unstable();
+        if !self.sorted {
+            self.touched.sort_unstable();
+            self.sorted = true;
+        }
         self.touched
             .iter()
             .map(|&p| (p as usize, self.pages[p as usize]))
     }
 
-    /// The submission's zap and clean are done: every page touched since the last one is
-    /// [`PageState::Unmapped`] again, and nothing is touched.
+    /// [`LegacyPages::submit_pages`] for at most `max` of those pages, the highest,
+    /// *descending* (a zap in bounded steps: whoever stops after `n` of them calls
+    /// [`LegacyPages::end_submit_first`]`(n)`, which ends exactly those). Unless pages
+    /// faulted in out of order, no sort and nothing moved.
+    pub fn submit_first(&mut self, max: usize) -> impl Iterator<Item = (usize, PageState)> + '_ {
+        if !self.sorted {
+            self.touched.sort_unstable();
+            self.sorted = true;
+        }
+        let from = self.touched.len().saturating_sub(max);
+        self.touched[from..]
+            .iter()
+            .rev()
+            .map(|&p| (p as usize, self.pages[p as usize]))
+    }
+
+    /// The submission's zap and recording are done: every page touched since the last
+    /// one is [`PageState::Unmapped`] again, and nothing is touched.
     pub fn end_submit(&mut self) {
-        for &p in &self.touched {
+        self.end_submit_first(usize::MAX);
+    }
+
+    /// The zap and recording of the first `n` pages [`LegacyPages::submit_first`] gave
+    /// (the `n` highest touched pages) are done: those pages are
+    /// [`PageState::Unmapped`] and no longer touched.
+    pub fn end_submit_first(&mut self, n: usize) {
+        let keep = self.touched.len().saturating_sub(n);
+        for &p in &self.touched[keep..] {
             self.pages[p as usize] = PageState::Unmapped;
         }
-        self.touched.clear();
+        self.touched.truncate(keep);
+    }
+
+    /// Whether no page was mapped since the last submission (a zap has nothing to do).
+    pub fn untouched(&self) -> bool {
+        self.touched.is_empty()
     }
 
     /// The operation a direct-path START READ/RW on the same buffer must use in place of

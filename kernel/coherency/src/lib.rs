@@ -82,9 +82,9 @@
 //! same reason a line the boundary may hold as dirty is never plainly invalidated.
 //!
 //! **Device side.** Before a submission that references the buffer the kernel runs a
-//! misuse check, cleans the boundary's dirty lines the device touches, then zaps and
-//! cleans the legacy mappings ([`legacy::LegacyPages::on_device_submit`]); the check
-//! depends on what the device does with the buffer:
+//! misuse check, zaps the legacy mappings and records their written pages as dirty
+//! ([`legacy::LegacyPages::on_device_submit`]), then cleans the boundary's dirty lines
+//! the device touches; the check depends on what the device does with the buffer:
 //!
 //! * a device that **reads** it: no holder may be inside a WRITE/RW bracket
 //!   ([`plan_device_handover`]): its lines are not in `dirty` yet (an END records
@@ -140,10 +140,10 @@
 //! for the missing brackets. The [`legacy`] module holds that state machine
 //! ([`legacy::LegacyPages`]: faults fill pages on demand after a fence wait and an
 //! invalidate, read faults map read-only so that writes are tracked, a device
-//! submission zaps the PTEs and cleans exactly the written pages) and the rules that tie
-//! it to the direct path (a refault cleans and invalidates a page that holds lines the
-//! boundary may hold as dirty). It is tested against the same cache model, with its own
-//! mutation tests.
+//! submission zaps the PTEs and records exactly the written pages as dirty) and the
+//! rules that tie it to the direct path (a refault cleans and invalidates a page that
+//! holds lines the boundary may hold as dirty). It is tested against the same cache
+//! model, with its own mutation tests.
 #![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -2,8 +2,9 @@
 //! the GPU driver (which translated its fake offset into a page offset and forwarded the
 //! request here). There is no sync call on this path, so coherency is faked by policy
 //! (see `coherency::legacy` for the decisions and their proof on the host model):
-//! faults fill pages on demand, device submissions zap the PTEs and clean the pages
-//! written since the last one.
+//! faults fill pages on demand, device submissions zap the PTEs and record the pages
+//! written since the last one as dirty lines of the buffer (`Buffer::boundary`), which
+//! the submission's clean of what the device touches then takes.
 
 use super::{trace, Buffer};
 use crate::task::space::AddressSpace;
@@ -213,58 +214,120 @@ pub fn on_fault(k: &mut Kernel, id: u32, far: u64, write: bool) -> Option<FaultO
     })
 }
 
-/// Before a device is told to access `buf`: zap every legacy PTE of it in every task and
-/// clean the pages written since the last submission. Costs the pages mapped since then
-/// (and the tasks), not the mappings' sizes, and allocates nothing.
-pub fn before_device_access(k: &mut Kernel, buf: &Buffer) {
+/// The work one step of a zap does: a page counts 1 and each run of consecutive pages 3
+/// more (unmapping one page of a run costs about 130 instructions; starting a run, with
+/// its walk of the page table and its entry in the dirty set, about 400), so a step
+/// stays near the IRQ-masked time of one step of maintenance.
+pub const ZAP_BUDGET: usize = 100;
+
+/// What one step of a zap ([`zap_step`]) did.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Zap {
+    /// Some written page was recorded as dirty in the buffer's boundary.
+    pub recorded: bool,
+    /// Every legacy mapping of the buffer is zapped; otherwise the caller gives way to a
+    /// pending interrupt or takes the next step.
+    pub done: bool,
+}
+
+/// Before a device is told to access `buf`: zap every legacy PTE of it in every task,
+/// and record the pages written since the last submission as dirty in the buffer's
+/// boundary, whose clean of what the device touches (in bounded steps) follows. One
+/// step: about [`ZAP_BUDGET`] of work; the pages of a mapping are taken lowest first and
+/// leave its list of touched pages as they go, so the next step carries on. Costs the
+/// pages mapped since the last submission (and the tasks), not the mappings' sizes, and
+/// allocates nothing.
+///
+/// Recording instead of cleaning keeps the hand-over's masked stretches bounded, and
+/// cleans only what a device reads: a written page the device does not read stays
+/// dirty in the boundary, where a refault sees it (clean+invalidate) and a later
+/// submission that touches it cleans it.
+pub fn zap_step(k: &mut Kernel, buf: &Buffer) -> Zap {
+    let mut z = Zap {
+        recorded: false,
+        done: true,
+    };
     if super::devices_coherent() || buf.legacy_mappings.load(Ordering::Relaxed) == 0 {
-        return; // nothing to hide from a coherent device; no legacy mapping
+        return z; // nothing to hide from a coherent device; no legacy mapping
     }
+    let geom = crate::arch::cache::geometry();
+    let mut budget = ZAP_BUDGET;
     k.for_each_task_mut(|t| {
-        // Uncached mappings are never zapped or cleaned.
+        // Uncached mappings are never zapped.
         let fault_maps = t
             .legacy
             .iter_mut()
             .filter(|(_, m)| m.pages.policy() == LegacyPolicy::Fault);
         for (&va, map) in fault_maps.filter(|(_, m)| m.buffer.id == buf.id) {
+            if map.pages.untouched() {
+                continue;
+            }
+            if budget == 0 {
+                z.done = false;
+                return;
+            }
             let base = map.buffer_offset(0);
             let space = &mut t.space;
-            // Zap: unmap the pages mapped since the last submission, in runs of
-            // consecutive pages, then one TLBI for the address space.
-            let mut run = None;
+            // Zap: unmap the pages, in runs of consecutive pages, then one TLBI for the
+            // address space.
+            let mut run: Option<(usize, usize)> = None;
+            let mut taken = 0;
             let mut unmap = |(first, n): (usize, usize)| {
                 let at = va + first as u64 * PAGE_SIZE;
                 // The pages fault in again soon: keep their tables.
                 let _ = space.unmap_keep_tables(at, n as u64 * PAGE_SIZE);
             };
-            for (p, _) in map.pages.submit_pages() {
+            // The highest pages first, descending: a run grows downwards.
+            for (p, _) in map.pages.submit_first(budget) {
+                let cost = if run.is_some_and(|(f, _)| p + 1 == f) {
+                    1
+                } else {
+                    4
+                };
+                if cost > budget {
+                    break;
+                }
+                budget -= cost;
                 run = extend(run, p, &mut unmap);
+                taken += 1;
             }
-            let Some(last) = run else { continue };
-            unmap(last);
+            if let Some(last) = run {
+                unmap(last);
+            }
             crate::arch::mmu::invalidate_tlb_asid(space.asid());
             trace::record_event(abi::trace::OP_ZAP, buf.id, base, map.len(), va);
             crate::counters::add(&crate::counters::ZAPS, 1);
-            // Then clean the pages that were writable: the task can no longer dirty them.
+            // Then the pages that were writable (the task can no longer dirty them) join
+            // the boundary's dirty lines.
             let mut run = None;
-            let mut clean = |(first, n): (usize, usize)| {
-                let off = base + first as u64 * PAGE_SIZE;
-                buf.maintain(CacheOp::Clean, off, n as u64 * PAGE_SIZE);
+            let mut dirty = |(first, n): (usize, usize)| {
+                let (off, len) = (base + first as u64 * PAGE_SIZE, n as u64 * PAGE_SIZE);
+                if buf.maintained() {
+                    buf.boundary().mark_dirty(geom, off, len);
+                    z.recorded = true;
+                } else {
+                    // An uncached buffer keeps no boundary state: clean at once.
+                    buf.maintain(CacheOp::Clean, off, len);
+                }
             };
-            let written = map.pages.submit_pages();
+            let written = map.pages.submit_first(taken);
             for (p, _) in written.filter(|&(_, s)| s == PageState::Writable) {
-                run = extend(run, p, &mut clean);
+                run = extend(run, p, &mut dirty);
             }
             if let Some(r) = run {
-                clean(r);
+                dirty(r);
             }
-            map.pages.end_submit();
+            map.pages.end_submit_first(taken);
+            if !map.pages.untouched() {
+                z.done = false;
+            }
         }
     });
+    z
 }
 
-/// `run` extended by page `p` if it is the next one; otherwise `flush` it and start a
-/// new run at `p`.
+/// `run` (first page, count) extended by page `p` if `p` comes right after it or right
+/// before it; otherwise `flush` it and start a new run at `p`.
 fn extend(
     run: Option<(usize, usize)>,
     p: usize,
@@ -272,6 +335,7 @@ fn extend(
 ) -> Option<(usize, usize)> {
     match run {
         Some((first, n)) if first + n == p => Some((first, n + 1)),
+        Some((first, n)) if p + 1 == first => Some((p, n + 1)),
         Some(r) => {
             flush(r);
             Some((p, 1))

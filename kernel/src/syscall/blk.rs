@@ -1,7 +1,7 @@
 //! Block-device syscalls: the disk's size, and reading sectors straight into a buffer
 //! object's pages (a capture: the device writes the buffer), with the misuse detector.
 
-use super::buffer::{clean_then, Finish};
+use super::buffer::{clean_then, preempt, zap_legacy, Finish};
 use super::{handle, task, Outcome, SysResult};
 use crate::arch::cache;
 use crate::blk;
@@ -68,15 +68,33 @@ fn read_args(k: &mut Kernel, id: u32, a: [u64; 6]) -> Result<(Arc<Buffer>, u64, 
     Ok((buf, offset, len))
 }
 
-/// `blk_read(buffer, offset, sector, count) -> fence`: the checks, then the clean of
-/// the lines the device will write that the CPU may hold dirty (rule (a): evicted later,
-/// they would land on the device's bytes), in bounded steps, then the device is told
-/// ([`read_notify`]).
+/// `blk_read(buffer, offset, sector, count) -> fence`: the checks, then the legacy
+/// mappings' zap, then the clean of the lines the device will write that the CPU may hold
+/// dirty (rule (a): evicted later, they would land on the device's bytes), in bounded
+/// steps, then the device is told ([`read_notify`]).
 pub(super) fn read(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
     let (buf, offset, len) = read_args(k, id, a)?;
     buf.device_party.store(true, Ordering::Relaxed);
+    // The legacy path has no sync calls: zap its PTEs; its written pages become dirty.
+    let legacy = buf.legacy_mappings.load(Ordering::Relaxed) > 0;
+    if legacy && (zap_legacy(k, &buf).is_none() || preempt()) {
+        return Ok(Outcome::Restart);
+    }
+    read_clean(k, id, a, &buf, offset, len)
+}
+
+/// The clean before a device write, then the write; `Finish::BlkRead` brings a parked
+/// clean back to [`read_resumed`].
+fn read_clean(
+    k: &mut Kernel,
+    id: u32,
+    a: [u64; 6],
+    buf: &Arc<Buffer>,
+    offset: u64,
+    len: u64,
+) -> SysResult {
     if !buf.maintained() {
-        return read_notify(k, a, &buf, offset, len, &Plan::None, 0);
+        return read_notify(k, id, a, buf, offset, len, &Plan::None, 0);
     }
     let (work, generation) = {
         let b = buf.boundary();
@@ -91,7 +109,7 @@ pub(super) fn read(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
             return parked;
         }
     }
-    read_notify(k, a, &buf, offset, len, &work, generation)
+    read_notify(k, id, a, buf, offset, len, &work, generation)
 }
 
 /// A read whose clean was parked between steps is done with it: check the call again
@@ -104,14 +122,17 @@ pub(super) fn read_resumed(
     generation: u64,
 ) -> SysResult {
     let (buf, offset, len) = read_args(k, id, a)?;
-    read_notify(k, a, &buf, offset, len, work, generation)
+    read_notify(k, id, a, &buf, offset, len, work, generation)
 }
 
-/// The clean `work` is done: the boundary forgets the cleaned lines and marks the
-/// written ones stale (at submission: a START decides what to invalidate before it
-/// waits for the fence), the legacy mappings are zapped and cleaned, the device told.
+/// The clean `work` is done: zap the legacy mappings again (a task may have written
+/// through one meanwhile: then one more clean), the boundary forgets the cleaned lines
+/// and marks the written ones stale (at submission: a START decides what to invalidate
+/// before it waits for the fence), the device is told.
+#[allow(clippy::too_many_arguments)] // the call's arguments, checked, and the clean's
 fn read_notify(
     k: &mut Kernel,
+    id: u32,
     a: [u64; 6],
     buf: &Arc<Buffer>,
     offset: u64,
@@ -119,6 +140,11 @@ fn read_notify(
     work: &Plan,
     generation: u64,
 ) -> SysResult {
+    match zap_legacy(k, buf) {
+        None => return Ok(Outcome::Restart),
+        Some(true) => return read_clean(k, id, a, buf, offset, len),
+        Some(false) => {}
+    }
     let (sector, count) = (a[2], a[3]);
     let pages = pages(buf, offset, len)?;
     if buf.maintained() {
@@ -126,8 +152,6 @@ fn read_notify(
         buf.boundary()
             .device_write_done(geom, work, generation, offset, len);
     }
-    // The legacy path has no sync calls: zap its PTEs and clean what it wrote first.
-    crate::buffer::legacy::before_device_access(k, buf);
     trace::record_event(abi::trace::OP_DEVICE_WRITE, buf.id, offset, len, 0);
     blk::retire();
     let seq = blk::with(|d| d.read(sector, count, &pages))

@@ -458,6 +458,31 @@ fn finish_sync(
     run_parked(k, id, Parked::new(job, Finish::Sync { commit, start }), a)
 }
 
+/// A preemption point between two bounded pieces of a call's work: true if an interrupt
+/// is pending (the caller returns `Outcome::Restart`; what it did so far stays done).
+pub(super) fn preempt() -> bool {
+    crate::latency::point();
+    crate::arch::cpu::irq_pending()
+}
+
+/// Zap the legacy mappings of `buf` before a device submission, in bounded steps
+/// (`buffer::legacy::zap_step`): `Some(recorded)` once done (whether written pages were
+/// recorded as dirty), `None` if an interrupt is pending between two steps: the caller
+/// returns `Outcome::Restart`, and the re-issued call carries the zap on.
+pub(super) fn zap_legacy(k: &mut Kernel, buf: &Buffer) -> Option<bool> {
+    let mut recorded = false;
+    loop {
+        let z = crate::buffer::legacy::zap_step(k, buf);
+        recorded |= z.recorded;
+        if z.done {
+            return Some(recorded);
+        }
+        if preempt() {
+            return None;
+        }
+    }
+}
+
 /// A submission's clean `job`: its first step now; if that did not finish it, the rest
 /// as parked work ([`run_parked`], which gives way to a pending interrupt between
 /// steps and, at the end, checks the call again and tells the device through

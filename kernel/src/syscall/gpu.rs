@@ -1,7 +1,7 @@
 //! GPU syscalls: display info, importing a buffer as a GPU resource, presenting a
 //! rectangle (with the misuse detector), and waiting on fences (of any device).
 
-use super::buffer::{clean_then, Finish};
+use super::buffer::{clean_then, preempt, zap_legacy, Finish};
 use super::{handle, task, Outcome, SysResult};
 use crate::arch::cache;
 use crate::buffer::job::{Job, Plan};
@@ -138,15 +138,32 @@ fn present_args(k: &mut Kernel, id: u32, a: [u64; 6]) -> Result<(Arc<Resource>, 
     Ok((res, region))
 }
 
-/// `gpu_present`: the checks, then the clean of the lines the device will read that the
-/// CPU may hold dirty (the boundary's `dirty` set: ENDed writes and the creation's
-/// zeros not cleaned since), in bounded steps, then the device is told
-/// ([`present_notify`]).
+/// `gpu_present`: the checks, then the legacy mappings' zap, then the clean of the
+/// lines the device will read that the CPU may hold dirty (the boundary's `dirty` set:
+/// ENDed writes, the legacy mappings' written pages and the creation's zeros not
+/// cleaned since), in bounded steps, then the device is told ([`present_notify`]).
 pub(super) fn present(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
     let (res, region) = present_args(k, id, a)?;
+    // The legacy path has no sync calls: zap its PTEs; its written pages become dirty.
+    let legacy = res.buffer.legacy_mappings.load(Ordering::Relaxed) > 0;
+    if legacy && (zap_legacy(k, &res.buffer).is_none() || preempt()) {
+        return Ok(Outcome::Restart);
+    }
+    present_clean(k, id, a, &res, region)
+}
+
+/// The clean before a present, then the present; `Finish::Present` brings a parked
+/// clean back to [`present_resumed`].
+fn present_clean(
+    k: &mut Kernel,
+    id: u32,
+    a: [u64; 6],
+    res: &Arc<Resource>,
+    region: Region,
+) -> SysResult {
     let buf = &res.buffer;
     if !buf.maintained() {
-        return present_notify(k, &res, region, &Plan::None, 0);
+        return present_notify(k, id, a, res, region, &Plan::None, 0);
     }
     let (work, generation) = {
         let b = buf.boundary();
@@ -158,7 +175,7 @@ pub(super) fn present(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
             return parked;
         }
     }
-    present_notify(k, &res, region, &work, generation)
+    present_notify(k, id, a, res, region, &work, generation)
 }
 
 /// A present whose clean was parked between steps is done with it: check the call
@@ -171,25 +188,30 @@ pub(super) fn present_resumed(
     generation: u64,
 ) -> SysResult {
     let (res, region) = present_args(k, id, a)?;
-    present_notify(k, &res, region, work, generation)
+    present_notify(k, id, a, &res, region, work, generation)
 }
 
-/// The clean `work` is done (`DSB` included): the boundary forgets the lines it
-/// cleaned, the legacy mappings are zapped and their written pages cleaned, and the
-/// device is told.
+/// The clean `work` is done (`DSB` included): zap the legacy mappings again (a task may
+/// have written through one while the clean ran in steps: then one more clean), the
+/// boundary forgets the lines it cleaned, and the device is told.
 fn present_notify(
     k: &mut Kernel,
+    id: u32,
+    a: [u64; 6],
     res: &Arc<Resource>,
     region: Region,
     work: &Plan,
     generation: u64,
 ) -> SysResult {
     let buf = &res.buffer;
+    match zap_legacy(k, buf) {
+        None => return Ok(Outcome::Restart),
+        Some(true) => return present_clean(k, id, a, res, region),
+        Some(false) => {}
+    }
     if buf.maintained() {
         buf.boundary().device_read_done(work, generation);
     }
-    // The legacy path has no sync calls: zap its PTEs and clean what it wrote first.
-    crate::buffer::legacy::before_device_access(k, buf);
     let (offset, span) = region.hull();
     trace::record_device_read(buf.id, offset, span - offset);
     let (x, y) = (

@@ -55,6 +55,12 @@ fn target(
     show: impl Fn(f64) -> String,
 ) -> Target {
     let (shown, distance, met) = match measured {
+        // A bound of 0 has no ratio: say how far in the measure's own unit.
+        Some(m) if m.is_finite() && bound == 0.0 => (
+            show(m),
+            format!("{}{}", sign(m), show(m.abs())),
+            Some(if at_most { m <= bound } else { m >= bound }),
+        ),
         Some(m) if m.is_finite() => (
             show(m),
             format!(

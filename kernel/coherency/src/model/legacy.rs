@@ -19,7 +19,7 @@
 //!   boundary's `dirty` set meets the page, A's faults pass `others_may_be_dirty`;
 //! * the **device**: a submission (read or write of a range) first calls
 //!   [`LegacyPages::on_device_submit`] and carries it out (zap: every entry unmapped;
-//!   `DC CVAC` of each line of each page to clean), unless the hand-over check refuses
+//!   each page to clean joins the boundary's dirty lines), unless the hand-over check refuses
 //!   it ([`plan_device_handover`] for a read: B holds write access;
 //!   [`plan_device_write_handover`] for a write: B has a START open), then cleans the
 //!   boundary's dirty lines it touches ([`Boundary::device_read`],
@@ -408,11 +408,11 @@ impl<'s> Runner<'s> {
         if !plan.clean_pages.windows(2).all(|w| w[0] < w[1]) {
             return Err(self.protocol("clean_pages not ascending"));
         }
+        // As the kernel does: the written pages join the boundary's dirty lines, and the
+        // submission's clean below takes those the device touches.
         for &p in &plan.clean_pages {
             self.stats.cleaned_pages += 1;
-            for l in p * PAGE / LINE..(p + 1) * PAGE / LINE {
-                self.mem.dc(CacheOp::Clean, line_addr(l));
-            }
+            self.bd.mark_dirty(GEOM, (p * PAGE) as u64, PAGE as u64);
         }
         self.consistent()?;
         if self.s.policy == LegacyPolicy::Fault {

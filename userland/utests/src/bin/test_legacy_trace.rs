@@ -5,6 +5,9 @@
 //! invalidate page by page again, after waiting for the device. Needs `dma=noncoherent`.
 //! The buffer is presented once before the mapping exists: that present cleans the
 //! creation's zeros (the whole buffer, once), so what follows is the legacy path's own.
+//! The zap records the written pages as dirty lines of the buffer, and the present
+//! cleans those it reads: a written page the device does not read is not cleaned, and
+//! its refault cleans and invalidates it.
 
 #![no_std]
 #![no_main]
@@ -252,6 +255,35 @@ fn test(_args: StartArgs) -> TestResult {
     expect_fault_ops(id, base, &[(2, OP_CLEAN_INVALIDATE), (7, OP_INVALIDATE)])?;
     // SAFETY: nothing uses the direct mapping any more.
     ok!(unsafe { urt::buffer_unmap(direct) });
+
+    // Writes to pages 1 and 6, then a present that reads page 1 only (rows 16..32): the
+    // zap records both written pages as dirty, the present cleans what the device reads
+    // (page 1) and nothing else; page 6 stays dirty, so its refault cleans and
+    // invalidates it.
+    for p in [1, 6] {
+        // SAFETY: inside the RW legacy mapping.
+        unsafe { word(p).write_volatile(0x600 + p) };
+    }
+    ok!(clear_trace());
+    let rows = (PAGE / (u64::from(W) * 4)) as u32;
+    let f4 = ok!(urt::gpu_present(res, 0, rows, W, rows));
+    let (e, n) = trace()?;
+    let got: urt::alloc::vec::Vec<_> = e[..n].iter().map(|x| (x.op, x.offset, x.len)).collect();
+    check!(
+        got == [
+            (OP_ZAP, 0, PAGES * PAGE),
+            (OP_CLEAN, PAGE, PAGE),
+            (OP_DEVICE_READ, PAGE, PAGE)
+        ],
+        "present of page 1 after writes to pages 1 and 6: {:?}",
+        &e[..n]
+    );
+    ok!(urt::fence_wait(f4, 1_000_000_000));
+    ok!(clear_trace());
+    // SAFETY: inside the mapping.
+    let v6 = unsafe { word(6).read_volatile() };
+    check_eq!(v6, 0x606, "page 6's write survives");
+    expect_fault_ops(id, base, &[(6, OP_CLEAN_INVALIDATE)])?;
     // SAFETY: the mapping came from gpu_mmap and nothing uses it any more.
     ok!(unsafe { urt::buffer_unmap(map) });
     Ok(())
