@@ -156,8 +156,11 @@ impl Job {
         let line = crate::arch::cache::geometry().line();
         let budget = STEP_LINES * line;
         let row_start = r.offset + self.row * r.stride;
-        // Lines a whole row touches, at most, and one for its loop overhead.
-        let row_cost = r.row_len / line + 3;
+        // Lines a whole row touches, at most, and its loop overhead in lines: rows of up
+        // to 8 lines run unrolled (`arch::cache_rows`: next to nothing per row), longer
+        // ones in the simple loop (five instructions per row).
+        let lines = r.row_len / line + 1;
+        let row_cost = lines + if lines <= 8 { 0 } else { 3 };
         if self.at > 0 || row_cost > STEP_LINES || r.rows == 1 {
             // Within one row: up to the budget, ending on a line boundary unless the row
             // ends first.
