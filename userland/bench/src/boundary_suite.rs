@@ -25,7 +25,9 @@
 //! presents it after a present of the whole buffer (nothing dirty): the difference per
 //! line is the cost of rectangle maintenance.
 //!
-//! Each present's fence is waited for outside the measurement. `masked_max` is the
+//! Each resource is presented once before anything is measured (the first present of a
+//! resource waits for the device in the driver, for a host-dependent time), and each
+//! present's fence is waited for outside the measurement. `masked_max` is the
 //! longest stretch the kernel ran with IRQs masked during the measured call (the clean
 //! runs in steps, with a preemption point between two).
 
@@ -63,12 +65,18 @@ impl Imported {
         let height = (size / (u64::from(width) * 4)) as u32;
         let res =
             urt::gpu_import(buf.handle, width, height, format::B8G8R8X8).or_fail("gpu_import")?;
-        Ok(Imported {
+        let t = Imported {
             buf,
             res,
             width,
             height,
-        })
+        };
+        // A first present, not measured: it makes the resource the scanout's (the driver
+        // may wait there for the device to finish with the previous one, for as long as
+        // the host takes) and cleans the creation's zeros.
+        let (fence, _) = t.present().or_fail("gpu_present")?;
+        urt::fence_wait(fence, FENCE_TIMEOUT_NS).or_fail("fence_wait")?;
+        Ok(t)
     }
 
     fn close(self) -> Result<(), Failed> {
