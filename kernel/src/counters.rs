@@ -20,6 +20,10 @@ pub static TLBIS: AtomicU64 = AtomicU64::new(0);
 /// DC CISW operations.
 pub static SETWAY_OPS: AtomicU64 = AtomicU64::new(0);
 
+/// Cache lines maintained on buffers no device has imported or written (`stats`, not
+/// part of `abi::Counters`): about the bytes of each range, per range.
+pub static CPU_ONLY_LINES: AtomicU64 = AtomicU64::new(0);
+
 /// Add `n` to a counter.
 #[inline(always)]
 pub fn add(c: &AtomicU64, n: u64) {

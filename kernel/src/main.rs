@@ -54,6 +54,7 @@ mod gpu;
 mod irq;
 #[cfg(feature = "ktest")]
 mod ktest;
+mod latency;
 mod memory;
 mod power;
 mod smp;

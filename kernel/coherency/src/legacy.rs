@@ -13,9 +13,13 @@
 //!     fault) and the page is upgraded to writable: that second fault *is* the dirty
 //!     tracking. A write fault on an unmapped page maps it writable (and dirty) at once.
 //!   - When a device submission references the buffer, the kernel unmaps every legacy
-//!     PTE of it (a *zap*: break the PTEs, `TLBI VAE1IS` by VA+ASID, `DSB ISH`), cleans
-//!     (`DC CVAC`) exactly the pages that were writable since the last hand-over, one
-//!     `DSB SY`, then notifies the device. The next CPU touch faults as above.
+//!     PTE of it (a *zap*: break the PTEs, `TLBI VAE1IS` by VA+ASID, `DSB ISH`), records
+//!     exactly the pages that were writable since the last hand-over as dirty lines of
+//!     the buffer ([`crate::Boundary::mark_dirty`]), and the submission's clean of the
+//!     dirty lines the device touches (`DC CVAC`, in bounded steps, one `DSB SY`) takes
+//!     them, before the device is told. The next CPU touch faults as above. (A written
+//!     page the device does not touch stays dirty in the boundary: its refault cleans
+//!     and invalidates it, and a later submission that touches it cleans it.)
 //! * [`LegacyPolicy::Uncached`]: a Normal non-cacheable mapping of the whole range,
 //!   installed at mmap time after one clean+invalidate of the range
 //!   ([`LegacyPages::mmap_maintenance`]) so that no cached line of another alias (the
@@ -38,12 +42,12 @@
 //! | clean+invalidate if others may be dirty| the invalidate discards another holder's dirty, not yet cleaned bytes         |
 //! | map read faults read-only              | a later write is not seen, so its page is not cleaned at submit               |
 //! | zap at submit                          | the CPU keeps using stale lines after the device wrote, and writes untracked   |
-//! | clean the written pages at submit      | the device reads RAM that does not hold the CPU's last writes                 |
+//! | record (and clean) the written pages   | the device reads RAM that does not hold the CPU's last writes                 |
 //!
 //! The invalidate must happen at fault time, *after* the fence: an invalidate at
 //! submission would be undone by speculative fills while the device works. Only the
-//! pages that were writable are cleaned: a page that was never writable since the last
-//! hand-over holds no dirty line of this mapping (it was invalidated when it was
+//! pages that were writable are recorded: a page that was never writable since the
+//! last hand-over holds no dirty line of this mapping (it was invalidated when it was
 //! mapped, and only stores make lines dirty).
 //!
 //! # Preconditions the kernel keeps
@@ -52,15 +56,15 @@
 //!   write through a read-only handle or mapping is refused by the kernel before it is
 //!   asked. [`PageState::Writable`] then means "writable as far as coherency goes"; the
 //!   PTE carries the lesser of that and the mapping's rights.
-//! * **RAM is current at creation.** The buffer manager cleans a buffer after zeroing
-//!   it through its cacheable linear map, so the first fault's invalidate discards
-//!   nothing that matters.
 //! * **`others_may_be_dirty`** must be true whenever any other CPU holder of the buffer
 //!   may have dirty lines in the faulting page: a direct-path holder inside a START
-//!   WRITE/RW bracket, **and another legacy mapping of the same buffer that has the
-//!   page dirty** ([`LegacyPages::is_dirty`], keeping in mind that mappings may start at
-//!   different buffer pages). Passing `true` when unsure is always safe; it costs a
-//!   write-back of lines that are dirty.
+//!   WRITE/RW bracket, **the lines the buffer's boundary holds as dirty**
+//!   ([`crate::Boundary::may_be_dirty`]: ENDed direct-path writes and the zeros the
+//!   buffer manager wrote at creation, which no clean has reached until a device needs
+//!   them), **and another legacy mapping of the same buffer that has the page dirty**
+//!   ([`LegacyPages::is_dirty`], keeping in mind that mappings may start at different
+//!   buffer pages). Passing `true` when unsure is always safe; it costs a write-back of
+//!   lines that are dirty.
 //! * **Direct-path START READ/RW next to a legacy mapping.** The direct path's START
 //!   READ/RW invalidates the lines fully inside its range. On a buffer that also has a
 //!   legacy mapping with dirty pages, those lines may hold the legacy task's writes,
@@ -69,7 +73,7 @@
 //!   clean+invalidate) for every legacy mapping of the buffer.
 //! * **Every submission goes through [`LegacyPages::on_device_submit`]** of every
 //!   legacy mapping of the buffer, for reads and writes alike, before the device is
-//!   told. A device that only reads still needs the zap: otherwise the task keeps its
+//!   told (as well as through the boundary's clean of the direct path's dirty lines). A device that only reads still needs the zap: otherwise the task keeps its
 //!   writable PTEs and its next writes are neither seen nor cleaned. A device that
 //!   writes still needs the clean ("the device overwrites it anyway" is wrong): a dirty
 //!   line left in the cache is evicted later, on top of the device's bytes, and the
@@ -155,22 +159,36 @@ pub struct SubmitPlan {
     /// Some page is mapped: unmap every PTE of the mapping, then `TLBI` by VA+ASID
     /// (or by ASID) and `DSB ISH`, so the next CPU access faults.
     pub zap: bool,
-    /// Pages that were writable since the last submission, ascending: clean each
-    /// (`DC CVAC` of every line), then one `DSB SY`, before the device is told.
+    /// Pages that were writable since the last submission, ascending: their lines may be
+    /// dirty, and must reach memory before the device touches them (the kernel records
+    /// them in the buffer's boundary, whose clean of what the device touches follows).
     pub clean_pages: Vec<usize>,
 }
 
-/// The per-mapping state of a legacy mapping: one [`PageState`] per page.
+/// The per-mapping state of a legacy mapping: one [`PageState`] per page, and the pages
+/// mapped since the last submission.
 ///
 /// The kernel keeps one per legacy mapping (VMA). Under [`LegacyPolicy::Fault`] a page
 /// is dirty exactly when it is [`PageState::Writable`]: a page becomes writable only
 /// through a write fault, and only a submission takes the right away again (and cleans
 /// it). Under [`LegacyPolicy::Uncached`] every page is mapped writable for good and
 /// nothing is ever dirty (there are no cached lines).
+///
+/// A submission costs what was touched since the last one, not the size of the
+/// mapping: the pages mapped since then are listed as they fault in (`touched`, with
+/// room for every page from the start, so a submission never allocates), and only they
+/// are zapped, cleaned and reset ([`LegacyPages::submit_pages`]).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct LegacyPages {
     policy: LegacyPolicy,
     pages: Vec<PageState>,
+    /// Under [`LegacyPolicy::Fault`]: every page that is not [`PageState::Unmapped`],
+    /// once each; in ascending order when `sorted` (a submission in steps takes them
+    /// from the end, without moving the rest).
+    touched: Vec<u32>,
+    /// `touched` is in ascending order (pages usually fault in that order: then no sort
+    /// is needed at all).
+    sorted: bool,
 }
 
 impl LegacyPages {
@@ -183,9 +201,15 @@ impl LegacyPages {
             LegacyPolicy::Fault => PageState::Unmapped,
             LegacyPolicy::Uncached => PageState::Writable,
         };
+        let touched = match policy {
+            LegacyPolicy::Fault => Vec::with_capacity(pages),
+            LegacyPolicy::Uncached => Vec::new(),
+        };
         Self {
             policy,
             pages: alloc::vec![initial; pages],
+            touched,
+            sorted: true,
         }
     }
 
@@ -228,9 +252,14 @@ impl LegacyPages {
         self.policy == LegacyPolicy::Fault && self.state(page) == Some(PageState::Writable)
     }
 
-    /// Whether any page may hold dirty lines of this mapping.
+    /// Whether any page may hold dirty lines of this mapping (costs the pages touched
+    /// since the last submission).
     pub fn has_dirty_pages(&self) -> bool {
-        self.dirty_pages().next().is_some()
+        self.policy == LegacyPolicy::Fault
+            && self
+                .touched
+                .iter()
+                .any(|&p| self.pages[p as usize] == PageState::Writable)
     }
 
     /// A fault at `page` of the mapping.
@@ -276,6 +305,11 @@ impl LegacyPages {
                 } else {
                     PageState::ReadOnly
                 };
+                // Room for every page was reserved at creation: no allocation here.
+                if self.touched.last().is_some_and(|&l| l > page as u32) {
+                    self.sorted = false;
+                }
+                self.touched.push(page as u32);
                 FaultAction::Map {
                     maintenance: Some(refault_op(others_may_be_dirty)),
                     writable: write,
@@ -296,16 +330,73 @@ impl LegacyPages {
     /// was writable; afterwards every page is [`PageState::Unmapped`] and nothing is
     /// dirty. Under [`LegacyPolicy::Uncached`]: nothing to do (the empty plan), and the
     /// mapping stays in place.
+    ///
+    /// This collects [`LegacyPages::submit_pages`] and calls [`LegacyPages::end_submit`]
+    /// (the kernel walks the pages instead, without allocating).
     pub fn on_device_submit(&mut self) -> SubmitPlan {
-        if self.policy == LegacyPolicy::Uncached {
-            return SubmitPlan::default();
+        let mut plan = SubmitPlan::default();
+        for (p, state) in self.submit_pages() {
+            plan.zap = true;
+            if state == PageState::Writable {
+                plan.clean_pages.push(p);
+            }
         }
-        let plan = SubmitPlan {
-            zap: self.mapped_pages() != 0,
-            clean_pages: self.dirty_pages().collect(),
-        };
-        self.pages.fill(PageState::Unmapped);
+        self.end_submit();
         plan
+    }
+
+    /// A device submission references the buffer: the pages mapped since the last one,
+    /// ascending, with their state. The kernel unmaps each (the zap: then `TLBI` and
+    /// `DSB ISH`), then walks them again and records every [`PageState::Writable`] one as
+    /// dirty (see [`SubmitPlan::clean_pages`]), then calls [`LegacyPages::end_submit`],
+    /// before the submission's clean and the device. Costs the pages touched, not the
+    /// mapping's size, and allocates nothing; nothing under [`LegacyPolicy::Uncached`].
+    pub fn submit_pages(&mut self) -> impl Iterator<Item = (usize, PageState)> + '_ {
+        if !self.sorted {
+            self.touched.sort_unstable();
+            self.sorted = true;
+        }
+        self.touched
+            .iter()
+            .map(|&p| (p as usize, self.pages[p as usize]))
+    }
+
+    /// [`LegacyPages::submit_pages`] for at most `max` of those pages, the highest,
+    /// *descending* (a zap in bounded steps: whoever stops after `n` of them calls
+    /// [`LegacyPages::end_submit_first`]`(n)`, which ends exactly those). Unless pages
+    /// faulted in out of order, no sort and nothing moved.
+    pub fn submit_first(&mut self, max: usize) -> impl Iterator<Item = (usize, PageState)> + '_ {
+        if !self.sorted {
+            self.touched.sort_unstable();
+            self.sorted = true;
+        }
+        let from = self.touched.len().saturating_sub(max);
+        self.touched[from..]
+            .iter()
+            .rev()
+            .map(|&p| (p as usize, self.pages[p as usize]))
+    }
+
+    /// The submission's zap and recording are done: every page touched since the last
+    /// one is [`PageState::Unmapped`] again, and nothing is touched.
+    pub fn end_submit(&mut self) {
+        self.end_submit_first(usize::MAX);
+    }
+
+    /// The zap and recording of the first `n` pages [`LegacyPages::submit_first`] gave
+    /// (the `n` highest touched pages) are done: those pages are
+    /// [`PageState::Unmapped`] and no longer touched.
+    pub fn end_submit_first(&mut self, n: usize) {
+        let keep = self.touched.len().saturating_sub(n);
+        for &p in &self.touched[keep..] {
+            self.pages[p as usize] = PageState::Unmapped;
+        }
+        self.touched.truncate(keep);
+    }
+
+    /// Whether no page was mapped since the last submission (a zap has nothing to do).
+    pub fn untouched(&self) -> bool {
+        self.touched.is_empty()
     }
 
     /// The operation a direct-path START READ/RW on the same buffer must use in place of
@@ -338,6 +429,24 @@ impl LegacyPages {
             .enumerate()
             .filter(move |(_, s)| fault && **s == PageState::Writable)
             .map(|(i, _)| i)
+    }
+}
+
+#[cfg(test)]
+impl LegacyPages {
+    /// The bookkeeping invariant: `touched` lists exactly the mapped pages, once each
+    /// (under [`LegacyPolicy::Fault`]).
+    pub(crate) fn touched_is_exact(&self) -> bool {
+        if self.policy == LegacyPolicy::Uncached {
+            return self.touched.is_empty();
+        }
+        let mut listed = alloc::vec![false; self.pages.len()];
+        for &p in &self.touched {
+            if core::mem::replace(&mut listed[p as usize], true) {
+                return false;
+            }
+        }
+        (0..self.pages.len()).all(|p| listed[p] == (self.pages[p] != PageState::Unmapped))
     }
 }
 

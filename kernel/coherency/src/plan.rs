@@ -77,9 +77,13 @@ impl SyncPlan {
     }
 }
 
-/// Plans one `sync` request.
+/// Plans one `sync` request the classic way (Linux's): the fences, and the operation
+/// over the whole range that a kernel maintaining at every sync would issue. The
+/// kernel then narrows that operation to the lines that need it with
+/// [`crate::Boundary::sync`] (an END records instead of cleaning; a START invalidates
+/// only stale lines).
 ///
-/// | request           | fences    | maintenance (cached, non-coherent)              |
+/// | request           | fences    | operation (cached, non-coherent)                |
 /// |-------------------|-----------|-------------------------------------------------|
 /// | START READ        | `Writers` | invalidate (read-only holder: clean+invalidate) |
 /// | START RW          | `All`     | invalidate                                      |
@@ -129,14 +133,15 @@ const fn start_read_op(may_write: bool) -> CacheOp {
     }
 }
 
-/// The direction to *plan* a request with, given whether a device wrote the buffer since
-/// its last whole-buffer invalidate (the buffer's `device_wrote` bit): rule (c) of the
-/// device-write direction.
+/// The direction to *plan* a request with, given whether some line of its range may be
+/// stale (a device, or an uncached mapping, may have written it since its last
+/// invalidate: [`crate::Boundary::may_be_stale`]): rule (c) of the device-write
+/// direction.
 ///
-/// A START WRITE on such a buffer is planned as START RW, so its range is invalidated
+/// A START WRITE over such lines is planned as START RW, so they are invalidated
 /// (edges clean+invalidate) after the fences: a line that went stale while the device
 /// wrote (speculatively filled, or read by the CPU before the device's write) would
-/// otherwise take the CPU's partial writes, and the END's clean would write its stale
+/// otherwise take the CPU's partial writes, and a later clean would write its stale
 /// bytes back over the device's, including bytes outside the synced range.
 ///
 /// Everything else is returned unchanged: START READ/RW invalidate anyway, and END
@@ -149,11 +154,11 @@ const fn start_read_op(may_write: bool) -> CacheOp {
 ///
 /// ```
 /// use coherency::{effective_dir, plan_sync, CpuAccess, Dir, Phase, Policy, SyncRequest};
-/// # let (device_wrote, mut access) = (true, CpuAccess::default());
+/// # let (stale, mut access) = (true, CpuAccess::default());
 /// let (phase, dir) = (Phase::Start, Dir::Write); // from SyncFlags::parse
 /// let req = SyncRequest {
 ///     phase,
-///     dir: effective_dir(phase, dir, device_wrote),
+///     dir: effective_dir(phase, dir, stale),
 ///     offset: 0,
 ///     len: 64,
 ///     size: 4096,
@@ -165,30 +170,9 @@ const fn start_read_op(may_write: bool) -> CacheOp {
 /// assert!(plan.op.is_some(), "planned as START RW: invalidate");
 /// access.start(dir).unwrap(); // the task's own direction
 /// ```
-pub const fn effective_dir(phase: Phase, dir: Dir, device_wrote: bool) -> Dir {
+pub const fn effective_dir(phase: Phase, dir: Dir, stale: bool) -> Dir {
     match (phase, dir) {
-        (Phase::Start, Dir::Write) if device_wrote => Dir::ReadWrite,
+        (Phase::Start, Dir::Write) if stale => Dir::ReadWrite,
         _ => dir,
     }
-}
-
-/// The buffer's `device_wrote` bit after a `sync` request: `false` once a START READ/RW
-/// has covered the whole buffer (its invalidate ran after the writer fences, so every
-/// line that could be stale is gone), otherwise unchanged.
-///
-/// `req` is the request as passed to [`plan_sync`] (with the [`effective_dir`]), and
-/// the kernel calls this after `plan_sync` returned `Ok`, the fences were waited and the
-/// maintenance ran. A partial range clears nothing: lines outside it may still be stale.
-/// On an uncached buffer or a coherent device the bit is irrelevant (nothing is
-/// planned either way) and is cleared the same way.
-///
-/// The bit is set at every submission of a device write
-/// ([`crate::plan_device_write_handover`]).
-pub const fn device_wrote_after_sync(device_wrote: bool, req: &SyncRequest) -> bool {
-    let whole = match resolve_range(req.offset, req.len, req.size) {
-        Ok((offset, len)) => offset == 0 && len == req.size,
-        Err(_) => false,
-    };
-    let invalidates = matches!(req.phase, Phase::Start) && req.dir.reads();
-    device_wrote && !(invalidates && whole)
 }

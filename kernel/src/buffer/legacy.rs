@@ -2,15 +2,15 @@
 //! the GPU driver (which translated its fake offset into a page offset and forwarded the
 //! request here). There is no sync call on this path, so coherency is faked by policy
 //! (see `coherency::legacy` for the decisions and their proof on the host model):
-//! faults fill pages on demand, device submissions zap the PTEs and clean the pages
-//! written since the last one.
+//! faults fill pages on demand, device submissions zap the PTEs and record the pages
+//! written since the last one as dirty lines of the buffer (`Buffer::boundary`), which
+//! the submission's clean of what the device touches then takes.
 
 use super::{trace, Buffer};
 use crate::task::space::AddressSpace;
 use crate::task::Kernel;
 use abi::Error;
 use alloc::sync::Arc;
-use alloc::vec::Vec;
 use coherency::legacy::{FaultAction, LegacyPages, LegacyPolicy, PageState};
 use core::sync::atomic::Ordering;
 use mm::addr::PAGE_SIZE;
@@ -45,6 +45,17 @@ impl LegacyMap {
 impl Drop for LegacyMap {
     fn drop(&mut self) {
         self.buffer.legacy_mappings.fetch_sub(1, Ordering::SeqCst);
+        if self.pages.policy() == LegacyPolicy::Uncached {
+            self.buffer.uncached_maps.fetch_sub(1, Ordering::SeqCst);
+            // What the task stored through it went around the cache: any cached copy of
+            // those lines is stale for the CPU from now on (while it existed, every
+            // START invalidated its whole range anyway).
+            if self.writable && self.buffer.policy == super::Policy::Cached {
+                let geom = crate::arch::cache::geometry();
+                let (off, len) = (self.buffer_offset(0), self.len());
+                self.buffer.boundary().mark_stale(geom, off, len);
+            }
+        }
     }
 }
 
@@ -68,9 +79,14 @@ pub fn map(
         pages: LegacyPages::new(pages, policy),
     };
     if policy == LegacyPolicy::Uncached {
-        // No cached line of any alias may shadow the non-cacheable mapping.
+        map.buffer.uncached_maps.fetch_add(1, Ordering::SeqCst);
+        // No cached line of any alias may shadow the non-cacheable mapping; the dirty
+        // lines it can see reach memory (the mapping reads memory whenever its task
+        // likes: from now on ENDs clean at once).
         let (off, len) = (map.buffer_offset(0), map.len());
         map.buffer.maintain(CacheOp::CleanInvalidate, off, len);
+        let geom = crate::arch::cache::geometry();
+        map.buffer.boundary().cleaned(geom, off, len);
         let frames = &map.buffer.frames()[pgoff as usize..pgoff as usize + pages];
         let access = if writable {
             Access::UserReadWrite
@@ -146,9 +162,14 @@ pub fn on_fault(k: &mut Kernel, id: u32, far: u64, write: bool) -> Option<FaultO
         buf.device_write_fence.load(Ordering::SeqCst),
     ]);
     let (busy, fence) = (pending.is_some(), pending.unwrap_or(0));
-    let others_dirty = legacy_dirty || buf.cpu_writers.load(Ordering::SeqCst) > 0;
-    let page_va = va + page as u64 * PAGE_SIZE;
+    // Dirty lines the page may hold: a direct-path holder's inside an open WRITE bracket,
+    // another legacy mapping's, and those the boundary records (ENDed writes and the
+    // creation's zeros, which no clean has reached yet).
+    let geom = crate::arch::cache::geometry();
     let offset = map.buffer_offset(page);
+    let boundary_dirty = buf.maintained() && buf.boundary().may_be_dirty(geom, offset, PAGE_SIZE);
+    let others_dirty = legacy_dirty || boundary_dirty || buf.cpu_writers.load(Ordering::SeqCst) > 0;
+    let page_va = va + page as u64 * PAGE_SIZE;
     Some(match map.pages.on_fault(page, write, busy, others_dirty) {
         FaultAction::WaitDevice => FaultOutcome::Wait(fence),
         FaultAction::Map {
@@ -158,6 +179,9 @@ pub fn on_fault(k: &mut Kernel, id: u32, far: u64, write: bool) -> Option<FaultO
             // A coherent device never leaves stale lines behind.
             if let Some(op) = maintenance.filter(|_| !super::devices_coherent()) {
                 buf.maintain(op, offset, PAGE_SIZE);
+                // Cleaned and invalidated, or invalidated because nothing was dirty: no
+                // line of the page is dirty now.
+                buf.boundary().cleaned(geom, offset, PAGE_SIZE);
             }
             let access = if writable {
                 Access::UserReadWrite
@@ -190,58 +214,132 @@ pub fn on_fault(k: &mut Kernel, id: u32, far: u64, write: bool) -> Option<FaultO
     })
 }
 
-/// Before a device is told to access `buf`: zap every legacy PTE of it in every task and
-/// clean the pages written since the last submission.
-pub fn before_device_access(k: &mut Kernel, buf: &Buffer) {
-    if super::devices_coherent() {
-        return; // nothing to hide from a coherent device
+/// The work one step of a zap does: a page counts 1 and each run of consecutive pages 3
+/// more (unmapping one page of a run costs about 130 instructions; starting a run, with
+/// its walk of the page table and its entry in the dirty set, about 400), so a step
+/// stays near the IRQ-masked time of one step of maintenance.
+pub const ZAP_BUDGET: usize = 100;
+
+/// What one step of a zap ([`zap_step`]) did.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Zap {
+    /// Some written page was recorded as dirty in the buffer's boundary.
+    pub recorded: bool,
+    /// Every legacy mapping of the buffer is zapped; otherwise the caller gives way to a
+    /// pending interrupt or takes the next step.
+    pub done: bool,
+}
+
+/// Before a device is told to access `buf`: zap every legacy PTE of it in every task,
+/// and record the pages written since the last submission as dirty in the buffer's
+/// boundary, whose clean of what the device touches (in bounded steps) follows. One
+/// step: about [`ZAP_BUDGET`] of work; the pages of a mapping are taken lowest first and
+/// leave its list of touched pages as they go, so the next step carries on. Costs the
+/// pages mapped since the last submission (and the tasks), not the mappings' sizes, and
+/// allocates nothing.
+///
+/// Recording instead of cleaning keeps the hand-over's masked stretches bounded, and
+/// cleans only what a device reads: a written page the device does not read stays
+/// dirty in the boundary, where a refault sees it (clean+invalidate) and a later
+/// submission that touches it cleans it.
+pub fn zap_step(k: &mut Kernel, buf: &Buffer) -> Zap {
+    let mut z = Zap {
+        recorded: false,
+        done: true,
+    };
+    if super::devices_coherent() || buf.legacy_mappings.load(Ordering::Relaxed) == 0 {
+        return z; // nothing to hide from a coherent device; no legacy mapping
     }
+    let geom = crate::arch::cache::geometry();
+    let mut budget = ZAP_BUDGET;
     k.for_each_task_mut(|t| {
-        // Uncached mappings are never zapped or cleaned: skip them without a page walk.
+        // Uncached mappings are never zapped.
         let fault_maps = t
             .legacy
             .iter_mut()
             .filter(|(_, m)| m.pages.policy() == LegacyPolicy::Fault);
         for (&va, map) in fault_maps.filter(|(_, m)| m.buffer.id == buf.id) {
-            let mapped: Vec<usize> = (0..map.npages)
-                .filter(|&p| map.pages.state(p) != Some(PageState::Unmapped))
-                .collect();
-            let plan = map.pages.on_device_submit();
-            if plan.zap {
-                for run in runs(&mapped) {
-                    let _ = t
-                        .space
-                        .unmap_quiet(va + run.0 as u64 * PAGE_SIZE, run.1 as u64 * PAGE_SIZE);
-                }
-                crate::arch::mmu::invalidate_tlb_asid(t.space.asid());
-                trace::record_event(
-                    abi::trace::OP_ZAP,
-                    buf.id,
-                    map.buffer_offset(0),
-                    map.len(),
-                    va,
-                );
-                crate::counters::add(&crate::counters::ZAPS, 1);
+            if map.pages.untouched() {
+                continue;
             }
-            for run in runs(&plan.clean_pages) {
-                buf.maintain(
-                    CacheOp::Clean,
-                    map.buffer_offset(run.0),
-                    run.1 as u64 * PAGE_SIZE,
-                );
+            if budget == 0 {
+                z.done = false;
+                return;
+            }
+            let base = map.buffer_offset(0);
+            let space = &mut t.space;
+            // Zap: unmap the pages, in runs of consecutive pages, then one TLBI for the
+            // address space.
+            let mut run: Option<(usize, usize)> = None;
+            let mut taken = 0;
+            let mut unmap = |(first, n): (usize, usize)| {
+                let at = va + first as u64 * PAGE_SIZE;
+                // The pages fault in again soon: keep their tables.
+                let _ = space.unmap_keep_tables(at, n as u64 * PAGE_SIZE);
+            };
+            // The highest pages first, descending: a run grows downwards.
+            for (p, _) in map.pages.submit_first(budget) {
+                let cost = if run.is_some_and(|(f, _)| p + 1 == f) {
+                    1
+                } else {
+                    4
+                };
+                if cost > budget {
+                    break;
+                }
+                budget -= cost;
+                run = extend(run, p, &mut unmap);
+                taken += 1;
+            }
+            if let Some(last) = run {
+                unmap(last);
+            }
+            crate::arch::mmu::invalidate_tlb_asid(space.asid());
+            trace::record_event(abi::trace::OP_ZAP, buf.id, base, map.len(), va);
+            crate::counters::add(&crate::counters::ZAPS, 1);
+            // Then the pages that were writable (the task can no longer dirty them) join
+            // the boundary's dirty lines.
+            let mut run = None;
+            let mut dirty = |(first, n): (usize, usize)| {
+                let (off, len) = (base + first as u64 * PAGE_SIZE, n as u64 * PAGE_SIZE);
+                if buf.maintained() {
+                    buf.boundary().mark_dirty(geom, off, len);
+                    z.recorded = true;
+                } else {
+                    // An uncached buffer keeps no boundary state: clean at once.
+                    buf.maintain(CacheOp::Clean, off, len);
+                }
+            };
+            let written = map.pages.submit_first(taken);
+            for (p, _) in written.filter(|&(_, s)| s == PageState::Writable) {
+                run = extend(run, p, &mut dirty);
+            }
+            if let Some(r) = run {
+                dirty(r);
+            }
+            map.pages.end_submit_first(taken);
+            if !map.pages.untouched() {
+                z.done = false;
             }
         }
     });
+    z
 }
 
-/// Ascending page indices grouped into (first, count) runs of consecutive pages.
-fn runs(pages: &[usize]) -> Vec<(usize, usize)> {
-    let mut out: Vec<(usize, usize)> = Vec::new();
-    for &p in pages {
-        match out.last_mut() {
-            Some((first, n)) if *first + *n == p => *n += 1,
-            _ => out.push((p, 1)),
+/// `run` (first page, count) extended by page `p` if `p` comes right after it or right
+/// before it; otherwise `flush` it and start a new run at `p`.
+fn extend(
+    run: Option<(usize, usize)>,
+    p: usize,
+    mut flush: impl FnMut((usize, usize)),
+) -> Option<(usize, usize)> {
+    match run {
+        Some((first, n)) if first + n == p => Some((first, n + 1)),
+        Some((first, n)) if p + 1 == first => Some((p, n + 1)),
+        Some(r) => {
+            flush(r);
+            Some((p, 1))
         }
+        None => Some((p, 1)),
     }
-    out
 }

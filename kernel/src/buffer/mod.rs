@@ -7,6 +7,14 @@
 //! directly (`buffer_map`) and bracket CPU access with `buffer_sync`; the decisions of
 //! what to clean or invalidate come from the portable `coherency` crate, and only the
 //! instructions run here (`arch::cache`).
+//!
+//! Each cached buffer carries its coherence-boundary state ([`Buffer::boundary`],
+//! `coherency::Boundary`): the lines that may be dirty (ENDed for write, or zeroed at
+//! creation, and not cleaned since) and the lines that may be stale (written by a device
+//! or an uncached mapping since their last invalidate). Maintenance happens only where
+//! data crosses to or from a non-coherent party: a submission cleans the dirty lines the
+//! device reads or writes, a START invalidates the stale lines of its range; a buffer
+//! only CPU tasks share is never maintained.
 
 pub mod job;
 pub mod legacy;
@@ -18,6 +26,7 @@ use crate::memory::layout::phys_to_virt;
 use abi::Error;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
+use coherency::Boundary;
 use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use kobj::quota::{Account, Charge, Resource};
 use kobj::vrange::RangeAllocator;
@@ -80,12 +89,18 @@ pub struct Buffer {
     pub device_read_fence: AtomicU64,
     /// The last fence of device work that writes this buffer (0: none; block fences).
     pub device_write_fence: AtomicU64,
-    /// A device wrote the buffer since the last whole-buffer invalidate (set when a
-    /// device write is submitted, cleared by a START READ/RW of the whole buffer): stale
-    /// lines may be cached anywhere in it, so a START WRITE must invalidate its range.
-    pub device_wrote: AtomicBool,
+    /// The coherence-boundary state: which lines may be dirty, which stale (only kept
+    /// for a cached buffer on non-coherent devices, see [`Buffer::maintained`]).
+    boundary: Mutex<Boundary<{ job::SPANS }>>,
     /// Live legacy (forwarded) mappings of this buffer, in any task.
     pub legacy_mappings: AtomicU32,
+    /// Live legacy `UNCACHED` mappings of this (cached) buffer: a non-coherent reader
+    /// and writer no submission announces. While there is one, END WRITE cleans at once
+    /// and every START invalidates its whole range.
+    pub uncached_maps: AtomicU32,
+    /// A device has imported this buffer or been told to write it (for the benchmark's
+    /// count of maintenance on buffers no device touches).
+    pub device_party: AtomicBool,
     /// Its frames and kernel heap, charged to the creator's account for its whole life.
     _charges: [Charge; 2],
 }
@@ -126,11 +141,12 @@ impl Buffer {
         }
         // Zero through the cacheable linear map. Then: an uncached buffer must leave no
         // line of that cacheable alias behind to shadow its non-cacheable mappings
-        // (clean+invalidate, whatever the devices); a cached one must have the zeros in
-        // memory before a non-coherent device reads it (clean).
+        // (clean+invalidate, whatever the devices). A cached one must have the zeros in
+        // memory before a non-coherent party sees memory: its lines are recorded as
+        // dirty (below), and the first submission or uncached mapping that needs them
+        // cleans them, so a buffer no device ever touches is never cleaned.
         let creation_op = match policy {
             Policy::Uncached => Some(CacheOp::CleanInvalidate),
-            Policy::Cached if !devices_coherent() => Some(CacheOp::Clean),
             Policy::Cached => None,
         };
         for (i, &pa) in frames.iter().enumerate() {
@@ -170,6 +186,10 @@ impl Buffer {
             free_frames(&frames);
             return Err(Error::NoMemory);
         }
+        let mut boundary = Boundary::NEW;
+        if policy == Policy::Cached && !devices_coherent() {
+            boundary.mark_dirty(crate::arch::cache::geometry(), 0, size);
+        }
         Ok(Buffer {
             id,
             size,
@@ -180,10 +200,32 @@ impl Buffer {
             cpu_holders: AtomicU32::new(0),
             device_read_fence: AtomicU64::new(0),
             device_write_fence: AtomicU64::new(0),
-            device_wrote: AtomicBool::new(false),
+            boundary: Mutex::new(boundary),
             legacy_mappings: AtomicU32::new(0),
+            uncached_maps: AtomicU32::new(0),
+            device_party: AtomicBool::new(false),
             _charges: charges,
         })
+    }
+
+    /// Whether this buffer is ever maintained: cached, and devices not coherent. (An
+    /// uncached buffer has no lines; a coherent device snoops the cache.)
+    #[inline(always)]
+    pub fn maintained(&self) -> bool {
+        self.policy == Policy::Cached && !devices_coherent()
+    }
+
+    /// The coherence-boundary state, locked. Lock order: after the kernel lock, and no
+    /// other lock is taken while it is held.
+    #[inline(always)]
+    pub fn boundary(&self) -> spin::MutexGuard<'_, Boundary<{ job::SPANS }>> {
+        self.boundary.lock()
+    }
+
+    /// Whether a legacy uncached mapping of this buffer exists.
+    #[inline(always)]
+    pub fn has_uncached_map(&self) -> bool {
+        self.uncached_maps.load(Ordering::Relaxed) > 0
     }
 
     /// The physical pages, in buffer order.
@@ -204,6 +246,7 @@ impl Buffer {
     pub fn maintain(&self, op: CacheOp, offset: u64, len: u64) {
         debug_assert!(offset.checked_add(len).is_some_and(|e| e <= self.size));
         let (id, kva) = (self.id, self.kva);
+        self.count_cpu_only(len);
         // SAFETY: the kernel window maps every page of the buffer for its whole life,
         // and the range lies inside it (checked by the caller's range resolution).
         let _ = unsafe {
@@ -220,6 +263,7 @@ impl Buffer {
     /// inside the buffer.
     pub fn maintain_rows(&self, op: CacheOp, offset: u64, row_len: u64, rows: u64, stride: u64) {
         let (id, kva) = (self.id, self.kva);
+        self.count_cpu_only(row_len.saturating_mul(rows));
         // SAFETY: the kernel window maps the whole buffer for its life; the caller checked
         // every row is inside it.
         let _ = unsafe {
@@ -227,6 +271,17 @@ impl Buffer {
                 trace::record(id, kva, done)
             })
         };
+    }
+
+    /// Count the lines of `len` bytes of maintenance against buffers no device has
+    /// touched (`stats(CpuOnlyLines)`): what coherence-boundary maintenance should make
+    /// zero.
+    #[inline(always)]
+    fn count_cpu_only(&self, len: u64) {
+        if !self.device_party.load(Ordering::Relaxed) {
+            let line = crate::arch::cache::geometry().line();
+            crate::counters::add(&crate::counters::CPU_ONLY_LINES, len.div_ceil(line));
+        }
     }
 
     /// The bare DC loop over `[offset, offset + len)` of the buffer, timed (benchmarks).

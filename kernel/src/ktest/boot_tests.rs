@@ -34,6 +34,10 @@ pub const TESTS: &[(&str, TestFn)] = &[
     ("cycle_counter_counts", cycle_counter_counts),
     ("cache_maintenance_ranges", cache_maintenance_ranges),
     (
+        "rect_loop_visits_exactly_each_row",
+        super::rect_loop::rect_loop_visits_exactly_each_row,
+    ),
+    (
         "frames_alloc_free_restores_count",
         frames_alloc_free_restores_count,
     ),

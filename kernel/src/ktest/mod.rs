@@ -6,6 +6,7 @@
 //! fatal exception and a panic are reported and fail the run with their exit codes.
 
 mod boot_tests;
+mod rect_loop;
 
 use crate::boot::Machine;
 use crate::power::{self, ExitCode};

@@ -1,13 +1,17 @@
 //! Block-device syscalls: the disk's size, and reading sectors straight into a buffer
 //! object's pages (a capture: the device writes the buffer), with the misuse detector.
 
+use super::buffer::{clean_then, preempt, zap_legacy, Finish};
 use super::{handle, task, Outcome, SysResult};
+use crate::arch::cache;
 use crate::blk;
+use crate::buffer::job::{Job, Plan};
 use crate::buffer::{trace, Buffer};
 use crate::drivers::virtio_blk::BlkError;
 use crate::task::object::Object;
 use crate::task::Kernel;
 use abi::{limits, Error, Rights};
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::sync::atomic::Ordering;
 use mm::addr::{PhysAddr, PAGE_SIZE};
@@ -27,8 +31,9 @@ pub(super) fn info() -> SysResult {
     Ok(Outcome::Done(sectors, limits::SECTOR))
 }
 
-/// `blk_read(buffer, offset, sector, count) -> fence`.
-pub(super) fn read(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
+/// `blk_read`'s arguments, checked in the documented order, and the misuse check: the
+/// buffer and the byte range the device writes.
+fn read_args(k: &mut Kernel, id: u32, a: [u64; 6]) -> Result<(Arc<Buffer>, u64, u64), Error> {
     let (h, offset, sector, count) = (a[0], a[1], a[2], a[3]);
     let capacity = blk::with(|d| d.capacity()).ok_or(Error::NotSupported)?;
     let (obj, rights) = task(k, id)?.handles.get(handle(h)?)?;
@@ -60,9 +65,93 @@ pub(super) fn read(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
             buf.id
         );
     }
-    let pages = pages(&buf, offset, len)?;
-    // The legacy path has no sync calls: zap its PTEs and clean what it wrote first.
-    crate::buffer::legacy::before_device_access(k, &buf);
+    Ok((buf, offset, len))
+}
+
+/// `blk_read(buffer, offset, sector, count) -> fence`: the checks, then the legacy
+/// mappings' zap, then the clean of the lines the device will write that the CPU may hold
+/// dirty (rule (a): evicted later, they would land on the device's bytes), in bounded
+/// steps, then the device is told ([`read_notify`]).
+pub(super) fn read(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
+    let (buf, offset, len) = read_args(k, id, a)?;
+    buf.device_party.store(true, Ordering::Relaxed);
+    // The legacy path has no sync calls: zap its PTEs; its written pages become dirty.
+    let legacy = buf.legacy_mappings.load(Ordering::Relaxed) > 0;
+    if legacy && (zap_legacy(k, &buf).is_none() || preempt()) {
+        return Ok(Outcome::Restart);
+    }
+    read_clean(k, id, a, &buf, offset, len)
+}
+
+/// The clean before a device write, then the write; `Finish::BlkRead` brings a parked
+/// clean back to [`read_resumed`].
+fn read_clean(
+    k: &mut Kernel,
+    id: u32,
+    a: [u64; 6],
+    buf: &Arc<Buffer>,
+    offset: u64,
+    len: u64,
+) -> SysResult {
+    if !buf.maintained() {
+        return read_notify(k, id, a, buf, offset, len, &Plan::None, 0);
+    }
+    let (work, generation) = {
+        let b = buf.boundary();
+        (
+            b.device_write(cache::geometry(), offset, len),
+            b.generation(),
+        )
+    };
+    if !work.is_none() {
+        let job = Job::new(buf.clone(), work, false);
+        if let Some(parked) = clean_then(k, id, job, Finish::BlkRead { generation }, a)? {
+            return parked;
+        }
+    }
+    read_notify(k, id, a, buf, offset, len, &work, generation)
+}
+
+/// A read whose clean was parked between steps is done with it: check the call again
+/// and notify.
+pub(super) fn read_resumed(
+    k: &mut Kernel,
+    id: u32,
+    a: [u64; 6],
+    work: &Plan,
+    generation: u64,
+) -> SysResult {
+    let (buf, offset, len) = read_args(k, id, a)?;
+    read_notify(k, id, a, &buf, offset, len, work, generation)
+}
+
+/// The clean `work` is done: zap the legacy mappings again (a task may have written
+/// through one meanwhile: then one more clean), the boundary forgets the cleaned lines
+/// and marks the written ones stale (at submission: a START decides what to invalidate
+/// before it waits for the fence), the device is told.
+#[allow(clippy::too_many_arguments)] // the call's arguments, checked, and the clean's
+fn read_notify(
+    k: &mut Kernel,
+    id: u32,
+    a: [u64; 6],
+    buf: &Arc<Buffer>,
+    offset: u64,
+    len: u64,
+    work: &Plan,
+    generation: u64,
+) -> SysResult {
+    match zap_legacy(k, buf) {
+        None => return Ok(Outcome::Restart),
+        Some(true) => return read_clean(k, id, a, buf, offset, len),
+        Some(false) => {}
+    }
+    let (sector, count) = (a[2], a[3]);
+    let pages = pages(buf, offset, len)?;
+    if buf.maintained() {
+        let geom = cache::geometry();
+        buf.boundary()
+            .device_write_done(geom, work, generation, offset, len);
+    }
     trace::record_event(abi::trace::OP_DEVICE_WRITE, buf.id, offset, len, 0);
     blk::retire();
     let seq = blk::with(|d| d.read(sector, count, &pages))
@@ -70,9 +159,8 @@ pub(super) fn read(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
         .map_err(device_error)?;
     let fence = abi::fence::make(abi::fence::BLK, seq);
     buf.device_write_fence.fetch_max(fence, Ordering::SeqCst);
-    buf.device_wrote.store(true, Ordering::SeqCst);
     // The device writes these pages until the fence completes: they must not be freed.
-    blk::hold(seq, buf);
+    blk::hold(seq, buf.clone());
     Ok(Outcome::Done(fence, 0))
 }
 

@@ -2,7 +2,7 @@
 //! cache maintenance), info, and the maintenance trace.
 
 use super::{handle, task, Outcome, SysResult};
-use crate::buffer::job::{Job, Rows};
+use crate::buffer::job::{self, Job, Plan};
 use crate::buffer::{self, trace, Buffer, Policy};
 use crate::task::object::Object;
 use crate::task::space::UserAccess;
@@ -10,7 +10,8 @@ use crate::task::{account, Kernel};
 use abi::{limits, prot, Error, Rights};
 use alloc::sync::Arc;
 use coherency::{
-    plan_sync, resolve_range, CpuAccess, Dir, FenceWait, Phase, SyncError, SyncFlags, SyncRequest,
+    plan_sync, resolve_range, CpuAccess, Dir, FenceWait, Phase, Region, SyncError, SyncFlags,
+    SyncRequest,
 };
 use core::sync::atomic::Ordering;
 use mm::cache::CacheOp;
@@ -100,6 +101,8 @@ pub(super) fn unmap(k: &mut Kernel, id: u32, va: u64) -> SysResult {
             }
         }
         crate::arch::mmu::invalidate_tlb_asid(t.space.asid());
+        // Zaps kept the tables of pages they unmapped.
+        let _ = t.space.prune(va, m.len());
         t.map_window.free(va, m.len());
         t.map_heap
             .shrink(account::mapping_heap(m.npages as u64, true));
@@ -128,7 +131,7 @@ fn sync_error(e: SyncError) -> Error {
 }
 
 /// A checked sync request: the buffer, the handle's rights, the flags and the rows.
-type SyncArgs<'a> = (&'a Arc<Buffer>, Rights, Phase, Dir, Rows);
+type SyncArgs<'a> = (&'a Arc<Buffer>, Rights, Phase, Dir, Region);
 
 /// A task's handle table.
 type Handles = kobj::HandleTable<Object>;
@@ -140,13 +143,7 @@ fn sync_args(handles: &Handles, a: [u64; 6]) -> Result<SyncArgs<'_>, Error> {
     let (buf, rights) = buffer_ref(handles, h)?;
     let (phase, dir) = SyncFlags::parse(flags).map_err(sync_error)?;
     let (offset, len) = resolve_range(offset, len, buf.size).map_err(sync_error)?;
-    let rows = Rows {
-        offset,
-        row_len: len,
-        rows: 1,
-        stride: len,
-    };
-    Ok((buf, rights, phase, dir, rows))
+    Ok((buf, rights, phase, dir, Region::range(offset, len)))
 }
 
 /// `buffer_sync_rect(h, flags, offset, row_len, rows, stride)`'s arguments, checked in
@@ -165,7 +162,7 @@ fn rect_args(handles: &Handles, a: [u64; 6]) -> Result<SyncArgs<'_>, Error> {
     if row_len == 0 || overlapping || end.is_none_or(|e| e > buf.size) {
         return Err(Error::OutOfRange);
     }
-    let rows = Rows {
+    let rows = Region {
         offset,
         row_len,
         rows,
@@ -178,16 +175,16 @@ pub(super) fn sync(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
     let t = task(k, id)?;
     let (buf, rights, phase, dir, rows) = sync_args(&t.handles, a)?;
     let buf = buf.clone();
-    let op = sync_state(&t.cpu_access, &buf, rights, phase, dir, rows)?;
-    finish_sync(k, id, buf, op, rows)
+    let step = sync_state(&t.cpu_access, &buf, rights, phase, dir, rows)?;
+    finish_sync(k, id, buf, step, rows, a)
 }
 
 pub(super) fn sync_rect(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
     let t = task(k, id)?;
     let (buf, rights, phase, dir, rows) = rect_args(&t.handles, a)?;
     let buf = buf.clone();
-    let op = sync_state(&t.cpu_access, &buf, rights, phase, dir, rows)?;
-    finish_sync(k, id, buf, op, rows)
+    let step = sync_state(&t.cpu_access, &buf, rights, phase, dir, rows)?;
+    finish_sync(k, id, buf, step, rows, a)
 }
 
 /// `buffer_sync` on the fast path (`super::fast`): `None`, having changed nothing, if the
@@ -207,6 +204,9 @@ pub(super) fn fast_sync_rect(t: &mut crate::task::Task, a: [u64; 6]) -> Option<(
 
 /// A checked sync that needs no wait, no legacy-aware change of its operation, and at
 /// most one step of maintenance, done here; `None` (nothing changed) for any other.
+///
+/// Only an END's planning changes state before the maintenance (it records its lines as
+/// dirty), and an END that records has no maintenance left, so it never falls back.
 #[inline(always)]
 fn fast_finish(held: &mut CpuAccessSlots, (buf, rights, phase, dir, r): SyncArgs) -> Option<()> {
     // Test kernels make the first meeting of a fence a wait (`fences::first_pending`):
@@ -218,38 +218,40 @@ fn fast_finish(held: &mut CpuAccessSlots, (buf, rights, phase, dir, r): SyncArgs
     if fences.iter().any(|&f| crate::fences::unmet(f)) {
         return None;
     }
-    let SyncStep::Maintain(op, commit) = sync_state(held, buf, rights, phase, dir, r).ok()? else {
+    let SyncStep::Maintain(m) = sync_state(held, buf, rights, phase, dir, r).ok()? else {
         return None;
     };
-    if let Some(op) = op {
-        let line = crate::arch::cache::geometry().line();
-        let lines = r.rows * (r.row_len / line + 2);
-        if lines > crate::buffer::job::STEP_LINES || buf.legacy_mappings.load(Ordering::Relaxed) > 0
-        {
-            return None;
-        }
-        // A START takes hold before the first line; an END lets go after the last.
-        if commit.access.current().is_some() {
-            commit.apply(held, buf);
-            run_once(buf, op, r);
-        } else {
-            run_once(buf, op, r);
-            commit.apply(held, buf);
-        }
+    let start = m.commit.access.current().is_some();
+    let work = plan_work(buf, m.op, r, m.unmediated);
+    if work.is_none() {
+        m.commit.apply(held, buf);
+        return Some(());
+    }
+    let legacy = start && buf.legacy_mappings.load(Ordering::Relaxed) > 0;
+    if legacy || job::lines_bound(&work) > job::STEP_LINES {
+        return None;
+    }
+    // A START takes hold before the first line; an END lets go after the last.
+    if start {
+        m.commit.apply(held, buf);
+        job::run_once(buf, &work);
+        buf.boundary().start_done(&work);
     } else {
-        commit.apply(held, buf);
+        job::run_once(buf, &work);
+        m.commit.apply(held, buf);
     }
     Some(())
 }
 
-/// `op` over the rows in one pass (one DSB).
+/// The maintenance of a sync whose checks passed (the point of no return: an END's
+/// lines are recorded as dirty here), from the classic plan's `op`.
 #[inline(always)]
-fn run_once(buf: &Arc<Buffer>, op: CacheOp, r: Rows) {
-    if r.rows == 1 {
-        buf.maintain(op, r.offset, r.row_len);
-    } else {
-        buf.maintain_rows(op, r.offset, r.row_len, r.rows, r.stride);
+fn plan_work(buf: &Buffer, op: Option<CacheOp>, r: Region, unmediated: bool) -> Plan {
+    if op.is_none() {
+        return Plan::None;
     }
+    buf.boundary()
+        .sync(crate::arch::cache::geometry(), op, r, unmediated)
 }
 
 /// The buffer behind handle `h`.
@@ -262,8 +264,9 @@ fn buffer_ref(handles: &Handles, h: u64) -> Result<(&Arc<Buffer>, Rights), Error
 }
 
 /// Rights, planning, fences and the holder's state for a sync whose flags and range were
-/// checked. Returns the maintenance to issue (`Err(Blocked)` is not an error: the
-/// caller returns it as the outcome).
+/// checked. Changes nothing. Returns the classic plan's maintenance, which the boundary
+/// then narrows ([`plan_work`]) (`Wait` is not an error: the caller returns it as the
+/// outcome).
 #[inline(always)]
 fn sync_state(
     held: &CpuAccessSlots,
@@ -271,17 +274,31 @@ fn sync_state(
     rights: Rights,
     phase: Phase,
     dir: Dir,
-    r: Rows,
+    r: Region,
 ) -> Result<SyncStep, Error> {
     if !rights.contains(Rights::MAP_READ) {
         return Err(Error::AccessDenied);
     }
-    // A device wrote the buffer since its last whole-buffer invalidate: stale lines may
-    // be cached in the range, and one merging with the CPU's writes would be cleaned
-    // back over the device's bytes at END. So START WRITE is planned as START RW (it
-    // invalidates the range too); the holder's state still records WRITE.
-    let device_wrote = buf.device_wrote.load(Ordering::SeqCst);
-    let planned_dir = coherency::effective_dir(phase, dir, device_wrote);
+    // The non-coherent parties in this sync's way. A legacy uncached mapping of a cached
+    // buffer reads and writes memory whenever its task likes: an END cleans at once and
+    // a START invalidates its whole range. Lines a device (or a gone uncached mapping)
+    // wrote since their last invalidate make a START invalidate them; a START WRITE over
+    // such lines is planned as START RW (a stale line merging with the CPU's writes
+    // would be cleaned back over the device's bytes later). The holder's state still
+    // records the direction asked for.
+    let cached = buf.policy == Policy::Cached;
+    let unmediated = cached && buf.has_uncached_map();
+    let stale = phase == Phase::Start
+        && cached
+        && (unmediated
+            || buf
+                .boundary()
+                .may_be_stale(crate::arch::cache::geometry(), r, false));
+    let planned_dir = coherency::effective_dir(phase, dir, stale);
+    let party = match phase {
+        Phase::Start => stale,
+        Phase::End => unmediated,
+    };
     let req = SyncRequest {
         phase,
         dir: planned_dir,
@@ -289,7 +306,7 @@ fn sync_state(
         len: r.row_len,
         size: buf.size,
         policy: buf.policy,
-        device_coherent: buffer::devices_coherent(),
+        device_coherent: buffer::devices_coherent() && !party,
         may_write: rights.contains(Rights::MAP_WRITE),
     };
     let plan = plan_sync(&req).map_err(sync_error)?;
@@ -320,15 +337,11 @@ fn sync_state(
     if slot.is_none() && access.current().is_some() && held.is_full() {
         return Err(Error::TableFull);
     }
-    // A START READ/RW of the whole buffer invalidates every line a device write could
-    // have left stale (the device work is complete: its fence was waited for above).
-    let clear_device_wrote = r.rows == 1 && !coherency::device_wrote_after_sync(device_wrote, &req);
-    let commit = Commit {
-        slot,
-        access,
-        clear_device_wrote,
-    };
-    Ok(SyncStep::Maintain(plan.op.map(|(op, _, _)| op), commit))
+    Ok(SyncStep::Maintain(Maintain {
+        op: plan.op.map(|(op, _, _)| op),
+        unmediated,
+        commit: Commit { slot, access },
+    }))
 }
 
 /// A task's open CPU accesses (`Task::cpu_access`).
@@ -341,7 +354,6 @@ pub struct Commit {
     /// The buffer's entry in the task's open accesses, if it has one.
     slot: Option<usize>,
     access: CpuAccess,
-    clear_device_wrote: bool,
 }
 
 impl Commit {
@@ -374,70 +386,160 @@ impl Commit {
             (true, false) => buf.cpu_holders.fetch_sub(1, Ordering::SeqCst),
             _ => 0,
         };
-        if self.clear_device_wrote {
-            buf.device_wrote.store(false, Ordering::SeqCst);
-        }
     }
+}
+
+/// A sync whose checks passed.
+struct Maintain {
+    /// The classic plan's operation over the range (`coherency::plan_sync`).
+    op: Option<CacheOp>,
+    /// A legacy uncached mapping of the (cached) buffer exists.
+    unmediated: bool,
+    /// The holder's new state.
+    commit: Commit,
 }
 
 /// What a sync does after its checks.
 enum SyncStep {
     /// Wait for this device fence, then re-issue the call.
     Wait(u64),
-    /// Issue this maintenance over the rows (or nothing), and change the holder's state.
-    Maintain(Option<CacheOp>, Commit),
+    /// Plan the maintenance, do it, and change the holder's state.
+    Maintain(Maintain),
 }
 
-/// A sync parked between two steps of its maintenance (see `buffer::job`).
+/// Work parked between two steps of its maintenance (see `buffer::job`).
 pub struct Parked {
     job: Job,
-    /// Applied when the job finishes (an END's change of the holder's state).
-    commit: Option<Commit>,
+    finish: Finish,
 }
 
-fn finish_sync(k: &mut Kernel, id: u32, buf: Arc<Buffer>, step: SyncStep, r: Rows) -> SysResult {
-    let (op, commit) = match step {
+/// What follows the last step of a parked job.
+pub(super) enum Finish {
+    /// A sync: apply an END's change of the holder's state (a START's was applied before
+    /// the first step), and for a START tell the boundary its lines are current.
+    Sync { commit: Option<Commit>, start: bool },
+    /// `gpu_present`'s clean of the dirty lines the device reads (`generation`: of the
+    /// boundary's `dirty` when planned): re-check the call and notify the device.
+    Present { generation: u64 },
+    /// `blk_read`'s clean of the dirty lines the device writes: as for a present.
+    BlkRead { generation: u64 },
+}
+
+impl Parked {
+    /// `job`, then `finish`.
+    pub(super) fn new(job: Job, finish: Finish) -> Parked {
+        Parked { job, finish }
+    }
+}
+
+fn finish_sync(
+    k: &mut Kernel,
+    id: u32,
+    buf: Arc<Buffer>,
+    step: SyncStep,
+    r: Region,
+    a: [u64; 6],
+) -> SysResult {
+    let m = match step {
         SyncStep::Wait(fence) => return Ok(Outcome::Blocked(crate::task::Block::Fence(fence))),
-        SyncStep::Maintain(op, commit) => (op, commit),
+        SyncStep::Maintain(m) => m,
     };
-    let phase_end = commit.access.current().is_none();
-    let Some(op) = op else {
-        commit.apply(&mut task(k, id)?.cpu_access, &buf);
+    let start = m.commit.access.current().is_some();
+    let work = plan_work(&buf, m.op, r, m.unmediated);
+    if work.is_none() {
+        m.commit.apply(&mut task(k, id)?.cpu_access, &buf);
         return Ok(Outcome::Done(0, 0));
-    };
-    // Legacy mappings of the buffer may hold dirty lines that no END will clean.
-    let op = if buf.legacy_mappings.load(Ordering::Relaxed) > 0 {
-        crate::buffer::legacy::direct_start_op(k, buf.id, op)
-    } else {
-        op
-    };
+    }
+    // Legacy mappings of the buffer may hold dirty lines that no END will clean: a
+    // START must not plainly invalidate them.
+    let no_bare_invalidate = start
+        && buf.legacy_mappings.load(Ordering::Relaxed) > 0
+        && crate::buffer::legacy::direct_start_op(k, buf.id, CacheOp::Invalidate)
+            != CacheOp::Invalidate;
     // A START takes hold before the first line; an END lets go after the last.
-    let commit = if phase_end {
-        Some(commit)
-    } else {
-        commit.apply(&mut task(k, id)?.cpu_access, &buf);
+    let commit = if start {
+        m.commit.apply(&mut task(k, id)?.cpu_access, &buf);
         None
+    } else {
+        Some(m.commit)
     };
-    run_parked(
-        k,
-        id,
-        Parked {
-            job: Job::new(buf, op, r),
-            commit,
-        },
-    )
+    let job = Job::new(buf, work, no_bare_invalidate);
+    run_parked(k, id, Parked::new(job, Finish::Sync { commit, start }), a)
 }
 
-/// Run a sync's maintenance step by step until it is done (then apply its commit) or an
-/// interrupt is pending (then park it on the task and have the `svc` re-issued).
-pub fn run_parked(k: &mut Kernel, id: u32, mut p: Parked) -> SysResult {
+/// A preemption point between two bounded pieces of a call's work: true if an interrupt
+/// is pending (the caller returns `Outcome::Restart`; what it did so far stays done).
+pub(super) fn preempt() -> bool {
+    crate::latency::point();
+    crate::arch::cpu::irq_pending()
+}
+
+/// Zap the legacy mappings of `buf` before a device submission, in bounded steps
+/// (`buffer::legacy::zap_step`): `Some(recorded)` once done (whether written pages were
+/// recorded as dirty), `None` if an interrupt is pending between two steps: the caller
+/// returns `Outcome::Restart`, and the re-issued call carries the zap on.
+pub(super) fn zap_legacy(k: &mut Kernel, buf: &Buffer) -> Option<bool> {
+    let mut recorded = false;
+    loop {
+        let z = crate::buffer::legacy::zap_step(k, buf);
+        recorded |= z.recorded;
+        if z.done {
+            return Some(recorded);
+        }
+        if preempt() {
+            return None;
+        }
+    }
+}
+
+/// A submission's clean `job`: its first step now; if that did not finish it, the rest
+/// as parked work ([`run_parked`], which gives way to a pending interrupt between
+/// steps and, at the end, checks the call again and tells the device through
+/// `finish`). `Ok(None)`: finished in one step, the caller tells the device now.
+pub(super) fn clean_then(
+    k: &mut Kernel,
+    id: u32,
+    mut job: Job,
+    finish: Finish,
+    a: [u64; 6],
+) -> Result<Option<SysResult>, Error> {
+    if job.step() {
+        return Ok(None);
+    }
+    crate::latency::point();
+    let p = Parked::new(job, finish);
+    if crate::arch::cpu::irq_pending() {
+        k.current_thread_mut().ok_or(Error::BadHandle)?.parked = Some(p);
+        return Ok(Some(Ok(Outcome::Restart)));
+    }
+    Ok(Some(run_parked(k, id, p, a)))
+}
+
+/// Run parked work step by step until it is done (then finish it) or an interrupt is
+/// pending (then park it on the task and have the `svc`, whose arguments are `a`,
+/// re-issued).
+pub fn run_parked(k: &mut Kernel, id: u32, mut p: Parked, a: [u64; 6]) -> SysResult {
     loop {
         if p.job.step() {
-            if let Some(c) = p.commit.take() {
-                c.apply(&mut task(k, id)?.cpu_access, p.job.buffer());
-            }
-            return Ok(Outcome::Done(0, 0));
+            return match p.finish {
+                Finish::Sync { commit, start } => {
+                    if let Some(c) = commit {
+                        c.apply(&mut task(k, id)?.cpu_access, p.job.buffer());
+                    }
+                    if start {
+                        p.job.buffer().boundary().start_done(p.job.work());
+                    }
+                    Ok(Outcome::Done(0, 0))
+                }
+                Finish::Present { generation } => {
+                    super::gpu::present_resumed(k, id, a, p.job.work(), generation)
+                }
+                Finish::BlkRead { generation } => {
+                    super::blk::read_resumed(k, id, a, p.job.work(), generation)
+                }
+            };
         }
+        crate::latency::point();
         if crate::arch::cpu::irq_pending() {
             k.current_thread_mut().ok_or(Error::BadHandle)?.parked = Some(p);
             return Ok(Outcome::Restart);
@@ -517,9 +619,10 @@ pub(super) fn bench_clean_all() -> SysResult {
 }
 
 /// End task `t`'s open START on buffer `id`, if any, as the matching END would: the
-/// lines it may have dirtied are cleaned (for WRITE/RW) so nothing is left for an
-/// eviction to write over device data later. For a task closing its last handle to the
-/// buffer (no END is possible any more) and for a task that exits or is killed.
+/// lines it may have dirtied are recorded dirty (for WRITE/RW), so the next device
+/// access cleans them (or cleaned at once while a legacy uncached mapping exists). For a
+/// task closing or moving away its last handle to the buffer (no END is possible any
+/// more) and for a task that exits or is killed.
 pub fn end_access(t: &mut crate::task::Task, id: u64) {
     let Some(i) = t.cpu_access.iter().position(|(b, _)| b.id == id) else {
         return;
@@ -528,13 +631,16 @@ pub fn end_access(t: &mut crate::task::Task, id: u64) {
     release_access(&buf, access);
 }
 
-/// The END half of an open access, without a caller to report to.
-pub fn release_access(buf: &Buffer, access: CpuAccess) {
+/// The END half of an open access, without a caller to report to: as an END of the
+/// whole buffer (a WRITE's lines are recorded as dirty, or cleaned at once for a legacy
+/// uncached mapping).
+pub fn release_access(buf: &Arc<Buffer>, access: CpuAccess) {
     let Some(dir) = access.current() else { return };
     if access.holds_write() {
         buf.cpu_writers.fetch_sub(1, Ordering::SeqCst);
     }
     buf.cpu_holders.fetch_sub(1, Ordering::SeqCst);
+    let unmediated = buf.policy == Policy::Cached && buf.has_uncached_map();
     let req = SyncRequest {
         phase: Phase::End,
         dir,
@@ -542,14 +648,16 @@ pub fn release_access(buf: &Buffer, access: CpuAccess) {
         len: buf.size,
         size: buf.size,
         policy: buf.policy,
-        device_coherent: buffer::devices_coherent(),
+        device_coherent: buffer::devices_coherent() && !unmediated,
         may_write: true,
     };
-    if let Ok(coherency::SyncPlan {
-        op: Some((op, off, len)),
-        ..
-    }) = plan_sync(&req)
-    {
-        buf.maintain(op, off, len);
+    if let Ok(plan) = plan_sync(&req) {
+        let work = plan_work(
+            buf,
+            plan.op.map(|p| p.0),
+            Region::range(0, buf.size),
+            unmediated,
+        );
+        job::run_once(buf, &work);
     }
 }

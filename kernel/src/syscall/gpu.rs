@@ -1,7 +1,10 @@
 //! GPU syscalls: display info, importing a buffer as a GPU resource, presenting a
 //! rectangle (with the misuse detector), and waiting on fences (of any device).
 
+use super::buffer::{clean_then, preempt, zap_legacy, Finish};
 use super::{handle, task, Outcome, SysResult};
+use crate::arch::cache;
+use crate::buffer::job::{Job, Plan};
 use crate::buffer::trace;
 use crate::fences;
 use crate::gpu::{self, Resource};
@@ -10,6 +13,7 @@ use crate::task::object::Object;
 use crate::task::{Block, Kernel};
 use abi::{limits, Error, Rights};
 use alloc::sync::Arc;
+use coherency::Region;
 use core::sync::atomic::Ordering;
 
 /// Nanoseconds per tick.
@@ -79,6 +83,9 @@ pub(super) fn import(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
     gpu::with(|d| d.attach_backing(res_id, buf.frames(), buf.size))
         .ok_or(Error::NotSupported)?
         .map_err(device_error)?;
+    // The device reads nothing until a present, which cleans what it reads: the import
+    // itself needs no maintenance.
+    buf.device_party.store(true, Ordering::Relaxed);
     // A resource never carries more than the buffer handle it came from: the device
     // may read it (DEVICE), and the legacy mapping of it is as readable, writable and
     // shareable as the buffer handle was.
@@ -91,7 +98,10 @@ pub(super) fn import(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
     Ok(Outcome::Done(u64::from(h.0), 0))
 }
 
-pub(super) fn present(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
+/// `gpu_present`'s arguments, checked in the documented order, and the misuse check:
+/// the resource and the region of its buffer that TRANSFER_TO_HOST_2D reads (rows of
+/// `w * 4` bytes, one resource row apart).
+fn present_args(k: &mut Kernel, id: u32, a: [u64; 6]) -> Result<(Arc<Resource>, Region), Error> {
     let (h, x, y, w, hh) = (a[0], a[1], a[2], a[3], a[4]);
     let (obj, rights) = task(k, id)?.handles.get(handle(h)?)?;
     let Object::Resource(res) = obj else {
@@ -118,11 +128,97 @@ pub(super) fn present(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
             buf.id
         );
     }
-    // The legacy path has no sync calls: zap its PTEs and clean what it wrote first.
-    crate::buffer::legacy::before_device_access(k, buf);
     let stride = u64::from(res.width) * 4;
-    let (offset, span) = (y * stride + x * 4, (hh - 1) * stride + w * 4);
-    trace::record_device_read(buf.id, offset, span);
+    let region = Region {
+        offset: y * stride + x * 4,
+        row_len: w * 4,
+        rows: hh,
+        stride,
+    };
+    Ok((res, region))
+}
+
+/// `gpu_present`: the checks, then the legacy mappings' zap, then the clean of the
+/// lines the device will read that the CPU may hold dirty (the boundary's `dirty` set:
+/// ENDed writes, the legacy mappings' written pages and the creation's zeros not
+/// cleaned since), in bounded steps, then the device is told ([`present_notify`]).
+pub(super) fn present(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
+    let (res, region) = present_args(k, id, a)?;
+    // The legacy path has no sync calls: zap its PTEs; its written pages become dirty.
+    let legacy = res.buffer.legacy_mappings.load(Ordering::Relaxed) > 0;
+    if legacy && (zap_legacy(k, &res.buffer).is_none() || preempt()) {
+        return Ok(Outcome::Restart);
+    }
+    present_clean(k, id, a, &res, region)
+}
+
+/// The clean before a present, then the present; `Finish::Present` brings a parked
+/// clean back to [`present_resumed`].
+fn present_clean(
+    k: &mut Kernel,
+    id: u32,
+    a: [u64; 6],
+    res: &Arc<Resource>,
+    region: Region,
+) -> SysResult {
+    let buf = &res.buffer;
+    if !buf.maintained() {
+        return present_notify(k, id, a, res, region, &Plan::None, 0);
+    }
+    let (work, generation) = {
+        let b = buf.boundary();
+        (b.device_read(cache::geometry(), region), b.generation())
+    };
+    if !work.is_none() {
+        let job = Job::new(buf.clone(), work, false);
+        if let Some(parked) = clean_then(k, id, job, Finish::Present { generation }, a)? {
+            return parked;
+        }
+    }
+    present_notify(k, id, a, res, region, &work, generation)
+}
+
+/// A present whose clean was parked between steps is done with it: check the call
+/// again (time has passed: someone may hold the buffer for write now) and notify.
+pub(super) fn present_resumed(
+    k: &mut Kernel,
+    id: u32,
+    a: [u64; 6],
+    work: &Plan,
+    generation: u64,
+) -> SysResult {
+    let (res, region) = present_args(k, id, a)?;
+    present_notify(k, id, a, &res, region, work, generation)
+}
+
+/// The clean `work` is done (`DSB` included): zap the legacy mappings again (a task may
+/// have written through one while the clean ran in steps: then one more clean), the
+/// boundary forgets the lines it cleaned, and the device is told.
+fn present_notify(
+    k: &mut Kernel,
+    id: u32,
+    a: [u64; 6],
+    res: &Arc<Resource>,
+    region: Region,
+    work: &Plan,
+    generation: u64,
+) -> SysResult {
+    let buf = &res.buffer;
+    match zap_legacy(k, buf) {
+        None => return Ok(Outcome::Restart),
+        Some(true) => return present_clean(k, id, a, res, region),
+        Some(false) => {}
+    }
+    if buf.maintained() {
+        buf.boundary().device_read_done(work, generation);
+    }
+    let (offset, span) = region.hull();
+    trace::record_device_read(buf.id, offset, span - offset);
+    let (x, y) = (
+        (region.offset % region.stride) / 4,
+        region.offset / region.stride,
+    );
+    let (w, hh, stride) = (region.row_len / 4, region.rows, region.stride);
     let (x, y, w, hh) = (x as u32, y as u32, w as u32, hh as u32);
     let fence = gpu::with(|d| d.present(res.id, x, y, w, hh, stride as u32, res.width, res.height))
         .ok_or(Error::NotSupported)?

@@ -83,7 +83,7 @@ pub fn dispatch(k: &mut Kernel, frame: &mut TrapFrame) {
     // A call cut short between two steps is the one being re-issued: carry it on.
     let parked = k.current_thread_mut().and_then(|t| t.parked.take());
     let outcome = match (parked, Sys::try_from(frame.x[8])) {
-        (Some(p), _) => buffer::run_parked(k, id, p).unwrap_or_else(Outcome::from),
+        (Some(p), _) => buffer::run_parked(k, id, p, a).unwrap_or_else(Outcome::from),
         (None, Err(e)) => Outcome::from(e),
         (None, Ok(sys)) => call(k, id, sys, a).unwrap_or_else(Outcome::from),
     };
@@ -223,6 +223,10 @@ fn call(k: &mut Kernel, id: u32, sys: Sys, a: [u64; 6]) -> SysResult {
                 Stat::HeapUsed => crate::memory::heap::used() as u64,
                 Stat::HeapSize => crate::memory::heap::size(),
                 Stat::Cpus => crate::smp::online() as u64,
+                Stat::CpuOnlyLines => {
+                    crate::counters::CPU_ONLY_LINES.load(core::sync::atomic::Ordering::Relaxed)
+                }
+                Stat::MaskedMax => crate::latency::take_max(),
             };
             Ok(Outcome::Done(v, 0))
         }

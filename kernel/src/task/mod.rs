@@ -829,9 +829,11 @@ fn reschedule(mut guard: Guard, frame: &mut TrapFrame) {
         // taken (and handled) with IRQs on for a moment.
         k.cpus[here].idle = true;
         drop(guard);
+        crate::latency::point();
         crate::arch::cpu::wait_for_interrupt();
         crate::arch::cpu::enable_irqs();
         crate::arch::cpu::disable_irqs();
+        crate::latency::enter();
         guard = KERNEL.lock();
         if let Some(k) = guard.as_mut() {
             k.cpus[here].idle = false;

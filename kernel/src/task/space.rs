@@ -244,6 +244,26 @@ impl AddressSpace {
         Ok(())
     }
 
+    /// [`AddressSpace::unmap_quiet`] that keeps the page tables that become empty (the
+    /// legacy path's zap: the pages fault in again right after);
+    /// [`AddressSpace::prune`] frees them. No TLB maintenance.
+    pub fn unmap_keep_tables(&mut self, va: u64, size: u64) -> Result<(), Error> {
+        let mut mem = UserTableMemory::default();
+        self.table
+            .unmap_keep_tables(&mut mem, VirtAddr::new(va), size)
+            .map_err(map_error)
+    }
+
+    /// Free the page tables of `[va, va + size)` that map nothing any more.
+    pub fn prune(&mut self, va: u64, size: u64) -> Result<(), Error> {
+        let mut mem = UserTableMemory::default();
+        self.table
+            .prune_range(&mut mem, VirtAddr::new(va), size)
+            .map_err(map_error)?;
+        self.frames.shrink(mem.freed);
+        Ok(())
+    }
+
     /// Physical address behind user address `va` if EL0 may access it as `access` and
     /// the kernel may copy to or from it: pages mapped non-cacheable (uncached buffers,
     /// legacy UNCACHED mappings) are refused, since the kernel copies through its

@@ -34,6 +34,7 @@ mod publish;
 mod qemu;
 mod qmp;
 mod report;
+mod report_boundary;
 mod sanitize;
 mod setup;
 mod smp_cases;

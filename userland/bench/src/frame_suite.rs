@@ -2,7 +2,10 @@
 //! presenting it, with each way of keeping the device's view coherent ([`Variant`]).
 //!
 //! Cases ([`Case`]): `full-frame` writes every pixel and presents the whole frame;
-//! `dirty-64x64` writes a 64x64 rectangle at (512, 256) and presents that rectangle. The
+//! `dirty-64x64` writes a 64x64 rectangle at (512, 256) and presents that rectangle;
+//! `dirty-1-page` writes the first 1024 pixels of row 0 (exactly the buffer's first
+//! page) and presents them: what a legacy mapping's hand-over costs when one page of
+//! 2,025 was written. The
 //! CPU writes with the same code for every variant (`fill`: one u64 store per two
 //! pixels, a pattern that changes every frame); `size` is the bytes written per frame.
 //!
@@ -86,17 +89,20 @@ pub enum Case {
     FullFrame,
     /// A 64x64 rectangle at (512, 256).
     Dirty64,
+    /// The first 1024 pixels of row 0: the buffer's first page.
+    Dirty1Page,
 }
 
 impl Case {
     /// Every case, in output order.
-    pub const ALL: [Case; 2] = [Case::FullFrame, Case::Dirty64];
+    pub const ALL: [Case; 3] = [Case::FullFrame, Case::Dirty64, Case::Dirty1Page];
 
     /// The `case` in the output.
     pub fn name(self) -> &'static str {
         match self {
             Case::FullFrame => "full-frame",
             Case::Dirty64 => "dirty-64x64",
+            Case::Dirty1Page => "dirty-1-page",
         }
     }
 
@@ -114,6 +120,12 @@ impl Case {
                 y: 256,
                 w: 64,
                 h: 64,
+            },
+            Case::Dirty1Page => Rect {
+                x: 0,
+                y: 0,
+                w: 1024,
+                h: 1,
             },
         }
     }
@@ -242,7 +254,7 @@ fn measure(case: Case, variant: Variant) -> Result<(), Failed> {
     let mut totals = Totals::default();
     let mut phases = Phases::default();
     for (p, span) in frames.into_iter().flatten() {
-        totals.add(p.sum(), span.events);
+        totals.add(p.sum(), &span);
         phases += p;
     }
     target.close()?;

@@ -22,9 +22,13 @@
 //! - `lines_cleaned`, `lines_invalidated`, `lines_clean_invalidated`, `syscalls`,
 //!   `faults`, `zaps`, `tlbis`, `setway_ops`: the kernel's events per operation, over
 //!   exactly the measured code (the `counters` reads themselves taken off);
+//! - `masked_max`: the longest stretch, in cycles, that the kernel ran with IRQs masked
+//!   and no point where a pending interrupt would be taken, over the measured
+//!   operations (`stats(MaskedMax)`, read around each measurement window);
 //! - frame records also have `write_cycles`, `sync_cycles` and `present_cycles` per frame,
 //!   and their `cycles` is the sum of those three; readback records likewise have
-//!   `device_cycles`, `sync_cycles` and `read_cycles`.
+//!   `device_cycles`, `sync_cycles` and `read_cycles`;
+//! - `demo` records have only the line counts per frame, and `cpu_only_lines`.
 //!
 //! A syscall's cycles run from the instruction before its `svc` to the one after
 //! ([`urt::sys::timed_syscall`]). Every measurement is kept free of timer interrupts
@@ -40,6 +44,12 @@
 //!
 //! - [`sync_suite`] (`sync`): one `buffer_sync` call on a mapped, cached buffer of 4 KiB
 //!   to 16 MiB, for every START/END direction, on the whole buffer and on a byte range.
+//!   No device touches these buffers: with coherence-boundary maintenance no call
+//!   maintains anything, so this is the cost of the call itself.
+//! - [`boundary_suite`] (`boundary`): where the clean went: the present that follows
+//!   END WRITE on an imported buffer (all lines dirty, and nothing dirty), END WRITE with
+//!   a legacy uncached alias (cleans at once, as Linux does), and a 1080-row rectangle's
+//!   present.
 //! - [`limit_suite`] (`limit`): the kernel's bare DC loop over the same buffers, timed
 //!   inside the kernel: the floor a sync can approach.
 //! - [`frame_suite`] (`frame`): drawing a 1920x1080 frame (or a 64x64 dirty rectangle of
@@ -49,6 +59,8 @@
 //!   whole cache by set/way.
 //! - [`handover_suite`] (`handover`): two tasks pass small buffers back and forth under
 //!   START/END, as a producer and a consumer do (the peer is the `bench_peer` program).
+//! - [`demo_suite`] (`demo`): the GPU demo and the capture pipeline, run as `cargo xtask
+//!   run` runs them: cache lines maintained per frame, and on buffers no device touches.
 //! - [`readback_suite`] (`readback`): the device writes 1 MiB into a buffer (a
 //!   `blk_read` from the capture disk, which the boot must attach) and the CPU reads it,
 //!   with each way of making it see the device's bytes: explicit START READ of the
@@ -63,6 +75,8 @@
 #![deny(missing_docs)]
 #![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
+pub mod boundary_suite;
+pub mod demo_suite;
 pub mod frame_suite;
 pub mod gpu_target;
 pub mod handover_suite;

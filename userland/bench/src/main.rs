@@ -6,7 +6,8 @@
 #![no_main]
 
 use bench::{
-    fail, frame_suite, handover_suite, limit_suite, readback_suite, sync_suite, Failed, TASK,
+    boundary_suite, demo_suite, fail, frame_suite, handover_suite, limit_suite, readback_suite,
+    sync_suite, Failed, TASK,
 };
 use urt::{StartArgs, Stat};
 
@@ -35,7 +36,9 @@ fn run() -> Result<(), Failed> {
     // they leave in a run-dependent state.
     readback_suite::run()?;
     frame_suite::run()?;
+    boundary_suite::run()?;
     handover_suite::run()?;
+    demo_suite::run()?;
     urt::println!("BENCH-DONE");
     Ok(())
 }

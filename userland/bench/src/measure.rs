@@ -162,6 +162,10 @@ pub struct Span {
     /// No timer tick arrived while the window was open (so no interrupt handler or
     /// scheduler ran inside it).
     pub quiet: bool,
+    /// The longest stretch the kernel ran with IRQs masked and no point where a pending
+    /// interrupt would be taken, in cycles, while the window was open
+    /// (`stats(MaskedMax)`; benchmark kernels only, 0 elsewhere).
+    pub masked_max: u64,
 }
 
 /// A region of kernel events: [`Window::open`] reads the counters, [`Window::close`]
@@ -170,7 +174,9 @@ pub struct Span {
 /// The closing `counters` call counts itself as a syscall; `close` takes it off, so the
 /// result is exactly the events of the code between the two calls. The timer tick count
 /// is read outside the pair (before opening, after closing) to tell whether an interrupt
-/// may have landed inside.
+/// may have landed inside; so is `stats(MaskedMax)`, read once before opening (which
+/// starts its count) and once after closing (the longest masked stretch in between,
+/// the two `counters` calls' own included: a few hundred cycles).
 #[derive(Debug)]
 pub struct Window {
     ticks: u64,
@@ -181,6 +187,7 @@ impl Window {
     /// Start counting.
     pub fn open() -> Result<Window> {
         let ticks = ticks()?;
+        urt::stats(Stat::MaskedMax)?;
         let start = urt::counters()?.into();
         Ok(Window { ticks, start })
     }
@@ -189,10 +196,15 @@ impl Window {
     /// read them.
     pub fn close(self) -> Result<Span> {
         let end: Events = urt::counters()?.into();
+        let masked_max = urt::stats(Stat::MaskedMax)?;
         let quiet = ticks()? == self.ticks;
         let mut events = end - self.start;
         events.0[SYSCALLS] = events.0[SYSCALLS].wrapping_sub(1);
-        Ok(Span { events, quiet })
+        Ok(Span {
+            events,
+            quiet,
+            masked_max,
+        })
     }
 }
 
@@ -205,14 +217,17 @@ pub struct Totals {
     pub cycles: u64,
     /// Kernel events over all of them.
     pub events: Events,
+    /// The longest IRQ-masked stretch seen in any of them ([`Span::masked_max`]).
+    pub masked_max: u64,
 }
 
 impl Totals {
-    /// Add one operation.
-    pub fn add(&mut self, cycles: u64, events: Events) {
+    /// Add one operation, measured in `span`.
+    pub fn add(&mut self, cycles: u64, span: &Span) {
         self.reps += 1;
         self.cycles += cycles;
-        self.events += events;
+        self.events += span.events;
+        self.masked_max = self.masked_max.max(span.masked_max);
     }
 }
 
@@ -275,7 +290,7 @@ pub fn repeat(
             let span = window.close()?;
             after()?;
             if span.quiet || retries == TICK_RETRIES {
-                totals.add(cycles, span.events);
+                totals.add(cycles, &span);
                 break;
             }
             retries += 1;

@@ -103,7 +103,7 @@ impl Target {
 
     /// One readback, its phases and events, once both of its windows were free of timer
     /// ticks (or after [`RETRIES`]).
-    fn readback(&self, want: u64) -> Result<(Phases, crate::measure::Events), Failed> {
+    fn readback(&self, want: u64) -> Result<(Phases, Span), Failed> {
         let mut retries = 0;
         loop {
             let mut device: Option<(u64, Span)> = None;
@@ -138,7 +138,12 @@ impl Target {
                     sync,
                     present: read,
                 };
-                return Ok((p, a.events + b.events));
+                let span = Span {
+                    events: a.events + b.events,
+                    quiet: a.quiet && b.quiet,
+                    masked_max: a.masked_max.max(b.masked_max),
+                };
+                return Ok((p, span));
             }
             retries += 1;
         }
@@ -212,11 +217,11 @@ fn measure(variant: Variant, want: u64) -> Result<(), Failed> {
     let mut totals = Totals::default();
     let mut phases = Phases::default();
     for n in 0..=REPS {
-        let (p, events) = target.readback(want)?;
+        let (p, span) = target.readback(want)?;
         if n == 0 {
             continue; // the warm-up readback
         }
-        totals.add(p.sum(), events);
+        totals.add(p.sum(), &span);
         phases += p;
     }
     target.close()?;

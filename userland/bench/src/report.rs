@@ -107,7 +107,7 @@ impl fmt::Display for Record<'_> {
         for (name, value) in EVENT_NAMES.iter().zip(per_op.0) {
             write!(f, ",\"{name}\":{value}")?;
         }
-        f.write_str("}")
+        write!(f, ",\"masked_max\":{}}}", self.totals.masked_max)
     }
 }
 

@@ -727,6 +727,9 @@ impl TraceCheck {
                 Self::dump(&self.buf[..n]);
             }
             check_eq!(e.buffer, self.id, "{}: trace[{}] buffer id", what, i);
+            if e.op > urt::trace::OP_CLEAN_INVALIDATE {
+                continue; // an event (a device access, a zap, a fault): no kernel address
+            }
             check!(
                 e.va >= 0xffff_0000_0000_0000 && e.va >= e.offset,
                 "{}: trace[{}] va {:#x} is not a kernel address",

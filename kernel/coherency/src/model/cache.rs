@@ -168,6 +168,24 @@ impl Memory {
         plan.total_lines()
     }
 
+    /// Load through a Normal-NC alias of the buffer (a legacy uncached mapping of a
+    /// cached buffer): memory, whatever the cache holds.
+    pub fn uncached_load(&self, off: usize) -> u8 {
+        self.ram[off]
+    }
+
+    /// Store through a Normal-NC alias: memory only; a cached copy of the line, if any,
+    /// is now stale.
+    pub fn uncached_store(&mut self, off: usize, v: u8) {
+        self.ram[off] = v;
+    }
+
+    /// Overwrite memory (not the cache) with `v`: what a fresh page holds before the
+    /// kernel zeroes it.
+    pub fn fill_ram(&mut self, v: u8) {
+        self.ram.fill(v);
+    }
+
     /// Device (DMA) read of the byte at buffer offset `off`.
     pub fn device_read(&self, off: usize) -> u8 {
         let l = &self.lines[off / LINE];

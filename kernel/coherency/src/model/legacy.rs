@@ -12,15 +12,18 @@
 //!   no brackets: it loads and stores anywhere, at any time, except that it does not
 //!   store into `N` while B has a bracket open (two writers racing on the same bytes);
 //! * holder **B**, on the direct path, bracketing stores into the unaligned range `N`
-//!   with the real [`plan_sync`] (START WRITE or RW, planned with the real
-//!   [`effective_dir`] from the buffer's `device_wrote` bit, which the runner keeps as
-//!   the kernel does), its invalidates passed through [`LegacyPages::direct_start_op`].
-//!   While B is inside a WRITE/RW bracket, A's faults pass `others_may_be_dirty`;
+//!   with the real [`plan_sync`] and [`Boundary`] (START WRITE or RW, planned with the
+//!   real [`effective_dir`] from [`Boundary::may_be_stale`]; its END records its lines
+//!   as dirty and cleans nothing), the invalidates of its START passed through
+//!   [`LegacyPages::direct_start_op`]. While B is inside a WRITE/RW bracket, or the
+//!   boundary's `dirty` set meets the page, A's faults pass `others_may_be_dirty`;
 //! * the **device**: a submission (read or write of a range) first calls
 //!   [`LegacyPages::on_device_submit`] and carries it out (zap: every entry unmapped;
-//!   `DC CVAC` of each line of each page to clean), unless the hand-over check refuses
+//!   each page to clean joins the boundary's dirty lines), unless the hand-over check refuses
 //!   it ([`plan_device_handover`] for a read: B holds write access;
-//!   [`plan_device_write_handover`] for a write: B has a START open). The work is queued
+//!   [`plan_device_write_handover`] for a write: B has a START open), then cleans the
+//!   boundary's dirty lines it touches ([`Boundary::device_read`],
+//!   [`Boundary::device_write`], which also marks a write's lines stale). The work is queued
 //!   and happens later (`DevDone`, or when a fault or a START waits for it), so faults
 //!   really meet a busy device;
 //! * the **cache**, evicting and speculatively filling lines at random.
@@ -31,21 +34,25 @@
 //! of the whole buffer (no device write lost).
 //!
 //! Before the mapping exists, the kernel wrote some lines through its cacheable linear
-//! map (`prelude`). Under [`LegacyPolicy::Fault`] it cleaned them, as the buffer manager
-//! does after zeroing a buffer; under [`LegacyPolicy::Uncached`] they are left dirty
-//! and the mmap-time clean+invalidate must deal with them before the model's CPU
-//! mapping becomes Normal-NC.
+//! map (`prelude`) and left them dirty: under [`LegacyPolicy::Fault`] they are in the
+//! boundary's `dirty` set, as the buffer manager leaves a new buffer's zeros (so a
+//! refault of their page must clean them, not discard them); under
+//! [`LegacyPolicy::Uncached`] the mmap-time clean+invalidate must deal with them before
+//! the model's CPU mapping becomes Normal-NC (this model's uncached buffer has no
+//! cacheable direct path; the direct runner plays an uncached alias of a cached buffer).
 
 use std::collections::VecDeque;
 
 use mm::cache::CacheOp;
 
 use super::cache::{Memory, LINE};
-use super::scenario::{Pick, BASE, GEOM};
-use crate::legacy::{FaultAction, LegacyPages, LegacyPolicy, PageState, SubmitPlan};
-use crate::{device_wrote_after_sync, effective_dir, plan_device_handover};
+pub use super::legacy_mutation::LegacyMutation;
+pub use super::legacy_scenario::{LFailure, LFailureKind, LOp, LStats, LegacyScenario};
+use super::scenario::{BASE, GEOM};
+use crate::legacy::{FaultAction, LegacyPages, LegacyPolicy, PageState};
+use crate::SyncRequest;
+use crate::{effective_dir, plan_device_handover, Boundary, Region, Work};
 use crate::{plan_device_write_handover, plan_sync, CpuAccess, Dir, FenceWait, Handover, Phase};
-use crate::{SyncPlan, SyncRequest};
 
 /// Buffer size in bytes.
 pub const SIZE: usize = 512;
@@ -53,203 +60,6 @@ pub const SIZE: usize = 512;
 pub const PAGE: usize = 128;
 /// Number of pages of the buffer.
 pub const PAGES: usize = SIZE / PAGE;
-
-/// One step of a legacy scenario.
-#[derive(Clone, Copy, Debug)]
-pub enum LOp {
-    /// A loads a range through its legacy mapping.
-    ARead(Pick),
-    /// A stores a fresh value into a range through its legacy mapping.
-    AWrite(Pick),
-    /// B STARTs over `N`: WRITE (`false`) or RW (`true`).
-    BStart(bool),
-    /// B stores a fresh value into a sub-range of `N` (inside a bracket).
-    BWrite(Pick),
-    /// B ENDs.
-    BEnd,
-    /// A device submission that reads a range (`None`: the whole buffer).
-    DevRead(Option<Pick>),
-    /// A device submission that writes a fresh value into a range (`None`: whole).
-    DevWrite(Option<Pick>),
-    /// The oldest pending device job completes.
-    DevDone,
-    /// The cache evicts a line.
-    Evict(u8),
-    /// The core speculatively fills a line.
-    Fill(u8),
-}
-
-/// A legacy buffer configuration and its steps.
-#[derive(Clone, Debug)]
-pub struct LegacyScenario {
-    /// The legacy mapping's policy.
-    pub policy: LegacyPolicy,
-    /// Bit `i`: before the mmap, the kernel stored into line `i` through its cacheable
-    /// linear map (cleaned afterwards under `Fault` only).
-    pub prelude: u8,
-    /// `N = [n.0, n.1)`, B's range, with `0 < n.0 < n.1 <= SIZE`.
-    pub n: (usize, usize),
-    /// The steps.
-    pub ops: Vec<LOp>,
-}
-
-/// What went wrong.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LFailureKind {
-    /// A CPU load by A returned stale data.
-    CpuRead,
-    /// A device read returned stale data.
-    DeviceRead,
-    /// The crate answered something the runner cannot carry out, or its state and the
-    /// runner's page table disagree (a bug, not a data failure).
-    Protocol(&'static str),
-}
-
-/// The first wrong observation of a run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LFailure {
-    /// Index of the op (`ops.len()` for the final checks).
-    pub step: usize,
-    /// What went wrong.
-    pub kind: LFailureKind,
-    /// Buffer offset of the byte.
-    pub offset: usize,
-    /// Value the reference expects.
-    pub expected: u8,
-    /// Value observed.
-    pub got: u8,
-}
-
-/// Counters of a passing run, to show the generator reaches every situation.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct LStats {
-    /// Bytes checked on CPU loads.
-    pub cpu_checks: u64,
-    /// Bytes checked on device reads.
-    pub device_checks: u64,
-    /// Faults taken by A.
-    pub faults: u64,
-    /// Faults answered `WaitDevice`.
-    pub waits: u64,
-    /// Faults answered `Map` with a clean+invalidate (B held write access).
-    pub civac_maps: u64,
-    /// Faults answered `Upgrade`.
-    pub upgrades: u64,
-    /// Submissions that zapped.
-    pub zaps: u64,
-    /// Pages cleaned at submissions.
-    pub cleaned_pages: u64,
-    /// Device submissions refused because B held write access.
-    pub refused: u64,
-    /// B STARTs whose invalidate [`LegacyPages::direct_start_op`] turned into CIVAC.
-    pub guarded: u64,
-}
-
-/// One deleted or broken step of the legacy path, applied around the real
-/// [`LegacyPages`] so the production code stays untouched.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LegacyMutation {
-    /// The real state machine.
-    None,
-    /// The submission cleans no page.
-    NoCleanAtSubmit,
-    /// A (re)fault maps the page without invalidating it.
-    NoInvalidateAtRefault,
-    /// A (re)fault always uses a pure invalidate, even when others may be dirty.
-    RefaultAlwaysPureInvalidate,
-    /// Dirty tracking broken: a read fault installs a writable PTE while the state says
-    /// read-only, so later writes never fault and their pages are not cleaned.
-    ReadFaultMapsWritable,
-    /// The submission does not zap the PTEs.
-    NoZapAtSubmit,
-    /// Faults ignore pending device work (never `WaitDevice`).
-    FaultIgnoresDevice,
-    /// B's START READ/RW ignores [`LegacyPages::direct_start_op`].
-    DirectStartIgnoresLegacy,
-    /// The uncached mmap skips its clean+invalidate.
-    UncachedMmapNoCleanInvalidate,
-    /// A submission that *writes* the buffer cleans no page (reads still do): "the
-    /// device overwrites it anyway". The legacy task's dirty lines stay in the cache and
-    /// are evicted over the device's data, or their bytes outside what the device
-    /// wrote are discarded by the next refault's invalidate.
-    NoCleanBeforeDeviceWrite,
-    /// B's START WRITE after a device write is planned as START WRITE, not RW.
-    StartWriteAfterDeviceWriteNotRw,
-}
-
-impl LegacyMutation {
-    /// The mutations the brief requires to be caught.
-    pub const REQUIRED: [LegacyMutation; 4] = [
-        LegacyMutation::NoCleanAtSubmit,
-        LegacyMutation::NoInvalidateAtRefault,
-        LegacyMutation::RefaultAlwaysPureInvalidate,
-        LegacyMutation::ReadFaultMapsWritable,
-    ];
-
-    /// Every mutation that breaks something.
-    pub const BROKEN: [LegacyMutation; 10] = [
-        LegacyMutation::NoCleanAtSubmit,
-        LegacyMutation::NoInvalidateAtRefault,
-        LegacyMutation::RefaultAlwaysPureInvalidate,
-        LegacyMutation::ReadFaultMapsWritable,
-        LegacyMutation::NoZapAtSubmit,
-        LegacyMutation::FaultIgnoresDevice,
-        LegacyMutation::DirectStartIgnoresLegacy,
-        LegacyMutation::UncachedMmapNoCleanInvalidate,
-        LegacyMutation::NoCleanBeforeDeviceWrite,
-        LegacyMutation::StartWriteAfterDeviceWriteNotRw,
-    ];
-
-    /// [`LegacyPages::on_fault`] as this mutation sees it: the action the runner then
-    /// carries out on the model.
-    fn on_fault(
-        self,
-        lp: &mut LegacyPages,
-        page: usize,
-        write: bool,
-        busy: bool,
-        others: bool,
-    ) -> FaultAction {
-        let busy = busy && self != LegacyMutation::FaultIgnoresDevice;
-        match (self, lp.on_fault(page, write, busy, others)) {
-            (LegacyMutation::NoInvalidateAtRefault, FaultAction::Map { writable, .. }) => {
-                FaultAction::Map {
-                    maintenance: None,
-                    writable,
-                }
-            }
-            (
-                LegacyMutation::RefaultAlwaysPureInvalidate,
-                FaultAction::Map {
-                    maintenance: Some(_),
-                    writable,
-                },
-            ) => FaultAction::Map {
-                maintenance: Some(CacheOp::Invalidate),
-                writable,
-            },
-            (LegacyMutation::ReadFaultMapsWritable, FaultAction::Map { maintenance, .. }) => {
-                FaultAction::Map {
-                    maintenance,
-                    writable: true,
-                }
-            }
-            (_, action) => action,
-        }
-    }
-
-    /// [`LegacyPages::on_device_submit`] as this mutation sees it.
-    fn on_device_submit(self, lp: &mut LegacyPages, device_writes: bool) -> SubmitPlan {
-        let mut plan = lp.on_device_submit();
-        match self {
-            LegacyMutation::NoCleanAtSubmit => plan.clean_pages.clear(),
-            LegacyMutation::NoCleanBeforeDeviceWrite if device_writes => plan.clean_pages.clear(),
-            LegacyMutation::NoZapAtSubmit => plan.zap = false,
-            _ => {}
-        }
-        plan
-    }
-}
 
 #[derive(Clone, Copy, Debug)]
 enum Job {
@@ -276,8 +86,8 @@ struct Runner<'s> {
     mem: Memory,
     /// The reference: last value written to each byte, by anyone.
     truth: Vec<u8>,
-    /// The buffer's `device_wrote` bit, kept as the kernel keeps it.
-    device_wrote: bool,
+    /// The buffer's boundary state, kept as the kernel keeps it (for a cached buffer).
+    bd: Boundary<4>,
     legacy: LegacyPages,
     /// A's page table, as the runner carried the actions out.
     pte: Vec<PageState>,
@@ -297,7 +107,7 @@ impl<'s> Runner<'s> {
             m,
             mem: Memory::new(BASE, SIZE, true, false),
             truth: vec![0; SIZE],
-            device_wrote: false,
+            bd: Boundary::NEW,
             legacy: LegacyPages::new(PAGES, s.policy),
             pte: vec![PageState::Unmapped; PAGES],
             b: CpuAccess::default(),
@@ -317,7 +127,7 @@ impl<'s> Runner<'s> {
                 self.truth[i] = v;
             }
             if self.s.policy == LegacyPolicy::Fault {
-                self.mem.dc(CacheOp::Clean, line_addr(line));
+                self.bd.mark_dirty(GEOM, (line * LINE) as u64, LINE as u64);
             }
         }
         if let Some(op) = self.legacy.mmap_maintenance() {
@@ -440,7 +250,11 @@ impl<'s> Runner<'s> {
     fn fault(&mut self, page: usize, write: bool) -> Result<(), LFailure> {
         self.stats.faults += 1;
         let busy = !self.pending.is_empty();
-        let others = self.b.holds_write();
+        let boundary_dirty = self.m != LegacyMutation::RefaultIgnoresBoundaryDirty
+            && self
+                .bd
+                .may_be_dirty(GEOM, (page * PAGE) as u64, PAGE as u64);
+        let others = self.b.holds_write() || boundary_dirty;
         match self.m.on_fault(&mut self.legacy, page, write, busy, others) {
             FaultAction::WaitDevice => {
                 self.stats.waits += 1;
@@ -472,10 +286,14 @@ impl<'s> Runner<'s> {
         self.consistent()
     }
 
-    /// Unmutated, the runner's page table is exactly the crate's state.
+    /// Unmutated, the runner's page table is exactly the crate's state, and the crate
+    /// lists exactly the mapped pages as touched.
     fn consistent(&self) -> Result<(), LFailure> {
         if self.m == LegacyMutation::None && self.pte != self.states() {
             return Err(self.protocol("page table and LegacyPages disagree"));
+        }
+        if !self.legacy.touched_is_exact() {
+            return Err(self.protocol("touched pages and page states disagree"));
         }
         Ok(())
     }
@@ -500,25 +318,32 @@ impl<'s> Runner<'s> {
         if self.b.current().is_some() {
             return Ok(());
         }
+        let region = self.b_region();
+        let stale = self.bd.may_be_stale(GEOM, region, false);
         let planned = match self.m {
             LegacyMutation::StartWriteAfterDeviceWriteNotRw => dir,
-            _ => effective_dir(Phase::Start, dir, self.device_wrote),
+            _ => effective_dir(Phase::Start, dir, stale),
         };
         let req = self.b_request(Phase::Start, planned);
-        let mut plan = plan_sync(&req).expect("valid request");
+        let plan = plan_sync(&req).expect("valid request");
         self.b.start(dir).expect("B was idle");
         if plan.wait_fences != FenceWait::None {
             self.complete_all()?;
         }
-        if self.m != LegacyMutation::DirectStartIgnoresLegacy {
-            if let Some((op, o, l)) = plan.op {
-                let guarded = self.legacy.direct_start_op(op);
+        let work = self.bd.sync(GEOM, plan.op.map(|p| p.0), region, false);
+        if let Work::Pieces(p) = &work {
+            let pieces: Vec<_> = p.iter(&self.bd).collect();
+            for (op, o, l) in pieces {
+                let guarded = if self.m == LegacyMutation::DirectStartIgnoresLegacy {
+                    op
+                } else {
+                    self.legacy.direct_start_op(op)
+                };
                 self.stats.guarded += u64::from(guarded != op);
-                plan.op = Some((guarded, o, l));
+                self.maintain(guarded, o, l);
             }
         }
-        self.apply(&plan);
-        self.device_wrote = device_wrote_after_sync(self.device_wrote, &req);
+        self.bd.start_done(&work);
         Ok(())
     }
 
@@ -528,13 +353,38 @@ impl<'s> Runner<'s> {
         };
         let plan = plan_sync(&self.b_request(Phase::End, dir)).expect("valid request");
         self.b.end(dir).expect("B was started");
-        self.apply(&plan);
+        let work = self
+            .bd
+            .sync(GEOM, plan.op.map(|p| p.0), self.b_region(), false);
+        self.apply(&work);
         Ok(())
     }
 
-    fn apply(&mut self, plan: &SyncPlan) {
-        let runs = plan.line_runs(GEOM, BASE).expect("buffer far below 2^64");
+    fn b_region(&self) -> Region {
+        let (n0, n1) = self.s.n;
+        Region::range(n0 as u64, (n1 - n0) as u64)
+    }
+
+    fn maintain(&mut self, op: CacheOp, offset: u64, len: u64) {
+        let runs = mm::cache::plan(GEOM, op, BASE + offset, len).expect("far below 2^64");
         self.mem.apply(&runs);
+    }
+
+    fn apply(&mut self, work: &Work) {
+        match work {
+            Work::None => {}
+            Work::Region(op, r) => {
+                for row in 0..r.rows {
+                    self.maintain(*op, r.offset + row * r.stride, r.row_len);
+                }
+            }
+            Work::Pieces(p) => {
+                let pieces: Vec<_> = p.iter(&self.bd).collect();
+                for (op, o, l) in pieces {
+                    self.maintain(op, o, l);
+                }
+            }
+        }
     }
 
     // --- the device ------------------------------------------------------------------
@@ -558,16 +408,33 @@ impl<'s> Runner<'s> {
         if !plan.clean_pages.windows(2).all(|w| w[0] < w[1]) {
             return Err(self.protocol("clean_pages not ascending"));
         }
+        // As the kernel does: the written pages join the boundary's dirty lines, and the
+        // submission's clean below takes those the device touches.
         for &p in &plan.clean_pages {
             self.stats.cleaned_pages += 1;
-            for l in p * PAGE / LINE..(p + 1) * PAGE / LINE {
-                self.mem.dc(CacheOp::Clean, line_addr(l));
-            }
+            self.bd.mark_dirty(GEOM, (p * PAGE) as u64, PAGE as u64);
         }
         self.consistent()?;
-        // Set at submission: B's START WRITE decides its direction before it waits the
-        // fence.
-        self.device_wrote |= writes;
+        if self.s.policy == LegacyPolicy::Fault {
+            let (s, e) = match job {
+                Job::Read(s, e) | Job::Write(s, e) => (s as u64, e as u64),
+            };
+            let generation = self.bd.generation();
+            let work = if writes {
+                self.bd.device_write(GEOM, s, e - s)
+            } else {
+                self.bd.device_read(GEOM, Region::range(s, e - s))
+            };
+            if self.m != LegacyMutation::NoBoundaryCleanAtSubmit {
+                self.apply(&work);
+            }
+            if writes {
+                // Marked at submission: B's START decides before it waits the fence.
+                self.bd.device_write_done(GEOM, &work, generation, s, e - s);
+            } else {
+                self.bd.device_read_done(&work, generation);
+            }
+        }
         self.pending.push_back(job);
         Ok(())
     }

@@ -1,9 +1,10 @@
-//! Deliberate breakage of the planner, applied *around* the real [`plan_sync`],
-//! [`effective_dir`], [`plan_device_write_handover`] and [`mm::cache::plan`] so the
-//! production code paths stay untouched. Each variant deletes one maintenance step or
-//! rule; the mutation tests require the scenario runner to catch it. The device-write
-//! variants also change what the runner does at a device-write submission (see
-//! [`Mutation::invalidates_at_device_write`] and [`Mutation::defers_end_clean`]).
+//! Deliberate breakage of the planner and of the boundary rules, applied *around* the
+//! real [`plan_sync`], [`effective_dir`], the hand-over checks, [`crate::Boundary`] and
+//! [`mm::cache::plan`] so the production code paths stay untouched (the few rules that
+//! live inside the boundary's own bookkeeping have test-only switches there). Each
+//! variant deletes one maintenance step or rule; the mutation tests require the
+//! scenario runner to catch it: the *data* mutations by a stale read, the *waste*
+//! mutations (maintenance that no non-coherent party needs) by the exactness checks.
 
 use mm::cache::{self, CacheGeometry, CacheOp, RangePlan};
 
@@ -12,12 +13,13 @@ use crate::{
     Phase, SyncError, SyncPlan, SyncRequest,
 };
 
-/// One deleted maintenance step.
+/// One deleted maintenance step or rule.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mutation {
     /// The real planner.
     None,
-    /// END WRITE / END RW skip the clean to PoC.
+    /// END WRITE / END RW skip the clean they owe an unmediated reader (a legacy
+    /// uncached mapping exists): they record the lines as if there were none.
     NoCleanAtEndWrite,
     /// START READ / START RW skip the invalidate.
     NoInvalidateAtStartRead,
@@ -32,23 +34,44 @@ pub enum Mutation {
     /// buffer), and START READ/RW no longer invalidates. Lines speculatively filled
     /// while the device writes survive and are read.
     NoInvalidateAtStartReadAfterDeviceWrite,
-    /// Rule (a) broken: END WRITE/RW defers its clean to the next hand-over, and the
-    /// runner flushes deferred cleans before every `sync` and every device *read*, but
-    /// not before a device *write* ("the device overwrites it anyway"): the dirty lines
-    /// stay and are evicted over the device's data later (or, partial lines, their CPU
-    /// bytes never reach RAM).
+    /// Rule (a) broken: a device-write submission does not clean the dirty lines it
+    /// writes ("the device overwrites them anyway"): they are evicted over the device's
+    /// data later (or, partial lines, their CPU bytes never reach memory).
     NoCleanBeforeDeviceWrite,
-    /// Rule (c) removed: a START WRITE after a device write is planned as START WRITE.
+    /// Rule (c) removed: a START WRITE over stale lines is planned as START WRITE.
     StartWriteAfterDeviceWriteNotRw,
     /// The device-write hand-over checks only for open WRITE/RW brackets (as for a
     /// device read): a holder inside a START READ keeps reading lines it filled before
     /// the device wrote.
     WriteHandoverIgnoresReaders,
+    /// A device-read submission (a present) does not clean the dirty lines it reads.
+    NoCleanAtDeviceRead,
+    /// START plainly invalidates lines that are both stale and dirty (no CIVAC for lines
+    /// that may be dirty), losing ENDed bytes not yet cleaned.
+    DirtyStalePlainInvalidate,
+    /// A device-write submission does not mark its lines stale.
+    NoStaleMark,
+    /// A set that is full drops new lines instead of merging (a subset).
+    OverflowSubset,
+    /// A new uncached mapping skips its clean+invalidate (its dirty lines stay unseen).
+    UncachedMapNoCleanInvalidate,
+    /// An uncached mapping that goes away does not mark its range stale.
+    UncachedUnmapNoStale,
+    /// START ignores an existing uncached mapping (invalidates only `stale`).
+    UncachedWriterIgnored,
+    /// Waste: submissions do not remove the lines they cleaned from `dirty`.
+    NoClearDirty,
+    /// Waste: STARTs do not remove the lines they invalidated from `stale`.
+    NoClearStale,
+    /// Waste: END WRITE/RW cleans at once, as Linux does, whoever shares the buffer.
+    CleanAtEveryEnd,
+    /// Waste: START READ/RW invalidates the whole range, as Linux does, stale or not.
+    InvalidateWholeRange,
 }
 
 impl Mutation {
-    /// Every variant that breaks something.
-    pub const BROKEN: [Mutation; 8] = [
+    /// Every variant that breaks the data.
+    pub const BROKEN: [Mutation; 15] = [
         Mutation::NoCleanAtEndWrite,
         Mutation::NoInvalidateAtStartRead,
         Mutation::EdgesPlainInvalidate,
@@ -57,6 +80,21 @@ impl Mutation {
         Mutation::NoCleanBeforeDeviceWrite,
         Mutation::StartWriteAfterDeviceWriteNotRw,
         Mutation::WriteHandoverIgnoresReaders,
+        Mutation::NoCleanAtDeviceRead,
+        Mutation::DirtyStalePlainInvalidate,
+        Mutation::NoStaleMark,
+        Mutation::OverflowSubset,
+        Mutation::UncachedMapNoCleanInvalidate,
+        Mutation::UncachedUnmapNoStale,
+        Mutation::UncachedWriterIgnored,
+    ];
+
+    /// Every variant that only wastes maintenance (caught by the exactness checks).
+    pub const WASTE: [Mutation; 4] = [
+        Mutation::NoClearDirty,
+        Mutation::NoClearStale,
+        Mutation::CleanAtEveryEnd,
+        Mutation::InvalidateWholeRange,
     ];
 
     /// The device-write rules the brief requires to be caught.
@@ -67,10 +105,10 @@ impl Mutation {
     ];
 
     /// [`effective_dir`] as this mutation sees it.
-    pub fn effective_dir(self, phase: Phase, dir: Dir, device_wrote: bool) -> Dir {
+    pub fn effective_dir(self, phase: Phase, dir: Dir, stale: bool) -> Dir {
         match self {
             Mutation::StartWriteAfterDeviceWriteNotRw => dir,
-            _ => effective_dir(phase, dir, device_wrote),
+            _ => effective_dir(phase, dir, stale),
         }
     }
 
@@ -91,16 +129,10 @@ impl Mutation {
         self == Mutation::NoInvalidateAtStartReadAfterDeviceWrite
     }
 
-    /// Whether END's clean is deferred, and dropped at a device-write submission.
-    pub fn defers_end_clean(self) -> bool {
-        self == Mutation::NoCleanBeforeDeviceWrite
-    }
-
     /// [`plan_sync`], then this mutation's rewrite of the plan.
     pub fn plan_sync(self, req: &SyncRequest) -> Result<SyncPlan, SyncError> {
         let mut plan = plan_sync(req)?;
         plan.op = match (self, req.phase, plan.op) {
-            (Mutation::NoCleanAtEndWrite, Phase::End, Some((CacheOp::Clean, ..))) => None,
             (
                 Mutation::NoInvalidateAtStartRead
                 | Mutation::NoInvalidateAtStartReadAfterDeviceWrite,
@@ -117,11 +149,12 @@ impl Mutation {
         Ok(plan)
     }
 
-    /// [`SyncPlan::line_runs`], then this mutation's rewrite of the runs.
-    pub fn line_runs(self, plan: &SyncPlan, geom: CacheGeometry, base: u64) -> RangePlan {
-        let runs = plan.line_runs(geom, base).expect("buffer far below 2^64");
-        match (self, plan.op) {
-            (Mutation::EdgesPlainInvalidate, Some((CacheOp::Invalidate, ..))) => {
+    /// The line runs of one piece `(op, offset, len)` of the buffer at `base`
+    /// ([`mm::cache::plan`]), then this mutation's rewrite of them.
+    pub fn piece_runs(self, geom: CacheGeometry, op: CacheOp, addr: u64, len: u64) -> RangePlan {
+        let runs = cache::plan(geom, op, addr, len).expect("buffer far below 2^64");
+        match (self, op) {
+            (Mutation::EdgesPlainInvalidate, CacheOp::Invalidate) => {
                 // What the planner would give without its edge rule: the same lines, all
                 // plainly invalidated (planning the line-aligned cover yields exactly that).
                 let first = runs.runs()[0].start;

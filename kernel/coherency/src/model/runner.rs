@@ -1,17 +1,20 @@
 //! The scenario runner: plays a [`Scenario`] against the cache model and the
-//! reference, through the (possibly mutated) real planner. See [`super::scenario`] for
-//! what is played and what is skipped.
+//! reference, through the (possibly mutated) real planner and boundary rules. See
+//! [`super::scenario`] for what is played and what is skipped.
 
 use std::collections::VecDeque;
 
-use mm::cache::{self, CacheOp};
+mod parties;
 
-use super::cache::Memory;
+use mm::cache::CacheOp;
+
+use super::cache::{Memory, LINE};
+use super::exact::Shadow;
 use super::mutation::Mutation;
-use super::scenario::{Failure, FailureKind, Op, Scenario, Span, Stats, BASE, GEOM, SIZE};
+use super::scenario::{Check, Failure, FailureKind, Op, Scenario, Span, Stats, BASE, GEOM, SIZE};
 use crate::{
-    device_wrote_after_sync, resolve_range, CpuAccess, Dir, FenceWait, Handover, Phase, Policy,
-    SyncError, SyncRequest,
+    resolve_range, Boundary, CpuAccess, Dir, FenceWait, Phase, Policy, Region, SyncError,
+    SyncRequest, Work,
 };
 
 /// A queued device job over `[start, end)`.
@@ -37,9 +40,22 @@ enum Who {
     B,
 }
 
-/// Plays `s` with `mutation` applied to the planner.
+/// Plays `s` with `mutation` applied, checking the data only.
 pub fn run(s: &Scenario, mutation: Mutation) -> Result<Stats, Failure> {
-    let mut r = Runner::new(s, mutation);
+    run_checked(s, mutation, Check::Data)
+}
+
+/// Plays `s` with `mutation` applied, with the checks of `check`.
+pub fn run_checked(s: &Scenario, mutation: Mutation, check: Check) -> Result<Stats, Failure> {
+    if s.tight {
+        play::<2>(s, mutation, check)
+    } else {
+        play::<4>(s, mutation, check)
+    }
+}
+
+fn play<const N: usize>(s: &Scenario, m: Mutation, check: Check) -> Result<Stats, Failure> {
+    let mut r = Runner::<N>::new(s, m, check);
     for (step, op) in s.ops.iter().enumerate() {
         r.step = step;
         r.play(*op)?;
@@ -49,18 +65,24 @@ pub fn run(s: &Scenario, mutation: Mutation) -> Result<Stats, Failure> {
     Ok(r.stats)
 }
 
-struct Runner<'s> {
+struct Runner<'s, const N: usize> {
     s: &'s Scenario,
     m: Mutation,
+    /// Exactness checks on: [`Check::Exact`], not tight, cached and non-coherent.
+    exact: bool,
+    /// Cached and non-coherent: the boundary rules apply.
+    maintained: bool,
     mem: Memory,
     /// The reference: last value written to each byte, by anyone.
     truth: Vec<u8>,
-    /// The buffer's `device_wrote` bit, kept as the kernel keeps it.
-    device_wrote: bool,
+    /// The buffer's boundary state, kept as the kernel keeps it.
+    bd: Boundary<N>,
+    /// The exactness oracle's own account.
+    shadow: Shadow,
+    /// U's uncached mapping exists.
+    u_mapped: bool,
     /// Device jobs submitted and not completed yet, oldest first.
     pending: VecDeque<Job>,
-    /// [`Mutation::NoCleanBeforeDeviceWrite`]: END cleans not done yet, `(offset, len)`.
-    deferred: Vec<(u64, u64)>,
     a: Holder,
     b: Holder,
     stamp: u8,
@@ -68,19 +90,23 @@ struct Runner<'s> {
     stats: Stats,
 }
 
-impl<'s> Runner<'s> {
-    fn new(s: &'s Scenario, m: Mutation) -> Self {
+impl<'s, const N: usize> Runner<'s, N> {
+    fn new(s: &'s Scenario, m: Mutation, check: Check) -> Self {
         let (n0, n1) = s.n;
         assert!(0 < n0 && n0 < n1 && n1 <= SIZE, "bad neighbour range");
         let cacheable = s.policy == Policy::Cached;
-        Self {
+        let maintained = cacheable && !s.coherent;
+        let mut r = Self {
             s,
             m,
+            exact: check == Check::Exact && !s.tight && maintained,
+            maintained,
             mem: Memory::new(BASE, SIZE, cacheable, s.coherent),
             truth: vec![0; SIZE],
-            device_wrote: false,
+            bd: Boundary::NEW,
+            shadow: Shadow::default(),
+            u_mapped: false,
             pending: VecDeque::new(),
-            deferred: Vec::new(),
             a: Holder {
                 may_write: s.a_may_write,
                 ..Holder::default()
@@ -94,7 +120,19 @@ impl<'s> Runner<'s> {
             stamp: 0,
             step: 0,
             stats: Stats::default(),
+        };
+        r.bd.lossy = m == Mutation::OverflowSubset;
+        if cacheable {
+            // A new cached buffer: the kernel zeroed it through the cache and left the
+            // clean to whoever needs it (memory still holds the page's old contents).
+            r.mem.fill_ram(0xa5);
+            (0..SIZE).for_each(|i| r.mem.cpu_store(i, 0));
+            if maintained {
+                r.bd.mark_dirty(GEOM, 0, SIZE as u64);
+                r.shadow.dirty = [true; SIZE / LINE];
+            }
         }
+        r
     }
 
     fn play(&mut self, op: Op) -> Result<(), Failure> {
@@ -127,13 +165,11 @@ impl<'s> Runner<'s> {
             Op::BEnd => self.end(Who::B, false),
             Op::DevRead(pick) => {
                 let (s, e) = pick.map_or((0, SIZE), |p| p.within(0, SIZE));
-                self.submit(Job::Read(s, e));
-                Ok(())
+                self.submit(Job::Read(s, e))
             }
             Op::DevWrite(pick) => {
                 let (s, e) = pick.map_or((0, SIZE), |p| p.within(0, SIZE));
-                self.submit(Job::Write(s, e));
-                Ok(())
+                self.submit(Job::Write(s, e))
             }
             Op::DevDone => match self.pending.pop_front() {
                 Some(job) => self.execute(job),
@@ -152,18 +188,43 @@ impl<'s> Runner<'s> {
                     u64::from(writing && absent && self.mem.is_present(i));
                 Ok(())
             }
+            // On a coherent machine a snooping device may be answered from a clean line
+            // an uncached store went around: not modelled (see the scenario docs).
+            Op::UMap | Op::UUnmap | Op::URead(_) | Op::UWrite(_) if self.s.coherent => Ok(()),
+            Op::UMap => {
+                self.u_map();
+                Ok(())
+            }
+            Op::UUnmap => self.u_unmap(),
+            Op::URead(pick) => {
+                let (s, e) = pick.within(0, SIZE);
+                self.u_read(s, e)
+            }
+            Op::UWrite(pick) => {
+                let started = self.a.access.is_started() || self.b.access.is_started();
+                if self.u_mapped && !started {
+                    let v = self.next_stamp();
+                    let (s, e) = pick.within(0, SIZE);
+                    for i in s..e {
+                        self.mem.uncached_store(i, v);
+                        self.truth[i] = v;
+                    }
+                }
+                Ok(())
+            }
         }
     }
 
     fn finish(&mut self) -> Result<(), Failure> {
         self.end(Who::A, false)?;
         self.end(Who::B, false)?;
-        self.submit(Job::Read(0, SIZE));
+        self.submit(Job::Read(0, SIZE))?;
         assert!(
             matches!(self.pending.back(), Some(Job::Read(0, SIZE))),
             "the final device read was refused"
         );
         self.complete(self.pending.len())?;
+        self.u_read(0, SIZE)?;
         self.a.range = (0, SIZE);
         self.sync(Who::A, Phase::Start, Dir::Read, 0, 0)?;
         self.cpu_read(0, SIZE)?;
@@ -237,10 +298,11 @@ impl<'s> Runner<'s> {
         }
     }
 
-    /// One `sync` call as the kernel makes it: the direction to plan with
-    /// ([`crate::effective_dir`]), the (mutated) planner, the fence wait, the access
-    /// state machine (with the task's own direction), the maintenance on the model, and
-    /// the `device_wrote` bookkeeping.
+    /// One `sync` call as the kernel makes it: whether a non-coherent party is involved
+    /// (an uncached mapping; stale lines for a START), the direction to plan with
+    /// ([`crate::effective_dir`]), the (mutated) planner, the fence wait, the access state
+    /// machine (with the task's own direction), the boundary's work on the model, and
+    /// the boundary's bookkeeping.
     fn sync(
         &mut self,
         who: Who,
@@ -249,12 +311,22 @@ impl<'s> Runner<'s> {
         off: u64,
         len: u64,
     ) -> Result<(), Failure> {
-        self.flush_deferred();
-        let planned = self.m.effective_dir(phase, dir, self.device_wrote);
+        let (o, l) = resolve_range(off, len, SIZE as u64).map_err(|e| self.protocol(e))?;
+        let region = Region::range(o, l);
+        let u_start = self.u_mapped && self.m != Mutation::UncachedWriterIgnored;
+        let u_end = self.u_mapped && self.m != Mutation::NoCleanAtEndWrite;
+        let stale = self.bd.may_be_stale(GEOM, region, u_start);
+        let planned = self.m.effective_dir(phase, dir, stale);
         if (phase, dir) == (Phase::Start, Dir::Write) {
             self.stats.upgraded += u64::from(planned != dir);
             self.stats.plain_start_writes += u64::from(planned == dir);
         }
+        // A non-coherent party besides the devices: stale lines (which on a coherent
+        // machine only an uncached mapping leaves) or an uncached mapping.
+        let party = match phase {
+            Phase::Start => stale,
+            Phase::End => u_end,
+        };
         let req = SyncRequest {
             phase,
             dir: planned,
@@ -262,10 +334,10 @@ impl<'s> Runner<'s> {
             len,
             size: SIZE as u64,
             policy: self.s.policy,
-            device_coherent: self.s.coherent,
+            device_coherent: self.s.coherent && !party,
             may_write: self.holder(who).may_write,
         };
-        let mut plan = self.m.plan_sync(&req).map_err(|e| self.protocol(e))?;
+        let plan = self.m.plan_sync(&req).map_err(|e| self.protocol(e))?;
         let through = match plan.wait_fences {
             FenceWait::None => 0,
             FenceWait::Writers => self
@@ -283,49 +355,77 @@ impl<'s> Runner<'s> {
             Phase::End => h.access.end(dir),
         };
         moved.map_err(|e| self.protocol(e))?;
-        if self.m.defers_end_clean() && phase == Phase::End {
-            if let Some((CacheOp::Clean, o, l)) = plan.op.take() {
-                self.deferred.push((o, l));
+        let op = plan.op.map(|(op, ..)| op);
+        let (s, e) = (o as usize, (o + l) as usize);
+        let work = match phase {
+            Phase::End if self.m == Mutation::CleanAtEveryEnd && op.is_some() => {
+                Work::Region(CacheOp::Clean, region)
             }
+            Phase::End => self.bd.sync(GEOM, op, region, u_end),
+            Phase::Start => {
+                let all = u_start || self.m == Mutation::InvalidateWholeRange;
+                if op.is_some() {
+                    let dirty = self.bd.dirty();
+                    let sel = |i: usize| all || self.bd.stale().contains_line(i as u64);
+                    self.stats.dirty_stale += super::exact::lines(s, e)
+                        .filter(|&i| sel(i) && dirty.contains_line(i as u64))
+                        .count() as u64;
+                }
+                let w = self.bd.sync(GEOM, op, region, all);
+                if self.m == Mutation::DirtyStalePlainInvalidate {
+                    w.without_civac()
+                } else {
+                    w
+                }
+            }
+        };
+        let lines = self.apply(&work);
+        self.stats.skipped += u64::from(lines == 0);
+        if phase == Phase::Start && self.m != Mutation::NoClearStale {
+            self.bd.start_done(&work);
         }
-        let runs = self.m.line_runs(&plan, GEOM, BASE);
-        self.stats.dc_lines += self.mem.apply(&runs);
-        self.device_wrote = device_wrote_after_sync(self.device_wrote, &req);
+        if self.exact {
+            let sh = &mut self.shadow;
+            let want = match (phase, op) {
+                (_, None) => 0,
+                (Phase::Start, Some(_)) if u_start => super::exact::lines(s, e).len() as u64,
+                (Phase::Start, Some(_)) => Shadow::count(&sh.stale, s, e),
+                (Phase::End, Some(_)) if u_end => super::exact::lines(s, e).len() as u64,
+                (Phase::End, Some(_)) => 0,
+            };
+            match (phase, op) {
+                (_, None) => {}
+                (Phase::Start, Some(_)) => Shadow::set(&mut sh.stale, s, e, false),
+                (Phase::End, Some(_)) if !u_end => Shadow::set(&mut sh.dirty, s, e, true),
+                (Phase::End, Some(_)) => {}
+            }
+            self.exact_check(lines, want, "sync")?;
+        }
         Ok(())
     }
 
-    /// [`Mutation::NoCleanBeforeDeviceWrite`]: the deferred END cleans, run now.
-    fn flush_deferred(&mut self) {
-        for (o, l) in std::mem::take(&mut self.deferred) {
-            let plan = cache::plan(GEOM, CacheOp::Clean, BASE + o, l).unwrap();
-            self.stats.dc_lines += self.mem.apply(&plan);
-        }
-    }
-
-    /// A device submission, if the kernel's hand-over check lets it go: queued, the
-    /// `device_wrote` bit set for a write.
-    fn submit(&mut self, job: Job) {
-        let write_held = self.a.access.holds_write() || self.b.access.holds_write();
-        let started = self.a.access.is_started() || self.b.access.is_started();
-        let writes = matches!(job, Job::Write(..));
-        if self.m.handover(writes, write_held, started) != Handover::Ready {
-            self.stats.refused += u64::from(write_held);
-            self.stats.refused_writes += u64::from(!write_held);
-            return;
-        }
-        if writes {
-            if self.m.defers_end_clean() {
-                self.deferred.clear(); // the mutation: no clean before a writing device
+    /// Carry `work` out on the model; returns the `DC` instructions executed.
+    fn apply(&mut self, work: &Work) -> u64 {
+        let mut lines = 0;
+        let mut piece = |mem: &mut Memory, op: CacheOp, o: u64, l: u64| {
+            let runs = self.m.piece_runs(GEOM, op, BASE + o, l);
+            lines += mem.apply(&runs);
+        };
+        match work {
+            Work::None => {}
+            Work::Region(op, r) => {
+                for row in 0..r.rows {
+                    piece(&mut self.mem, *op, r.offset + row * r.stride, r.row_len);
+                }
             }
-            if self.m.invalidates_at_device_write() {
-                let plan = cache::plan(GEOM, CacheOp::CleanInvalidate, BASE, SIZE as u64);
-                self.mem.apply(&plan.unwrap());
+            Work::Pieces(p) => {
+                for (op, o, l) in p.iter(&self.bd) {
+                    piece(&mut self.mem, op, o, l);
+                }
             }
-            self.device_wrote = true;
-        } else {
-            self.flush_deferred();
         }
-        self.pending.push_back(job);
+        self.stats.dc_lines += lines;
+        lines
     }
 
     /// Completes the `n` oldest queued device jobs.

@@ -5,8 +5,8 @@ use mm::cache::CacheGeometry;
 
 use crate::model::cache::{Memory, LINE};
 use crate::model::mutation::Mutation;
-use crate::model::runner::run;
-use crate::model::scenario::{FailureKind, Op, Pick, Scenario, Span};
+use crate::model::runner::{run, run_checked};
+use crate::model::scenario::{Check, FailureKind, Op, Pick, Scenario, Span};
 use crate::{plan_sync, Dir, Phase, Policy, SyncPlan, SyncRequest};
 
 /// `N = [100, 140)`: its first line `[64, 128)` is shared with A's ranges ending at 100.
@@ -16,6 +16,7 @@ fn scenario(a_may_write: bool, ops: Vec<Op>) -> Scenario {
         coherent: false,
         a_may_write,
         n: (100, 140),
+        tight: false,
         ops,
     }
 }
@@ -51,11 +52,14 @@ fn device_to_cpu() -> Scenario {
 }
 
 /// B has dirty bytes at `[100, 128)`; A (a writer) STARTs READ over `[10, 100)`, whose
-/// tail line is B's line.
+/// tail line is B's line. An uncached mapping exists, so every line counts as stale
+/// (without one, B's START removed its lines from `stale` and A's START would not
+/// touch them).
 fn neighbour_edge() -> Scenario {
     scenario(
         true,
         vec![
+            Op::UMap,
             Op::BStart,
             Op::BWrite(Pick(0, 39)),
             Op::AStart(Dir::Read, Span::Left(true, Pick(10, 0))),
@@ -65,11 +69,13 @@ fn neighbour_edge() -> Scenario {
     )
 }
 
-/// B has dirty bytes in `N`; a read-only A STARTs READ over the whole buffer.
+/// B has dirty bytes in `N`; a read-only A STARTs READ over the whole buffer while an
+/// uncached mapping exists (every line counts as stale).
 fn read_only_whole() -> Scenario {
     scenario(
         false,
         vec![
+            Op::UMap,
             Op::BStart,
             Op::BWrite(Pick(0, 39)),
             Op::AStart(Dir::Read, Span::Whole),
@@ -147,35 +153,133 @@ fn device_write_under_open_read() -> Scenario {
     )
 }
 
+/// A writes `[0, 100)` under WRITE while an uncached mapping exists; the mapping loads
+/// it after END.
+fn cpu_to_uncached() -> Scenario {
+    let all = Pick(0, 99);
+    scenario(
+        true,
+        vec![
+            Op::UMap,
+            Op::AStart(Dir::Write, Span::Left(false, all)),
+            Op::AWrite(all),
+            Op::AEnd(false),
+            Op::URead(all),
+        ],
+    )
+}
+
+/// B's bracket spans an uncached mapping's removal: B's ENDed lines are both dirty and
+/// stale when A STARTs READ over the whole buffer.
+fn dirty_and_stale() -> Scenario {
+    scenario(
+        true,
+        vec![
+            Op::UMap,
+            Op::BStart,
+            Op::BWrite(Pick(0, 39)),
+            Op::UUnmap,
+            Op::BEnd,
+            Op::AStart(Dir::Read, Span::Whole),
+            Op::ARead(Pick(0, 511)),
+        ],
+    )
+}
+
+/// Sets of two intervals: after a present cleans everything, A ENDs three lines apart
+/// (0, 4, 7); the third does not fit.
+fn three_dirty_runs() -> Scenario {
+    let line = Pick(0, 9);
+    let mut s = scenario(
+        true,
+        vec![
+            Op::DevRead(None),
+            Op::DevDone,
+            Op::AStart(Dir::Write, Span::Left(false, line)),
+            Op::AWrite(line),
+            Op::AEnd(false),
+            Op::AStart(Dir::Write, Span::Right(false, Pick(116, 9))),
+            Op::AWrite(line),
+            Op::AEnd(false),
+            Op::AStart(Dir::Write, Span::Right(false, Pick(308, 9))),
+            Op::AWrite(line),
+            Op::AEnd(false),
+            Op::DevRead(None),
+            Op::DevDone,
+        ],
+    );
+    s.tight = true;
+    s
+}
+
+/// A new uncached mapping loads the first bytes: memory under the kernel's uncleaned
+/// zeros still holds the page's old contents.
+fn uncached_sees_creation() -> Scenario {
+    scenario(true, vec![Op::UMap, Op::URead(Pick(0, 9))])
+}
+
+/// Line 0 is speculatively filled while an uncached mapping writes under it; `unmapped`:
+/// the mapping goes before A STARTs READ.
+fn uncached_write_under_cached_line(unmapped: bool) -> Scenario {
+    let all = Pick(0, 99);
+    let mut ops = vec![Op::UMap, Op::Fill(0), Op::UWrite(Pick(0, 9))];
+    if unmapped {
+        ops.push(Op::UUnmap);
+    }
+    ops.extend([
+        Op::AStart(Dir::Read, Span::Left(false, all)),
+        Op::ARead(all),
+    ]);
+    scenario(true, ops)
+}
+
 fn directed(m: Mutation) -> Scenario {
     match m {
         Mutation::None => unreachable!(),
-        Mutation::NoCleanAtEndWrite => cpu_to_device(),
-        Mutation::NoInvalidateAtStartRead => device_to_cpu(),
+        Mutation::NoCleanAtEndWrite => cpu_to_uncached(),
+        Mutation::NoInvalidateAtStartRead | Mutation::NoStaleMark => device_to_cpu(),
         Mutation::EdgesPlainInvalidate => neighbour_edge(),
         Mutation::ReadOnlyPlainInvalidate => read_only_whole(),
         Mutation::NoInvalidateAtStartReadAfterDeviceWrite => fill_during_device_write(),
         Mutation::NoCleanBeforeDeviceWrite => dirty_line_under_device_write(),
         Mutation::StartWriteAfterDeviceWriteNotRw => start_write_after_device_write(),
         Mutation::WriteHandoverIgnoresReaders => device_write_under_open_read(),
+        Mutation::NoCleanAtDeviceRead => cpu_to_device(),
+        Mutation::DirtyStalePlainInvalidate => dirty_and_stale(),
+        Mutation::OverflowSubset => three_dirty_runs(),
+        Mutation::UncachedMapNoCleanInvalidate => uncached_sees_creation(),
+        Mutation::UncachedUnmapNoStale => uncached_write_under_cached_line(true),
+        Mutation::UncachedWriterIgnored => uncached_write_under_cached_line(false),
+        m => panic!("{m:?} only wastes"),
     }
 }
 
 #[test]
 fn each_directed_scenario_passes_the_real_planner_and_fails_its_mutation() {
+    use FailureKind::{CpuRead, DeviceRead, UncachedRead};
     let expected = [
-        (4, FailureKind::DeviceRead, 0),
-        (3, FailureKind::CpuRead, 64),
-        (5, FailureKind::DeviceRead, 100),
-        (5, FailureKind::DeviceRead, 100),
-        (4, FailureKind::CpuRead, 64),
-        (6, FailureKind::DeviceRead, 0),
-        (6, FailureKind::DeviceRead, 8),
-        (4, FailureKind::CpuRead, 0),
+        (4, UncachedRead, 0),
+        (3, CpuRead, 0),
+        (6, DeviceRead, 100),
+        (6, DeviceRead, 100),
+        (4, CpuRead, 64),
+        (6, DeviceRead, 0),
+        (6, DeviceRead, 8),
+        (4, CpuRead, 0),
+        (4, DeviceRead, 0),
+        (6, CpuRead, 100),
+        (3, CpuRead, 0),
+        (12, DeviceRead, 448),
+        (1, UncachedRead, 0),
+        (5, CpuRead, 0),
+        (4, CpuRead, 0),
     ];
     for (m, (step, kind, offset)) in Mutation::BROKEN.into_iter().zip(expected) {
         let s = directed(m);
-        assert!(run(&s, Mutation::None).is_ok(), "{m:?}");
+        assert!(
+            run_checked(&s, Mutation::None, Check::Exact).is_ok(),
+            "{m:?}"
+        );
         let f = run(&s, m).expect_err("mutation must be caught");
         assert_eq!(
             (f.step, f.kind, f.offset),
@@ -183,6 +287,39 @@ fn each_directed_scenario_passes_the_real_planner_and_fails_its_mutation() {
             "{m:?}: {f:?}"
         );
         assert_ne!(f.expected, f.got);
+    }
+}
+
+/// The waste mutations, one readable scenario each: the data stay right, the exactness
+/// checks name what was maintained for nothing.
+#[test]
+fn each_waste_mutation_is_caught_on_its_scenario() {
+    let all = Pick(0, 99);
+    let start_read = Op::AStart(Dir::Read, Span::Left(false, all));
+    let cases = [
+        (Mutation::NoClearDirty, cpu_to_device(), 3, "dirty set"),
+        (
+            Mutation::NoClearStale,
+            scenario(true, vec![Op::DevWrite(None), Op::DevDone, start_read]),
+            2,
+            "stale set",
+        ),
+        (Mutation::CleanAtEveryEnd, cpu_to_device(), 2, "sync"),
+        (
+            Mutation::InvalidateWholeRange,
+            scenario(true, vec![start_read]),
+            0,
+            "sync",
+        ),
+    ];
+    for (m, s, step, why) in cases {
+        assert!(
+            run_checked(&s, Mutation::None, Check::Exact).is_ok(),
+            "{m:?}"
+        );
+        assert!(run(&s, m).is_ok(), "{m:?} loses no data");
+        let f = run_checked(&s, m, Check::Exact).expect_err("waste must be caught");
+        assert_eq!((f.step, f.kind), (step, FailureKind::Inexact(why)), "{m:?}");
     }
 }
 

@@ -225,3 +225,31 @@ fn direct_start_op_cleans_under_legacy_dirty_pages() {
     assert_eq!(lp.direct_start_op(Ivac), Ivac);
     assert!(!lp.is_dirty(0) && !lp.is_dirty(7));
 }
+
+/// A zap in bounded steps: the highest pages go (descending), the rest stay mapped and
+/// touched, and the bookkeeping stays exact; stopping early ends exactly the pages taken.
+#[test]
+fn a_zap_in_steps_takes_the_highest_pages_first() {
+    let mut lp = LegacyPages::new(8, LegacyPolicy::Fault);
+    for (p, write) in [(5, true), (1, false), (3, true)] {
+        let action = lp.on_fault(p, write, false, false);
+        assert!(matches!(action, FaultAction::Map { .. }));
+    }
+    let first: Vec<_> = lp.submit_first(2).collect();
+    assert_eq!(first, [(5, PageState::Writable), (3, PageState::Writable)]);
+    // Taking one of the two offered ends only that one.
+    lp.end_submit_first(1);
+    assert_eq!(lp.state(5), Some(PageState::Unmapped));
+    assert_eq!(lp.state(3), Some(PageState::Writable));
+    assert!(lp.touched_is_exact());
+    assert_eq!(lp.submit_first(9).next(), Some((3, PageState::Writable)));
+    lp.end_submit_first(1);
+    assert!(lp.touched_is_exact());
+    assert_eq!(lp.state(3), Some(PageState::Unmapped));
+    assert_eq!(lp.state(1), Some(PageState::ReadOnly));
+    assert!(!lp.untouched());
+    let rest: Vec<_> = lp.submit_pages().collect();
+    assert_eq!(rest, [(1, PageState::ReadOnly)]);
+    lp.end_submit();
+    assert!(lp.untouched() && lp.touched_is_exact() && lp.mapped_pages() == 0);
+}

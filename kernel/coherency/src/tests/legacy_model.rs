@@ -252,13 +252,20 @@ fn directed(m: LegacyMutation) -> (LegacyScenario, (usize, LFailureKind, usize))
             fault(n, vec![DevWrite(None), ARead(HEAD), DevDone, ARead(HEAD)]),
             (3, CpuRead, 0),
         ),
-        // N = [60, 200) covers line [64, 128) fully; A dirtied it while B was idle.
+        // N = [60, 200) covers line [64, 128) fully; after a device write (which makes
+        // it stale, so B's START invalidates it) A dirtied it while B was idle.
         LegacyMutation::DirectStartIgnoresLegacy => (
             fault(
                 (60, 200),
-                vec![AWrite(Pick(64, 63)), BStart(true), ARead(Pick(64, 0))],
+                vec![
+                    DevWrite(None),
+                    DevDone,
+                    AWrite(Pick(64, 63)),
+                    BStart(true),
+                    ARead(Pick(64, 0)),
+                ],
             ),
-            (2, CpuRead, 64),
+            (4, CpuRead, 64),
         ),
         // The kernel's dirty line 0 shadows RAM under the non-cacheable mapping.
         LegacyMutation::UncachedMmapNoCleanInvalidate => (
@@ -295,6 +302,33 @@ fn directed(m: LegacyMutation) -> (LegacyScenario, (usize, LFailureKind, usize))
             ),
             (6, DeviceRead, 64),
         ),
+        // B ENDs its bytes in page 0 (recorded, not cleaned); A then first touches it.
+        LegacyMutation::RefaultIgnoresBoundaryDirty => (
+            fault(
+                n,
+                vec![
+                    BStart(false),
+                    BWrite(Pick(0, 39)),
+                    BEnd,
+                    ARead(Pick(0, 127)),
+                ],
+            ),
+            (3, CpuRead, 100),
+        ),
+        // B ENDs its bytes; the device reads them.
+        LegacyMutation::NoBoundaryCleanAtSubmit => (
+            fault(
+                n,
+                vec![
+                    BStart(false),
+                    BWrite(Pick(0, 39)),
+                    BEnd,
+                    DevRead(None),
+                    DevDone,
+                ],
+            ),
+            (4, DeviceRead, 100),
+        ),
     }
 }
 
@@ -304,7 +338,10 @@ fn each_directed_scenario_passes_the_real_path_and_fails_its_mutation() {
         let (s, (step, kind, offset)) = directed(m);
         let stats = run_legacy(&s, LegacyMutation::None);
         assert!(stats.is_ok(), "{m:?}: {stats:?}");
-        let f = run_legacy(&s, m).expect_err("mutation must be caught");
+        let f = match run_legacy(&s, m) {
+            Ok(st) => panic!("{m:?} not caught: {st:?}"),
+            Err(f) => f,
+        };
         assert_eq!(
             (f.step, f.kind, f.offset),
             (step, kind, offset),

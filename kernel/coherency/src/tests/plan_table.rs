@@ -1,9 +1,8 @@
 use mm::cache::{CacheGeometry, CacheOp, LineRun};
 
 use crate::{
-    device_wrote_after_sync, effective_dir, plan_device_handover, plan_device_write_handover,
-    plan_sync, CpuAccess, Dir, FenceWait, Handover, Phase, Policy, SyncError, SyncPlan,
-    SyncRequest,
+    effective_dir, plan_device_handover, plan_device_write_handover, plan_sync, CpuAccess, Dir,
+    FenceWait, Handover, Phase, Policy, SyncError, SyncPlan, SyncRequest,
 };
 
 const SIZE: u64 = 0x3000;
@@ -244,49 +243,6 @@ fn effective_dir_only_adds_the_invalidate() {
             }
         }
     }
-}
-
-/// The `device_wrote` bit is cleared only by a START READ/RW over the whole buffer.
-#[test]
-fn device_wrote_cleared_only_by_a_whole_buffer_start_read() {
-    let whole = |phase, dir, offset, len| SyncRequest {
-        offset,
-        len,
-        ..req(phase, dir, Policy::Cached, false, true)
-    };
-    for phase in [Phase::Start, Phase::End] {
-        for dir in Dir::ALL {
-            for (offset, len) in [
-                (0, 0),
-                (0, SIZE),
-                (0, SIZE - 1),
-                (1, SIZE - 1),
-                (0x123, 0x456),
-            ] {
-                let r = whole(phase, dir, offset, len);
-                let clears = phase == Phase::Start && dir.reads() && len != SIZE - 1 && offset == 0;
-                assert_eq!(
-                    device_wrote_after_sync(true, &r),
-                    !clears,
-                    "{phase:?} {dir:?} {offset:#x}+{len:#x}"
-                );
-                assert!(!device_wrote_after_sync(false, &r), "never set by a sync");
-            }
-        }
-    }
-    // An invalid range clears nothing (the kernel would not have run it anyway).
-    assert!(device_wrote_after_sync(
-        true,
-        &whole(Phase::Start, Dir::Read, 1, 0)
-    ));
-    // A START WRITE over the whole buffer after a device write is planned as RW: clears.
-    let up = whole(
-        Phase::Start,
-        effective_dir(Phase::Start, Dir::Write, true),
-        0,
-        0,
-    );
-    assert!(!device_wrote_after_sync(true, &up));
 }
 
 #[test]

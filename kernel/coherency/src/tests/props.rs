@@ -6,15 +6,15 @@ use proptest::test_runner::TestRunner;
 
 use super::strategy::scenario;
 use crate::model::mutation::Mutation;
-use crate::model::runner::run;
-use crate::model::scenario::Stats;
+use crate::model::runner::{run, run_checked};
+use crate::model::scenario::{Check, Stats};
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(4000))]
 
     #[test]
     fn real_planner_never_reads_stale_or_loses_writes(s in scenario()) {
-        if let Err(f) = run(&s, Mutation::None) {
+        if let Err(f) = run_checked(&s, Mutation::None, Check::Exact) {
             prop_assert!(false, "{:?} in {:?}", f, s);
         }
     }
@@ -39,6 +39,10 @@ fn generator_exercises_every_situation() {
         total.refused_writes += st.refused_writes;
         total.fence_waits += st.fence_waits;
         total.fills_during_write += st.fills_during_write;
+        total.uncached_checks += st.uncached_checks;
+        total.skipped += st.skipped;
+        total.submit_cleans += st.submit_cleans;
+        total.dirty_stale += st.dirty_stale;
     }
     assert!(total.cpu_checks > 10_000, "{total:?}");
     assert!(total.device_checks > 10_000, "{total:?}");
@@ -49,4 +53,8 @@ fn generator_exercises_every_situation() {
     assert!(total.refused_writes > 100, "{total:?}");
     assert!(total.fence_waits > 100, "{total:?}");
     assert!(total.fills_during_write > 10, "{total:?}");
+    assert!(total.uncached_checks > 1_000, "{total:?}");
+    assert!(total.skipped > 1_000, "{total:?}");
+    assert!(total.submit_cleans > 1_000, "{total:?}");
+    assert!(total.dirty_stale > 10, "{total:?}");
 }

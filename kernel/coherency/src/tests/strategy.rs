@@ -38,6 +38,10 @@ fn op() -> impl Strategy<Value = Op> {
         3 => Just(Op::DevDone),
         2 => any::<u8>().prop_map(Op::Evict),
         3 => any::<u8>().prop_map(Op::Fill),
+        1 => Just(Op::UMap),
+        1 => Just(Op::UUnmap),
+        2 => pick().prop_map(Op::URead),
+        2 => pick().prop_map(Op::UWrite),
     ]
 }
 
@@ -50,15 +54,28 @@ pub fn scenario() -> impl Strategy<Value = Scenario> {
         proptest::bool::weighted(0.75),
         1..SIZE - 1,
         1..=96usize,
+        proptest::bool::weighted(0.3),
         proptest::collection::vec(op(), 1..MAX_OPS),
     )
-        .prop_map(|(policy, coherent, a_may_write, n0, n_len, ops)| Scenario {
-            policy,
-            coherent,
-            a_may_write,
-            n: (n0, (n0 + n_len).min(SIZE)),
-            ops,
-        })
+        .prop_map(
+            |(policy, coherent, a_may_write, n0, n_len, tight, ops)| Scenario {
+                policy,
+                coherent,
+                a_may_write,
+                n: (n0, (n0 + n_len).min(SIZE)),
+                tight,
+                ops,
+            },
+        )
+}
+
+/// Only cached, non-coherent scenarios whose sets never overflow: where the exactness
+/// checks apply.
+pub fn exact_scenario() -> impl Strategy<Value = Scenario> {
+    non_coherent_scenario().prop_map(|mut s| {
+        s.tight = false;
+        s
+    })
 }
 
 /// Only cached, non-coherent scenarios: where maintenance matters.

@@ -91,6 +91,46 @@ impl PageTable {
         Ok(())
     }
 
+    /// [`PageTable::unmap`] without freeing the tables that become empty: for mappings
+    /// that come back soon (a legacy mapping's pages are removed at every device
+    /// submission and fault in again right after), where scanning and freeing the
+    /// tables, then allocating and zeroing them again, costs far more than the
+    /// descriptors. [`PageTable::prune_range`] frees them later.
+    ///
+    /// # Errors
+    /// As for [`PageTable::unmap`].
+    pub fn unmap_keep_tables<M: TableMemory + ?Sized>(
+        &mut self,
+        mem: &mut M,
+        va: VirtAddr,
+        size: u64,
+    ) -> Result<(), MapError> {
+        let (half, start, end) = self.prepare_mapped_range(mem, va, size)?;
+        if start == end {
+            return Ok(());
+        }
+        self.split_edges(mem, half, start, end)?;
+        self.clear_range(mem, start, end);
+        Ok(())
+    }
+
+    /// Frees every non-root table intersecting `[va, va + size)` that has no non-zero
+    /// descriptor left (the tables [`PageTable::unmap_keep_tables`] kept). Mapped or
+    /// not, nothing else changes.
+    ///
+    /// # Errors
+    /// The argument errors of [`PageTable::map`] (nothing changed).
+    pub fn prune_range<M: TableMemory + ?Sized>(
+        &self,
+        mem: &mut M,
+        va: VirtAddr,
+        size: u64,
+    ) -> Result<(), MapError> {
+        let (_, start, end) = self.check_range(va, size)?;
+        self.prune(mem, start, end);
+        Ok(())
+    }
+
     /// Replaces the attributes of every mapping in `[va, va + size)` with `attrs`,
     /// splitting blocks that are only partly inside the range. Output addresses are kept.
     ///

@@ -9,6 +9,10 @@
 //! also counts the lines it executes, and what it reports ([`Executed`]) is what the
 //! maintenance trace records.
 
+#[cfg(not(feature = "ktest"))]
+use super::cache_rows::{
+    dc_line, dc_rows_unrolled, r1, r2, r3, r4, r5, r6, r7, r8, rows_loop, MARK,
+};
 use crate::counters;
 use aarch64_cpu::asm::barrier;
 use mm::cache::{plan, plan_each, CacheGeometry, CacheOp, LineRun, RangeError};
@@ -203,6 +207,7 @@ macro_rules! dc_loop {
 /// The instructions of `dc <op>` over `{lines}` lines from `{row}`, then the same at
 /// `{row} + {stride}`, ... for `{rows}` rows; `$count` follows every `DC` and `$row`
 /// every row (test kernels: counters; elsewhere nothing).
+#[cfg(feature = "ktest")]
 macro_rules! dc_rows_asm {
     ($op:literal, $count:literal, $row:literal) => {
         concat!(
@@ -225,12 +230,23 @@ macro_rules! dc_rows_asm {
     };
 }
 
+/// The unrolled rectangle loop of `cache_rows.rs` for op `"cvac"`, `"ivac"` or `"civac"`.
+#[cfg(not(feature = "ktest"))]
+macro_rules! dc_rows_fast {
+    ("cvac", $($a:expr),+) => { dc_rows_unrolled!("dc cvac, {va}", $($a),+) };
+    ("ivac", $($a:expr),+) => { dc_rows_unrolled!("dc ivac, {va}", $($a),+) };
+    ("civac", $($a:expr),+) => { dc_rows_unrolled!("dc civac, {va}", $($a),+) };
+}
+
 /// `dc <op>` over `lines` lines from `start`, then the same at `start + stride`, ... for
-/// `rows` rows (a rectangle whose every row is one run); no barrier. The per-row cost is
-/// the lines plus three instructions. Evaluates to `(op, DC instructions executed, rows
-/// executed)` (counts 0 outside test kernels).
+/// `rows` rows (a rectangle whose every row is one run); no barrier. Evaluates to `(op,
+/// DC instructions executed, rows executed)`. Test kernels run the simple loop, which
+/// counts what it executes for the trace (a DC, an add, a count and a branch per line);
+/// other kernels the unrolled one of `cache_rows.rs` (about 2.25 instructions per line
+/// for rows of up to 8 lines), which counts nothing (0, 0); `mark_rows` checks in test
+/// kernels that the unrolled loop visits exactly the rows' lines.
 macro_rules! dc_rows {
-    ($op:literal, $start:expr, $lines:expr, $line:expr, $rows:expr, $stride:expr) => {{
+    ($op:tt, $start:expr, $lines:expr, $line:expr, $rows:expr, $stride:expr) => {{
         #[cfg(feature = "ktest")]
         let done = {
             let (mut done, mut rows_done) = (0u64, 0u64);
@@ -256,22 +272,7 @@ macro_rules! dc_rows {
         };
         #[cfg(not(feature = "ktest"))]
         let done = {
-            // SAFETY: the caller guarantees every line of every row is mapped at EL1; DC
-            // by VA only moves data between cache and memory. `lines` and `rows` are at
-            // least 1.
-            unsafe {
-                core::arch::asm!(
-                    dc_rows_asm!($op, "", ""),
-                    row = inout(reg) $start => _,
-                    rows = inout(reg) $rows => _,
-                    va = out(reg) _,
-                    n = out(reg) _,
-                    lines = in(reg) $lines,
-                    line = in(reg) $line,
-                    stride = in(reg) $stride,
-                    options(nostack)
-                );
-            }
+            dc_rows_fast!($op, $start, $lines, $line, $rows, $stride);
             (0u64, 0u64)
         };
         (op_named($op), done.0, done.1)

@@ -353,10 +353,15 @@ fn fatal(frame: &TrapFrame, kind: u64, syn: Option<&Syndrome>) -> ! {
 /// the frame), nonzero to take the full path.
 #[no_mangle]
 extern "C" fn fast_syscall(frame: &mut TrapFrame) -> u64 {
+    crate::latency::enter();
     if ESR_EL1.read(ESR_EL1::EC) != ec::SVC64 {
         return 1;
     }
-    u64::from(!crate::syscall::fast(frame))
+    let handled = crate::syscall::fast(frame);
+    if handled {
+        crate::latency::point();
+    }
+    u64::from(!handled)
 }
 
 /// Rust entry for every exception vector. Called from `vectors.S` with the saved frame.
@@ -364,10 +369,12 @@ extern "C" fn fast_syscall(frame: &mut TrapFrame) -> u64 {
 extern "C" fn handle_exception(frame: &mut TrapFrame, kind: u64) {
     match VectorKind::from_raw(kind) {
         VectorKind::CurrentIrq => {
+            crate::latency::enter();
             let ticked = crate::irq::dispatch();
             crate::task::on_idle_irq(ticked);
         }
         VectorKind::LowerIrq => {
+            crate::latency::enter();
             let ticked = crate::irq::dispatch();
             crate::task::on_lower_irq(frame, ticked);
         }
@@ -377,6 +384,7 @@ extern "C" fn handle_exception(frame: &mut TrapFrame, kind: u64) {
                 fatal(frame, kind, Some(&syn));
             }
         }
+        // The stretch began in `fast_syscall`, which every EL0 sync exception enters first.
         VectorKind::LowerSync => crate::task::on_lower_sync(frame),
         VectorKind::StackOverflow => {
             let syn = Syndrome::read();
@@ -391,4 +399,5 @@ extern "C" fn handle_exception(frame: &mut TrapFrame, kind: u64) {
             fatal(frame, raw, Some(&syn));
         }
     }
+    crate::latency::point();
 }

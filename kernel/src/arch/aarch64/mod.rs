@@ -5,6 +5,7 @@
 //! generic kernel reaches it through `crate::arch`.
 
 pub mod cache;
+pub mod cache_rows;
 pub mod cpu;
 pub mod exception;
 pub mod mmu;

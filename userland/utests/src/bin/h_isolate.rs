@@ -6,7 +6,7 @@
 //!   access went through). `TOUCH_AFTER_UNMAP` writes back the word it read, so the
 //!   buffer's content is unchanged for the other holders.
 //! - `LEGACY_WAIT`: maps the resource through the legacy path (fault policy), presents
-//!   it and at once reads page 0: the fault must wait for the device, not kill; then
+//!   it (retrying while the keeper holds it for write) and at once reads page 0: the fault must wait for the device, not kill; then
 //!   the fence must have signalled. Replies `[0, word]` (or `[1, ..]`), exits 0.
 //! - `KEEPER`: `arg` rounds of START WRITE / pattern in pages 2..3 / END WRITE, START READ
 //!   / check pages 0..1 / END READ, present, fence_wait; replies `[0 or 1, bad offset]`.
@@ -68,7 +68,14 @@ fn keeper(ch: Handle, buf: Handle, res: Handle, rounds: u64) -> i32 {
 fn legacy_wait(ch: Handle, res: Handle) -> i32 {
     let off = setup(urt::gpu_map_offset(res));
     let m = setup(urt::gpu_mmap(off, 4 * PAGE, 3, legacy::FAULT)) as *const u64;
-    let f = setup(urt::gpu_present(res, 0, 0, 64, 64));
+    // The keeper may hold the buffer for write at this moment (on another CPU, or
+    // preempted inside its bracket): the misuse detector's Busy is transient, so retry.
+    let f = loop {
+        match urt::gpu_present(res, 0, 0, 64, 64) {
+            Err(urt::Error::Busy) => urt::yield_now(),
+            r => break setup(r),
+        }
+    };
     // SAFETY: inside the legacy mapping: the fault waits for the device, then maps.
     let word = unsafe { m.read_volatile() };
     // The touch waited for the device's read of the buffer: the fence is done.

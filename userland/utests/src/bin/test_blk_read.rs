@@ -6,14 +6,20 @@
 //!
 //! 1. `blk_info`: the disk's size, 512-byte sectors.
 //! 2. A read of 20 sectors into `[1024, 11264)` of a cached 4-page buffer holding a
-//!    stale byte pattern: the trace shows one device write (op 7) of exactly that
-//!    range; the fence is a block fence (`1 << 56 | n`); after `fence_wait`, START READ
-//!    of the range invalidates exactly it (non-coherent; nothing when coherent); the
-//!    range holds the disk's sectors and the bytes around it are untouched.
+//!    stale byte pattern the CPU wrote and ENDed (dirty lines, not cleaned: nothing but
+//!    the CPU had seen the buffer): the trace shows the clean of exactly those lines
+//!    (rule (a): a dirty line evicted later would land on the device's bytes), then one
+//!    device write (op 7) of exactly that range; a second read of the range cleans
+//!    nothing (nothing is dirty any more). The fence is a block fence (`1 << 56 | n`);
+//!    after `fence_wait`, START READ of the range invalidates exactly it (non-coherent;
+//!    nothing when coherent); the range holds the disk's sectors and the bytes around
+//!    it are untouched; a second START READ invalidates nothing.
 //! 3. START READ right after `blk_read`, without `fence_wait`, waits for the device (the
 //!    trace shows it blocked on the block fence, on every run).
-//! 4. START WRITE after a device write is planned as START RW (it invalidates its
-//!    range); after a whole-buffer START READ it is a plain START WRITE again.
+//! 4. START WRITE over lines a device wrote is planned as START RW: it invalidates
+//!    exactly those of its range (rule (c)); once they are invalidated it is a plain
+//!    START WRITE again. END WRITE cleans nothing; the next device write cleans what it
+//!    ENDed before writing.
 //! 5. The largest read (2048 sectors, 1 MiB) at a 512-byte offset, and an uncached
 //!    buffer (never maintained).
 //! 6. The misuse detector: `Busy` while this task, or another one, has a START open on
@@ -138,12 +144,13 @@ impl Env {
         }
     }
 
-    /// What END WRITE/RW of `(offset, len)` of a cached `size`-byte buffer issues.
-    fn clean(&self, offset: u64, len: u64, size: u64) -> urt::alloc::vec::Vec<TraceOp> {
+    /// What a device submission over `(offset, len)` cleans when the CPU ENDed writes
+    /// to every line of it: one DC CVAC range over its lines (nothing when coherent).
+    fn clean_before_device(&self, offset: u64, len: u64) -> urt::alloc::vec::Vec<TraceOp> {
         if self.coherent {
             urt::alloc::vec::Vec::new()
         } else {
-            expect_clean(offset, len, size, self.line).to_vec()
+            expect_clean(offset, len, u64::MAX, self.line).to_vec()
         }
     }
 }
@@ -201,9 +208,15 @@ fn basic_read(env: &Env) -> TestResult {
         fence.0
     );
     check!(abi::fence::seq(fence.0) != 0, "fence sequence 0");
-    expect_trace(id, "blk_read", &[(OP_DEVICE_WRITE, offset, len)])?;
+    let mut want = env.clean_before_device(offset, len);
+    want.push((OP_DEVICE_WRITE, offset, len));
+    expect_trace(id, "blk_read of dirty lines", &want)?;
     ok!(urt::fence_wait(fence, FENCE_TIMEOUT_NS));
     ok!(urt::fence_wait(fence, 0), "fence_wait(done, 0)");
+    clear_trace()?;
+    let fence = ok!(urt::blk_read(h, offset, sector, count));
+    expect_trace(id, "blk_read again", &[(OP_DEVICE_WRITE, offset, len)])?;
+    ok!(urt::fence_wait(fence, FENCE_TIMEOUT_NS));
     clear_trace()?;
     ok!(urt::buffer_sync(h, START | READ, offset, len));
     expect_trace(
@@ -212,6 +225,10 @@ fn basic_read(env: &Env) -> TestResult {
         &env.invalidate(offset, len, SIZE),
     )?;
     check_contents(p, SIZE, offset, sector, count)?;
+    ok!(urt::buffer_sync(h, END | READ, offset, len));
+    clear_trace()?;
+    ok!(urt::buffer_sync(h, START | READ, 0, 0));
+    expect_trace(id, "START READ once invalidated", &[])?;
     clear_trace()?;
     ok!(urt::buffer_sync(h, END | READ, offset, len));
     expect_trace(id, "END READ", &[])?;
@@ -252,19 +269,20 @@ fn start_after_read(env: &Env) -> TestResult {
     );
     ok!(urt::buffer_sync(h, END | READ, 0, SIZE));
 
-    // A device write, then START WRITE of a range: planned as START RW (it invalidates
-    // the range); END WRITE cleans it as usual.
+    // A device write of [0, PAGE), then START WRITE of [PAGE / 2, PAGE / 2 + 2 * PAGE):
+    // planned as START RW, it invalidates exactly the written lines of its range.
     let fence = ok!(urt::blk_read(h, 0, sector, 8));
     ok!(urt::fence_wait(fence, FENCE_TIMEOUT_NS));
-    let (offset, len) = (PAGE, 2 * PAGE);
+    let (offset, len) = (PAGE / 2, 2 * PAGE);
     clear_trace()?;
     ok!(urt::buffer_sync(h, START | WRITE, offset, len));
     expect_trace(
         id,
-        "START WRITE after a device write",
-        &env.invalidate(offset, len, SIZE),
+        "START WRITE over device-written lines",
+        &env.invalidate(offset, PAGE / 2, SIZE),
     )?;
-    // The holder's state is WRITE: END READ does not close it, END WRITE does.
+    // The holder's state is WRITE: END READ does not close it, END WRITE does, with no
+    // maintenance (nobody but the CPU has seen the lines since).
     expect_err!(
         urt::buffer_sync(h, END | READ, offset, len),
         Error::NotStarted,
@@ -272,34 +290,38 @@ fn start_after_read(env: &Env) -> TestResult {
     );
     clear_trace()?;
     ok!(urt::buffer_sync(h, END | WRITE, offset, len));
-    expect_trace(id, "END WRITE", &env.clean(offset, len, SIZE))?;
-    // Still set: a START READ of a part does not clear it.
-    ok!(urt::buffer_sync(h, START | READ, 0, PAGE));
-    ok!(urt::buffer_sync(h, END | READ, 0, PAGE));
+    expect_trace(id, "END WRITE", &[])?;
+    // The written lines left of the range are still stale: a START WRITE over them
+    // invalidates them, and only them.
     clear_trace()?;
     ok!(urt::buffer_sync(h, START | WRITE, 0, PAGE));
     expect_trace(
         id,
-        "START WRITE after a partial START READ",
-        &env.invalidate(0, PAGE, SIZE),
+        "START WRITE over the rest of the written lines",
+        &env.invalidate(0, PAGE / 2, SIZE),
     )?;
     ok!(urt::buffer_sync(h, END | WRITE, 0, PAGE));
-    // A whole-buffer START READ invalidated everything: START WRITE is plain again.
-    ok!(urt::buffer_sync(h, START | READ, 0, 0));
-    ok!(urt::buffer_sync(h, END | READ, 0, 0));
+    // Nothing is stale any more: START WRITE is plain again.
     clear_trace()?;
     ok!(urt::buffer_sync(h, START | WRITE, offset, len));
-    expect_trace(id, "START WRITE after a whole-buffer START READ", &[])?;
+    expect_trace(id, "START WRITE once invalidated", &[])?;
     ok!(urt::buffer_sync(h, END | WRITE, offset, len));
-    // The same after START RW of the whole buffer (`len` = the size).
-    let fence = ok!(urt::blk_read(h, 0, sector, 1));
-    ok!(urt::buffer_sync(h, START | RW, 0, SIZE));
-    ok!(urt::buffer_sync(h, END | RW, 0, SIZE));
-    ok!(urt::fence_wait(fence, 0));
+    // The next device write of [0, PAGE) cleans the lines ENDed there first.
     clear_trace()?;
-    ok!(urt::buffer_sync(h, START | WRITE, 0, PAGE));
-    expect_trace(id, "START WRITE after a whole-buffer START RW", &[])?;
-    ok!(urt::buffer_sync(h, END | WRITE, 0, PAGE));
+    let fence = ok!(urt::blk_read(h, 0, sector, 8));
+    let mut want = env.clean_before_device(0, PAGE);
+    want.push((OP_DEVICE_WRITE, 0, PAGE));
+    expect_trace(id, "blk_read over ENDed lines", &want)?;
+    // START RW of the whole buffer waits for it and invalidates exactly its lines.
+    clear_trace()?;
+    ok!(urt::buffer_sync(h, START | RW, 0, SIZE));
+    ok!(urt::fence_wait(fence, 0));
+    expect_trace(
+        id,
+        "START RW after the write",
+        &env.invalidate(0, PAGE, SIZE),
+    )?;
+    ok!(urt::buffer_sync(h, END | RW, 0, SIZE));
     // SAFETY: the mapping is not used again.
     ok!(unsafe { urt::buffer_unmap(p) });
     ok!(urt::handle_close(h));

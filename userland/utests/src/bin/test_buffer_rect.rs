@@ -1,6 +1,14 @@
 //! `buffer_sync_rect`: one START or END over exactly the rows of a rectangle (each row
 //! planned like a `buffer_sync` range, partial edge lines included), its errors, and the
 //! `counters` call that benchmarks read (the lines it reports match the trace).
+//!
+//! Maintenance needs a non-coherent party (`dma=noncoherent`; coherent: none at all):
+//! 1. CPU only: START and END of rectangles maintain nothing.
+//! 2. After the block device wrote the buffer (its lines are stale), START READ of a
+//!    rectangle invalidates every row (a partial line: DC CIVAC).
+//! 3. With a legacy uncached mapping of the buffer's first page (a reader and writer no
+//!    submission announces), START RW of a line-aligned rectangle invalidates each row
+//!    (DC IVAC) and END RW cleans the same lines (DC CVAC) at once.
 
 #![no_std]
 #![no_main]
@@ -48,6 +56,38 @@ fn test(_args: StartArgs) -> TestResult {
     let (x, y, w, rows) = (8, 2, 40, 4);
     let off = y * STRIDE + x;
 
+    // 1: nobody but the CPU: nothing to maintain.
+    ok!(clear_trace());
+    let c = counters()?;
+    for (flags, row_len, line_rows) in [(READ, w, rows), (READ | WRITE, 2 * line, 3)] {
+        expect_raw!(
+            rect(h, START | flags, off, row_len, line_rows, STRIDE),
+            0,
+            "START"
+        );
+        expect_raw!(
+            rect(h, END | flags, off, row_len, line_rows, STRIDE),
+            0,
+            "END"
+        );
+    }
+    check_eq!(
+        read_trace(&mut [Entry::default(); 4])?,
+        0,
+        "CPU-only rectangles"
+    );
+    let lines = |c: &Counters| c.lines_cleaned + c.lines_invalidated + c.lines_clean_invalidated;
+    check_eq!(lines(&counters()?), lines(&c), "no line counted");
+
+    // 2: the device writes the whole buffer.
+    let sectors = STRIDE * ROWS_IN_BUFFER / 512;
+    let fence = ok!(urt::blk_read(
+        buf,
+        0,
+        scene::capture::TEST_SECTOR_BASE,
+        sectors
+    ));
+    ok!(urt::fence_wait(fence, 5_000_000_000));
     ok!(clear_trace());
     let c0 = counters()?;
     expect_raw!(
@@ -77,10 +117,19 @@ fn test(_args: StartArgs) -> TestResult {
             "counted lines"
         );
     }
+    // Test kernels block a START once on a device fence it meets for the first time (the
+    // block device's, here), and the blocked call is re-issued: one more syscall counted.
+    let mut all = [Entry::default(); 32];
+    let all_n = utests::read_trace_all(&mut all)?;
+    let waits = all[..all_n]
+        .iter()
+        .filter(|en| en.op == urt::trace::OP_FENCE_WAIT && en.offset == fence.0)
+        .count() as u64;
+    check_eq!(waits, 1, "the START blocked once on the block fence");
     check_eq!(
         c1.syscalls - c0.syscalls,
-        2,
-        "syscalls counted (the rect and one counters call)"
+        2 + waits,
+        "syscalls counted (the rect, its re-issue after the fence wait, one counters call)"
     );
     expect_raw!(
         rect(h, END | READ, off, w, rows, STRIDE),
@@ -88,7 +137,21 @@ fn test(_args: StartArgs) -> TestResult {
         "END READ rect"
     );
 
-    // A line-aligned rectangle: pure invalidate per row; END WRITE cleans the same lines.
+    // 3: a legacy uncached mapping of page 0; a line-aligned rectangle: pure invalidate
+    // per row; END RW cleans the same lines at once.
+    let res = ok!(urt::gpu_import(
+        buf,
+        (STRIDE / 4) as u32,
+        ROWS_IN_BUFFER as u32,
+        urt::format::B8G8R8X8
+    ));
+    let fake = ok!(urt::gpu_map_offset(res));
+    let nc = ok!(urt::gpu_mmap(
+        fake,
+        4096,
+        urt::prot::READ | urt::prot::WRITE,
+        urt::legacy::UNCACHED
+    ));
     ok!(clear_trace());
     expect_raw!(
         rect(h, START | WRITE | READ, 0, 2 * line, 3, STRIDE),
@@ -118,6 +181,10 @@ fn test(_args: StartArgs) -> TestResult {
             );
         }
     }
+
+    // SAFETY: nothing uses the uncached mapping.
+    ok!(unsafe { urt::buffer_unmap(nc) });
+    ok!(urt::handle_close(res));
 
     // Errors.
     let size = STRIDE * ROWS_IN_BUFFER;

@@ -1,6 +1,7 @@
 //! virtio-gpu through the buffer manager: importing a buffer as a resource, presenting
-//! rectangles with fences, the trace showing every presented rectangle cleaned before
-//! the device is told to read it, START WRITE waiting for the device, the misuse
+//! rectangles with fences, the trace showing exactly the dirty lines of every presented
+//! rectangle's rows cleaned before the device is told to read it (and nothing for lines
+//! cleaned by an earlier present), START WRITE waiting for the device, the misuse
 //! detector (present while CPU write access is held -> Busy), a released resource,
 //! and every documented error of calls 20-23.
 
@@ -30,30 +31,42 @@ fn fence_wait(fence: u64, ns: u64) -> [u64; 3] {
     call(Sys::FenceWait, [fence, ns, 0, 0, 0, 0])
 }
 
-/// The device-read entry of the trace, and that some earlier CLEAN covers its bytes.
-fn check_cleaned_before_read(entries: &[Entry], id: u64, off: u64, len: u64) -> TestResult {
-    let read_at = entries
+/// The trace holds exactly: one DC CVAC entry per row of the `w` x `h` rectangle at
+/// (`x`, `y`) over that row's lines (in row order), then the device-read entry of its
+/// bytes (non-coherent); or the device-read entry alone (coherent, or `rows_dirty`
+/// false: nothing left to clean).
+fn check_rows_cleaned(
+    entries: &[Entry],
+    id: u64,
+    r: (u64, u64, u64, u64),
+    dirty: bool,
+) -> TestResult {
+    let (x, y, w, h) = r;
+    let line = urt::dcache_line_size();
+    let mut want = urt::alloc::vec::Vec::new();
+    if dirty {
+        for row in y..y + h {
+            let (a, b) = (row * STRIDE + x * 4, row * STRIDE + (x + w) * 4);
+            let (a, b) = (a / line * line, b.next_multiple_of(line));
+            want.push((OP_CLEAN, id, a, b - a));
+        }
+    }
+    want.push((
+        OP_DEVICE_READ,
+        id,
+        y * STRIDE + x * 4,
+        (h - 1) * STRIDE + w * 4,
+    ));
+    let got: urt::alloc::vec::Vec<_> = entries
         .iter()
-        .position(|e| e.op == OP_DEVICE_READ && e.buffer == id);
-    let Some(i) = read_at else {
-        urt::println!("trace: {:?}", entries);
-        check!(false, "no device read recorded for buffer {}", id);
-        return Ok(());
-    };
-    check_eq!(
-        (entries[i].offset, entries[i].len),
-        (off, len),
-        "device read range"
-    );
-    let covered = entries[..i].iter().any(|e| {
-        e.op == OP_CLEAN && e.buffer == id && e.offset <= off && e.offset + e.len >= off + len
-    });
+        .map(|e| (e.op, e.buffer, e.offset, e.len))
+        .collect();
     check!(
-        covered,
-        "rectangle [{:#x}, +{:#x}) not cleaned before the device read it: {:?}",
-        off,
-        len,
-        &entries[..=i]
+        got == want,
+        "present of {:?}: trace {:x?}, expected {:x?}",
+        r,
+        got,
+        want
     );
     Ok(())
 }
@@ -86,32 +99,50 @@ fn test(_args: StartArgs) -> TestResult {
     check!(fence > 0, "fence {}", fence);
     let mut entries = [Entry::default(); 32];
     let n = read_trace(&mut entries)?;
-    if !coherent {
-        check_cleaned_before_read(&entries[..n], id, 8 * STRIDE + 8 * 4, 15 * STRIDE + 16 * 4)?;
-    }
+    check_rows_cleaned(&entries[..n], id, (8, 8, 16, 16), !coherent)?;
     expect_raw!(fence_wait(fence, 1_000_000_000), 0, "fence_wait");
     expect_raw!(fence_wait(fence, 0), 0, "fence_wait(done, 0)");
+    // A full-width present: one range; the whole frame is dirty (the writes above, and
+    // the creation's zeros before them), then nothing is.
+    for dirty in [!coherent, false] {
+        ok!(clear_trace());
+        let r = present(res, 0, 0, W, H);
+        check_eq!(r[0], 0, "full present");
+        let n = read_trace(&mut entries)?;
+        let mut want = urt::alloc::vec::Vec::new();
+        if dirty {
+            want.push((OP_CLEAN, id, 0, SIZE));
+        }
+        want.push((OP_DEVICE_READ, id, 0, SIZE));
+        let got: urt::alloc::vec::Vec<_> = entries[..n]
+            .iter()
+            .map(|e| (e.op, e.buffer, e.offset, e.len))
+            .collect();
+        check!(
+            got == want,
+            "full present: trace {:x?}, expected {:x?}",
+            got,
+            want
+        );
+        expect_raw!(fence_wait(r[1], 1_000_000_000), 0, "fence_wait");
+    }
 
-    // A dirty rectangle with a ranged sync: only its rows are cleaned, then read.
+    // A dirty rectangle with a ranged sync (its hull): END cleans nothing; the present
+    // cleans only the rectangle's rows, then the device reads.
     ok!(clear_trace());
     let (x, y, w, h) = (4, 20, 8, 4);
     let (off, len) = (y * STRIDE + x * 4, (h - 1) * STRIDE + w * 4);
     ok!(urt::buffer_sync(buf, START | WRITE, off, len));
     ok!(urt::buffer_sync(buf, END | WRITE, off, len));
+    check_eq!(
+        read_trace(&mut entries)?,
+        0,
+        "START/END WRITE of a range nobody else sees"
+    );
     let r = present(res, x, y, w, h);
     check_eq!(r[0], 0, "ranged present");
     let n = read_trace(&mut entries)?;
-    if !coherent {
-        check_cleaned_before_read(&entries[..n], id, off, len)?;
-        let cleaned: u64 = entries[..n]
-            .iter()
-            .filter(|e| e.op == OP_CLEAN)
-            .map(|e| e.len)
-            .sum();
-        let line = urt::dcache_line_size();
-        let want = (off + len).next_multiple_of(line) - off / line * line;
-        check_eq!(cleaned, want, "bytes cleaned for the ranged sync");
-    }
+    check_rows_cleaned(&entries[..n], id, (x, y, w, h), !coherent)?;
     // START WRITE waits for the device to finish reading: it blocks on the present's
     // fence (every run: a test kernel blocks a START once on every fence it meets).
     ok!(clear_trace());

@@ -3,10 +3,15 @@
 //! mapping; a present hands the buffer over (zap + clean); the direct task then sees the
 //! bytes under START READ. The direct task writes page 1 under START/END WRITE; the
 //! legacy task's next touch of page 1 faults, invalidates and sees them. Then the legacy
-//! task writes page 2 and, with no present in between (its lines are dirty, and no END
-//! will clean them), the direct task's START READ of page 2 cleans and invalidates it
-//! (DC CIVAC, the legacy-aware upgrade of the planned DC IVAC, as the trace shows)
-//! instead of discarding the legacy writes, and sees them.
+//! task writes page 2 and, with no present in between, the direct task's START READ of
+//! page 2 maintains nothing (as the trace shows): the legacy writes are dirty lines in
+//! the CPU's cache, not stale ones, so there is nothing to invalidate, and an invalidate
+//! would discard them; the direct task sees them. Last, the block device writes page 2
+//! (its lines are stale for the CPU now), the legacy task refaults and writes it again,
+//! and the direct task's START READ of page 2 must invalidate the stale lines without
+//! discarding the legacy writes, which no END will clean and no submission has recorded:
+//! it cleans and invalidates (DC CIVAC, the legacy-aware upgrade of the planned DC IVAC,
+//! as the trace shows) and sees both the device's bytes and the legacy writer's word.
 
 #![no_std]
 #![no_main]
@@ -39,7 +44,11 @@ fn legacy_side(res: urt::Handle, ch: urt::Handle) -> TestResult {
     // SAFETY: inside the mapping (page 2).
     unsafe { m.add((2 * PAGE / 8) as usize).write_volatile(0xC2C2) };
     ok!(send_u64(ch, 3));
-    check_eq!(ok!(recv_u64(ch)), 4, "direct side read page 2");
+    check_eq!(ok!(recv_u64(ch)), 4, "the device wrote page 2");
+    // SAFETY: inside the mapping (page 2): refaults after the device write.
+    unsafe { m.add((2 * PAGE / 8) as usize).write_volatile(0xD2D2) };
+    ok!(send_u64(ch, 5));
+    check_eq!(ok!(recv_u64(ch)), 6, "direct side read page 2 again");
     Ok(())
 }
 
@@ -68,15 +77,40 @@ fn test(args: StartArgs) -> TestResult {
     let id = ok!(urt::buffer_info(buf)).id;
     utests::clear_trace()?;
     ok!(urt::buffer_sync(buf, START | READ, 2 * PAGE, PAGE));
-    utests::TraceCheck::new(id).expect(
-        "START READ of a page a legacy mapping wrote",
-        &[(OP_CLEAN_INVALIDATE, 2 * PAGE, PAGE)],
-    )?;
+    utests::TraceCheck::new(id).expect("START READ of a page a legacy mapping wrote", &[])?;
     // SAFETY: inside the direct mapping (page 2).
     let v = unsafe { direct.add((2 * PAGE / 8) as usize).read_volatile() };
     ok!(urt::buffer_sync(buf, END | READ, 2 * PAGE, PAGE));
     check_eq!(v, 0xC2C2, "direct side sees the legacy writer's page 2");
+    // The device writes page 2 (the submission zaps the legacy mapping and cleans the
+    // legacy writes first).
+    let fence = ok!(urt::blk_read(
+        buf,
+        2 * PAGE,
+        scene::capture::TEST_SECTOR_BASE,
+        8
+    ));
+    ok!(urt::fence_wait(fence, 5_000_000_000));
     ok!(send_u64(mine, 4));
+    check_eq!(ok!(recv_u64(mine)), 5, "legacy side wrote page 2 again");
+    utests::clear_trace()?;
+    ok!(urt::buffer_sync(buf, START | READ, 2 * PAGE, PAGE));
+    utests::TraceCheck::new(id).expect(
+        "START READ of stale lines a legacy mapping wrote",
+        &[(OP_CLEAN_INVALIDATE, 2 * PAGE, PAGE)],
+    )?;
+    // SAFETY: inside the direct mapping (page 2).
+    let (v, device) = unsafe {
+        let p = direct.add((2 * PAGE / 8) as usize);
+        (p.read_volatile(), p.add(1).read_volatile())
+    };
+    ok!(urt::buffer_sync(buf, END | READ, 2 * PAGE, PAGE));
+    check_eq!(v, 0xD2D2, "direct side sees the legacy writer's word");
+    let mut sector = [0u8; 512];
+    scene::capture::fill_test_sector(scene::capture::TEST_SECTOR_BASE, &mut sector);
+    let want = u64::from_le_bytes(sector[8..16].try_into().unwrap_or_default());
+    check_eq!(device, want, "direct side sees the device's bytes");
+    ok!(send_u64(mine, 6));
     let (code, how) = ok!(urt::wait(task));
     check_eq!((code, how), (0, urt::ExitHow::Exited), "legacy side exit");
     Ok(())

@@ -5,11 +5,17 @@
 //! invalidate page by page again, after waiting for the device (the trace shows the
 //! wait, for a GPU fence and for a block fence). Needs `dma=noncoherent` and the capture
 //! disk.
+//! The buffer is presented once before the mapping exists: that present cleans the
+//! creation's zeros (the whole buffer, once), so what follows is the legacy path's own.
+//! The zap records the written pages as dirty lines of the buffer, and the present
+//! cleans those it reads: a written page the device does not read is not cleaned, and
+//! its refault cleans and invalidates it.
 
 #![no_std]
 #![no_main]
 
 use scene::capture::{test_word, TEST_SECTOR_BASE};
+use urt::sync::{END, START, WRITE};
 use urt::trace::{
     Entry, OP_CLEAN, OP_CLEAN_INVALIDATE, OP_DEVICE_READ, OP_FAULT, OP_INVALIDATE, OP_ZAP,
 };
@@ -25,6 +31,28 @@ fn trace() -> Result<([Entry; 64], usize), utests::Failed> {
     let mut e = [Entry::default(); 64];
     let n = read_trace(&mut e)?;
     Ok((e, n))
+}
+
+/// The trace must be, for each `(page, op)` in order: `op` over exactly that page, then
+/// a fault mapping it at `base + page * PAGE`; and nothing else.
+fn expect_fault_ops(id: u64, base: u64, faults: &[(u64, u64)]) -> TestResult {
+    let (e, n) = trace()?;
+    check_eq!(n, faults.len() * 2, "trace entries: {:?}", &e[..n]);
+    for (i, &(p, op)) in faults.iter().enumerate() {
+        check_eq!(
+            (e[2 * i].op, e[2 * i].offset, e[2 * i].len),
+            (op, p * PAGE, PAGE),
+            "page {} maintenance",
+            p
+        );
+        check_eq!(
+            (e[2 * i + 1].op, e[2 * i + 1].buffer, e[2 * i + 1].va),
+            (OP_FAULT, id, base + p * PAGE),
+            "page {} fault entry",
+            p
+        );
+    }
+    Ok(())
 }
 
 /// The trace must be, for each page in `pages` in order: an invalidate of exactly that
@@ -68,6 +96,17 @@ fn test(_args: StartArgs) -> TestResult {
     let buf = ok!(urt::buffer_create(PAGES * PAGE, policy::CACHED));
     let id = ok!(urt::buffer_info(buf)).id;
     let res = ok!(urt::gpu_import(buf, W, H, format::B8G8R8X8));
+    ok!(clear_trace());
+    let f0 = ok!(urt::gpu_present(res, 0, 0, W, H));
+    let (e, n) = trace()?;
+    let got: urt::alloc::vec::Vec<_> = e[..n].iter().map(|x| (x.op, x.offset, x.len)).collect();
+    let size = PAGES * PAGE;
+    check!(
+        got == [(OP_CLEAN, 0, size), (OP_DEVICE_READ, 0, size)],
+        "first present: the creation's zeros cleaned once, then read: {:?}",
+        &e[..n]
+    );
+    ok!(urt::fence_wait(f0, 1_000_000_000));
     let offset = ok!(urt::gpu_map_offset(res));
     let map = ok!(urt::gpu_mmap(
         offset,
@@ -210,6 +249,60 @@ fn test(_args: StartArgs) -> TestResult {
         &e[..n]
     );
     ok!(urt::fence_wait(f3, 1_000_000_000));
+
+    // The direct path ENDs a write into page 2: its lines are dirty, and no device has
+    // read them, so nothing cleaned them. A refault of page 2 must clean and invalidate
+    // it (a plain invalidate would discard those bytes); page 7 is plainly invalidated.
+    let direct = ok!(urt::buffer_map(buf, prot::READ | prot::WRITE));
+    ok!(urt::buffer_sync(buf, START | WRITE, 2 * PAGE + 100, 50));
+    // SAFETY: inside the direct mapping, under START WRITE.
+    unsafe { (direct.add(2 * PAGE as usize + 104) as *mut u32).write_volatile(0xd1ec7) };
+    ok!(urt::buffer_sync(buf, END | WRITE, 2 * PAGE + 100, 50));
+    ok!(clear_trace());
+    // SAFETY: inside the legacy mapping.
+    let (v2, _) = unsafe {
+        (
+            ((base + 2 * PAGE + 104) as *const u32).read_volatile(),
+            word(7).read_volatile(),
+        )
+    };
+    check_eq!(
+        v2,
+        0xd1ec7,
+        "the direct path's bytes through the legacy mapping"
+    );
+    expect_fault_ops(id, base, &[(2, OP_CLEAN_INVALIDATE), (7, OP_INVALIDATE)])?;
+    // SAFETY: nothing uses the direct mapping any more.
+    ok!(unsafe { urt::buffer_unmap(direct) });
+
+    // Writes to pages 1 and 6, then a present that reads page 1 only (rows 16..32): the
+    // zap records both written pages as dirty, the present cleans what the device reads
+    // (page 1) and nothing else; page 6 stays dirty, so its refault cleans and
+    // invalidates it.
+    for p in [1, 6] {
+        // SAFETY: inside the RW legacy mapping.
+        unsafe { word(p).write_volatile(0x600 + p) };
+    }
+    ok!(clear_trace());
+    let rows = (PAGE / (u64::from(W) * 4)) as u32;
+    let f4 = ok!(urt::gpu_present(res, 0, rows, W, rows));
+    let (e, n) = trace()?;
+    let got: urt::alloc::vec::Vec<_> = e[..n].iter().map(|x| (x.op, x.offset, x.len)).collect();
+    check!(
+        got == [
+            (OP_ZAP, 0, PAGES * PAGE),
+            (OP_CLEAN, PAGE, PAGE),
+            (OP_DEVICE_READ, PAGE, PAGE)
+        ],
+        "present of page 1 after writes to pages 1 and 6: {:?}",
+        &e[..n]
+    );
+    ok!(urt::fence_wait(f4, 1_000_000_000));
+    ok!(clear_trace());
+    // SAFETY: inside the mapping.
+    let v6 = unsafe { word(6).read_volatile() };
+    check_eq!(v6, 0x606, "page 6's write survives");
+    expect_fault_ops(id, base, &[(6, OP_CLEAN_INVALIDATE)])?;
     // SAFETY: the mapping came from gpu_mmap and nothing uses it any more.
     ok!(unsafe { urt::buffer_unmap(map) });
     Ok(())

@@ -1,20 +1,27 @@
 //! Exactly the cache maintenance each `buffer_sync` flavour issues on a 4-page cached
-//! buffer, read back with `trace` (cleared before each step), for the device coherency
-//! mode the kernel runs in (`stats(DevicesCoherent)`).
+//! buffer, read back with `trace` (cleared before each step), in either device
+//! coherency mode (`stats(DevicesCoherent)`).
 //!
-//! Non-coherent (`dma=noncoherent`), with L the line size from CTR_EL0 and offsets in
-//! buffer bytes:
-//! - START READ / START RW of a range: DC CIVAC on a partial line at either edge, DC IVAC
-//!   over the whole lines between (one entry each, in address order); an aligned range
-//!   is one pure IVAC; `len == 0` is the whole buffer;
-//! - END WRITE / END RW: one DC CVAC over exactly the touched lines;
-//! - END READ, START WRITE: nothing;
-//! - a read-only duplicate's START READ: DC CIVAC over the lines, never IVAC.
+//! 1. While only CPU tasks use the buffer, no flavour issues anything: CPU caches are
+//!    coherent with each other (ENDs record their lines, STARTs find nothing stale).
+//! 2. Then a legacy `UNCACHED` mapping of the whole buffer appears (through a GPU
+//!    import): a non-coherent reader and writer that no submission announces, in
+//!    either mode. From then on, with L the line size from CTR_EL0 and offsets in
+//!    buffer bytes:
+//!    - START READ / RW / WRITE of a range: DC CIVAC on a partial line at either edge,
+//!      DC IVAC over the whole lines between (one entry each, in address order); an
+//!      aligned range is one pure IVAC; `len == 0` is the whole buffer;
+//!    - END WRITE / END RW: one DC CVAC over exactly the touched lines, at once;
+//!    - END READ: nothing;
+//!    - a read-only duplicate's START READ: DC CIVAC over the lines, never IVAC.
+//! 3. When the uncached mapping goes, the next START READ invalidates the whole buffer
+//!    (the mapping may have written anywhere behind the cache), and the one after it
+//!    nothing.
 //!
 //! Every entry names the buffer's id and a kernel address `va` with `va - offset` the
-//! same for all entries (the buffer's kernel mapping). Coherent: no entries at all.
-//! The trace itself must exist (`NotSupported` fails: test kernels have it), and a read
-//! into a short array copies what fits, reports the full count and consumes nothing.
+//! same for all entries (the buffer's kernel mapping). The trace itself must exist
+//! (`NotSupported` fails: test kernels have it), and a read into a short array copies
+//! what fits, reports the full count and consumes nothing.
 
 use crate::{
     check, check_eq, clear_trace, expect_clean, expect_invalidate, line_span, ok, TestResult,
@@ -30,13 +37,14 @@ const SIZE: u64 = PAGES * 4096;
 struct Ctx {
     h: Handle,
     line: u64,
-    coherent: bool,
+    /// A legacy uncached mapping exists: maintenance at every sync.
+    uncached_alias: bool,
     t: TraceCheck,
 }
 
 impl Ctx {
-    /// Clear the trace, sync, and require exactly `want` (non-coherent) or nothing
-    /// (coherent).
+    /// Clear the trace, sync, and require exactly `want` (with the uncached mapping) or
+    /// nothing (CPU only).
     fn step(
         &mut self,
         h: Handle,
@@ -54,7 +62,7 @@ impl Ctx {
         );
         clear_trace()?;
         ok!(urt::buffer_sync(h, flags, offset, len), "{}", what);
-        let want = if self.coherent { &[][..] } else { want };
+        let want = if self.uncached_alias { want } else { &[][..] };
         self.t.expect(&what, want)
     }
 
@@ -64,7 +72,6 @@ impl Ctx {
         let clean = expect_clean(offset, len, SIZE, self.line);
         let (start_want, end_want): (&[TraceOp], &[TraceOp]) = match dir {
             READ => (&inv, &[]),
-            WRITE => (&[], &clean),
             _ => (&inv, &clean),
         };
         self.step(self.h, START | dir, offset, len, start_want)?;
@@ -96,9 +103,27 @@ pub fn run(boot: crate::Boot) -> TestResult {
     let mut c = Ctx {
         h,
         line,
-        coherent,
+        uncached_alias: false,
         t: TraceCheck::new(info.id),
     };
+
+    // 1: CPU only. Every flavour, over the ranges below: nothing.
+    for (off, len) in [(100, 1000), (0, 0), (4095, 2), (SIZE - 1, 1)] {
+        for dir in [READ, WRITE, RW] {
+            c.start_end(dir, off, len)?;
+        }
+    }
+
+    // 2: a legacy uncached mapping of the whole buffer.
+    let res = ok!(urt::gpu_import(h, 64, 64, urt::format::B8G8R8X8));
+    let fake = ok!(urt::gpu_map_offset(res));
+    let nc = ok!(urt::gpu_mmap(
+        fake,
+        SIZE,
+        prot::READ | prot::WRITE,
+        urt::legacy::UNCACHED
+    ));
+    c.uncached_alias = true;
 
     // START READ of [100, 1100): CIVAC head line, IVAC between, CIVAC tail line.
     let want = expect_invalidate(100, 1000, SIZE, line);
@@ -122,7 +147,7 @@ pub fn run(boot: crate::Boot) -> TestResult {
     c.start_end(READ, 100, 1000)?;
 
     // A short read keeps the rest: copied = what fits, recorded = all, nothing consumed.
-    if !coherent {
+    {
         ok!(urt::buffer_sync(h, START | READ, 100, 1000));
         let mut one = [Entry::default(); 1];
         check_eq!(
@@ -157,7 +182,7 @@ pub fn run(boot: crate::Boot) -> TestResult {
     c.start_end(READ, 0, 0)?;
     c.start_end(RW, 0, 0)?;
     c.start_end(WRITE, 0, 0)?;
-    // WRITE and RW of a range: START nothing / invalidate, END one clean.
+    // WRITE and RW of a range: START invalidate, END one clean.
     c.start_end(WRITE, 100, 1000)?;
     c.start_end(RW, 100, 1000)?;
     c.start_end(WRITE, 4095, 2)?;
@@ -181,11 +206,7 @@ pub fn run(boot: crate::Boot) -> TestResult {
         clear_trace()?;
         ok!(urt::buffer_sync(ro, START | READ, off, len), "{}", what);
         let (s, e) = line_span(off, len, SIZE, line);
-        if coherent {
-            c.t.expect(&what, &[])?;
-        } else {
-            c.t.expect_cover(&what, &[OP_CLEAN_INVALIDATE], s, e)?;
-        }
+        c.t.expect_cover(&what, &[OP_CLEAN_INVALIDATE], s, e)?;
         clear_trace()?;
         ok!(
             urt::buffer_sync(ro, END | READ, off, len),
@@ -194,14 +215,21 @@ pub fn run(boot: crate::Boot) -> TestResult {
         );
         c.t.expect("read-only END READ", &[])?;
     }
-    if !coherent {
-        check!(
-            c.t.base.is_some(),
-            "no entry ever showed the kernel address"
-        );
-    }
+    check!(
+        c.t.base.is_some(),
+        "no entry ever showed the kernel address"
+    );
 
-    // SAFETY: nothing references the mapping any more.
+    // 3: the uncached mapping goes. What it may have written is stale for the cache:
+    // the next START READ invalidates the whole buffer, the one after it nothing.
+    // SAFETY: nothing references the uncached mapping any more.
+    ok!(unsafe { urt::buffer_unmap(nc) });
+    ok!(urt::handle_close(res));
+    c.step(h, START | READ, 0, 0, &expect_invalidate(0, 0, SIZE, line))?;
+    c.step(h, END | READ, 0, 0, &[])?;
+    c.uncached_alias = false;
+    c.start_end(READ, 0, 0)?;
+    // SAFETY: as above.
     ok!(unsafe { urt::buffer_unmap(map) });
     ok!(urt::handle_close(ro));
     ok!(urt::handle_close(h));

@@ -4,28 +4,32 @@
 //! what the cache held before.
 //!
 //! Needs the capture disk (`scene::capture`'s layout; `cargo xtask test` attaches it).
-//! For each of two captures: a 16-page buffer, stale data in it first (written and
-//! cleaned under START/END WRITE, so the lines may still sit in the cache), then
-//! `blk_read` of test sectors into `[4608, 14848)` (20 sectors, not at the buffer's
-//! start), and a 64-page buffer with pipeline frame 1 (500 sectors) at offset 0, as the
-//! `capture` task reads it:
+//! For each of two captures: a 16-page buffer, stale data in it first (written under
+//! START/END WRITE, so its lines sit dirty in the cache: nobody but the CPU has seen
+//! them), then `blk_read` of test sectors into `[4608, 14848)` (20 sectors, not at the
+//! buffer's start), and a 64-page buffer with pipeline frame 1 (500 sectors) at offset
+//! 0, as the `capture` task reads it. Twice per buffer, once for the writer and once
+//! for a read-only duplicate:
 //!
-//! 1. `blk_read` records one device-write entry (op 7) for exactly the range, `va` 0;
+//! 1. `blk_read` records the clean of exactly the range's lines (non-coherent, the
+//!    first time: the stale pattern is dirty there; nothing the second time), then one
+//!    device-write entry (op 7) for exactly the range, `va` 0;
 //! 2. `fence_wait` on the returned fence (a block-device fence, `1 << 56 | n`);
 //! 3. the trace is cleared, START READ of exactly the captured range: non-coherent
-//!    (`dma=noncoherent`), exactly one DC IVAC over the range (it is line-aligned);
-//!    a read-only duplicate's START READ, exactly one DC CIVAC over it; coherent, no
-//!    entries at all;
+//!    (`dma=noncoherent`), exactly one DC IVAC over the range for the writer (it is
+//!    line-aligned), exactly one DC CIVAC over it for the read-only duplicate;
+//!    coherent, no entries at all;
 //! 4. the bytes in the range are the disk's, the bytes around it the stale pattern
-//!    (the device wrote nothing else); END READ records nothing.
+//!    (the device wrote nothing else); END READ records nothing, and a second START
+//!    READ (no device write since) neither.
 
-use crate::{check, check_eq, clear_trace, ok, read_trace, TestResult, TraceCheck, TRACE_CAP};
+use crate::{check, check_eq, clear_trace, ok, TestResult, TraceCheck};
 use scene::capture::{
     disk_sector, frame_sector, DISK_SECTORS, FRAME_BYTES, SECTORS_PER_FRAME, SECTOR_SIZE,
     TEST_SECTOR_BASE,
 };
 use urt::sync::{END, READ, START, WRITE};
-use urt::trace::{Entry, OP_CLEAN_INVALIDATE, OP_DEVICE_WRITE, OP_INVALIDATE};
+use urt::trace::{OP_CLEAN, OP_CLEAN_INVALIDATE, OP_DEVICE_WRITE, OP_INVALIDATE};
 use urt::{abi, policy, prot, Error, Rights};
 
 const FENCE_TIMEOUT_NS: u64 = 5_000_000_000;
@@ -90,46 +94,6 @@ fn capture(c: &Capture, coherent: bool, line: u64) -> TestResult {
     let before = unsafe { crate::find_mismatch(map, c.size as usize, STALE) };
     check_eq!(before, None, "{}: stale pattern", what);
 
-    // 1. The device write, recorded as such.
-    clear_trace()?;
-    let fence = ok!(urt::blk_read(h, c.offset, c.sector, c.count), "{}", what);
-    let mut entries = [Entry::default(); TRACE_CAP];
-    let n = read_trace(&mut entries)?;
-    let writes: urt::alloc::vec::Vec<&Entry> = entries[..n]
-        .iter()
-        .filter(|e| e.op == OP_DEVICE_WRITE)
-        .collect();
-    check!(
-        writes.len() == 1
-            && (
-                writes[0].buffer,
-                writes[0].offset,
-                writes[0].len,
-                writes[0].va
-            ) == (id, c.offset, c.len(), 0),
-        "{}: expected one device write of buffer {} [{:#x}, +{:#x}) with va 0; trace {:x?}",
-        what,
-        id,
-        c.offset,
-        c.len(),
-        &entries[..n]
-    );
-
-    // 2. The data is in memory once the fence has signalled.
-    check_eq!(
-        abi::fence::device(fence.0),
-        abi::fence::BLK,
-        "{}: fence {:#x} device",
-        what,
-        fence.0
-    );
-    ok!(
-        urt::fence_wait(fence, FENCE_TIMEOUT_NS),
-        "{}: fence_wait",
-        what
-    );
-
-    // 3. START READ of exactly the captured range: invalidate exactly it, before any read.
     let mut t = TraceCheck::new(id);
     let (s, e) = (
         c.offset & !(line - 1),
@@ -140,18 +104,45 @@ fn capture(c: &Capture, coherent: bool, line: u64) -> TestResult {
         "{}: the range is line-aligned",
         what
     );
-    for (holder, op, who) in [
+    for (round, (holder, op, who)) in [
         (h, OP_INVALIDATE, "writer"),
         (ro, OP_CLEAN_INVALIDATE, "read-only"),
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let step = urt::alloc::format!("{}: {} capture", what, who);
+        // 1. The device write, after the clean of the dirty lines it covers.
+        clear_trace()?;
+        let fence = ok!(urt::blk_read(h, c.offset, c.sector, c.count), "{}", step);
+        let mut want = urt::alloc::vec::Vec::new();
+        if round == 0 && !coherent {
+            want.push((OP_CLEAN, c.offset, c.len()));
+        }
+        want.push((OP_DEVICE_WRITE, c.offset, c.len()));
+        t.expect(&step, &want)?;
+
+        // 2. The data is in memory once the fence has signalled.
+        check_eq!(
+            abi::fence::device(fence.0),
+            abi::fence::BLK,
+            "{}: fence {:#x} device",
+            step,
+            fence.0
+        );
+        ok!(
+            urt::fence_wait(fence, FENCE_TIMEOUT_NS),
+            "{}: fence_wait",
+            step
+        );
+
+        // 3. START READ of exactly the captured range: invalidate exactly it.
         clear_trace()?;
         ok!(
             urt::buffer_sync(holder, START | READ, c.offset, c.len()),
-            "{}: {} START READ",
-            what,
-            who
+            "{}: START READ",
+            step
         );
-        let step = urt::alloc::format!("{}: {} START READ", what, who);
         let want = [(op, c.offset, c.len())];
         t.expect(&step, if coherent { &[] } else { &want })?;
 
@@ -173,7 +164,9 @@ fn capture(c: &Capture, coherent: bool, line: u64) -> TestResult {
 
         clear_trace()?;
         ok!(urt::buffer_sync(holder, END | READ, c.offset, c.len()));
-        t.expect("END READ", &[])?;
+        ok!(urt::buffer_sync(holder, START | READ, c.offset, c.len()));
+        ok!(urt::buffer_sync(holder, END | READ, c.offset, c.len()));
+        t.expect("END READ, then START and END READ again", &[])?;
     }
 
     // SAFETY: nothing references the mapping any more.

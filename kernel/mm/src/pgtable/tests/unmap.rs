@@ -30,6 +30,38 @@ fn unmap_whole_mapping_frees_tables() {
 }
 
 #[test]
+fn unmap_keep_tables_then_prune_range() {
+    let mut mem = TestMem::new();
+    let mut pt = PageTable::new(&mut mem).unwrap();
+    pt.map(&mut mem, va(0x1000), pa(0x5000), 3 * PAGE_SIZE, URO, true)
+        .unwrap();
+    pt.unmap_keep_tables(&mut mem, va(0x2000), PAGE_SIZE)
+        .unwrap();
+    assert_eq!(pt.translate(&mem, va(0x2000)), None);
+    assert!(pt.translate(&mem, va(0x1000)).is_some());
+    pt.unmap_keep_tables(&mut mem, va(0x1000), PAGE_SIZE)
+        .unwrap();
+    pt.unmap_keep_tables(&mut mem, va(0x3000), PAGE_SIZE)
+        .unwrap();
+    assert!(mappings(&pt, &mem).is_empty());
+    assert_eq!(mem.live(), 4, "the empty tables are kept");
+    assert_eq!(mem.frees, 0);
+    // Mapping again reuses them.
+    pt.map(&mut mem, va(0x2000), pa(0x9000), PAGE_SIZE, URO, true)
+        .unwrap();
+    assert_eq!(mem.live(), 4);
+    pt.unmap_keep_tables(&mut mem, va(0x2000), PAGE_SIZE)
+        .unwrap();
+    assert!(pt
+        .unmap_keep_tables(&mut mem, va(0x2000), PAGE_SIZE)
+        .is_err());
+    pt.prune_range(&mut mem, va(0), 0x10_0000).unwrap();
+    assert_eq!(mem.live(), 1, "only the root is left");
+    assert_eq!(mem.frees, 3);
+    check_structure(&pt, &mem);
+}
+
+#[test]
 fn unmap_partial_1g_block_splits() {
     let (mut mem, mut pt) = setup_1g();
     // Unmap one page in the middle of the 1 GiB block.
