@@ -395,14 +395,18 @@ impl Kernel {
 /// Set up the task system (after memory, interrupts and the initrd are ready).
 pub fn init(harness: harness::Harness) {
     account::init();
+    // The ready queue holds each live task at most once, and the free ASIDs are at most
+    // the most tasks ever live at once: room for the tasks quota is reserved now, so
+    // spawning, waking and ending tasks never grow the kernel heap.
+    let most = account::TASKS as usize;
     *KERNEL.lock() = Some(Kernel {
         tasks: BTreeMap::new(),
-        ready: VecDeque::new(),
+        ready: VecDeque::with_capacity(most),
         current: None,
         next_id: 1,
         asids: Asids {
             next: 1,
-            free: Vec::new(),
+            free: Vec::with_capacity(most),
         },
         slice_used: 0,
         resched: true,

@@ -251,6 +251,30 @@ pub fn case(kernel: &Path, seed: u64, calls: u64) -> Result<std::result::Result<
     Ok(verdict(&p, &run))
 }
 
+/// The reproducers of the kernel bugs the fuzzer found (`fuzz_repro`) for `cargo xtask
+/// test`: every one must print `ok` and the program exit 0.
+pub fn repro_case(kernel: &Path) -> Result<std::result::Result<(), String>> {
+    let p = Params {
+        seed: 0,
+        calls: 0,
+        keep_going: false,
+        init: "fuzz_repro".into(),
+    };
+    let run = boot(kernel, &p, false)?;
+    if run.status == Some(0) && run.output.contains("repro: 0 deviations present") {
+        return Ok(Ok(()));
+    }
+    let mut why: Vec<String> = vec![format!("QEMU status {:?}", run.status)];
+    why.extend(
+        run.output
+            .lines()
+            .filter(|l| l.starts_with("repro") || l.contains("PANIC") || l.contains("panic"))
+            .map(str::to_string),
+    );
+    why.push(format!("reproduce with: {}", p.command()));
+    Ok(Err(why.join("\n")))
+}
+
 /// `cargo xtask fuzz`.
 pub fn run(p: &Params, kernel: Option<&Path>) -> Result<ExitCode> {
     let image = match kernel {

@@ -233,6 +233,9 @@ fn qemu_tests(tally: &mut Tally) -> Result<()> {
     // panic or a hang fails it; the message says how to reproduce.
     let result = crate::fuzz::case(&built.image, FUZZ_SEED, FUZZ_CALLS)?;
     tally.record(&format!("qemu/fuzz-seed-{FUZZ_SEED}"), result);
+    // The reproducers of the kernel bugs the fuzzer found, as regression tests.
+    let result = crate::fuzz::repro_case(&built.image)?;
+    tally.record("qemu/fuzz-repro", result);
 
     // The GPU demo, as `cargo xtask run` boots it: the screendump of its final frame
     // must be exactly what the scene crate computes for that frame.

@@ -15,6 +15,8 @@
 
 pub use urt;
 
+pub mod snapshot;
+
 use core::fmt;
 use urt::{Error, Handle, Sys};
 
