@@ -196,10 +196,13 @@ impl Kernel {
         handles: Vec<(Object, Rights)>,
         parent: Option<&Arc<kobj::quota::Account>>,
     ) -> Result<Arc<TaskObj>, Error> {
-        let image = initrd::find(name).ok_or(Error::NotFound)?;
+        // SYSCALLS.md's order: TableFull (the account depth, the tasks quota) before
+        // NotFound, NoMemory after.
         let account = account::for_new_task(parent)?;
+        let task_charge = account.charge(account::R::Tasks, 1)?;
+        let image = initrd::find(name).ok_or(Error::NotFound)?;
         let charges = [
-            account.charge(account::R::Tasks, 1)?,
+            task_charge,
             account.charge(account::R::HeapBytes, account::TASK_HEAP)?,
         ];
         let mut table = HandleTable::new(abi::limits::MAX_HANDLES);

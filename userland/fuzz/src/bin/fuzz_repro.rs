@@ -13,6 +13,8 @@ use fuzz::urt::{
 };
 use fuzz::{code_name, raw};
 
+#[path = "../repro_depth.rs"]
+mod depth;
 #[path = "../repro_heap.rs"]
 mod heap;
 
@@ -54,7 +56,11 @@ fn settled(want: u64) -> u64 {
     f
 }
 
-fn main(_args: StartArgs) -> i32 {
+fn main(args: StartArgs) -> i32 {
+    // Started with a handle: a link of the account-depth chain.
+    if args.count > 0 {
+        return depth::link(&args);
+    }
     let mut bugs = 0;
 
     // 0. The kernel heap back exactly where it was (first: before anything here has
@@ -187,6 +193,9 @@ fn main(_args: StartArgs) -> i32 {
         );
         let _ = urt::handle_close(a);
     }
+    // 8. Accounts are at most 16 deep.
+    depth::case(&mut bugs);
+
     let _ = Rights::NONE;
     urt::println!("repro: {bugs} deviations present");
     bugs
