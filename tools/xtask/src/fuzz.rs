@@ -5,10 +5,14 @@
 //! at build time: this command builds the `fuzz` crate with `FUZZ_SEED`, `FUZZ_CALLS`
 //! (and `FUZZ_KEEP_GOING`) set, packs its programs into their own initrd
 //! (`target/xtask/fuzz-initrd.tar`), and boots the test kernel with `init=fuzz
-//! dma=noncoherent` on the usual machine (virtio-gpu). The run passes when QEMU exits 0
-//! after `fuzz: seed S, N calls, 0 violations`; a violation (exit 1), a kernel panic or
-//! fatal exception (exit 2 or 3) or a hang (timeout, scaled with N) fails it. Rerunning
-//! the same command replays the same calls.
+//! dma=noncoherent` on the usual machine (virtio-gpu, and the capture disk so `blk_read`
+//! is fuzzed too). N counts every call of the run, the single fuzzed calls and the
+//! stateful scenarios' (`userland/fuzz/src/state`). The run passes when QEMU exits 0
+//! after `fuzz: seed S, N calls, 0 violations`, which the launcher prints only if every
+//! resource is back at its baseline; a violation (exit 1), a kernel panic or fatal
+//! exception (exit 2 or 3) or a hang (timeout, scaled with N) fails it. Rerunning the
+//! same command replays the same calls. `--init fuzz_repro` boots the reproducers of
+//! the kernel bugs the fuzzer found instead.
 
 use crate::build::{self, Flavor, TARGET};
 use crate::qemu::{Machine, QEMU};
@@ -25,6 +29,7 @@ const PROGRAMS: &[&str] = &[
     "fuzz_worker",
     "fuzz_peer",
     "fuzz_victim",
+    "fuzz_state",
     "fuzz_repro",
 ];
 
@@ -130,6 +135,8 @@ pub struct Run {
 pub fn boot(kernel: &Path, p: &Params, echo: bool) -> Result<Run> {
     let mut m = Machine::new(kernel);
     m.initrd = Some(initrd(p)?);
+    // The capture disk, so blk_read (the device-write right) is fuzzed too.
+    m.disk = Some(build::capture_disk()?);
     m.append = if p.init == "fuzz" {
         APPEND.into()
     } else {
