@@ -643,7 +643,23 @@ impl W {
         } else if (k as usize) < self.order.len() {
             self.order[k as usize]
         } else {
-            1 + g.below(state::SCENARIOS)
+            // The long ones (in calls: channels full of messages; in time: 64 MiB
+            // buffers) half as often as the others.
+            let weight = |s: u64| {
+                if s == state::FILL_CHANNELS || s == state::FILL_FRAMES {
+                    1
+                } else {
+                    2
+                }
+            };
+            let total: u64 = (1..=state::SCENARIOS).map(weight).sum();
+            let mut x = g.below(total);
+            let mut s = 1;
+            while x >= weight(s) {
+                x -= weight(s);
+                s += 1;
+            }
+            s
         };
         let ending = g.below(state::ENDINGS);
         let cap = if s == state::REUSE { 200_000 } else { 60_000 };

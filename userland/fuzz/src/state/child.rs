@@ -12,11 +12,17 @@
 //!   the handles, then blocks like a holder.
 //!
 //! Every call's result is checked against the documented errors; the violations are
-//! counted into what it reports.
+//! counted into what it reports. A child whose report a full quota refuses ends at
+//! once, so its parent (blocked on the report) sees `PeerClosed` instead of waiting for
+//! ever.
 
 use super::{CHILD_CHAIN, CHILD_ECHO, CHILD_HOLD, ORDER_WORDS};
 use crate::{check, raw, recv_words, send_words, Mask, Rng};
-use urt::{Error, Handle, StartArgs, Sys};
+use urt::{Handle, StartArgs, Sys};
+
+/// In a chain's report: a link below ended without its report (a full quota refused
+/// the message).
+pub const LOST: u64 = 99;
 
 struct Kid {
     calls: u64,
@@ -84,7 +90,11 @@ pub fn main(ch: Handle, w: &[u64; ORDER_WORDS], args: &StartArgs) -> i32 {
                     );
                 }
             }
-            let _ = send_words(ch, &[k.violations, k.calls]);
+            // The parent waits for this: if a full quota refuses it, end now (the parent
+            // then sees the end closed) rather than both waiting for ever.
+            if send_words(ch, &[k.violations, k.calls]).is_err() {
+                return i32::from(k.violations != 0);
+            }
             k.hold(ch, &mut g)
         }
         CHILD_CHAIN => {
@@ -120,15 +130,19 @@ pub fn main(ch: Handle, w: &[u64; ORDER_WORDS], args: &StartArgs) -> i32 {
                     );
                     report[3] = r[0];
                 } else {
-                    // The chain's end reports through every link.
+                    // The chain's end reports through every link (a link that could not
+                    // send its report ends, and then this one reports LOST).
                     let mut up = [0u64; 4];
-                    if recv_words(d0, &mut up).is_ok() {
-                        report = up;
-                    }
+                    report = match recv_words(d0, &mut up) {
+                        Ok(_) => up,
+                        Err(_) => [depth + 1, LOST, 0, LOST],
+                    };
                 }
             }
             report[2] += k.violations;
-            let _ = send_words(ch, &report);
+            if send_words(ch, &report).is_err() {
+                return i32::from(k.violations != 0);
+            }
             k.hold(ch, &mut g)
         }
         CHILD_ECHO => {
@@ -159,7 +173,8 @@ pub fn main(ch: Handle, w: &[u64; ORDER_WORDS], args: &StartArgs) -> i32 {
                 ],
             );
             if r[0] != 0 {
-                urt::println!("fuzz_state child: echo send: {:?}", Error::try_from(r[0]));
+                // A full quota: end now (the parent sees the end closed).
+                return i32::from(k.violations != 0);
             }
             k.hold(ch, &mut g)
         }

@@ -4,9 +4,11 @@
 //! charges of SYSCALLS.md's table put it (`Att::want_charges`).
 
 use super::att::{self, Att, Ch, HEAP, TASKS};
+use super::child::LOST;
 use super::sink::{Sink, PER_MESSAGE};
 use super::{CHILD_CHAIN, CHILD_HOLD, MAX_ACCOUNT_DEPTH};
 use crate::snapshot::QUOTAS;
+use crate::Mask;
 use urt::alloc::vec::Vec;
 use urt::{Error, Handle, Sys};
 
@@ -70,17 +72,28 @@ fn holder(a: &mut Att) -> Result<(u32, u32, Ch), Error> {
             return Err(e);
         }
     };
-    // Its ready report: its own calls were all documented.
+    // Its ready report: its own calls were all documented. If a full quota refused
+    // the report, the child ended instead (its end closed): that is a refusal too.
     let mut w = [0u64; 2];
     let got = crate::recv_words(Handle(c0), &mut w);
     a.calls += 1;
-    if got.is_err() || w[0] != 0 {
-        a.fail(
+    match got {
+        Ok(_) if w[0] == 0 => {}
+        Err(urt::Error::PeerClosed) => {
+            a.sys(Sys::Wait, [t as u64, 0, 0, 0, 0, 0], Mask::OK);
+            a.close(t);
+            a.close(c0);
+            a.children -= 1;
+            a.sync_quota();
+            a.refusal(urt::Error::NoMemory as u64);
+            return Err(urt::Error::NoMemory);
+        }
+        _ => a.fail(
             Sys::ChannelRecv,
             [c0 as u64, 0, 0, 0, 0, 0],
             [w[0], w[1], 0],
             "a holder child found a violation (see its line) or sent no ready",
-        );
+        ),
     }
     a.sync_quota();
     Ok((c0, t, att::minus(&a.mine, &before)))
@@ -311,7 +324,8 @@ pub fn depth(a: &mut Att) {
     // heap after (SYSCALLS.md's order: TableFull, NotFound, BadProgram, NoMemory).
     let early = deepest < MAX_ACCOUNT_DEPTH
         && ((err == Error::TableFull as u64 && bad_name == err)
-            || (err == Error::NoMemory as u64 && bad_name == Error::NotFound as u64));
+            || (err == Error::NoMemory as u64 && bad_name == Error::NotFound as u64)
+            || err == LOST);
     if got.is_err() || violations != 0 || !(exact || (tight && early)) {
         urt::println!(
             "fuzz_state: depth: the chain ended at account depth {deepest} with {} ({} for a \

@@ -266,11 +266,21 @@ pub fn fill_channels(a: &mut Att) {
     'fill: while !a.over() {
         let Ok((p, q)) = a.channel() else { break };
         let mut ledger = Att::channel_charges();
-        let n = a.g.below(18);
+        // Mostly full queues, sometimes one more (QueueFull).
+        let n = 12 + a.g.below(6);
+        // Sometimes one message carries a channel end (then q cannot go to the sink).
+        let end_at = if a.g.chance(1, 16) { a.g.below(n) } else { n };
         let mut ends_queued = false;
         for k in 0..n {
             let rule = (k >= 16).then_some(Error::QueueFull);
-            let kind = a.g.below(16);
+            // 0: a buffer rides along; 1: a channel end; 2: bytes only.
+            let kind = if k == end_at {
+                1
+            } else if a.g.chance(1, 16) {
+                0
+            } else {
+                2
+            };
             let mut extra = [0; QUOTAS];
             let mut h = 0;
             if rule.is_none() && kind == 0 {

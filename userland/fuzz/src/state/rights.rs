@@ -239,7 +239,8 @@ fn derive(a: &mut Att, r: &mut Round) {
                     4,
                     0,
                 ];
-                let x = a.sys(Sys::ChannelRecv, args, Mask::OK);
+                // (If a full quota refused its answer, the child ended instead.)
+                let x = a.sys(Sys::ChannelRecv, args, Mask::OK.or(Error::PeerClosed));
                 for (i, v) in w.iter_mut().enumerate() {
                     let mut b8 = [0u8; 8];
                     b8.copy_from_slice(&bytes[8 * i..8 * i + 8]);
