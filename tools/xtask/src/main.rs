@@ -101,10 +101,11 @@ enum Cmd {
         #[arg(long)]
         readme_only: bool,
     },
-    /// Run the syscall fuzzer (userland/fuzz) on the test kernel: N seeded random and
-    /// adversarial calls checked against SYSCALLS.md and a model of what it created.
-    /// The seed and count are built into the programs; rerun the same command to
-    /// reproduce a failure.
+    /// Run the syscall fuzzer (userland/fuzz) on the test kernel: N seeded calls, half
+    /// random and adversarial single calls, half stateful scenarios run by attacker
+    /// tasks, checked against SYSCALLS.md and models of what they created, with every
+    /// resource back at its baseline at the end. The seed and count are built into the
+    /// programs; rerun the same command to reproduce a failure.
     Fuzz {
         /// Fuzzed calls.
         #[arg(long, default_value_t = 20_000)]
