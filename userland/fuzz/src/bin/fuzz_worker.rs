@@ -212,8 +212,9 @@ struct W {
     ok: u64,
     /// What the launcher uses of each quota (for the attackers' predictions).
     launcher: [u64; fuzz::snapshot::QUOTAS],
-    /// Per scenario: runs, calls, runs that ended on a quota refusal.
-    runs: [(u64, u64, u64); state::SCENARIOS as usize + 1],
+    /// Per scenario: runs, calls, runs that ended on a quota refusal, the most kernel
+    /// heap an attacker took and the most it was charged for.
+    runs: [(u64, u64, u64, u64, u64, u64); state::SCENARIOS as usize + 1],
     /// The first scenarios run every one in a seeded order.
     order: [u64; state::SCENARIOS as usize],
 }
@@ -670,6 +671,9 @@ impl W {
         r.0 += 1;
         r.1 += d.calls;
         r.2 += u64::from(d.refused != 0);
+        r.5 += u64::from(d.refused == Error::NoMemory as u64);
+        r.3 = r.3.max(d.heap.0);
+        r.4 = r.4.max(d.heap.1);
         self.violations += d.violations;
         if d.violations > 0 && !KEEP_GOING {
             return Err(Verdict::Stop);
@@ -2600,7 +2604,7 @@ fn main(args: StartArgs) -> i32 {
         call: 0,
         ok: 0,
         launcher: state::drive::launcher_use(report),
-        runs: [(0, 0, 0); state::SCENARIOS as usize + 1],
+        runs: [(0, 0, 0, 0, 0, 0); state::SCENARIOS as usize + 1],
         order: core::array::from_fn(|i| i as u64 + 1),
     };
     if let Some(slot) = report.slot() {
@@ -2656,13 +2660,17 @@ fn main(args: StartArgs) -> i32 {
         }
     }
     for s in 1..=state::SCENARIOS as usize {
-        let (runs, calls, refused) = w.runs[s];
+        let (runs, calls, refused, heap, charged, no_memory) = w.runs[s];
         urt::println!(
-            "fuzz: scenario {:<13} {:>3} runs, {:>8} calls, {:>3} ended on a quota",
+            "fuzz: scenario {:<13} {:>3} runs, {:>8} calls, {:>3} ended on a quota ({} NoMemory); \
+             kernel heap taken at most {} KiB, charged at most {} KiB",
             state::NAMES[s],
             runs,
             calls,
-            refused
+            refused,
+            no_memory,
+            heap / 1024,
+            charged / 1024
         );
     }
     // Collect the peers' reports (each has finished or will).

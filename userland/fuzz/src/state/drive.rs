@@ -20,6 +20,9 @@ pub struct Driven {
     pub made: u64,
     /// The first quota refusal's error (0 if none).
     pub refused: u64,
+    /// The most the kernel heap grew during the attack, and the most the attacker was
+    /// charged for meanwhile (SYSCALLS.md: the charges cover what the objects take).
+    pub heap: (u64, u64),
 }
 
 /// What the launcher uses of each quota resource: the first message it sends the
@@ -141,6 +144,7 @@ pub fn run(launcher: &Ch, s: u64, seed: u64, budget: u64, ending: u64) -> Driven
     d.calls += w[1];
     d.made = w[16];
     d.refused = w[17];
+    d.heap = (w[18], w[19]);
     if w[0] != 0 {
         d.violations += w[0];
         urt::println!(

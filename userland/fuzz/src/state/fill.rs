@@ -32,14 +32,12 @@ impl Batch {
     }
 
     /// Into the sink once a message's worth is waiting (or `now`), a message at a
-    /// time; false if a quota refused (what is left is then kept to the end instead).
+    /// time; false if a quota refused (what is left stays in the batch).
     fn flush(&mut self, a: &mut Att, sink: &mut Sink, now: bool) -> bool {
         while self.hs.len() >= PER_MESSAGE || (now && !self.hs.is_empty()) {
             let n = self.hs.len().min(PER_MESSAGE);
             // The whole ledger rides with the first message: it is only ever summed.
             if sink.put(a, &self.hs[..n], &self.ledger).is_err() {
-                a.keep.append(&mut self.hs);
-                self.ledger = [0; QUOTAS];
                 return false;
             }
             self.hs.drain(..n);
@@ -101,7 +99,7 @@ fn holder(a: &mut Att) -> Result<(u32, u32, Ch), Error> {
 
 /// Calls that take no quota keep working while everything is full; then the sink is
 /// kept or closed.
-fn while_full(a: &mut Att, sink: Sink) {
+fn while_full(a: &mut Att, sink: Sink, mut rest: Batch) {
     if let Some(d) = a.dup(sink.tx, urt::Rights::SEND.0) {
         a.close(d);
     }
@@ -109,12 +107,18 @@ fn while_full(a: &mut Att, sink: Sink) {
     a.check_quota("full: a charge differs from SYSCALLS.md's table");
     a.check_heap();
     if a.g.chance(1, 3) {
+        // Everything goes: the sink, and what a full quota kept out of it.
+        for h in rest.hs.drain(..) {
+            a.close(h);
+        }
+        a.refund(&rest.ledger);
         sink.close(a);
         if a.children > 0 {
             a.await_children();
         }
         a.check_quota("closing a full sink (and the children whose ends were in it) did not give back every charge");
     } else {
+        a.keep.append(&mut rest.hs);
         sink.keep(a);
     }
 }
@@ -127,7 +131,9 @@ pub fn heap(a: &mut Att) {
     let mut refused = false;
     while !a.over() && !refused {
         match a.g.below(20) {
-            0..=5 => match a.channel() {
+            // Mostly channels and small buffers (GPU resources rarely enough that the
+            // heap, not their count, runs out first).
+            0..=7 => match a.channel() {
                 Ok((p, q)) => {
                     let mut l = Att::channel_charges();
                     for _ in 0..a.g.below(4) {
@@ -142,14 +148,14 @@ pub fn heap(a: &mut Att) {
                 }
                 Err(_) => refused = true,
             },
-            6..=11 => {
+            8..=15 => {
                 let policy = a.g.below(2);
                 match a.buffer(4096, policy) {
                     Ok((b, c)) => batch.add(b, &c),
                     Err(_) => refused = true,
                 }
             }
-            12..=14 => match a.buffer(4096, urt::policy::CACHED) {
+            16 if a.g.chance(1, 2) => match a.buffer(4096, urt::policy::CACHED) {
                 Ok((b, c)) => match a.import(b, 32, 32) {
                     Ok((r, rc)) => {
                         batch.add(b, &c);
@@ -162,22 +168,24 @@ pub fn heap(a: &mut Att) {
                 },
                 Err(_) => refused = true,
             },
-            15..=16 if a.maps.len() < urt::limits::MAX_MAPPINGS => {
+            17 if a.maps.len() < urt::limits::MAX_MAPPINGS => {
                 let (size, policy, prot) =
                     (4096 * (1 + a.g.below(16)), a.g.below(2), 1 + a.g.below(3));
                 match a.buffer(size, policy) {
-                    Ok((b, _)) => {
-                        if a.map(b, prot).is_none() {
+                    Ok((b, c)) => {
+                        if a.map(b, prot).is_some() {
+                            // The mapping keeps the buffer (and its charges) to the
+                            // end; the handle goes to the sink.
+                            batch.add(b, &[0; QUOTAS]);
+                        } else {
                             refused = true;
+                            batch.add(b, &c);
                         }
-                        // The mapping keeps the buffer (and its charges) to the end;
-                        // the handle goes to the sink.
-                        batch.add(b, &[0; QUOTAS]);
                     }
                     Err(_) => refused = true,
                 }
             }
-            17 if a.g.chance(1, 3) => match holder(a) {
+            18 if a.g.chance(1, 3) => match holder(a) {
                 Ok((c0, t, l)) => {
                     batch.add(c0, &l);
                     batch.add(t, &[0; QUOTAS]);
@@ -192,7 +200,7 @@ pub fn heap(a: &mut Att) {
         a.step();
     }
     batch.flush(a, &mut sink, true);
-    while_full(a, sink);
+    while_full(a, sink, batch);
 }
 
 /// Big buffers (mostly 64 MiB) until the frames quota refuses.
@@ -219,7 +227,7 @@ pub fn frames(a: &mut Att) {
         a.step();
     }
     batch.flush(a, &mut sink, true);
-    while_full(a, sink);
+    while_full(a, sink, batch);
 }
 
 /// GPU resources until a GPU quota refuses: a big buffer imported whole several times
@@ -264,7 +272,7 @@ pub fn gpu(a: &mut Att) {
         batch.add(h, &if i == 0 { bufs.ledger } else { [0; QUOTAS] });
     }
     batch.flush(a, &mut sink, true);
-    while_full(a, sink);
+    while_full(a, sink, batch);
 }
 
 /// Holder children until the tasks quota (or the heap) refuses.
@@ -285,7 +293,7 @@ pub fn tasks(a: &mut Att) {
         a.step();
     }
     batch.flush(a, &mut sink, true);
-    while_full(a, sink);
+    while_full(a, sink, batch);
 }
 
 /// A chain of tasks, each spawning the next, until `spawn` refuses: at the documented
