@@ -1,19 +1,19 @@
 //! Machine bring-up from the FDT: console, final page tables, memory allocators,
 //! interrupts and timer; the boot report; clear boot errors for a bad DTB.
 
+mod dtb;
+mod error;
+
 use crate::memory::layout::{ImageLayout, LINEAR_BASE};
 use crate::memory::{frames, heap, kspace};
-use crate::power::{self, ExitCode};
+use crate::power;
 use crate::{arch, irq, kprintln};
 use arrayvec::ArrayVec;
-use core::cell::UnsafeCell;
-use core::fmt;
-use core::sync::atomic::{AtomicBool, Ordering};
+use error::boot_error;
+pub use error::BootError;
 use mm::addr::PAGE_SIZE;
 use mm::ranges::{subtract, PhysRange};
-use platform::board::{
-    fdt_total_size, normalize, BoardError, BoardInfo, BootArgs, GicInfo, Region,
-};
+use platform::board::{BoardInfo, BootArgs, GicInfo, Region};
 use platform::gic::Gic;
 
 /// Everything the kernel learnt at boot.
@@ -32,147 +32,74 @@ pub struct Machine {
     pub dtb_pa: u64,
 }
 
-/// Largest DTB accepted. The arm64 boot protocol says 2 MiB, but QEMU pads a `-dtb` file
-/// to twice its size plus slack, so allow more free space than that.
-const MAX_DTB_SIZE: usize = 16 * 1024 * 1024;
-
-/// A reason the boot cannot go on.
-enum BootError {
-    Dtb(&'static str),
-    Board(BoardError),
-    Map(mm::pgtable::MapError),
-    NoMemory,
-}
-
-impl fmt::Display for BootError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Dtb(s) => write!(f, "device tree: {s}"),
-            Self::Board(e) => write!(f, "device tree: {e}"),
-            Self::Map(e) => write!(f, "building kernel page tables: {e}"),
-            Self::NoMemory => f.write_str("not enough free RAM for the kernel heap"),
-        }
-    }
-}
-
-fn boot_error(e: BootError) -> ! {
-    let _ = writeln!(crate::console::PanicWriter, "\nBOOT ERROR: {e}");
-    power::fail(ExitCode::BootError)
-}
-
-use core::fmt::Write;
-
-/// The DTB as a byte slice through the boot linear map, after checking its header.
-fn dtb_slice(dtb_pa: u64) -> Result<&'static [u8], BootError> {
-    if dtb_pa == 0 || !dtb_pa.is_multiple_of(8) {
-        return Err(BootError::Dtb("no DTB: x0 was zero or misaligned at entry"));
-    }
-    if dtb_pa >> 39 != 0 {
-        return Err(BootError::Dtb("DTB above 512 GiB is not supported"));
-    }
-    let va = LINEAR_BASE + dtb_pa;
-    // SAFETY: boot.S mapped the 1 GiB block holding the DTB in the linear map; 40 bytes
-    // (the header) fit in it unless the DTB straddles the block end, checked below.
-    let header = unsafe { core::slice::from_raw_parts(va as *const u8, 40) };
-    let size = fdt_total_size(header).map_err(BootError::Board)?;
-    if size > MAX_DTB_SIZE {
-        return Err(BootError::Dtb("DTB larger than 16 MiB"));
-    }
-    if dtb_pa >> 30 != (dtb_pa + size as u64 - 1) >> 30 {
-        return Err(BootError::Dtb("DTB straddles a 1 GiB boundary"));
-    }
-    // SAFETY: the whole blob lies in the mapped 1 GiB block (checked above); the memory is
-    // reserved from the allocators below, so it stays valid and unchanged.
-    Ok(unsafe { core::slice::from_raw_parts(va as *const u8, size) })
-}
-
-/// Room for the normalized copy of the DTB (QEMU's is about 8 KiB).
-const DTB_COPY_SIZE: usize = 256 * 1024;
-
-#[repr(C, align(8))]
-struct DtbCopy(UnsafeCell<[u8; DTB_COPY_SIZE]>);
-
-// SAFETY: written once by `normalized_dtb` (guarded by DTB_COPIED) before any reader
-// exists; read-only afterwards.
-unsafe impl Sync for DtbCopy {}
-
-static DTB_COPY: DtbCopy = DtbCopy(UnsafeCell::new([0; DTB_COPY_SIZE]));
-static DTB_COPIED: AtomicBool = AtomicBool::new(false);
-
-/// Copy the DTB into the kernel image in canonical form (no FDT_NOP tokens, no free
-/// space; see `platform::board::normalize`), so the parser and the kernel never depend
-/// on the loader's copy again.
-fn normalized_dtb(raw: &[u8]) -> Result<&'static [u8], BoardError> {
-    if DTB_COPIED.swap(true, Ordering::SeqCst) {
-        return Err(BoardError::Malformed("DTB normalized twice"));
-    }
-    // SAFETY: the swap above makes this the only writer ever, and no reader exists yet.
-    let buf = unsafe { &mut *DTB_COPY.0.get() };
-    let n = normalize(raw, buf)?;
-    Ok(&buf[..n])
-}
-
-/// Bootargs even from a DTB the full parser rejects (to learn `exit=semihosting`).
-/// (`fdt::Fdt::chosen` panics when /chosen is missing, hence the manual lookup.)
-fn raw_bootargs(dtb: &[u8]) -> &str {
-    let fdt = match fdt::Fdt::new(dtb) {
-        Ok(f) => f,
-        Err(_) => return "",
-    };
-    let bootargs = fdt
-        .find_node("/chosen")
-        .and_then(|n| n.property("bootargs"));
-    bootargs.and_then(|p| p.as_str()).unwrap_or("")
-}
-
-/// The console UART, even from a DTB the full parser rejects (so its error can be shown).
-fn find_uart(dtb: &[u8]) -> Option<Region> {
-    if let Ok(info) = BoardInfo::parse(dtb) {
-        return Some(info.uart.reg);
-    }
-    let fdt = fdt::Fdt::new(dtb).ok()?;
-    let node = fdt.find_compatible(&["arm,pl011"])?;
-    let reg = node.reg()?.next()?;
-    Some(Region {
-        base: reg.starting_address as u64,
-        size: reg.size.unwrap_or(0x1000) as u64,
-    })
-}
-
 /// Bring the machine up; on any error print it and stop.
 pub fn bring_up(dtb_pa: u64, load_pa: u64, entry_el: u64) -> Machine {
     arch::pmu::enable_cycle_counter();
     arch::cpu::restrict_el0_timer_access();
     let image = ImageLayout::current(load_pa);
-    let raw_dtb = dtb_slice(dtb_pa).unwrap_or_else(|e| boot_error(e));
-    let normalized = normalized_dtb(raw_dtb);
-    let dtb = *normalized.as_ref().unwrap_or(&raw_dtb);
-    let args = BootArgs::new(raw_bootargs(dtb));
-    power::configure(None, args.get("exit") == Some("semihosting"));
-
-    // Console first, so every later error can be reported.
-    if let Some(uart) = find_uart(dtb) {
-        if kspace::map_early_device(&image, uart.base, uart.size).is_ok() {
-            // SAFETY: the UART's registers were just mapped Device-nGnRE at this address
-            // and stay mapped (the final tables map every device region too).
-            unsafe { crate::console::init((LINEAR_BASE + uart.base) as usize) };
-        }
-    }
+    // Until the DTB names a UART, the console (and so every boot error) is semihosting.
     crate::console::init_logger(log::LevelFilter::Info);
+    let raw_dtb = dtb::raw_slice(dtb_pa).unwrap_or_else(|e| {
+        log::info!("kernel booting: entered at EL{entry_el}, image at PA {load_pa:#x}");
+        boot_error(e)
+    });
+    // A blob that validates (a canonical copy, or the original) is safe for the `fdt`
+    // crate: read the command line and start the console it names, so every later
+    // error can be reported there.
+    let canonical = dtb::canonical(raw_dtb);
+    let args = BootArgs::new(canonical.as_ref().map_or("", |d| dtb::bootargs(d)));
+    power::configure(None, args.get("exit") == Some("semihosting"));
+    let early_uart = canonical
+        .as_ref()
+        .ok()
+        .and_then(|d| dtb::early_console(&image, d));
     kprintln!();
     log::info!(
         "kernel booting: entered at EL{entry_el}, image at PA {load_pa:#x}, DTB at PA {dtb_pa:#x}"
     );
+    let dropped = dtb::DROPPED.load(core::sync::atomic::Ordering::SeqCst);
+    if dropped > 0 {
+        log::warn!(
+            "dtb: {} bytes with FDT_NOPs, more than the kernel's 256 KiB copy: {dropped} \
+             properties over 64 KiB (none the kernel reads) left out of it",
+            raw_dtb.len()
+        );
+    }
 
-    let info = normalized
+    let info = canonical
         .and_then(BoardInfo::parse)
         .unwrap_or_else(|e| boot_error(BootError::Board(e)));
     power::configure(Some(info.psci), args.get("exit") == Some("semihosting"));
+    let in_ram = |r: Region| {
+        info.memory
+            .iter()
+            .any(|m| m.base <= r.base && r.end() <= m.end())
+    };
+    let dtb_region = Region {
+        base: dtb_pa,
+        size: raw_dtb.len() as u64,
+    };
+    if !in_ram(dtb_region) {
+        boot_error(BootError::DtbOutsideRam {
+            pa: dtb_pa,
+            size: dtb_region.size,
+        });
+    }
+    if let Some(rd) = info.initrd.filter(|&rd| !in_ram(rd)) {
+        boot_error(BootError::InitrdOutsideRam(rd));
+    }
 
     // Final kernel tables.
     let memory: ArrayVec<PhysRange, 8> = info.memory.iter().filter_map(|r| range(*r)).collect();
     let mut devices: ArrayVec<PhysRange, 40> = ArrayVec::new();
     devices.extend(range(info.uart.reg));
+    // The early console's UART (the same one, unless the tree is odd) stays in use.
+    if let Some(base) = early_uart {
+        devices.extend(range(Region {
+            base,
+            size: PAGE_SIZE,
+        }));
+    }
     match info.gic {
         GicInfo::V2 { dist, cpu } => devices.extend([dist, cpu].into_iter().filter_map(range)),
         GicInfo::V3 { dist, redist } => {
@@ -229,9 +156,11 @@ pub fn bring_up(dtb_pa: u64, load_pa: u64, entry_el: u64) -> Machine {
     frames::init(free.into_iter());
 
     // Buffers: devices count as coherent only if the FDT says so for every virtio-mmio
-    // device and the command line does not ask otherwise (`dma=noncoherent`).
-    let all_coherent =
-        !info.virtio_mmio.is_empty() && info.virtio_mmio.iter().all(|s| s.dma_coherent);
+    // device and every PCIe host, and the command line does not ask otherwise
+    // (`dma=noncoherent`).
+    let all_coherent = !(info.virtio_mmio.is_empty() && info.pci.is_empty())
+        && info.virtio_mmio.iter().all(|s| s.dma_coherent)
+        && info.pci.iter().all(|h| h.dma_coherent);
     crate::buffer::init(
         all_coherent && args.get("dma") != Some("noncoherent"),
         args.get("misuse") != Some("report"),
@@ -240,8 +169,10 @@ pub fn bring_up(dtb_pa: u64, load_pa: u64, entry_el: u64) -> Machine {
     // Interrupts and the tick.
     // SAFETY: every GIC region was mapped Device-nGnRE in the linear map above.
     let gic = unsafe { Gic::new(&info.gic, |r: Region| (LINEAR_BASE + r.base) as usize) };
-    irq::init(gic, info.timer.virt_irq);
+    irq::init(gic, info.gic, info.timer.virt_irq);
     irq::set_device_polling(args.get("devirq") == Some("poll"));
+    // PCI: enumerate (BARs assigned and mapped) before the drivers look for devices.
+    crate::drivers::pci::init(&info.pci, &info.gic, args.get("pci") == Some("intx"));
     crate::gpu::init(&info.virtio_mmio);
     crate::blk::init(&info.virtio_mmio);
 
@@ -305,6 +236,16 @@ pub fn report(m: &Machine) {
         irq::TICK_HZ
     );
     log::info!("  psci    method {:?}", info.psci);
+    let mut cpus = alloc::string::String::new();
+    for (i, mpidr) in crate::smp::online_mpidrs().enumerate() {
+        use core::fmt::Write;
+        let _ = write!(cpus, "{}{mpidr:#x}", if i == 0 { "" } else { ", " });
+    }
+    log::info!(
+        "  cpus    {} online (MPIDR {cpus}), {} in /cpus",
+        crate::smp::online(),
+        info.cpus.len().max(1)
+    );
     if let Some(rd) = info.initrd {
         log::info!(
             "  initrd  {:#x}..{:#x} ({} bytes)",
@@ -350,31 +291,69 @@ pub fn report(m: &Machine) {
         }
     }
     log::info!("  virtio  {} slots, {empty} empty", info.virtio_mmio.len());
+    crate::drivers::pci::report();
     match crate::gpu::describe() {
         Some((w, h, irq)) => {
             log::info!("  gpu     virtio-gpu scanout 0 {w}x{h}, completion IRQ {irq}")
         }
-        None => log::info!("  gpu     none"),
+        None => log::info!(
+            "  gpu     none: no usable virtio-gpu on virtio-mmio or PCI (ramfb and other \
+             displays are not driven; the GPU calls answer NotSupported)"
+        ),
     }
     match crate::blk::describe() {
         Some((sectors, irq)) => log::info!(
             "  blk     virtio-blk {sectors} sectors ({} KiB), completion IRQ {irq}",
             sectors / 2
         ),
-        None => log::info!("  blk     none"),
+        None => log::info!("  blk     none: no usable virtio-blk on virtio-mmio or PCI"),
     }
 }
 
-/// Let the periodic tick run `n` times, logging each, then return.
-pub fn show_ticks(n: u64) {
+/// How long the first tick may take once interrupts are unmasked (two hundred periods:
+/// generous, so a loaded host never makes a working timer look broken).
+const FIRST_TICK_MS: u64 = 2000;
+
+/// Let the periodic tick run `n` times, logging each, then return. The first tick is
+/// awaited (even for `n = 0`) by polling the counter, not with WFI, so a tick that never
+/// comes (an interrupt controller that is not the one the DTB names, an interrupt left
+/// secure by the firmware) is a named boot error instead of a hang.
+pub fn show_ticks(m: &Machine, n: u64) {
     let start = irq::ticks();
     let mut seen = start;
-    while seen - start < n {
-        arch::cpu::wait_for_interrupt();
-        let now = irq::ticks();
-        if now != seen {
-            seen = now;
-            log::info!("tick {}", seen - start);
+    let freq = platform::timer::frequency();
+    let deadline = platform::timer::now().saturating_add(freq.saturating_mul(FIRST_TICK_MS) / 1000);
+    while seen == start {
+        if platform::timer::now() > deadline {
+            boot_error(BootError::NoTick {
+                intid: m.info.timer.virt_irq.intid,
+                gic: irq::gic_version(),
+                ms: FIRST_TICK_MS,
+            });
         }
+        core::hint::spin_loop();
+        seen = irq::ticks();
+    }
+    let mut shown = 0;
+    loop {
+        while shown < n && shown < seen - start {
+            shown += 1;
+            log::info!("tick {shown}");
+        }
+        if shown >= n {
+            return;
+        }
+        arch::cpu::wait_for_interrupt();
+        seen = irq::ticks();
+    }
+}
+
+/// A boot error if the command line names a program (`what`: `init=` or `utest=`) but
+/// there is no initrd to load it from. Without either, a kernel without initrd just has
+/// nothing to run.
+pub fn require_initrd(m: &Machine, what: &'static str) {
+    let asked = m.args.get(what.trim_end_matches('=')).is_some();
+    if asked && m.info.initrd.is_none() {
+        boot_error(BootError::NoInitrd(what));
     }
 }

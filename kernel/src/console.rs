@@ -1,5 +1,9 @@
 //! The kernel console (the PL011 from the FDT) and the `log` backend.
 //!
+//! Until a UART is known (a DTB too broken to name one, or none at all) everything
+//! written here goes to semihosting instead (`arch::semihosting`: QEMU's stderr under
+//! `-semihosting`, nothing otherwise), so no boot error is silent under QEMU.
+//!
 //! Each log line is stamped with the PMU cycle counter, which under `-icount` is a
 //! deterministic instruction count ("icount cycles"), not time.
 
@@ -27,17 +31,35 @@ pub unsafe fn init(base_va: usize) {
     *CONSOLE.lock() = Some(Uart(uart));
 }
 
-/// Write a string to the console (dropped if there is none yet).
-pub fn write_str(s: &str) {
-    if let Some(u) = CONSOLE.lock().as_mut() {
-        let _ = u.0.write_str(s);
+/// Writes to semihosting: the console before (or without) a UART.
+struct Semihosting;
+
+impl Write for Semihosting {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        crate::arch::semihosting::write_str(s);
+        Ok(())
     }
 }
 
-/// Formatted printing to the console.
+/// Write a string to the console (semihosting if there is no UART yet).
+pub fn write_str(s: &str) {
+    match CONSOLE.lock().as_mut() {
+        Some(u) => {
+            let _ = u.0.write_str(s);
+        }
+        None => crate::arch::semihosting::write_str(s),
+    }
+}
+
+/// Formatted printing to the console (semihosting if there is no UART yet).
 pub fn print(args: fmt::Arguments<'_>) {
-    if let Some(u) = CONSOLE.lock().as_mut() {
-        let _ = u.0.write_fmt(args);
+    match CONSOLE.lock().as_mut() {
+        Some(u) => {
+            let _ = u.0.write_fmt(args);
+        }
+        None => {
+            let _ = Semihosting.write_fmt(args);
+        }
     }
 }
 
@@ -65,8 +87,9 @@ impl Write for PanicWriter {
             // and will not resume, so no one else is using the UART.
             unsafe { CONSOLE.force_unlock() };
         }
-        if let Some(u) = CONSOLE.lock().as_mut() {
-            u.0.write_str(s)?;
+        match CONSOLE.lock().as_mut() {
+            Some(u) => u.0.write_str(s)?,
+            None => crate::arch::semihosting::write_str(s),
         }
         Ok(())
     }

@@ -56,7 +56,7 @@ pub fn power_off() -> ! {
         platform::psci::system_off(m);
     }
     if SEMIHOSTING_EXIT.load(Ordering::SeqCst) {
-        platform::semihosting::exit(ExitCode::Success as u32);
+        crate::arch::semihosting::exit(ExitCode::Success as u32);
     }
     crate::kprintln!("no PSCI conduit known: halting");
     crate::arch::cpu::halt()
@@ -74,10 +74,13 @@ pub fn fail(code: ExitCode) -> ! {
     // Test kernels always run under xtask with semihosting on, so they use it even when the
     // failure came before the command line could be read.
     if SEMIHOSTING_EXIT.load(Ordering::SeqCst) || cfg!(feature = "ktest") {
-        platform::semihosting::exit(code as u32);
+        crate::arch::semihosting::exit(code as u32);
     }
     if let Some(m) = psci_method() {
         platform::psci::system_off(m);
     }
+    // No PSCI known (the failure came before the FDT was read): semihosting is the only
+    // way left to report the status (a no-op where it is absent).
+    crate::arch::semihosting::exit(code as u32);
     crate::arch::cpu::halt()
 }

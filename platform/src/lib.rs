@@ -3,8 +3,9 @@
 //! Everything board-specific lives here: discovery of the machine layout from the
 //! flattened device tree (FDT) the kernel receives in `x0`, and small drivers for the
 //! devices a microkernel needs before anything else runs — the PL011 UART, the GIC
-//! (v2 or v3), the EL1 virtual generic timer, PSCI power control, semihosting and the
-//! identification registers of virtio-mmio slots.
+//! (v2 or v3), the EL1 virtual generic timer, PSCI power control, semihosting, the
+//! identification registers of virtio-mmio slots, and PCI enumeration behind a
+//! generic ECAM host bridge (`pci`).
 //!
 //! **No address or interrupt number is hard-coded.** [`board::BoardInfo::parse`] reads
 //! them all from the FDT. The table below is the QEMU 7.2 `virt` layout, kept purely
@@ -45,6 +46,7 @@
 
 pub mod board;
 pub mod gic;
+pub mod pci;
 pub mod pl011;
 #[cfg(target_arch = "aarch64")]
 pub mod psci;

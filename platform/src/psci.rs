@@ -11,6 +11,57 @@ pub const SYSTEM_OFF: u32 = 0x8400_0008;
 /// `SYSTEM_RESET` function ID.
 pub const SYSTEM_RESET: u32 = 0x8400_0009;
 
+/// `CPU_ON` (SMC64) function ID.
+pub const CPU_ON: u32 = 0xc400_0003;
+
+/// Why a `CPU_ON` failed (the PSCI return codes, DEN 0022 5.2.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CpuOnError {
+    /// `INVALID_PARAMETERS` (-2): no such CPU, or a bad entry point.
+    InvalidParameters,
+    /// `DENIED` (-3).
+    Denied,
+    /// `ALREADY_ON` (-4).
+    AlreadyOn,
+    /// `ON_PENDING` (-5).
+    OnPending,
+    /// `INTERNAL_FAILURE` (-6).
+    InternalFailure,
+    /// `INVALID_ADDRESS` (-9): the entry point is not valid.
+    InvalidAddress,
+    /// Any other value (including `NOT_SUPPORTED`, -1).
+    Other(i32),
+}
+
+impl core::fmt::Display for CpuOnError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::InvalidParameters => f.write_str("PSCI CPU_ON: invalid parameters"),
+            Self::Denied => f.write_str("PSCI CPU_ON: denied"),
+            Self::AlreadyOn => f.write_str("PSCI CPU_ON: already on"),
+            Self::OnPending => f.write_str("PSCI CPU_ON: on pending"),
+            Self::InternalFailure => f.write_str("PSCI CPU_ON: internal failure"),
+            Self::InvalidAddress => f.write_str("PSCI CPU_ON: invalid address"),
+            Self::Other(c) => write!(f, "PSCI CPU_ON: error {c}"),
+        }
+    }
+}
+
+/// `CPU_ON`: start the CPU whose MPIDR is `target` at physical address `entry`, with
+/// MMU off, in the kernel's exception level, `context` in x0.
+pub fn cpu_on(method: PsciMethod, target: u64, entry: u64, context: u64) -> Result<(), CpuOnError> {
+    match call(method, CPU_ON, [target, entry, context]) as u32 as i32 {
+        0 => Ok(()),
+        -2 => Err(CpuOnError::InvalidParameters),
+        -3 => Err(CpuOnError::Denied),
+        -4 => Err(CpuOnError::AlreadyOn),
+        -5 => Err(CpuOnError::OnPending),
+        -6 => Err(CpuOnError::InternalFailure),
+        -9 => Err(CpuOnError::InvalidAddress),
+        c => Err(CpuOnError::Other(c)),
+    }
+}
+
 /// Makes an SMC32/HVC32 call with up to three arguments; returns `x0`.
 pub fn call(method: PsciMethod, function: u32, args: [u64; 3]) -> u64 {
     let mut x0 = u64::from(function);

@@ -61,6 +61,11 @@ impl Job {
         }
     }
 
+    /// The buffer maintained.
+    pub fn buffer(&self) -> &Arc<Buffer> {
+        &self.buf
+    }
+
     /// True once every row is done.
     pub fn finished(&self) -> bool {
         self.row >= self.r.rows

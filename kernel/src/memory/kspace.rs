@@ -182,6 +182,14 @@ pub fn build_and_switch(map: &KernelMap<'_>) -> Result<(), MapError> {
     Ok(())
 }
 
+/// Physical address of the kernel's root table (TTBR1_EL1 of every CPU).
+pub fn root_pa() -> Option<u64> {
+    KERNEL_SPACE
+        .lock()
+        .as_ref()
+        .map(|ks| ks.table.root().as_u64())
+}
+
 #[cfg_attr(not(feature = "ktest"), allow(dead_code))] // used by the QEMU tests (ktest)
 /// Look up how a kernel virtual address is mapped: (physical address, attributes).
 pub fn translate(va: u64) -> Option<(PhysAddr, PageAttrs)> {
@@ -213,6 +221,15 @@ pub fn map_pages(va: u64, frames: &[PhysAddr], attrs: PageAttrs) -> Result<(), M
         }
     }
     Ok(())
+}
+
+/// Map a device region Device-nGnRE at `LINEAR_BASE + base` (page-rounded) in the final
+/// kernel tables: what is found only once they exist (PCI configuration space and
+/// BARs). Pages already mapped are left as they are.
+pub fn map_device(base: u64, size: u64) -> Result<(), MapError> {
+    let mut guard = KERNEL_SPACE.lock();
+    let ks = guard.as_mut().ok_or(MapError::OutOfTables)?;
+    map_device_pages(&mut ks.table, &mut ks.mem, base, size)
 }
 
 /// Unmap `[va, va + size)` from the kernel tables and drop the TLB entries.

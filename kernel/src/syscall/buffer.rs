@@ -127,10 +127,17 @@ fn sync_error(e: SyncError) -> Error {
     }
 }
 
-pub(super) fn sync(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
+/// A checked sync request: the buffer, the handle's rights, the flags and the rows.
+type SyncArgs<'a> = (&'a Arc<Buffer>, Rights, Phase, Dir, Rows);
+
+/// A task's handle table.
+type Handles = kobj::HandleTable<Object>;
+
+/// `buffer_sync(h, flags, offset, len)`'s arguments, checked in the documented order.
+#[inline(always)]
+fn sync_args(handles: &Handles, a: [u64; 6]) -> Result<SyncArgs<'_>, Error> {
     let (h, flags, offset, len) = (a[0], a[1], a[2], a[3]);
-    let t = task(k, id)?;
-    let (buf, rights) = buffer_in(t, h)?;
+    let (buf, rights) = buffer_ref(handles, h)?;
     let (phase, dir) = SyncFlags::parse(flags).map_err(sync_error)?;
     let (offset, len) = resolve_range(offset, len, buf.size).map_err(sync_error)?;
     let rows = Rows {
@@ -139,14 +146,15 @@ pub(super) fn sync(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
         rows: 1,
         stride: len,
     };
-    let op = sync_state(t, &buf, rights, phase, dir, rows)?;
-    finish_sync(k, id, buf, op, rows)
+    Ok((buf, rights, phase, dir, rows))
 }
 
-pub(super) fn sync_rect(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
+/// `buffer_sync_rect(h, flags, offset, row_len, rows, stride)`'s arguments, checked in
+/// the documented order.
+#[inline(always)]
+fn rect_args(handles: &Handles, a: [u64; 6]) -> Result<SyncArgs<'_>, Error> {
     let (h, flags, offset, row_len, rows, stride) = (a[0], a[1], a[2], a[3], a[4], a[5]);
-    let t = task(k, id)?;
-    let (buf, rights) = buffer_in(t, h)?;
+    let (buf, rights) = buffer_ref(handles, h)?;
     let (phase, dir) = SyncFlags::parse(flags).map_err(sync_error)?;
     let last_row = rows
         .checked_sub(1)
@@ -163,14 +171,83 @@ pub(super) fn sync_rect(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
         rows,
         stride,
     };
-    let op = sync_state(t, &buf, rights, phase, dir, rows)?;
+    Ok((buf, rights, phase, dir, rows))
+}
+
+pub(super) fn sync(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
+    let t = task(k, id)?;
+    let (buf, rights, phase, dir, rows) = sync_args(&t.handles, a)?;
+    let buf = buf.clone();
+    let op = sync_state(&t.cpu_access, &buf, rights, phase, dir, rows)?;
     finish_sync(k, id, buf, op, rows)
 }
 
-/// The buffer behind handle `h` of task `t`.
-fn buffer_in(t: &crate::task::Task, h: u64) -> Result<(Arc<Buffer>, Rights), Error> {
-    match t.handles.get(handle(h)?)? {
-        (Object::Buffer(b), rights) => Ok((b.clone(), rights)),
+pub(super) fn sync_rect(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
+    let t = task(k, id)?;
+    let (buf, rights, phase, dir, rows) = rect_args(&t.handles, a)?;
+    let buf = buf.clone();
+    let op = sync_state(&t.cpu_access, &buf, rights, phase, dir, rows)?;
+    finish_sync(k, id, buf, op, rows)
+}
+
+/// `buffer_sync` on the fast path (`super::fast`): `None`, having changed nothing, if the
+/// call needs the full path.
+#[inline(always)]
+pub(super) fn fast_sync(t: &mut crate::task::Task, a: [u64; 6]) -> Option<()> {
+    let args = sync_args(&t.handles, a).ok()?;
+    fast_finish(&mut t.cpu_access, args)
+}
+
+/// `buffer_sync_rect` on the fast path, as [`fast_sync`].
+#[inline(always)]
+pub(super) fn fast_sync_rect(t: &mut crate::task::Task, a: [u64; 6]) -> Option<()> {
+    let args = rect_args(&t.handles, a).ok()?;
+    fast_finish(&mut t.cpu_access, args)
+}
+
+/// A checked sync that needs no wait, no legacy-aware change of its operation, and at
+/// most one step of maintenance, done here; `None` (nothing changed) for any other.
+#[inline(always)]
+fn fast_finish(held: &mut CpuAccessSlots, (buf, rights, phase, dir, r): SyncArgs) -> Option<()> {
+    let SyncStep::Maintain(op, commit) = sync_state(held, buf, rights, phase, dir, r).ok()? else {
+        return None;
+    };
+    if let Some(op) = op {
+        let line = crate::arch::cache::geometry().line();
+        let lines = r.rows * (r.row_len / line + 2);
+        if lines > crate::buffer::job::STEP_LINES || buf.legacy_mappings.load(Ordering::Relaxed) > 0
+        {
+            return None;
+        }
+        // A START takes hold before the first line; an END lets go after the last.
+        if commit.access.current().is_some() {
+            commit.apply(held, buf);
+            run_once(buf, op, r);
+        } else {
+            run_once(buf, op, r);
+            commit.apply(held, buf);
+        }
+    } else {
+        commit.apply(held, buf);
+    }
+    Some(())
+}
+
+/// `op` over the rows in one pass (one DSB).
+#[inline(always)]
+fn run_once(buf: &Arc<Buffer>, op: CacheOp, r: Rows) {
+    if r.rows == 1 {
+        buf.maintain(op, r.offset, r.row_len);
+    } else {
+        buf.maintain_rows(op, r.offset, r.row_len, r.rows, r.stride);
+    }
+}
+
+/// The buffer behind handle `h`.
+#[inline(always)]
+fn buffer_ref(handles: &Handles, h: u64) -> Result<(&Arc<Buffer>, Rights), Error> {
+    match handles.get(handle(h)?)? {
+        (Object::Buffer(b), rights) => Ok((b, rights)),
         _ => Err(Error::WrongType),
     }
 }
@@ -178,8 +255,9 @@ fn buffer_in(t: &crate::task::Task, h: u64) -> Result<(Arc<Buffer>, Rights), Err
 /// Rights, planning, fences and the holder's state for a sync whose flags and range were
 /// checked. Returns the maintenance to issue (`Err(Blocked)` is not an error: the
 /// caller returns it as the outcome).
+#[inline(always)]
 fn sync_state(
-    t: &mut crate::task::Task,
+    held: &CpuAccessSlots,
     buf: &Arc<Buffer>,
     rights: Rights,
     phase: Phase,
@@ -223,51 +301,57 @@ fn sync_state(
     }
 
     // The holder's state: at most one START open per task and buffer.
-    let slot = t.cpu_access.iter().position(|(b, _)| b.id == buf.id);
-    let mut access = slot.map_or(CpuAccess::default(), |i| t.cpu_access[i].1);
+    let slot = held.iter().position(|(b, _)| b.id == buf.id);
+    let mut access = slot.map_or(CpuAccess::default(), |i| held[i].1);
     match phase {
         Phase::Start => access.start(dir),
         Phase::End => access.end(dir),
     }
     .map_err(sync_error)?;
-    if slot.is_none() && access.current().is_some() && t.cpu_access.is_full() {
+    if slot.is_none() && access.current().is_some() && held.is_full() {
         return Err(Error::TableFull);
     }
     // A START READ/RW of the whole buffer invalidates every line a device write could
     // have left stale (the device work is complete: its fence was waited for above).
     let clear_device_wrote = r.rows == 1 && !coherency::device_wrote_after_sync(device_wrote, &req);
     let commit = Commit {
-        buf: buf.clone(),
+        slot,
         access,
         clear_device_wrote,
     };
     Ok(SyncStep::Maintain(plan.op.map(|(op, _, _)| op), commit))
 }
 
+/// A task's open CPU accesses (`Task::cpu_access`).
+type CpuAccessSlots = arrayvec::ArrayVec<(Arc<Buffer>, CpuAccess), 16>;
+
 /// The holder's new state after a sync, applied once its checks passed: at the start of
 /// a START (so devices are held off before any line is touched), after the last
 /// maintenance step of an END (so they are held off until every line is clean).
 pub struct Commit {
-    buf: Arc<Buffer>,
+    /// The buffer's entry in the task's open accesses, if it has one.
+    slot: Option<usize>,
     access: CpuAccess,
     clear_device_wrote: bool,
 }
 
 impl Commit {
-    fn apply(self, t: &mut crate::task::Task) {
-        let buf = self.buf;
-        let slot = t.cpu_access.iter().position(|(b, _)| b.id == buf.id);
-        let before = slot.is_some_and(|i| t.cpu_access[i].1.holds_write());
+    /// Apply to `held` (the task's open accesses, unchanged since the sync was planned)
+    /// for `buf`.
+    #[inline(always)]
+    fn apply(self, held: &mut CpuAccessSlots, buf: &Arc<Buffer>) {
+        let slot = self.slot;
+        let before = slot.is_some_and(|i| held[i].1.holds_write());
         let held_before = slot.is_some();
         let access = self.access;
         match (slot, access.current().is_some()) {
-            (Some(i), true) => t.cpu_access[i].1 = access,
+            (Some(i), true) => held[i].1 = access,
             (Some(i), false) => {
-                t.cpu_access.swap_remove(i);
+                held.swap_remove(i);
             }
             // Room was checked when the sync was planned, and nothing ran since.
             (None, true) => {
-                let _ = t.cpu_access.try_push((buf.clone(), access));
+                let _ = held.try_push((buf.clone(), access));
             }
             (None, false) => {}
         }
@@ -309,7 +393,7 @@ fn finish_sync(k: &mut Kernel, id: u32, buf: Arc<Buffer>, step: SyncStep, r: Row
     };
     let phase_end = commit.access.current().is_none();
     let Some(op) = op else {
-        commit.apply(task(k, id)?);
+        commit.apply(&mut task(k, id)?.cpu_access, &buf);
         return Ok(Outcome::Done(0, 0));
     };
     // Legacy mappings of the buffer may hold dirty lines that no END will clean.
@@ -322,7 +406,7 @@ fn finish_sync(k: &mut Kernel, id: u32, buf: Arc<Buffer>, step: SyncStep, r: Row
     let commit = if phase_end {
         Some(commit)
     } else {
-        commit.apply(task(k, id)?);
+        commit.apply(&mut task(k, id)?.cpu_access, &buf);
         None
     };
     run_parked(
@@ -341,7 +425,7 @@ pub fn run_parked(k: &mut Kernel, id: u32, mut p: Parked) -> SysResult {
     loop {
         if p.job.step() {
             if let Some(c) = p.commit.take() {
-                c.apply(task(k, id)?);
+                c.apply(&mut task(k, id)?.cpu_access, p.job.buffer());
             }
             return Ok(Outcome::Done(0, 0));
         }

@@ -43,6 +43,36 @@ impl From<Error> for Outcome {
 
 type SysResult = Result<Outcome, Error>;
 
+/// The fast path of the calls that matter most for speed (`buffer_sync`,
+/// `buffer_sync_rect`): the same checks and planning as the full path, without its
+/// generic plumbing, for calls that finish at once. Returns false, having changed
+/// nothing, for anything else (an error, a fence to wait for, a long range, legacy
+/// mappings, a reschedule due): the full path then handles it from the start. Only
+/// x0..x18 of `frame` are valid; x0..x2 get the results.
+pub fn fast(frame: &mut TrapFrame) -> bool {
+    let sys = frame.x[8];
+    let a = [
+        frame.x[0], frame.x[1], frame.x[2], frame.x[3], frame.x[4], frame.x[5],
+    ];
+    let done = crate::task::with_current_fast(|t| {
+        if sys == Sys::BufferSync as u64 {
+            buffer::fast_sync(t, a)
+        } else if sys == Sys::BufferSyncRect as u64 {
+            buffer::fast_sync_rect(t, a)
+        } else {
+            None
+        }
+    });
+    if done.is_none() {
+        return false;
+    }
+    crate::counters::add(&crate::counters::SYSCALLS, 1);
+    frame.x[0] = 0;
+    frame.x[1] = 0;
+    frame.x[2] = 0;
+    true
+}
+
 /// Handle the `svc` in `frame` for the current task.
 pub fn dispatch(k: &mut Kernel, frame: &mut TrapFrame) {
     let Some(id) = k.current_id() else { return };
@@ -162,6 +192,10 @@ fn call(k: &mut Kernel, id: u32, sys: Sys, a: [u64; 6]) -> SysResult {
             Ok(Outcome::Done(0, 0))
         }
         Sys::BenchDcLoop => buffer::bench_dc_loop(k, id, a),
+        // Set/way maintenance acts on this CPU's caches only: with other CPUs online
+        // it would clean nothing of theirs (and cannot be made safe against their
+        // fills), so it is refused there.
+        Sys::BenchCleanAll if crate::smp::online() > 1 => Err(Error::NotSupported),
         Sys::BenchCleanAll => buffer::bench_clean_all(),
         Sys::BlkInfo => blk::info(),
         Sys::BlkRead => blk::read(k, id, a),

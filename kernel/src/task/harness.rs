@@ -129,6 +129,9 @@ pub fn on_task_end(k: &mut Kernel, id: u32, name: &str, (code, how): (u64, ExitH
     match &mut k.harness {
         Harness::Init { id: Some(init), .. } if *init == id => {
             log::info!("'{name}' exited: {how:?} with code {code}");
+            if crate::smp::online() > 1 {
+                log::info!("scheduled: {}", super::SwitchReport(k));
+            }
             if how == ExitHow::Exited && code == 0 {
                 power::power_off()
             }

@@ -27,6 +27,7 @@ use coherency::CpuAccess;
 use kobj::vrange::RangeAllocator;
 use kobj::HandleTable;
 use object::{Object, TaskObj};
+use platform::board::MAX_CPUS;
 use space::AddressSpace;
 use spin::{Mutex, MutexGuard};
 
@@ -105,6 +106,9 @@ pub struct Task {
     pub map_heap: kobj::quota::Charge,
     /// A sync interrupted between two maintenance steps; its `svc` is re-issued.
     pub parked: Option<crate::syscall::Parked>,
+    /// Killed by another CPU while running on this one: it ends when this CPU next
+    /// enters the kernel, with this status.
+    pub kill_pending: Option<(u64, ExitHow)>,
 }
 
 impl Task {
@@ -118,15 +122,46 @@ impl Task {
 pub struct Kernel {
     tasks: BTreeMap<u32, Task>,
     ready: VecDeque<u32>,
-    current: Option<u32>,
     next_id: u32,
     asids: Asids,
+    /// Each CPU's scheduling state (by `smp::this_cpu().index`).
+    cpus: [CpuSched; MAX_CPUS],
+    /// What the kernel runs: init, or the user test sequence.
+    pub harness: harness::Harness,
+}
+
+/// One CPU's part of the scheduler.
+#[derive(Clone, Copy, Default)]
+struct CpuSched {
+    /// The task it runs.
+    current: Option<u32>,
+    /// Ticks of the current task's slice used.
     slice_used: u64,
     /// The current task may have to give up the CPU (it blocked or yielded, or a tick
     /// happened): the next exit from the kernel runs the scheduler's slow path.
     resched: bool,
-    /// What the kernel runs: init, or the user test sequence.
-    pub harness: harness::Harness,
+    /// Waiting in WFI for a task (another CPU that readies one sends it an SGI).
+    idle: bool,
+    /// Tasks switched in on this CPU since boot.
+    switches: u64,
+}
+
+/// "task switches per CPU" for the log: `CPU 0: n, CPU 1: m, ...` of the online CPUs.
+pub struct SwitchReport<'k>(pub &'k Kernel);
+
+impl core::fmt::Display for SwitchReport<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("task switches by CPU")?;
+        for (i, c) in self.0.cpus.iter().enumerate().take(crate::smp::online()) {
+            write!(f, "{} {i}: {}", if i == 0 { "" } else { "," }, c.switches)?;
+        }
+        Ok(())
+    }
+}
+
+/// This CPU's index (its slot in `Kernel::cpus`).
+fn cpu() -> usize {
+    crate::smp::this_cpu().index
 }
 
 static KERNEL: Mutex<Option<Kernel>> = Mutex::new(None);
@@ -154,9 +189,17 @@ impl Asids {
 }
 
 impl Kernel {
-    /// The running task's id.
+    /// The id of the task running on this CPU.
     pub fn current_id(&self) -> Option<u32> {
-        self.current
+        self.cpus[cpu()].current
+    }
+
+    /// Make task `id` ready and tell the other CPUs (an idle one picks it up).
+    fn make_ready(&mut self, id: u32) {
+        self.ready.push_back(id);
+        if self.cpus.iter().any(|c| c.idle) {
+            crate::irq::kick_others();
+        }
     }
 
     /// A task by id.
@@ -271,23 +314,38 @@ impl Kernel {
             legacy: BTreeMap::new(),
             map_heap: account.charge(account::R::HeapBytes, 0)?,
             parked: None,
+            kill_pending: None,
             account,
             _charges: charges,
         };
         self.tasks.insert(id, task);
-        self.ready.push_back(id);
+        self.make_ready(id);
         log::debug!("task {id} '{name}' spawned (ASID {asid})");
         Ok(obj)
     }
 
     /// End task `id` with `status`: close its handles, free its memory, wake waiters.
     pub fn destroy(&mut self, id: u32, status: (u64, ExitHow)) {
+        // A task running on another CPU goes when that CPU next enters the kernel.
+        let here = cpu();
+        let elsewhere = self
+            .cpus
+            .iter()
+            .enumerate()
+            .any(|(i, c)| i != here && c.current == Some(id));
+        if elsewhere {
+            if let Some(t) = self.tasks.get_mut(&id) {
+                t.kill_pending.get_or_insert(status);
+            }
+            crate::irq::kick_others();
+            return;
+        }
         let Some(mut task) = self.tasks.remove(&id) else {
             return;
         };
         self.ready.retain(|&t| t != id);
-        if self.current == Some(id) {
-            self.current = None;
+        if self.cpus[here].current == Some(id) {
+            self.cpus[here].current = None;
         }
         let handles = task.handles.drain();
         drop(handles);
@@ -311,33 +369,40 @@ impl Kernel {
 
     /// Make every task blocked on a matching reason ready again (to re-issue its call).
     pub fn wake_where(&mut self, pred: impl Fn(Block) -> bool) {
+        let mut woken = false;
         for (&id, t) in self.tasks.iter_mut() {
             if let State::Blocked(b) = t.state {
                 if pred(b) {
                     t.state = State::Ready;
                     self.ready.push_back(id);
+                    woken = true;
                 }
             }
+        }
+        if woken && self.cpus.iter().any(|c| c.idle) {
+            crate::irq::kick_others();
         }
     }
 
     /// Let the next ready task run at the end of this exception (yield).
     pub fn end_slice(&mut self) {
-        self.slice_used = SLICE_TICKS;
-        self.resched = true;
+        let me = &mut self.cpus[cpu()];
+        me.slice_used = SLICE_TICKS;
+        me.resched = true;
     }
 
     /// Block the current task (its frame is saved by the reschedule on the way out).
     pub fn block_current(&mut self, why: Block) {
-        self.resched = true;
-        if let Some(t) = self.current.and_then(|id| self.tasks.get_mut(&id)) {
+        let me = &mut self.cpus[cpu()];
+        me.resched = true;
+        if let Some(t) = me.current.and_then(|id| self.tasks.get_mut(&id)) {
             t.state = State::Blocked(why);
         }
     }
 
     /// Kill the current task for a fault.
     fn kill_current(&mut self, frame: &TrapFrame, syn: &Syndrome) {
-        let Some(id) = self.current else { return };
+        let Some(id) = self.current_id() else { return };
         let name = self
             .tasks
             .get(&id)
@@ -356,6 +421,7 @@ impl Kernel {
     fn fences(&mut self) {
         // Buffers the block device finished writing may go now.
         crate::blk::retire();
+        let mut woken = false;
         for (&id, t) in self.tasks.iter_mut() {
             let result = match t.state {
                 State::Blocked(Block::Fence(f)) if crate::fences::completed(f) => None,
@@ -372,11 +438,17 @@ impl Kernel {
             }
             t.state = State::Ready;
             self.ready.push_back(id);
+            woken = true;
+        }
+        if woken && self.cpus.iter().any(|c| c.idle) {
+            crate::irq::kick_others();
         }
     }
 
+    /// This CPU's tick: sleepers and timeouts due wake, its slice advances.
     fn tick(&mut self) {
         let now = crate::irq::ticks();
+        let mut woken = false;
         for (&id, t) in self.tasks.iter_mut() {
             let x0 = match t.state {
                 State::Blocked(Block::Sleep(deadline)) if now >= deadline => 0,
@@ -388,16 +460,37 @@ impl Kernel {
             t.frame.x[0] = x0;
             t.state = State::Ready;
             self.ready.push_back(id);
+            woken = true;
         }
-        self.slice_used += 1;
-        self.resched = true;
+        if woken && self.cpus.iter().any(|c| c.idle) {
+            crate::irq::kick_others();
+        }
+        let me = &mut self.cpus[cpu()];
+        me.slice_used += 1;
+        me.resched = true;
         harness::on_tick(self, now);
+    }
+
+    /// A task running here that another CPU killed: end it now (its CPU is this one).
+    fn reap_killed(&mut self) {
+        let here = cpu();
+        let Some(id) = self.cpus[here].current else {
+            return;
+        };
+        if let Some(status) = self.tasks.get(&id).and_then(|t| t.kill_pending) {
+            self.destroy(id, status);
+            self.cpus[here].resched = true;
+        }
     }
 }
 
 /// Set up the task system (after memory, interrupts and the initrd are ready).
 pub fn init(harness: harness::Harness) {
     account::init();
+    let mut cpus = [CpuSched::default(); MAX_CPUS];
+    for c in &mut cpus {
+        c.resched = true;
+    }
     // The ready queue holds each live task at most once, and the free ASIDs are at most
     // the most tasks ever live at once: room for the tasks quota is reserved now, so
     // spawning, waking and ending tasks never grow the kernel heap.
@@ -405,16 +498,45 @@ pub fn init(harness: harness::Harness) {
     *KERNEL.lock() = Some(Kernel {
         tasks: BTreeMap::new(),
         ready: VecDeque::with_capacity(most),
-        current: None,
         next_id: 1,
         asids: Asids {
             next: 1,
             free: Vec::with_capacity(most),
         },
-        slice_used: 0,
-        resched: true,
+        cpus,
         harness,
     });
+    STARTED.store(true, core::sync::atomic::Ordering::Release);
+    crate::arch::cpu::send_event();
+}
+
+/// The task system is set up: secondary CPUs may enter the scheduler.
+static STARTED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// A secondary CPU's scheduler loop: wait until the task system exists, then run tasks
+/// (or idle) like the boot CPU. Never returns.
+pub fn run_secondary() -> ! {
+    while !STARTED.load(core::sync::atomic::Ordering::Acquire) {
+        crate::arch::cpu::wait_for_event();
+    }
+    let guard = KERNEL.lock();
+    let mut frame = TrapFrame {
+        x: [0; 31],
+        sp_el0: 0,
+        elr: 0,
+        spsr: 0,
+    };
+    reschedule(guard, &mut frame);
+    enter_first(&frame)
+}
+
+/// Leave the scheduler's first `reschedule` for EL0 on this CPU.
+fn enter_first(frame: &TrapFrame) -> ! {
+    let me = crate::smp::this_cpu();
+    let top = me.stack_top.load(core::sync::atomic::Ordering::Relaxed);
+    // SAFETY: `frame` now holds a ready task's saved EL0 state and TTBR0 holds its
+    // address space; `top` is this CPU's stack top; nothing on the stack is needed again.
+    unsafe { crate::arch::exception::enter_user(frame, me.index, top) }
 }
 
 /// Run the kernel's tasks: start the harness and enter the first task. Never returns.
@@ -429,9 +551,24 @@ pub fn run() -> ! {
         spsr: 0,
     };
     reschedule(guard, &mut frame);
-    // SAFETY: `frame` now holds a ready task's saved EL0 state and TTBR0 holds its
-    // address space; nothing on this stack is needed again.
-    unsafe { crate::arch::exception::enter_user(&frame) }
+    enter_first(&frame)
+}
+
+/// Run `f` on the running task for a syscall fast path, if nothing needs the full path
+/// on the way out: no reschedule pending and no parked call. `None` (from here or from
+/// `f`) means: take the full path; `f` must then have changed nothing.
+pub fn with_current_fast<R>(f: impl FnOnce(&mut Task) -> Option<R>) -> Option<R> {
+    let mut guard = KERNEL.lock();
+    let k = guard.as_mut()?;
+    let me = k.cpus[cpu()];
+    if me.resched {
+        return None;
+    }
+    let t = k.tasks.get_mut(&me.current?)?;
+    if t.parked.is_some() || t.kill_pending.is_some() {
+        return None;
+    }
+    f(t)
 }
 
 /// An exception from EL0 that is not an IRQ: a syscall or a fault.
@@ -439,7 +576,10 @@ pub fn on_lower_sync(frame: &mut TrapFrame) {
     let syn = Syndrome::read();
     let mut guard = KERNEL.lock();
     let Some(k) = guard.as_mut() else { return };
-    if syn.class() == crate::arch::exception::ec::SVC64 {
+    k.reap_killed();
+    if k.current_id().is_none() {
+        // Killed from another CPU: its call is not made.
+    } else if syn.class() == crate::arch::exception::ec::SVC64 {
         crate::syscall::dispatch(k, frame);
     } else if let Some(outcome) = legacy_fault(k, &syn) {
         use crate::buffer::legacy::FaultOutcome;
@@ -462,7 +602,7 @@ fn legacy_fault(k: &mut Kernel, syn: &Syndrome) -> Option<crate::buffer::legacy:
     if syn.class() != crate::arch::exception::ec::DABT_LOWER || !(fsc == 0x04 || fsc == 0x0c) {
         return None;
     }
-    let id = k.current?;
+    let id = k.current_id()?;
     crate::buffer::legacy::on_fault(k, id, syn.far, syn.is_write())
 }
 
@@ -470,9 +610,14 @@ fn legacy_fault(k: &mut Kernel, syn: &Syndrome) -> Option<crate::buffer::legacy:
 pub fn on_lower_irq(frame: &mut TrapFrame, ticked: bool) {
     let mut guard = KERNEL.lock();
     if let Some(k) = guard.as_mut() {
+        k.reap_killed();
         k.fences();
         if ticked {
             k.tick();
+        }
+        // Another CPU may have readied a task for us (the reschedule SGI).
+        if !k.ready.is_empty() {
+            k.cpus[cpu()].resched = true;
         }
     }
     reschedule(guard, frame);
@@ -492,22 +637,24 @@ pub fn on_idle_irq(ticked: bool) {
 /// is still running and its slice is not over (or nobody else is ready). With no task
 /// ready, idles with interrupts on until one is.
 fn reschedule(mut guard: Guard, frame: &mut TrapFrame) {
+    let here = cpu();
     loop {
         let k = guard.as_mut().expect("task::init ran");
+        let me = k.cpus[here];
         // Fast path: nothing happened that could take the CPU from the current task.
-        if !k.resched && k.current.is_some() {
+        if !me.resched && me.current.is_some() {
             return;
         }
-        let running = k
+        let running = me
             .current
             .and_then(|id| k.tasks.get(&id))
             .is_some_and(|t| t.state == State::Running);
-        if running && (k.slice_used < SLICE_TICKS || k.ready.is_empty()) {
-            k.resched = false;
+        if running && (me.slice_used < SLICE_TICKS || k.ready.is_empty()) {
+            k.cpus[here].resched = false;
             return;
         }
         // Save the outgoing task (if it still exists).
-        if let Some(id) = k.current.take() {
+        if let Some(id) = k.cpus[here].current.take() {
             if let Some(t) = k.tasks.get_mut(&id) {
                 t.frame = frame.clone();
                 if t.state == State::Running {
@@ -522,18 +669,29 @@ fn reschedule(mut guard: Guard, frame: &mut TrapFrame) {
                     t.state = State::Running;
                     *frame = t.frame.clone();
                     crate::arch::mmu::set_user_table(t.space.ttbr0());
-                    k.current = Some(id);
-                    k.slice_used = 0;
-                    k.resched = false;
+                    k.cpus[here] = CpuSched {
+                        current: Some(id),
+                        slice_used: 0,
+                        resched: false,
+                        idle: false,
+                        switches: k.cpus[here].switches + 1,
+                    };
                     return;
                 }
             }
         }
-        // Nothing to run: wait for an interrupt (the tick wakes sleepers) without the lock.
+        // Nothing to run: wait for an interrupt (a tick, a device, another CPU's
+        // reschedule SGI) without the lock. WFI with IRQs masked still wakes on a
+        // pending one, so none is missed between the unlock and the WFI; then it is
+        // taken (and handled) with IRQs on for a moment.
+        k.cpus[here].idle = true;
         drop(guard);
-        crate::arch::cpu::enable_irqs();
         crate::arch::cpu::wait_for_interrupt();
+        crate::arch::cpu::enable_irqs();
         crate::arch::cpu::disable_irqs();
         guard = KERNEL.lock();
+        if let Some(k) = guard.as_mut() {
+            k.cpus[here].idle = false;
+        }
     }
 }

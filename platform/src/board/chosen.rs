@@ -38,7 +38,10 @@ pub(crate) fn parse<'b, 'a: 'b>(root: NodeRef<'b, 'a>) -> Result<Chosen<'b, 'a>,
 }
 
 /// Follows `stdout-path` (`/path[:options]` or `alias[:options]`).
-fn stdout<'b, 'a: 'b>(root: NodeRef<'b, 'a>, chosen: &NodeRef<'b, 'a>) -> Option<NodeRef<'b, 'a>> {
+pub(crate) fn stdout<'b, 'a: 'b>(
+    root: NodeRef<'b, 'a>,
+    chosen: &NodeRef<'b, 'a>,
+) -> Option<NodeRef<'b, 'a>> {
     let spec = chosen
         .prop_str("stdout-path")
         .or_else(|| chosen.prop_str("linux,stdout-path"))?;

@@ -4,8 +4,11 @@ use arrayvec::ArrayVec;
 use fdt::Fdt;
 
 use super::decode::{irq, reg, regs, required_irq};
+use super::pci::{self, PciHost, PCI_HOST, PCI_ROLE};
 use super::tree::NodeRef;
-use super::{BoardError, GicInfo, PsciMethod, Region, TimerInfo, UartInfo, VirtioMmioSlot};
+use super::{
+    BoardError, CpuInfo, GicInfo, PsciMethod, Region, TimerInfo, UartInfo, VirtioMmioSlot, MAX_CPUS,
+};
 
 pub(crate) const GIC_ROLE: &str = "interrupt controller (arm,gic-v3 / arm,cortex-a15-gic)";
 pub(crate) const TIMER_ROLE: &str = "arm,armv8-timer";
@@ -24,7 +27,7 @@ const GIC_V2: &[&str] = &[
 const GIC_V3: &[&str] = &["arm,gic-v3"];
 const TIMER: &[&str] = &["arm,armv8-timer", "arm,armv7-timer"];
 const PSCI: &[&str] = &["arm,psci-1.0", "arm,psci-0.2", "arm,psci"];
-const PL011: &[&str] = &["arm,pl011"];
+pub(crate) const PL011: &[&str] = &["arm,pl011"];
 const VIRTIO: &[&str] = &["virtio,mmio"];
 
 /// What one walk over the tree found.
@@ -35,6 +38,8 @@ pub(crate) struct Found<'b, 'a> {
     pub timer: TimerInfo,
     pub psci: PsciMethod,
     pub virtio: ArrayVec<VirtioMmioSlot, 32>,
+    pub pci: ArrayVec<PciHost, 2>,
+    pub cpus: ArrayVec<CpuInfo, MAX_CPUS>,
     pub first_uart: Option<NodeRef<'b, 'a>>,
 }
 
@@ -46,6 +51,9 @@ struct Nodes<'b, 'a> {
     psci: Option<NodeRef<'b, 'a>>,
     uart: Option<NodeRef<'b, 'a>>,
     virtio: ArrayVec<NodeRef<'b, 'a>, 32>,
+    pci: ArrayVec<NodeRef<'b, 'a>, 2>,
+    /// MSI controllers (GICv3 ITS, GICv2m frames) that have a phandle.
+    msi: ArrayVec<NodeRef<'b, 'a>, 4>,
 }
 
 fn push<T, const N: usize>(
@@ -65,18 +73,24 @@ pub(crate) fn scan<'b, 'a: 'b>(
 ) -> Result<Found<'b, 'a>, BoardError> {
     let mut memory = ArrayVec::<Region, 8>::new();
     let mut reserved = ArrayVec::new();
+    let mut cpus = ArrayVec::<CpuInfo, MAX_CPUS>::new();
     let mut nodes = Nodes {
         gic: None,
         timer: None,
         psci: None,
         uart: None,
         virtio: ArrayVec::new(),
+        pci: ArrayVec::new(),
+        msi: ArrayVec::new(),
     };
     root.walk(&mut |n: &NodeRef<'b, 'a>| {
         if n.prop_str("device_type") == Some("memory") {
             for r in regs(n, MEMORY_ROLE)? {
                 push(&mut memory, r, MEMORY_ROLE, "more than 8 memory regions")?;
             }
+        }
+        if n.depth == 2 && n.parent_name == "cpus" && n.prop_str("device_type") == Some("cpu") {
+            push(&mut cpus, cpu(n)?, CPU_ROLE, "more than 16 CPUs")?;
         }
         if n.depth == 2 && n.parent_name == "reserved-memory" && n.prop("reg").is_some() {
             for r in regs(n, RESERVED_ROLE)? {
@@ -103,6 +117,17 @@ pub(crate) fn scan<'b, 'a: 'b>(
             n.is_compatible(PSCI) || (n.depth == 1 && n.node.name == "psci"),
         );
         first(&mut nodes.uart, n.is_compatible(PL011));
+        if n.prop("msi-controller").is_some() && n.prop("phandle").is_some() {
+            let _ = nodes.msi.try_push(*n);
+        }
+        if n.is_compatible(PCI_HOST) {
+            push(
+                &mut nodes.pci,
+                *n,
+                PCI_ROLE,
+                "more than 2 PCIe host bridges",
+            )?;
+        }
         if n.is_compatible(VIRTIO) {
             push(
                 &mut nodes.virtio,
@@ -132,6 +157,18 @@ pub(crate) fn scan<'b, 'a: 'b>(
         });
     }
     virtio.sort_unstable_by_key(|s| s.reg.base);
+    let mut hosts = ArrayVec::new();
+    for n in &nodes.pci {
+        let mut h = pci::host(fdt, n)?;
+        if let Some(msi) = h.msi.as_mut() {
+            let controller = nodes
+                .msi
+                .iter()
+                .find(|m| m.prop("phandle").and_then(super::tree::cell) == Some(msi.phandle));
+            msi.reg = controller.and_then(|m| reg(m, "MSI controller", 0).ok());
+        }
+        hosts.push(h);
+    }
     Ok(Found {
         memory,
         reserved,
@@ -139,7 +176,41 @@ pub(crate) fn scan<'b, 'a: 'b>(
         timer,
         psci,
         virtio,
+        pci: hosts,
+        cpus,
         first_uart: nodes.uart,
+    })
+}
+
+const CPU_ROLE: &str = "/cpus/cpu";
+
+/// A `/cpus/cpu@N` node: its MPIDR (`reg`, one or two cells by the parent's
+/// `#address-cells`) and whether PSCI starts it.
+fn cpu(n: &NodeRef<'_, '_>) -> Result<CpuInfo, BoardError> {
+    let invalid = |what| BoardError::Invalid {
+        node: CPU_ROLE,
+        what,
+    };
+    let raw = n.prop("reg").ok_or(BoardError::MissingProperty {
+        node: CPU_ROLE,
+        property: "reg",
+    })?;
+    let mpidr = match (n.address_cells, raw.len()) {
+        (1, 4) => u64::from(super::tree::cell(raw).unwrap_or(0)),
+        (2, 8) => raw
+            .get(..8)
+            .and_then(|b| <[u8; 8]>::try_from(b).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0),
+        _ => {
+            return Err(invalid(
+                "reg is not one MPIDR of #address-cells (1 or 2) cells",
+            ))
+        }
+    };
+    Ok(CpuInfo {
+        mpidr,
+        psci: n.prop_str("enable-method") == Some("psci"),
     })
 }
 

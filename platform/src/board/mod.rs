@@ -8,8 +8,10 @@ mod bootargs;
 mod chosen;
 mod decode;
 mod devices;
+mod early;
 mod error;
 mod normalize;
+mod pci;
 mod tree;
 mod validate;
 
@@ -17,9 +19,11 @@ use arrayvec::ArrayVec;
 use fdt::Fdt;
 
 pub use bootargs::BootArgs;
+pub use early::early_uart;
 pub use error::BoardError;
-pub use normalize::normalize;
-pub use validate::fdt_total_size;
+pub use normalize::{normalize, normalize_dropping};
+pub use pci::{pci_address_hi, IntxRoute, MsiController, PciHost, PciMsi, PciSpace, PciWindow};
+pub use validate::{check as check_blob, fdt_total_size};
 
 use tree::NodeRef;
 
@@ -90,6 +94,19 @@ pub enum PsciMethod {
     Smc,
 }
 
+/// One CPU of `/cpus`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CpuInfo {
+    /// Its `reg`: the MPIDR_EL1 affinity fields (Aff3..Aff0), the target of PSCI
+    /// `CPU_ON`.
+    pub mpidr: u64,
+    /// `enable-method = "psci"` (others, e.g. `spin-table`, cannot be started here).
+    pub psci: bool,
+}
+
+/// Most CPUs the kernel knows about.
+pub const MAX_CPUS: usize = 16;
+
 /// The console UART (PL011).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UartInfo {
@@ -139,6 +156,11 @@ pub struct BoardInfo<'a> {
     pub psci: PsciMethod,
     /// `virtio,mmio` slots, sorted by base address.
     pub virtio_mmio: ArrayVec<VirtioMmioSlot, 32>,
+    /// Generic ECAM PCIe host bridges (`pci-host-ecam-generic`), in tree order.
+    pub pci: ArrayVec<PciHost, 2>,
+    /// The CPUs of `/cpus` (enabled ones, `device_type = "cpu"`), in tree order; empty
+    /// if the tree lists none (the boot CPU still runs).
+    pub cpus: ArrayVec<CpuInfo, MAX_CPUS>,
     /// `/chosen/bootargs`, `""` if absent.
     pub bootargs: &'a str,
     /// Initial ramdisk from `/chosen/linux,initrd-start` and `-end`.
@@ -175,6 +197,8 @@ impl<'a> BoardInfo<'a> {
             timer: found.timer,
             psci: found.psci,
             virtio_mmio: found.virtio,
+            pci: found.pci,
+            cpus: found.cpus,
             bootargs: chosen.bootargs,
             initrd: chosen.initrd,
             dtb_size: size,

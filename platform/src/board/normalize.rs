@@ -26,6 +26,19 @@ fn put32(b: &mut [u8], at: usize, v: u32) {
 /// blob gives the same errors as [`super::BoardInfo::parse`]. Fails with
 /// [`BoardError::Truncated`] if `out` is too small.
 pub fn normalize(dtb: &[u8], out: &mut [u8]) -> Result<usize, BoardError> {
+    normalize_dropping(dtb, out, usize::MAX).map(|(n, _)| n)
+}
+
+/// Like [`normalize`], but properties whose value is longer than `max_prop` bytes are
+/// left out of the copy; returns the copy's length and how many were left out. For a
+/// tree whose content outgrows the caller's buffer only because of a few large
+/// properties (blobs, padding) that the kernel never reads: the largest property it
+/// reads, `interrupt-map`, is a few hundred bytes.
+pub fn normalize_dropping(
+    dtb: &[u8],
+    out: &mut [u8],
+    max_prop: usize,
+) -> Result<(usize, usize), BoardError> {
     let total = super::fdt_total_size(dtb)?;
     let blob = dtb.get(..total).ok_or(BoardError::Truncated {
         needed: total,
@@ -47,7 +60,7 @@ pub fn normalize(dtb: &[u8], out: &mut [u8]) -> Result<usize, BoardError> {
     rsv_len += 16;
 
     let structs = &blob[off_struct..off_struct + size_struct];
-    let kept = structure_len_without_nops(structs);
+    let (kept, dropped) = structure_len_without_nops(structs, max_prop);
     let new_rsv = HEADER_SIZE.next_multiple_of(8);
     let new_struct = new_rsv + rsv_len;
     let new_strings = new_struct + kept;
@@ -61,7 +74,7 @@ pub fn normalize(dtb: &[u8], out: &mut [u8]) -> Result<usize, BoardError> {
     out[..new_total].fill(0);
     out[..HEADER_SIZE].copy_from_slice(&blob[..HEADER_SIZE]);
     out[new_rsv..new_struct].copy_from_slice(&blob[off_rsv..off_rsv + rsv_len]);
-    copy_without_nops(structs, &mut out[new_struct..new_strings]);
+    copy_without_nops(structs, &mut out[new_struct..new_strings], max_prop);
     out[new_strings..new_total].copy_from_slice(&blob[off_strings..off_strings + size_strings]);
     put32(out, 4, new_total as u32);
     put32(out, 8, new_struct as u32);
@@ -69,7 +82,16 @@ pub fn normalize(dtb: &[u8], out: &mut [u8]) -> Result<usize, BoardError> {
     put32(out, 16, new_rsv as u32);
     put32(out, 32, size_strings as u32);
     put32(out, 36, kept as u32);
-    Ok(new_total)
+    Ok((new_total, dropped))
+}
+
+/// Whether the token at `pos` is left out: a NOP, or a property longer than `max_prop`.
+fn skipped(s: &[u8], pos: usize, max_prop: usize) -> bool {
+    match be32(s, pos) {
+        FDT_NOP => true,
+        FDT_PROP => be32(s, pos + 4) as usize > max_prop,
+        _ => false,
+    }
 }
 
 /// Length in bytes of one token and its payload at `pos` (the blob is validated).
@@ -84,28 +106,31 @@ fn token_len(s: &[u8], pos: usize) -> usize {
     }
 }
 
-fn structure_len_without_nops(s: &[u8]) -> usize {
-    let (mut pos, mut kept) = (0, 0);
+/// Bytes of the structure block kept, and properties left out for their size.
+fn structure_len_without_nops(s: &[u8], max_prop: usize) -> (usize, usize) {
+    let (mut pos, mut kept, mut dropped) = (0, 0, 0);
     while pos < s.len() {
         let len = token_len(s, pos);
         let token = be32(s, pos);
-        if token != FDT_NOP {
+        if !skipped(s, pos, max_prop) {
             kept += len;
+        } else if token == FDT_PROP {
+            dropped += 1;
         }
         pos += len;
         if token == FDT_END {
             break;
         }
     }
-    kept
+    (kept, dropped)
 }
 
-fn copy_without_nops(s: &[u8], out: &mut [u8]) {
+fn copy_without_nops(s: &[u8], out: &mut [u8], max_prop: usize) {
     let (mut pos, mut at) = (0, 0);
     while pos < s.len() {
         let len = token_len(s, pos);
         let token = be32(s, pos);
-        if token != FDT_NOP {
+        if !skipped(s, pos, max_prop) {
             out[at..at + len].copy_from_slice(&s[pos..pos + len]);
             at += len;
         }
@@ -185,6 +210,48 @@ mod tests {
         assert_eq!(a.timer, b.timer);
         assert_eq!(a.initrd, b.initrd);
         assert_eq!(a.psci, b.psci);
+    }
+
+    #[test]
+    fn large_properties_can_be_left_out() {
+        // QEMU's tree plus a 300 KiB property and NOPs: too big for a 256 KiB copy, fits
+        // once properties over 64 KiB are left out, and nothing the kernel reads is lost.
+        let field = |b: &[u8], i: usize| be32(b, 4 * i) as usize;
+        let (off_struct, size_struct, off_strings) =
+            (field(QEMU_DTB, 2), field(QEMU_DTB, 9), field(QEMU_DTB, 3));
+        // A property on the root node (after its BEGIN_NODE and empty name), named by
+        // the strings block's first name.
+        let mut s = QEMU_DTB[off_struct..off_struct + 8].to_vec();
+        s.extend_from_slice(&FDT_PROP.to_be_bytes());
+        s.extend_from_slice(&(300u32 * 1024).to_be_bytes());
+        s.extend_from_slice(&0u32.to_be_bytes());
+        s.extend(std::iter::repeat_n(0x5a, 300 * 1024));
+        s.extend_from_slice(&QEMU_DTB[off_struct + 8..off_struct + size_struct]);
+        let mut big = QEMU_DTB[..off_struct].to_vec();
+        big.extend_from_slice(&s);
+        let strings = big.len();
+        big.extend_from_slice(&QEMU_DTB[off_strings..off_strings + field(QEMU_DTB, 8)]);
+        let total = big.len();
+        put32(&mut big, 4, total as u32);
+        put32(&mut big, 12, strings as u32);
+        put32(&mut big, 36, s.len() as u32);
+        let big = with_nops(&big);
+
+        let mut buf = vec![0u8; 256 * 1024];
+        assert!(matches!(
+            normalize(&big, &mut buf),
+            Err(BoardError::Truncated { .. })
+        ));
+        let (n, dropped) = normalize_dropping(&big, &mut buf, 64 * 1024).unwrap();
+        assert_eq!(dropped, 1);
+        let a = BoardInfo::parse(&buf[..n]).unwrap();
+        let b = BoardInfo::parse(QEMU_DTB).unwrap();
+        assert_eq!(
+            (a.uart, a.gic, a.timer, a.memory),
+            (b.uart, b.gic, b.timer, b.memory)
+        );
+        assert_eq!(a.pci, b.pci);
+        assert_eq!(a.virtio_mmio, b.virtio_mmio);
     }
 
     #[test]

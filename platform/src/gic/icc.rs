@@ -50,3 +50,10 @@ pub fn write_eoir1(intid: u32) {
     sysreg!(write "s3_0_c12_c12_1", u64::from(intid));
     barrier::isb(barrier::SY);
 }
+
+/// ICC_SGI1R_EL1 with IRM (bit 40) set: SGI `intid` to every CPU but this one.
+pub fn send_sgi_to_others(intid: u32) {
+    barrier::dsb(barrier::ISHST);
+    sysreg!(write "s3_0_c12_c11_5", (1 << 40) | (u64::from(intid & 0xf) << 24));
+    barrier::isb(barrier::SY);
+}

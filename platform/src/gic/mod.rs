@@ -1,4 +1,5 @@
-//! ARM Generic Interrupt Controller, v2 and v3, single CPU.
+//! ARM Generic Interrupt Controller, v2 and v3: the distributor, and each CPU's part
+//! (GICv3 redistributor, CPU interface) brought up by that CPU; SGIs between CPUs.
 //!
 //! [`GicV2`] and the distributor/redistributor half of [`GicV3`] are plain MMIO and
 //! build everywhere; the GICv3 CPU interface uses `ICC_*` system registers, so
@@ -8,12 +9,13 @@
 mod gicd;
 #[cfg(target_arch = "aarch64")]
 mod icc;
+pub mod its;
 mod v2;
 mod v3;
 
 pub use gicd::DEFAULT_PRIORITY;
 pub use v2::GicV2;
-pub use v3::{irouter_affinity, typer_affinity, GicV3};
+pub use v3::{irouter_affinity, redistributor_for, typer_affinity, GicV3};
 
 #[cfg(target_arch = "aarch64")]
 pub use wrapper::Gic;
@@ -90,20 +92,40 @@ mod wrapper {
             }
         }
 
-        /// Acknowledges the highest-priority pending interrupt and returns its INTID;
-        /// `None` for the spurious IDs 1020..=1023.
-        pub fn acknowledge(&mut self) -> Option<u32> {
+        /// Acknowledges the highest-priority pending interrupt on this CPU: its INTID and
+        /// the token [`Gic::end_of_interrupt`] needs (on GICv2 an SGI's sender is part of
+        /// it); `None` for the spurious IDs 1020..=1023.
+        pub fn acknowledge(&mut self) -> Option<(u32, u32)> {
             match self {
-                Self::V2(g) => g.acknowledge(),
-                Self::V3(g) => g.acknowledge(),
+                Self::V2(g) => g.acknowledge().map(|iar| (iar & 0x3ff, iar)),
+                Self::V3(g) => g.acknowledge().map(|intid| (intid, intid)),
             }
         }
 
-        /// Signals that handling of `intid` (from [`Gic::acknowledge`]) is done.
-        pub fn end_of_interrupt(&mut self, intid: u32) {
+        /// Signals that handling of the interrupt `token` (from [`Gic::acknowledge`])
+        /// is done.
+        pub fn end_of_interrupt(&mut self, token: u32) {
             match self {
-                Self::V2(g) => g.end_of_interrupt(intid),
-                Self::V3(g) => g.end_of_interrupt(intid),
+                Self::V2(g) => g.end_of_interrupt(token),
+                Self::V3(g) => g.end_of_interrupt(token),
+            }
+        }
+
+        /// Bring up the calling CPU's part of the GIC (banked SGI/PPI state, the GICv3
+        /// redistributor, the CPU interface) on a CPU other than the one that ran
+        /// [`Gic::init`]. The driver must have been made on the calling CPU.
+        pub fn init_this_cpu(&mut self) {
+            match self {
+                Self::V2(g) => g.init_this_cpu(),
+                Self::V3(g) => g.init_this_cpu(),
+            }
+        }
+
+        /// Send SGI `intid` (0..16) to every other CPU.
+        pub fn send_sgi_to_others(&mut self, intid: u32) {
+            match self {
+                Self::V2(g) => g.send_sgi_to_others(intid),
+                Self::V3(g) => g.send_sgi_to_others(intid),
             }
         }
     }

@@ -109,15 +109,41 @@ impl GicV2 {
         gicd::disable(self.gicd, intid);
     }
 
-    /// Acknowledges the highest-priority pending interrupt; `None` if spurious.
+    /// Acknowledges the highest-priority pending interrupt on this CPU; returns the whole
+    /// GICC_IAR value (the INTID in bits 9:0, for an SGI the sender's CPU in 12:10, which
+    /// the EOI must repeat), `None` if spurious.
     pub fn acknowledge(&mut self) -> Option<u32> {
-        let intid = self.gicc.iar.read(IAR::INTERRUPT_ID);
-        (intid < SPECIAL_INTID).then_some(intid)
+        let iar = self.gicc.iar.get();
+        (iar & 0x3ff < SPECIAL_INTID).then_some(iar)
     }
 
-    /// Signals completion of `intid` (SGIs are assumed to come from CPU 0).
-    pub fn end_of_interrupt(&mut self, intid: u32) {
-        self.gicc.eoir.set(intid);
+    /// Signals completion of the interrupt `iar` (as [`Self::acknowledge`] returned it).
+    pub fn end_of_interrupt(&mut self, iar: u32) {
+        self.gicc.eoir.set(iar);
+    }
+
+    /// This CPU's banked SGI/PPI state (group 1, disabled, not pending, default
+    /// priority) and its CPU interface: for a CPU other than the one that ran
+    /// [`Self::init`].
+    pub fn init_this_cpu(&mut self) {
+        let d = self.gicd;
+        d.igroupr[0].set(u32::MAX);
+        d.icenabler[0].set(u32::MAX);
+        d.icpendr[0].set(u32::MAX);
+        for intid in 0..FIRST_SPI {
+            d.ipriorityr[intid as usize].set(DEFAULT_PRIORITY);
+        }
+        self.gicc.pmr.set(0xff);
+        self.gicc.bpr.set(0);
+        self.gicc
+            .ctlr
+            .write(CCTLR::ENABLE_GRP0::SET + CCTLR::ENABLE_GRP1::SET + CCTLR::ACK_CTL::SET);
+    }
+
+    /// Send SGI `intid` (0..16) to every CPU but this one (GICD_SGIR, target list
+    /// filter 0b01).
+    pub fn send_sgi_to_others(&mut self, intid: u32) {
+        self.gicd.sgir.set((0b01 << 24) | (intid & 0xf));
     }
 }
 
@@ -166,9 +192,11 @@ mod tests {
 
         cpu.write32(0x00c, 1023);
         assert_eq!(gic.acknowledge(), None);
-        cpu.write32(0x00c, (1 << 10) | 33);
-        assert_eq!(gic.acknowledge(), Some(33));
-        gic.end_of_interrupt(33);
-        assert_eq!(cpu.read32(0x010), 33);
+        // The whole IAR comes back (for an SGI, bits 12:10 name the sender) and the EOI
+        // repeats it: an EOI of the bare INTID would not end another CPU's SGI.
+        cpu.write32(0x00c, (1 << 10) | 3);
+        assert_eq!(gic.acknowledge(), Some((1 << 10) | 3));
+        gic.end_of_interrupt((1 << 10) | 3);
+        assert_eq!(cpu.read32(0x010), (1 << 10) | 3);
     }
 }

@@ -83,6 +83,36 @@ pub const fn typer_affinity(mpidr: u64) -> u32 {
     (((mpidr >> 32) & 0xff) << 24 | (mpidr & 0xff_ffff)) as u32
 }
 
+/// The redistributor (its RD_base address) serving the CPU whose `MPIDR_EL1` is
+/// `mpidr`: the one whose GICR_TYPER affinity matches, the first one if none does.
+///
+/// # Safety
+/// `redist_va` must map the `redist_size` bytes of the redistributor region (at least one
+/// 128 KiB redistributor) as device memory.
+pub unsafe fn redistributor_for(redist_va: usize, redist_size: usize, mpidr: u64) -> usize {
+    let want = typer_affinity(mpidr);
+    let mut chosen = redist_va;
+    let mut offset = 0;
+    while offset + 2 * FRAME <= redist_size {
+        // SAFETY: `offset + 128 KiB` lies inside the mapped redistributor region.
+        let rd = unsafe { &*((redist_va + offset) as *const RdRegs) };
+        let typer = rd.typer.extract();
+        if typer.read(RTYPER::AFFINITY) as u32 == want {
+            chosen = redist_va + offset;
+            break;
+        }
+        if typer.is_set(RTYPER::LAST) {
+            break;
+        }
+        offset += if typer.is_set(RTYPER::VLPIS) {
+            4 * FRAME
+        } else {
+            2 * FRAME
+        };
+    }
+    chosen
+}
+
 /// A GICv3 (distributor + the redistributor of the current CPU).
 pub struct GicV3 {
     gicd: &'static GicdRegs,
@@ -103,26 +133,8 @@ impl GicV3 {
     /// bytes of the redistributor region (at least one 128 KiB redistributor), as
     /// device memory for the rest of the program; no other code may drive this GIC.
     pub unsafe fn new(dist_va: usize, redist_va: usize, redist_size: usize, mpidr: u64) -> Self {
-        let want = typer_affinity(mpidr);
-        let mut chosen = redist_va;
-        let mut offset = 0;
-        while offset + 2 * FRAME <= redist_size {
-            // SAFETY: `offset + 128 KiB` lies inside the mapped redistributor region.
-            let rd = unsafe { &*((redist_va + offset) as *const RdRegs) };
-            let typer = rd.typer.extract();
-            if typer.read(RTYPER::AFFINITY) as u32 == want {
-                chosen = redist_va + offset;
-                break;
-            }
-            if typer.is_set(RTYPER::LAST) {
-                break;
-            }
-            offset += if typer.is_set(RTYPER::VLPIS) {
-                4 * FRAME
-            } else {
-                2 * FRAME
-            };
-        }
+        // SAFETY: forwarded from the caller.
+        let chosen = unsafe { redistributor_for(redist_va, redist_size, mpidr) };
         // SAFETY: the caller guarantees the distributor (64 KiB, so the routing page at
         // +0x6000 too) and the chosen redistributor's two frames are mapped for 'static.
         unsafe {
@@ -191,6 +203,10 @@ impl GicV3 {
     /// redistributor, SPIs in the distributor, routed to this CPU).
     pub fn enable(&mut self, irq: Irq, priority: u8) {
         let intid = irq.intid;
+        if intid >= super::its::FIRST_LPI {
+            // LPIs are enabled by their byte in the LPI configuration table (`its`).
+            return;
+        }
         if intid < FIRST_SPI {
             self.sgi.ipriorityr[intid as usize].set(priority);
             if intid >= 16 {
@@ -206,6 +222,9 @@ impl GicV3 {
 
     /// Stops forwarding `intid`, waiting until the change has taken effect.
     pub fn disable(&mut self, intid: u32) {
+        if intid >= super::its::FIRST_LPI {
+            return;
+        }
         if intid < FIRST_SPI {
             self.sgi.icenabler0.set(1 << intid);
             self.wait_redist();
@@ -230,12 +249,26 @@ impl GicV3 {
     /// `None` if spurious.
     pub fn acknowledge(&mut self) -> Option<u32> {
         let intid = super::icc::read_iar1();
-        (intid < gicd::SPECIAL_INTID).then_some(intid)
+        // 1020..=1023 are the special (spurious) IDs; LPIs (8192 and up) are real.
+        (!(gicd::SPECIAL_INTID..1024).contains(&intid)).then_some(intid)
     }
 
     /// Signals completion of `intid` (ICC_EOIR1_EL1).
     pub fn end_of_interrupt(&mut self, intid: u32) {
         super::icc::write_eoir1(intid);
+    }
+
+    /// This CPU's redistributor and CPU interface, for a CPU other than the one that
+    /// ran [`Self::init`] (the driver must have been made on this CPU: it picked this
+    /// CPU's redistributor).
+    pub fn init_this_cpu(&mut self) {
+        self.init_redistributor();
+        super::icc::init();
+    }
+
+    /// Send SGI `intid` (0..16) to every CPU but this one.
+    pub fn send_sgi_to_others(&mut self, intid: u32) {
+        super::icc::send_sgi_to_others(intid);
     }
 }
 

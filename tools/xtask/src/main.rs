@@ -3,7 +3,8 @@
 //! - `cargo xtask run`   build the kernel and boot the virtio-gpu demo headless in QEMU
 //!   (serial on stdout); saves the final frame as `target/xtask/demo-final.png`;
 //!   `--pipeline` boots the capture pipeline instead (`init=pipeline` with the capture
-//!   disk), saving `target/xtask/pipeline-final.png`
+//!   disk), saving `target/xtask/pipeline-final.png`; `--pci` puts the GPU and the disk
+//!   on PCI (`virtio-gpu-pci`, `virtio-blk-pci`)
 //! - `cargo xtask test`  host unit tests, then the QEMU test kernels; ends with
 //!   `N passed, N failed` and exits non-zero on any failure
 //! - `cargo xtask gdb`   boot QEMU paused with its gdbstub and attach gdb-multiarch
@@ -14,18 +15,22 @@
 //!   on the test kernel (`init=fuzz`); fails on a violation, kernel panic or hang
 
 mod bench;
+mod boot_cases;
 mod build;
 mod demo;
+mod fdt_edit;
 mod fuzz;
 mod linux;
 mod linux_kernel;
 mod linux_report;
+mod pci_cases;
 mod plot;
 mod publish;
 mod qemu;
 mod qmp;
 mod report;
 mod setup;
+mod smp_cases;
 mod targets;
 mod test;
 
@@ -61,6 +66,13 @@ enum Cmd {
         /// display) with the capture disk attached, instead of the GPU demo.
         #[arg(long)]
         pipeline: bool,
+        /// Attach the GPU (and the capture disk) on PCI (`virtio-gpu-pci`,
+        /// `virtio-blk-pci`) instead of virtio-mmio.
+        #[arg(long)]
+        pci: bool,
+        /// CPUs of the virtual board (`-smp N`).
+        #[arg(long, default_value_t = 1)]
+        smp: u32,
     },
     /// Run every test: host unit tests, then QEMU test kernels.
     Test {
@@ -135,7 +147,9 @@ fn main() -> ExitCode {
             append,
             window,
             pipeline,
-        } => run(el2, gic, &append, window, pipeline),
+            pci,
+            smp,
+        } => run(el2, gic, &append, window, pipeline, pci, smp),
         Cmd::Test {
             qemu_only,
             host_only,
@@ -182,9 +196,19 @@ pub type Result<T> = std::result::Result<T, String>;
 /// How long `cargo xtask run` lets the demo take before killing QEMU.
 const RUN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
-fn run(el2: bool, gic: u8, append: &str, window: bool, pipeline: bool) -> Result<ExitCode> {
+fn run(
+    el2: bool,
+    gic: u8,
+    append: &str,
+    window: bool,
+    pipeline: bool,
+    pci: bool,
+    smp: u32,
+) -> Result<ExitCode> {
     let image = build::kernel(build::Flavor::Normal)?;
     let mut machine = qemu::Machine::new(&image.image);
+    machine.pci = pci;
+    machine.smp = smp;
     machine.initrd = Some(build::initrd()?);
     machine.el2 = el2;
     machine.gic = gic;

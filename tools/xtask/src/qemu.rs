@@ -1,6 +1,7 @@
 //! Starting QEMU: the virt machine the kernel targets, with a virtio-gpu device (and an
-//! optional virtio-blk disk), modern virtio-mmio transport and semihosting for exit
-//! codes; runs with a timeout.
+//! optional virtio-blk disk), on the modern virtio-mmio transport or on PCI, and
+//! semihosting for exit codes; `-kernel` boots or a `-bios` shim with raw loads; runs
+//! with a timeout.
 
 use crate::Result;
 use std::io::Read;
@@ -29,6 +30,8 @@ pub struct Machine {
     pub gdb_paused: bool,
     /// Memory size.
     pub memory: &'static str,
+    /// CPUs (`-smp`).
+    pub smp: u32,
     /// QEMU display backend (`none`, `gtk`, `sdl`).
     pub display: &'static str,
     /// Serve QMP on this unix socket.
@@ -41,8 +44,24 @@ pub struct Machine {
     /// A raw disk image attached as a virtio-blk device (`-drive ...,if=none,id=disk0
     /// -device virtio-blk-device,drive=disk0`).
     pub disk: Option<PathBuf>,
-    /// Further arguments, appended last (e.g. the Linux run's `-rtc`).
+    /// More `-M virt` options (`,secure=on`, ...).
+    pub machine_opts: String,
+    /// Boot firmware instead of `-kernel`: this file as `-bios` (at flash address 0, where
+    /// the CPU starts), with `loads` placed in memory raw (`-device loader`); no
+    /// `-kernel`, `-append` or `-initrd` then.
+    pub bios: Option<PathBuf>,
+    /// Files loaded raw at physical addresses (with `bios`).
+    pub loads: Vec<(PathBuf, u64)>,
+    /// Arguments added at the end (another `-device`, ...).
     pub extra: Vec<String>,
+    /// Put the GPU and the disk on PCI (`virtio-gpu-pci`, `virtio-blk-pci` behind the
+    /// board's PCIe host) instead of virtio-mmio.
+    pub pci: bool,
+    /// `-device` arguments placed before the GPU's (buses the GPU or disk plug into:
+    /// `pcie-root-port,id=rp0,...`).
+    pub before: Vec<String>,
+    /// Options appended to the disk's `-device` (`,bus=rp1`).
+    pub disk_opts: String,
 }
 
 impl Machine {
@@ -57,12 +76,19 @@ impl Machine {
             initrd: None,
             gdb_paused: false,
             memory: "1G",
+            smp: 1,
             display: "none",
             qmp: None,
             gpu: "virtio-gpu-device".into(),
             icount: false,
             disk: None,
+            machine_opts: String::new(),
+            bios: None,
+            loads: Vec::new(),
             extra: Vec::new(),
+            pci: false,
+            before: Vec::new(),
+            disk_opts: String::new(),
         }
     }
 
@@ -72,6 +98,13 @@ impl Machine {
         if self.el2 {
             m.push_str(",virtualization=on");
         }
+        m.push_str(&self.machine_opts);
+        let gpu = if self.pci {
+            self.gpu.replacen("virtio-gpu-device", "virtio-gpu-pci", 1)
+        } else {
+            self.gpu.clone()
+        };
+        let smp = self.smp.to_string();
         let mut a: Vec<String> = [
             "-M",
             &m,
@@ -80,31 +113,48 @@ impl Machine {
             "-m",
             self.memory,
             "-smp",
-            "1",
+            &smp,
             "-display",
             self.display,
             "-serial",
             "stdio",
             "-monitor",
             "none",
-            "-device",
-            &self.gpu,
-            "-global",
-            "virtio-mmio.force-legacy=false",
-            "-semihosting-config",
-            "enable=on,target=native",
-            "-no-reboot",
         ]
         .iter()
         .map(|s| s.to_string())
         .collect();
+        a.extend(self.before.iter().cloned());
+        a.extend(
+            [
+                "-device",
+                &gpu,
+                "-global",
+                "virtio-mmio.force-legacy=false",
+                "-semihosting-config",
+                "enable=on,target=native",
+                "-no-reboot",
+            ]
+            .iter()
+            .map(|s| s.to_string()),
+        );
         if self.icount {
             a.extend(["-icount".into(), "shift=0,sleep=off".into()]);
         }
-        a.extend(["-kernel".into(), self.kernel.display().to_string()]);
-        a.extend(["-append".into(), self.append.clone()]);
-        if let Some(rd) = &self.initrd {
-            a.extend(["-initrd".into(), rd.display().to_string()]);
+        if let Some(bios) = &self.bios {
+            a.extend(["-bios".into(), bios.display().to_string()]);
+            for (file, addr) in &self.loads {
+                a.extend([
+                    "-device".into(),
+                    format!("loader,file={},addr={addr:#x},force-raw=on", file.display()),
+                ]);
+            }
+        } else {
+            a.extend(["-kernel".into(), self.kernel.display().to_string()]);
+            a.extend(["-append".into(), self.append.clone()]);
+            if let Some(rd) = &self.initrd {
+                a.extend(["-initrd".into(), rd.display().to_string()]);
+            }
         }
         if let Some(disk) = &self.disk {
             a.extend([
@@ -115,7 +165,11 @@ impl Machine {
                     disk.display()
                 ),
                 "-device".into(),
-                "virtio-blk-device,drive=disk0".into(),
+                if self.pci {
+                    format!("virtio-blk-pci,drive=disk0{}", self.disk_opts)
+                } else {
+                    format!("virtio-blk-device,drive=disk0{}", self.disk_opts)
+                },
             ]);
         }
         if let Some(dtb) = &self.dtb {

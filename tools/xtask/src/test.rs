@@ -24,17 +24,17 @@ const FUZZ_CALLS: u64 = 150_000;
 /// Exit statuses the kernel reports through semihosting (kernel/src/power.rs).
 const EXIT_PANIC: i32 = 2;
 const EXIT_FATAL: i32 = 3;
-const EXIT_BOOT_ERROR: i32 = 4;
+pub(crate) const EXIT_BOOT_ERROR: i32 = 4;
 
 #[derive(Default)]
-struct Tally {
+pub(crate) struct Tally {
     passed: usize,
     failed: usize,
     failures: Vec<String>,
 }
 
 impl Tally {
-    fn record(&mut self, name: &str, result: std::result::Result<(), String>) {
+    pub(crate) fn record(&mut self, name: &str, result: std::result::Result<(), String>) {
         match result {
             Ok(()) => {
                 self.passed += 1;
@@ -128,7 +128,6 @@ fn qemu_tests(tally: &mut Tally) -> Result<()> {
     println!("== QEMU tests");
     let built = build::kernel(Flavor::Test)?;
     let base = Machine::new(&built.image);
-
     // In-kernel suites on three boards: EL1 + GICv2, EL1 + GICv3, EL2 + GICv3.
     for (el2, gic) in [(false, 2u8), (false, 3), (true, 3)] {
         let el = if el2 { 2 } else { 1 };
@@ -283,6 +282,15 @@ fn qemu_tests(tally: &mut Tally) -> Result<()> {
             &["BOOT ERROR", "interrupt controller"],
         ),
     );
+
+    // Every boot failure that used to be silent or hang: a named error and status 4.
+    crate::boot_cases::run(tally, &base)?;
+
+    // The devices on PCI (virtio-gpu-pci, virtio-blk-pci) instead of virtio-mmio.
+    crate::pci_cases::run(tally, &base)?;
+
+    // A 4-CPU board: bring-up, maxcpus/nosmp, a CPU that fails, the suite and the demo.
+    crate::smp_cases::run(tally, &base)?;
     Ok(())
 }
 
@@ -320,12 +328,12 @@ fn suite(
 }
 
 /// Boot a `utest=` kernel and record each user test line.
-fn user_suite(tally: &mut Tally, prefix: &str, m: &Machine) -> Result<()> {
+pub(crate) fn user_suite(tally: &mut Tally, prefix: &str, m: &Machine) -> Result<()> {
     suite(tally, prefix, m, "utest", USER_TIMEOUT)
 }
 
 /// Boot a `ktest=all` kernel and record each in-kernel test line.
-fn ktest_suite(tally: &mut Tally, prefix: &str, m: &Machine) -> Result<()> {
+pub(crate) fn ktest_suite(tally: &mut Tally, prefix: &str, m: &Machine) -> Result<()> {
     suite(tally, prefix, m, "ktest", TIMEOUT)
 }
 
@@ -339,7 +347,7 @@ const COHERENT_UTESTS: &[&str] = &[
 
 /// Which program's screen a pixel-exact test expects.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Screen {
+pub(crate) enum Screen {
     /// The GPU demo (and its legacy variant): `scene::composite` of the client frame.
     Demo,
     /// The capture pipeline: `scene::capture::pipeline_screen` of the filtered capture.
@@ -373,7 +381,10 @@ impl Screen {
 /// Boot the demo (or the pipeline), take its screendump at the final frame and compare
 /// it pixel for pixel with what the `scene` crate computes for that frame at the
 /// screendump's size. On a mismatch both images are saved as PNG beside the screendump.
-fn demo_pixel_exact(m: &Machine, screen: Screen) -> Result<std::result::Result<(), String>> {
+pub(crate) fn demo_pixel_exact(
+    m: &Machine,
+    screen: Screen,
+) -> Result<std::result::Result<(), String>> {
     let name = screen.name();
     let ppm = build::out_dir().join(format!("{name}-test.ppm"));
     let run = demo::boot(m, &ppm, false, DEMO_TIMEOUT)?;
@@ -424,7 +435,11 @@ fn demo_pixel_exact(m: &Machine, screen: Screen) -> Result<std::result::Result<(
 }
 
 /// Check a run's exit status and that its output holds every `needle`.
-fn check(o: &Outcome, status: Option<i32>, needles: &[&str]) -> std::result::Result<(), String> {
+pub(crate) fn check(
+    o: &Outcome,
+    status: Option<i32>,
+    needles: &[&str],
+) -> std::result::Result<(), String> {
     let mut problems = Vec::new();
     match o.status {
         None => problems.push(format!("timed out after {:?} (hang)", o.elapsed)),

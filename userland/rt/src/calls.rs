@@ -84,9 +84,21 @@ pub fn sleep_ns(ns: u64) -> Result<()> {
     call(Sys::Sleep, [ns, 0, 0, 0, 0, 0]).map(drop)
 }
 
-/// `cycles()`: the cycle counter PMCCNTR_EL0.
+/// `cycles()`: the cycle counter PMCCNTR_EL0 of the CPU the task runs on. Each CPU has
+/// its own, started at its own time: values read on different CPUs (a task can move
+/// between them) do not compare. For time across CPUs use [`counter`].
 pub fn cycles() -> u64 {
     call(Sys::Cycles, [0; 6]).map(|(c, _)| c).unwrap_or(0)
+}
+
+/// The virtual counter CNTVCT_EL0: the system's time base, the same on every CPU
+/// (read without a syscall; `counter_frequency` ticks per second).
+pub fn counter() -> u64 {
+    let v: u64;
+    // SAFETY: the kernel lets EL0 read the virtual counter (CNTKCTL_EL1.EL0VCTEN); the
+    // ISB keeps the read from being taken early.
+    unsafe { asm!("isb", "mrs {}, cntvct_el0", out(reg) v, options(nomem, nostack)) };
+    v
 }
 
 /// `handle_close(h)`.

@@ -4,10 +4,15 @@
 // address with the MMU off and the DTB's physical address in x0. Until the branch to
 // `primary_switched` this code uses only PC-relative addressing, so it works wherever the
 // image was placed. It:
+//   0. refuses what it cannot run on, saying so through semihosting (the only output
+//      that needs no device tree) and exiting 4: entry at EL3, an Image not 2 MiB
+//      aligned. A tiny vector table (early_vectors) skips any instruction that faults
+//      before the MMU is on, so a semihosting call without semihosting is harmless,
 //   1. drops from EL2 to EL1 if entered at EL2 (el2_to_el1),
 //   2. zeroes .bss (which holds the early tables and the boot stack),
 //   3. builds early translation tables:
-//        TTBR0: identity map of the 1 GiB blocks holding the image and the DTB,
+//        TTBR0: identity map of the 1 GiB blocks holding the image and the DTB (and
+//               the block after the DTB's, so a DTB may cross a 1 GiB boundary),
 //        TTBR1: the same blocks at LINEAR_BASE + PA (the linear map), and the image at
 //               its link address KIMAGE_BASE in 2 MiB blocks,
 //   4. turns the MMU and caches on and jumps to the link address,
@@ -56,7 +61,15 @@ primary_entry:
     mrs     x21, CurrentEL
     lsr     x21, x21, #2                // x21 = exception level we were entered at
     cmp     x21, #2
-    b.gt    park                        // EL3 entry is not supported
+    b.gt    el3_entry                   // EL3 entry is not supported: say so
+    adr     x0, early_vectors           // until the MMU is on: skip faulting instructions
+    msr     vbar_el1, x0
+    b.lt    0f
+    msr     vbar_el2, x0
+0:  isb
+    tst     x20, #0x1fffff              // the boot protocol's 2 MiB alignment
+    b.ne    misaligned_image
+    cmp     x21, #2
     b.lt    1f
     bl      el2_to_el1
 1:
@@ -131,6 +144,132 @@ park:
     wfe
     b       park
 
+// A secondary CPU, started by PSCI CPU_ON at this physical address with the MMU off, in
+// the boot CPU's entry EL, x0 = the physical address of its SecondaryBoot block
+// (kernel/src/smp.rs: ttbr1, stack_top, percpu, index; cleaned to memory by the boot
+// CPU, since it is read here with the caches off). It drops to EL1 like the boot CPU,
+// turns the MMU on with the boot identity map in TTBR0 (the image's 1 GiB block, left in
+// .bss) and the kernel's final tables in TTBR1, and calls secondary_main(index) on its
+// own stack with TPIDR_EL1 = its per-CPU data.
+.global secondary_entry
+secondary_entry:
+    msr     daifset, #0xf
+    mov     x19, x0
+    mrs     x21, CurrentEL
+    lsr     x21, x21, #2
+    cmp     x21, #2
+    b.lt    1f
+    bl      el2_to_el1
+1:  ldr     x0, =MAIR_VALUE
+    msr     mair_el1, x0
+    ldr     x0, =TCR_VALUE
+    mrs     x1, id_aa64mmfr0_el1
+    and     x1, x1, #7
+    cmp     x1, #5
+    mov     x2, #5
+    csel    x1, x1, x2, ls
+    bfi     x0, x1, #32, #3
+    msr     tcr_el1, x0
+    adrp    x0, early_tables
+    msr     ttbr0_el1, x0
+    ldr     x0, [x19, #0]               // ttbr1: the kernel's final root table
+    msr     ttbr1_el1, x0
+    isb
+    tlbi    vmalle1
+    ic      iallu
+    dsb     nsh
+    isb
+    mrs     x0, sctlr_el1
+    ldr     x1, =(SCTLR_M | SCTLR_C | SCTLR_SA | SCTLR_SA0 | SCTLR_I | SCTLR_UCT)
+    orr     x0, x0, x1
+    msr     sctlr_el1, x0
+    isb
+    ldr     x8, =secondary_switched
+    br      x8
+
+// A secondary at the link address, MMU on; x19 (the block's physical address) is still
+// reachable through the identity map in TTBR0.
+secondary_switched:
+    ldr     x0, [x19, #8]               // stack_top
+    mov     sp, x0
+    ldr     x0, [x19, #16]              // percpu
+    msr     tpidr_el1, x0
+    ldr     x0, =exception_vectors
+    msr     vbar_el1, x0
+    isb
+    ldr     x0, [x19, #24]              // index
+    bl      secondary_main
+    b       park
+
+// Entered at EL3 (e.g. firmware that does not drop to EL2/EL1): the kernel runs only
+// non-secure at EL1 or EL2. Report through semihosting and stop.
+el3_entry:
+    adr     x0, early_vectors
+    msr     vbar_el3, x0
+    isb
+    adr     x1, msg_el3
+    b       early_fail
+
+misaligned_image:
+    adr     x1, msg_misaligned
+    b       early_fail
+
+// Print the NUL-terminated message at x1 (a physical address: the MMU is off) through
+// semihosting SYS_WRITE0, exit with status 4 (boot error) through SYS_EXIT, and park.
+// Without semihosting each `hlt` is undefined and early_vectors skips it.
+early_fail:
+    mov     x0, #0x04                   // SYS_WRITE0
+    hlt     #0xf000
+    adr     x1, early_exit_block
+    mov     x0, #0x18                   // SYS_EXIT
+    hlt     #0xf000
+    b       park
+
+.balign 8
+early_exit_block:
+    .quad   0x20026                     // ADP_Stopped_ApplicationExit
+    .quad   4                           // exit status: boot error
+msg_el3:
+    .asciz  "\nBOOT ERROR: entered at EL3; this kernel runs non-secure at EL2 or EL1 (have the firmware drop to EL2, as U-Boot with TF-A or QEMU -kernel do)\nkernel stopping with exit code 4 (BootError)\n"
+msg_misaligned:
+    .asciz  "\nBOOT ERROR: kernel Image loaded at a physical address that is not 2 MiB aligned (the arm64 boot protocol requires it; text_offset is 0)\nkernel stopping with exit code 4 (BootError)\n"
+
+// Vectors in force until the MMU is on (at EL1 and EL2) or at EL3: every exception
+// resumes after the instruction that raised it (a `hlt` without semihosting, for one).
+.balign 2048
+early_vectors:
+    .rept   16
+    b       early_skip
+    .balign 128
+    .endr
+early_skip:
+    mrs     x9, CurrentEL
+    cmp     x9, #(2 << 2)
+    b.eq    2f
+    b.hi    3f
+    mrs     x10, elr_el1
+    add     x10, x10, #4
+    msr     elr_el1, x10
+    eret
+2:  mrs     x10, elr_el2
+    add     x10, x10, #4
+    msr     elr_el2, x10
+    eret
+3:  mrs     x10, elr_el3
+    add     x10, x10, #4
+    msr     elr_el3, x10
+    eret
+
+// A semihosting call (x0 = operation, x1 = argument; returns x0) whose `hlt` the
+// exception handler skips if semihosting is not enabled (the kernel's
+// `arch::semihosting` records that and stops using it).
+.global semihosting_checked
+.global semihosting_hlt_insn
+semihosting_checked:
+semihosting_hlt_insn:
+    hlt     #0xf000
+    ret
+
 // Leave EL2 for EL1 with everything EL1 needs granted: AArch64 at EL1, the counters and
 // timers, the GICv3 system-register interface, the PMU, and FP/SIMD untrapped at EL2.
 el2_to_el1:
@@ -193,6 +332,12 @@ build_early_tables:
     lsr     x9, x19, #30                // 1 GiB block of the DTB
     cmp     x9, #512
     b.hs    1f                          // kernel_main reports the unreachable DTB
+    lsl     x10, x9, #30
+    orr     x10, x10, x8
+    str     x10, [x1, x9, lsl #3]
+    add     x9, x9, #1                  // and the next one: the DTB may cross into it
+    cmp     x9, #512                    // (it is at most 16 MiB, kernel_main checks)
+    b.hs    1f
     lsl     x10, x9, #30
     orr     x10, x10, x8
     str     x10, [x1, x9, lsl #3]

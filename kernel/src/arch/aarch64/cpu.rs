@@ -15,6 +15,29 @@ pub fn irq_pending() -> bool {
     isr & ISR_EL1_I != 0
 }
 
+/// This CPU's per-CPU data pointer (TPIDR_EL1; 0 before it is set).
+pub fn percpu_pointer() -> u64 {
+    let v: u64;
+    // SAFETY: reading TPIDR_EL1 has no side effects.
+    unsafe { core::arch::asm!("mrs {}, tpidr_el1", out(reg) v, options(nomem, nostack)) };
+    v
+}
+
+/// Set this CPU's per-CPU data pointer (TPIDR_EL1).
+pub fn set_percpu_pointer(p: u64) {
+    // SAFETY: TPIDR_EL1 is reserved for this pointer; nothing else reads it.
+    unsafe { core::arch::asm!("msr tpidr_el1, {}", in(reg) p, options(nomem, nostack)) };
+}
+
+/// This CPU's affinity fields of MPIDR_EL1 (Aff3, Aff2, Aff1, Aff0): what `/cpus` `reg`
+/// and PSCI `CPU_ON` name it by.
+pub fn mpidr_affinity() -> u64 {
+    let v: u64;
+    // SAFETY: MPIDR_EL1 is a read-only identification register.
+    unsafe { core::arch::asm!("mrs {}, mpidr_el1", out(reg) v, options(nomem, nostack)) };
+    v & 0xff_00ff_ffff
+}
+
 /// EL0's access to the generic timer, set explicitly rather than left at a reset value
 /// that is UNKNOWN on real hardware: EL0 may read the virtual counter (CNTVCT_EL0) and
 /// nothing else; the physical counter, both timers and the event stream stay EL1's.
@@ -47,7 +70,18 @@ pub fn irqs_masked() -> bool {
     DAIF.is_set(DAIF::I)
 }
 
-/// Wait for an interrupt.
+/// Wake every CPU waiting in WFE (SEV, after a DSB so what it waits for is visible).
+pub fn send_event() {
+    asm::barrier::dsb(asm::barrier::ISH);
+    asm::sev();
+}
+
+/// Wait for an event (WFE), or an interrupt.
+pub fn wait_for_event() {
+    asm::wfe();
+}
+
+/// Wait for an interrupt (WFI): returns when one is pending, masked or not.
 pub fn wait_for_interrupt() {
     asm::wfi();
 }

@@ -216,7 +216,7 @@ impl fmt::Display for TrapFrame {
 // Probe routines and the user entry in vectors.S.
 #[cfg_attr(not(feature = "ktest"), allow(dead_code))] // the probes: used by the QEMU tests
 extern "C" {
-    fn enter_user_frame(frame: *const TrapFrame) -> !;
+    fn enter_user_frame(frame: *const TrapFrame, stack_top: u64) -> !;
     fn probe_read_u8(addr: u64, value: u64, out: *mut [u64; 3]);
     fn probe_write_u8(addr: u64, value: u64, out: *mut [u64; 3]);
     fn probe_exec(addr: u64, value: u64, out: *mut [u64; 3]);
@@ -224,32 +224,39 @@ extern "C" {
     static probe_write_u8_insn: u8;
 }
 
-/// The frame `enter_user` erets from (a static, so copying it onto the stack top cannot
-/// overlap the caller's own stack frame).
-struct FirstFrame(core::cell::UnsafeCell<TrapFrame>);
+/// The frames `enter_user` erets from, one per CPU (statics, so copying one onto the
+/// stack top cannot overlap the caller's own stack frame).
+struct FirstFrames(core::cell::UnsafeCell<[TrapFrame; platform::board::MAX_CPUS]>);
 
-// SAFETY: only `enter_user` touches it, once per boot, with interrupts masked.
-unsafe impl Sync for FirstFrame {}
+// SAFETY: each CPU touches only its own element, in `enter_user`, once per boot, with
+// interrupts masked.
+unsafe impl Sync for FirstFrames {}
 
-static FIRST_FRAME: FirstFrame = FirstFrame(core::cell::UnsafeCell::new(TrapFrame {
-    x: [0; 31],
-    sp_el0: 0,
-    elr: 0,
-    spsr: 0,
-}));
+static FIRST_FRAMES: FirstFrames = FirstFrames(core::cell::UnsafeCell::new(
+    [const {
+        TrapFrame {
+            x: [0; 31],
+            sp_el0: 0,
+            elr: 0,
+            spsr: 0,
+        }
+    }; platform::board::MAX_CPUS],
+));
 
-/// Leave the kernel's boot path for EL0: reset the kernel stack and `eret` into `frame`.
+/// Leave the kernel's boot path for EL0: reset this CPU's kernel stack to `stack_top`
+/// and `eret` into `frame`.
 ///
 /// # Safety
 /// `frame` must be a valid EL0 context (SPSR for EL0t) whose address space is installed
-/// in TTBR0; nothing on the current kernel stack may be needed again.
-pub unsafe fn enter_user(frame: &TrapFrame) -> ! {
-    // SAFETY: interrupts are masked and this runs once, so nothing else accesses it.
-    let slot = unsafe { &mut *FIRST_FRAME.0.get() };
+/// in TTBR0; `stack_top` must be the top of this CPU's kernel stack; nothing on that
+/// stack may be needed again.
+pub unsafe fn enter_user(frame: &TrapFrame, cpu: usize, stack_top: u64) -> ! {
+    // SAFETY: each CPU uses only its own slot, with interrupts masked.
+    let slot = unsafe { &mut (*FIRST_FRAMES.0.get())[cpu] };
     *slot = frame.clone();
     // SAFETY: forwarded from the caller; the assembly copies the frame to the stack top
     // and restores it exactly as an exception return would.
-    unsafe { enter_user_frame(slot) }
+    unsafe { enter_user_frame(slot, stack_top) }
 }
 
 /// Armed while `probe_exec` runs: an EL1 instruction abort then resumes at x30.
@@ -341,6 +348,17 @@ fn fatal(frame: &TrapFrame, kind: u64, syn: Option<&Syndrome>) -> ! {
     crate::power::fail(crate::power::ExitCode::FatalException)
 }
 
+/// The syscall fast path's entry (`el0_sync` in vectors.S): only x0..x18 and x30 of
+/// `frame` are saved. Returns 0 if the call was handled (its results are in x0..x2 of
+/// the frame), nonzero to take the full path.
+#[no_mangle]
+extern "C" fn fast_syscall(frame: &mut TrapFrame) -> u64 {
+    if ESR_EL1.read(ESR_EL1::EC) != ec::SVC64 {
+        return 1;
+    }
+    u64::from(!crate::syscall::fast(frame))
+}
+
 /// Rust entry for every exception vector. Called from `vectors.S` with the saved frame.
 #[no_mangle]
 extern "C" fn handle_exception(frame: &mut TrapFrame, kind: u64) {
@@ -355,7 +373,7 @@ extern "C" fn handle_exception(frame: &mut TrapFrame, kind: u64) {
         }
         VectorKind::CurrentSync => {
             let syn = Syndrome::read();
-            if !fixup_probe(frame, &syn) {
+            if !fixup_probe(frame, &syn) && !super::semihosting::fixup(frame, &syn) {
                 fatal(frame, kind, Some(&syn));
             }
         }

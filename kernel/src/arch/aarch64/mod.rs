@@ -9,6 +9,7 @@ pub mod cpu;
 pub mod exception;
 pub mod mmu;
 pub mod pmu;
+pub mod semihosting;
 
 core::arch::global_asm!(include_str!("boot.S"), options(raw));
 core::arch::global_asm!(include_str!("vectors.S"), options(raw));

@@ -33,7 +33,8 @@ exception_vectors:
     VECTOR 6
     VECTOR 7
     // Lower EL, AArch64 (8 sync, 9 irq, 10 fiq, 11 serror)
-    VECTOR 8
+    .balign 0x80
+    b       el0_sync
     VECTOR 9
     VECTOR 10
     VECTOR 11
@@ -45,16 +46,20 @@ exception_vectors:
 
 // EL1 synchronous exceptions first check that the frame fits on a mapped stack: a kernel
 // stack overflow runs into the guard page, and saving the frame there would fault again
-// forever. AT S1E1W asks the MMU without faulting; TPIDR_EL1 is the scratch register
-// (reserved for this). On overflow the frame goes on a small emergency stack, kind 16.
+// forever. AT S1E1W asks the MMU without faulting. The scratch register is TPIDRRO_EL0
+// (TPIDR_EL1 holds this CPU's per-CPU data): EL0 could read it, so it is zeroed again
+// before anything else runs (this path starts and ends at EL1, and the kernel gives
+// TPIDRRO_EL0 no other meaning: EL0 always reads 0). On overflow the frame goes on a
+// small emergency stack, kind 16.
 el1_sync_checked:
-    msr     tpidr_el1, x0
+    msr     tpidrro_el0, x0
     sub     x0, sp, #FRAME_SIZE
     at      s1e1w, x0
     isb
     mrs     x0, par_el1
     tbnz    x0, #0, 1f                  // PAR_EL1.F: the translation failed
-    mrs     x0, tpidr_el1
+    mrs     x0, tpidrro_el0
+    msr     tpidrro_el0, xzr
     sub     sp, sp, #FRAME_SIZE
     stp     x0, x1, [sp, #(0 * 16)]
     mov     x0, #4
@@ -62,11 +67,65 @@ el1_sync_checked:
 1:  adrp    x0, overflow_stack_top
     add     x0, x0, :lo12:overflow_stack_top
     mov     sp, x0
-    mrs     x0, tpidr_el1
+    mrs     x0, tpidrro_el0
+    msr     tpidrro_el0, xzr
     sub     sp, sp, #FRAME_SIZE
     stp     x0, x1, [sp, #(0 * 16)]
     mov     x0, #16
     b       exception_common
+
+// Synchronous exceptions from EL0 first try the syscall fast path (syscall::fast): an
+// `svc` preserves x3..x30 for its caller, and the Rust code called here preserves
+// x19..x29 itself, so only x0..x18 and x30 are saved, in their TrapFrame slots. If
+// `fast_syscall` handled the call (it returns 0) they are restored with x0..x2 as it
+// wrote them; otherwise the rest of the frame is saved and the full path runs, as if
+// nothing had happened (the fast path changes nothing before it decides).
+el0_sync:
+    sub     sp, sp, #FRAME_SIZE
+    stp     x0, x1, [sp, #(0 * 16)]
+    stp     x2, x3, [sp, #(1 * 16)]
+    stp     x4, x5, [sp, #(2 * 16)]
+    stp     x6, x7, [sp, #(3 * 16)]
+    stp     x8, x9, [sp, #(4 * 16)]
+    stp     x10, x11, [sp, #(5 * 16)]
+    stp     x12, x13, [sp, #(6 * 16)]
+    stp     x14, x15, [sp, #(7 * 16)]
+    stp     x16, x17, [sp, #(8 * 16)]
+    str     x18, [sp, #(9 * 16)]
+    str     x30, [sp, #(15 * 16)]
+    mov     x0, sp
+    bl      fast_syscall
+    cbnz    x0, 1f
+    ldr     x30, [sp, #(15 * 16)]
+    ldr     x18, [sp, #(9 * 16)]
+    ldp     x16, x17, [sp, #(8 * 16)]
+    ldp     x14, x15, [sp, #(7 * 16)]
+    ldp     x12, x13, [sp, #(6 * 16)]
+    ldp     x10, x11, [sp, #(5 * 16)]
+    ldp     x8, x9, [sp, #(4 * 16)]
+    ldp     x6, x7, [sp, #(3 * 16)]
+    ldp     x4, x5, [sp, #(2 * 16)]
+    ldp     x2, x3, [sp, #(1 * 16)]
+    ldp     x0, x1, [sp, #(0 * 16)]
+    add     sp, sp, #FRAME_SIZE
+    eret
+    // (x0..x18 and x30 are the call's now; their entry values are in the frame, and
+    // x19..x29 are untouched: the callee preserved them.)
+1:  str     x19, [sp, #(9 * 16 + 8)]
+    stp     x20, x21, [sp, #(10 * 16)]
+    stp     x22, x23, [sp, #(11 * 16)]
+    stp     x24, x25, [sp, #(12 * 16)]
+    stp     x26, x27, [sp, #(13 * 16)]
+    stp     x28, x29, [sp, #(14 * 16)]
+    mrs     x1, sp_el0
+    str     x1, [sp, #(15 * 16 + 8)]
+    mrs     x2, elr_el1
+    mrs     x3, spsr_el1
+    stp     x2, x3, [sp, #(16 * 16)]
+    mov     x0, sp
+    mov     x1, #8
+    bl      handle_exception
+    b       exception_restore
 
 exception_common:
     stp     x2, x3, [sp, #(1 * 16)]
@@ -117,11 +176,11 @@ exception_restore:
     add     sp, sp, #FRAME_SIZE
     eret
 
-// enter_user_frame(frame: x0): reset SP_EL1 to the top of the kernel stack, copy the
-// frame there and restore it as if returning from an exception (first entry to EL0).
+// enter_user_frame(frame: x0, stack_top: x1): reset SP_EL1 to the top of this CPU's
+// kernel stack, copy the frame there and restore it as if returning from an exception
+// (first entry to EL0).
 .global enter_user_frame
 enter_user_frame:
-    ldr     x1, =__stack_top
     sub     x1, x1, #FRAME_SIZE
     mov     sp, x1
     mov     x2, #(FRAME_SIZE / 16)

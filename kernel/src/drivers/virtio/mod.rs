@@ -1,11 +1,14 @@
-//! What every virtio driver here shares: the modern (version 2) virtio-mmio transport,
-//! the split virtqueue, and owned non-cacheable DMA memory. The device drivers
-//! (`virtio_gpu`, `virtio_blk`) build their requests on top.
+//! What every virtio driver here shares: the transports (modern virtio-mmio and modern
+//! virtio-pci behind one `Transport`), the split virtqueue, and owned non-cacheable DMA
+//! memory. The device drivers (`virtio_gpu`, `virtio_blk`) build their requests on top
+//! and never see which bus their device is on.
 //!
 //! ## Files
-//! - `transport`: the virtio-mmio register block (tock-registers), finding a device among
-//!   the FDT's slots, the status handshake, queue registration, the device
-//!   configuration space.
+//! - `transport`: finding a device (virtio-mmio slots, then PCI functions) and the one
+//!   interface the drivers use: the status handshake, queue registration, notification,
+//!   interrupt acknowledgement, the device configuration space; `transport::mmio` (the
+//!   register block, tock-registers) and `transport::pci` (the common configuration,
+//!   notify, ISR and device capabilities in the function's BARs).
 //! - `queue`: the split virtqueue (descriptor chains, available and used rings).
 //! - `dma`: owned `crate::buffer::dma_alloc` memory and the [`dma::Pod`] trait for what
 //!   is written into it.

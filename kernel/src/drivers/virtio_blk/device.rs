@@ -63,7 +63,7 @@ const _: () = assert!(core::mem::size_of::<ReqHeader>() == 16);
 const _: () = assert!(STATUS_OFFSET >= core::mem::size_of::<ReqHeader>());
 const _: () = assert!(STATUS_OFFSET < SLOT_BYTES);
 
-/// A running virtio-blk on a modern virtio-mmio transport.
+/// A running virtio-blk on a modern virtio transport.
 ///
 /// All methods need `&mut self`; the kernel keeps the device in a lock that is only ever
 /// taken with IRQs masked, so the completion interrupt ([`Self::handle_irq`]) cannot
@@ -99,7 +99,8 @@ pub struct BlkDevice {
 unsafe impl Send for BlkDevice {}
 
 impl BlkDevice {
-    /// Find the first virtio-blk (device ID 2) among `slots`, reset and initialise it
+    /// Find the first virtio-blk (device ID 2) among `slots`, then on PCI (see
+    /// `transport::find`), reset and initialise it
     /// (request queue only) and read its capacity.
     ///
     /// `Ok(None)`: there is no block device. `Err`: there is one but it could not be

@@ -1,4 +1,4 @@
-//! virtio-blk (device ID 2) reads over the modern virtio-mmio transport: the capture
+//! virtio-blk (device ID 2) reads over a modern virtio transport (mmio or pci): the capture
 //! device. [`BlkDevice::read`] has the device write sectors straight into caller-given
 //! physical pages (a buffer object's own pages: the buffer is the DMA target, nothing
 //! is copied through a bounce buffer) and returns at once with a sequence number that

@@ -1,4 +1,4 @@
-//! virtio-gpu 2D over the modern virtio-mmio transport.
+//! virtio-gpu 2D over a modern virtio transport (virtio-mmio or virtio-pci).
 //!
 //! The kernel imports buffer objects as GPU resources: [`GpuDevice::create_resource`]
 //! (RESOURCE_CREATE_2D), [`GpuDevice::attach_backing`] (RESOURCE_ATTACH_BACKING with the
@@ -13,8 +13,8 @@
 //!   slots on the control queue (staging, notify, polling, completion collection).
 //! - `selftest`: an end-to-end check.
 //!
-//! The virtio-mmio transport, the split virtqueue and the DMA memory are shared with the
-//! block driver (`crate::drivers::virtio`). Requests on the control queue are
+//! The transports, the split virtqueue and the DMA memory are shared with the block
+//! driver (`crate::drivers::virtio`). Requests on the control queue are
 //! descriptor pairs: request `n` is the chain `2n` (device-readable command) -> `2n + 1`
 //! (device-writable response).
 //!

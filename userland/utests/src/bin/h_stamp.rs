@@ -1,6 +1,7 @@
 //! Helper for `test_sleep_and_preemption`: waits for a message on its channel, sleeps
 //! (so it can only run again when the timer tick wakes it and the scheduler takes the
-//! CPU from whoever is running), then sends back `cycles()` and exits.
+//! CPU from whoever is running), then sends back the time (`counter()`: the virtual
+//! counter, the same on every CPU) and exits.
 
 #![no_std]
 #![no_main]
@@ -15,7 +16,7 @@ fn main(args: urt::StartArgs) -> i32 {
     if urt::sleep_ns(1).is_err() {
         return 4;
     }
-    let stamp = urt::cycles();
+    let stamp = urt::counter();
     if utests::send_u64(ch, stamp).is_err() {
         return 5;
     }

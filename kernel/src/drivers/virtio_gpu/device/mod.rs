@@ -98,7 +98,7 @@ struct Resource {
     backed: bool,
 }
 
-/// A running virtio-gpu on a modern virtio-mmio transport.
+/// A running virtio-gpu on a modern virtio transport.
 ///
 /// All methods need `&mut self`; the kernel keeps the device in a lock that is only ever
 /// taken with IRQs masked, so the completion interrupt ([`Self::handle_irq`]) cannot
@@ -129,7 +129,8 @@ pub struct GpuDevice {
 unsafe impl Send for GpuDevice {}
 
 impl GpuDevice {
-    /// Find the first virtio-gpu (device ID 16) among `slots`, reset and initialise it
+    /// Find the first virtio-gpu (device ID 16) among `slots`, then on PCI (see
+    /// `transport::find`), reset and initialise it
     /// (control queue only), and read scanout 0's size with GET_DISPLAY_INFO.
     ///
     /// `Ok(None)`: there is no GPU. `Err`: there is one but it could not be started (a

@@ -2,7 +2,8 @@
 //! device among the FDT's slots, the register block, the status handshake, queue
 //! registration and the device-specific configuration space.
 
-use super::VirtioError;
+use super::super::VirtioError;
+use super::status;
 use crate::memory::layout::LINEAR_BASE;
 use platform::board::{Irq, VirtioMmioSlot};
 use tock_registers::interfaces::{Readable, Writeable};
@@ -52,22 +53,7 @@ register_structs! {
 /// Where the device configuration space starts in the register block.
 pub const CONFIG_OFFSET: u64 = 0x100;
 
-/// InterruptStatus bit 1: the device configuration changed (bit 0: it used a buffer,
-/// which drivers find out from the used ring itself).
-pub const INT_CONFIG_CHANGE: u32 = 2;
-
-/// Device status bits (virtio 1.2, section 2.1).
-mod status {
-    pub const ACKNOWLEDGE: u32 = 1;
-    pub const DRIVER: u32 = 2;
-    pub const DRIVER_OK: u32 = 4;
-    pub const FEATURES_OK: u32 = 8;
-    pub const DEVICE_NEEDS_RESET: u32 = 64;
-    pub const FAILED: u32 = 128;
-}
-
-/// VIRTIO_F_VERSION_1 (feature bit 32): the device follows virtio 1.x.
-const F_VERSION_1: u64 = 1 << 32;
+use super::F_VERSION_1;
 
 /// Find the first device of type `device_id` among `slots` and wrap its registers.
 ///
@@ -75,12 +61,16 @@ const F_VERSION_1: u64 = 1 << 32;
 /// or with a register window smaller than the common registers plus `config_len` bytes
 /// of configuration space. The first device of a type is probed once, at boot, by its
 /// one driver.
+///
+/// "First" is the first one QEMU created: QEMU plugs `-device virtio-*-device` into the
+/// free slot with the *highest* address, so slots are searched from the top down. With
+/// two GPUs that is the one whose scanout QEMU shows (its first graphic console).
 pub fn find(
     slots: &[VirtioMmioSlot],
     device_id: u32,
     config_len: u64,
-) -> Result<Option<(Transport, Irq)>, VirtioError> {
-    for slot in slots {
+) -> Result<Option<(MmioTransport, Irq)>, VirtioError> {
+    for slot in slots.iter().rev() {
         if slot.reg.size < 0x10 {
             continue;
         }
@@ -105,14 +95,14 @@ pub fn find(
         // SAFETY: as above, and the window covers the common registers and `config_len`
         // bytes of configuration space (checked); the caller is the only driver of the
         // first device of this type.
-        let transport = unsafe { Transport::new(va, config_len) };
+        let transport = unsafe { MmioTransport::new(va, config_len) };
         return Ok(Some((transport, slot.irq)));
     }
     Ok(None)
 }
 
 /// A virtio-mmio transport in version 2 (modern) mode.
-pub struct Transport {
+pub struct MmioTransport {
     regs: &'static Registers,
     /// Kernel address of the register block (the configuration space is at
     /// `base + CONFIG_OFFSET`).
@@ -121,7 +111,7 @@ pub struct Transport {
     config_len: u64,
 }
 
-impl Transport {
+impl MmioTransport {
     /// Wraps the register block at `base_va`, with `config_len` bytes of device
     /// configuration space after the common registers.
     ///

@@ -1,0 +1,267 @@
+//! The CPUs: per-CPU data and bringing up the secondary CPUs.
+//!
+//! Every CPU has a [`PerCpu`] block, found through TPIDR_EL1 ([`this_cpu`]), and its own
+//! kernel stack with an unmapped guard page below it (the boot CPU's is in the image;
+//! secondaries' are in the stacks window, [`STACKS_BASE`]). The boot CPU starts the
+//! others from the FDT's `/cpus` (`enable-method = "psci"`) with PSCI `CPU_ON`, at
+//! `secondary_entry` in boot.S, which enters the kernel's tables and calls
+//! [`secondary_main`]. A CPU that does not come up within [`START_TIMEOUT_MS`] is
+//! reported and left out; the rest go on. `nosmp` keeps to the boot CPU, `maxcpus=N`
+//! to the first N.
+//!
+//! A secondary that is online brings up its part of the GIC and its timer tick, then
+//! enters the scheduler (`task::run_secondary`) and runs tasks like the boot CPU.
+
+use crate::memory::{frames, kspace};
+use core::cell::UnsafeCell;
+use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use mm::addr::{PhysAddr, PAGE_SIZE};
+use mm::pgtable::{Access, MemAttr, PageAttrs};
+use platform::board::{BoardInfo, BootArgs, MAX_CPUS};
+
+/// Kernel virtual window of the secondaries' stacks: CPU `i`'s slot is
+/// `STACKS_BASE + i * STACK_SLOT`, an unmapped guard page and then the stack.
+pub const STACKS_BASE: u64 = 0xFFFF_FE00_0000_0000;
+const STACK_SLOT: u64 = 128 * 1024;
+/// A secondary's stack: 64 KiB, as the boot CPU's.
+const STACK_PAGES: usize = 16;
+/// How long the boot CPU waits for a started CPU to say it is online.
+pub const START_TIMEOUT_MS: u64 = 500;
+
+/// One CPU's data (TPIDR_EL1 points at it).
+pub struct PerCpu {
+    /// Index: 0 is the boot CPU, then the started ones in `/cpus` order.
+    pub index: usize,
+    /// Its MPIDR_EL1 (affinity fields).
+    pub mpidr: AtomicU64,
+    /// It runs kernel code.
+    pub online: AtomicBool,
+    /// Top of its kernel stack (where an exception from EL0 starts).
+    pub stack_top: AtomicU64,
+}
+
+#[allow(clippy::declare_interior_mutable_const)] // only used to build the array below
+const OFFLINE: PerCpu = PerCpu {
+    index: 0,
+    mpidr: AtomicU64::new(0),
+    online: AtomicBool::new(false),
+    stack_top: AtomicU64::new(0),
+};
+
+static PERCPU: [PerCpu; MAX_CPUS] = {
+    let mut a = [OFFLINE; MAX_CPUS];
+    let mut i = 0;
+    while i < MAX_CPUS {
+        a[i].index = i;
+        i += 1;
+    }
+    a
+};
+
+/// CPUs online.
+static ONLINE: AtomicUsize = AtomicUsize::new(1);
+
+/// What `secondary_entry` reads, with the MMU off: layout shared with boot.S.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct SecondaryBoot {
+    ttbr1: u64,
+    stack_top: u64,
+    percpu: u64,
+    index: u64,
+}
+
+struct BootBlocks(UnsafeCell<[SecondaryBoot; MAX_CPUS]>);
+
+// SAFETY: only the boot CPU writes a block, before starting the CPU that reads it; the
+// started CPU only reads its own.
+unsafe impl Sync for BootBlocks {}
+
+static BOOT: BootBlocks = BootBlocks(UnsafeCell::new(
+    [SecondaryBoot {
+        ttbr1: 0,
+        stack_top: 0,
+        percpu: 0,
+        index: 0,
+    }; MAX_CPUS],
+));
+
+extern "C" {
+    /// boot.S: where a secondary starts (a physical address once translated).
+    fn secondary_entry();
+}
+
+/// The calling CPU's data.
+pub fn this_cpu() -> &'static PerCpu {
+    let p = crate::arch::cpu::percpu_pointer() as *const PerCpu;
+    // SAFETY: TPIDR_EL1 is set to an element of PERCPU (static) before any code that
+    // asks runs on this CPU ([`init_boot_cpu`], boot.S for secondaries); a null pointer
+    // (too early) falls back to the boot CPU's.
+    unsafe { p.as_ref() }.unwrap_or(&PERCPU[0])
+}
+
+/// CPUs online.
+pub fn online() -> usize {
+    ONLINE.load(Ordering::Acquire)
+}
+
+extern "C" {
+    /// link.ld: the top of the boot CPU's stack.
+    static __stack_top: u8;
+}
+
+/// Make the boot CPU CPU 0 (TPIDR_EL1, MPIDR, its stack in the image).
+pub fn init_boot_cpu() {
+    let me = &PERCPU[0];
+    me.mpidr
+        .store(crate::arch::cpu::mpidr_affinity(), Ordering::Relaxed);
+    // SAFETY: a linker symbol; only its address is taken.
+    let top = unsafe { &__stack_top as *const u8 as u64 };
+    me.stack_top.store(top, Ordering::Relaxed);
+    me.online.store(true, Ordering::Release);
+    crate::arch::cpu::set_percpu_pointer(me as *const PerCpu as u64);
+}
+
+/// Why a CPU did not come up.
+enum StartError {
+    NoStack,
+    Psci(platform::psci::CpuOnError),
+    Timeout,
+}
+
+impl core::fmt::Display for StartError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            StartError::NoStack => f.write_str("no memory for its stack"),
+            StartError::Psci(e) => write!(f, "{e}"),
+            StartError::Timeout => write!(f, "not online after {START_TIMEOUT_MS} ms"),
+        }
+    }
+}
+
+/// Start the secondary CPUs of `/cpus` (all but this one, `maxcpus` in all, none with
+/// `nosmp`), wait for each, and report.
+pub fn start_secondaries(
+    info: &BoardInfo<'_>,
+    args: &BootArgs<'_>,
+    image_pa_of: impl Fn(u64) -> u64,
+) {
+    let max = if args.has_flag("nosmp") {
+        1
+    } else {
+        args.get("maxcpus")
+            .and_then(|n| n.parse::<usize>().ok())
+            .map_or(MAX_CPUS, |n| n.clamp(1, MAX_CPUS))
+    };
+    let me = crate::arch::cpu::mpidr_affinity();
+    let entry_pa = image_pa_of(secondary_entry as *const () as u64);
+    let Some(ttbr1) = kspace::root_pa() else {
+        return;
+    };
+    let mut index = 1;
+    for cpu in info.cpus.iter().filter(|c| c.mpidr != me) {
+        if index >= max {
+            break;
+        }
+        if !cpu.psci {
+            log::warn!("cpu {:#x}: no PSCI enable method; left off", cpu.mpidr);
+            continue;
+        }
+        match start(index, cpu.mpidr, entry_pa, ttbr1, &image_pa_of, info.psci) {
+            Ok(()) => index += 1,
+            Err(e) => log::warn!(
+                "cpu {:#x} did not come up: {e}; going on without it",
+                cpu.mpidr
+            ),
+        }
+    }
+}
+
+fn start(
+    index: usize,
+    mpidr: u64,
+    entry_pa: u64,
+    ttbr1: u64,
+    image_pa_of: &impl Fn(u64) -> u64,
+    psci: platform::board::PsciMethod,
+) -> Result<(), StartError> {
+    let stack_top = map_stack(index).ok_or(StartError::NoStack)?;
+    let per = &PERCPU[index];
+    per.mpidr.store(mpidr, Ordering::Relaxed);
+    per.stack_top.store(stack_top, Ordering::Relaxed);
+    // SAFETY: block `index` is read only by the CPU started below, after this write.
+    let block = unsafe { &mut (*BOOT.0.get())[index] };
+    *block = SecondaryBoot {
+        ttbr1,
+        stack_top,
+        percpu: per as *const PerCpu as u64,
+        index: index as u64,
+    };
+    let block_va = block as *const SecondaryBoot as u64;
+    // The CPU reads the block with its caches off: it must be in memory.
+    // SAFETY: the block is a static in the image, mapped for the kernel's whole life.
+    let _ = unsafe {
+        crate::arch::cache::maintain_range(
+            mm::cache::CacheOp::Clean,
+            block_va,
+            core::mem::size_of::<SecondaryBoot>() as u64,
+            |_, _| {},
+        )
+    };
+    platform::psci::cpu_on(psci, mpidr, entry_pa, image_pa_of(block_va))
+        .map_err(StartError::Psci)?;
+    let deadline = crate::drivers::virtio::Deadline::after_ms(START_TIMEOUT_MS);
+    while !per.online.load(Ordering::Acquire) {
+        if deadline.passed() {
+            return Err(StartError::Timeout);
+        }
+        core::hint::spin_loop();
+    }
+    Ok(())
+}
+
+/// Map CPU `index`'s stack (below it, an unmapped guard page); returns its top.
+fn map_stack(index: usize) -> Option<u64> {
+    let base = STACKS_BASE + index as u64 * STACK_SLOT + PAGE_SIZE;
+    let mut pages = [PhysAddr::new(0); STACK_PAGES];
+    for (i, p) in pages.iter_mut().enumerate() {
+        match frames::alloc_zeroed(1) {
+            Some(pa) => *p = pa,
+            None => {
+                for q in &pages[..i] {
+                    frames::free(*q, 1);
+                }
+                return None;
+            }
+        }
+    }
+    let attrs = PageAttrs::kernel(Access::KernelReadWrite, MemAttr::Normal);
+    if kspace::map_pages(base, &pages, attrs).is_err() {
+        for q in &pages {
+            frames::free(*q, 1);
+        }
+        return None;
+    }
+    Some(base + STACK_PAGES as u64 * PAGE_SIZE)
+}
+
+/// A secondary CPU's first Rust code (boot.S), on its own stack with TPIDR_EL1 set.
+#[no_mangle]
+extern "C" fn secondary_main(index: u64) -> ! {
+    crate::arch::pmu::enable_cycle_counter();
+    crate::arch::cpu::restrict_el0_timer_access();
+    let me = this_cpu();
+    debug_assert_eq!(me.index as u64, index);
+    crate::irq::init_this_cpu();
+    me.online.store(true, Ordering::Release);
+    ONLINE.fetch_add(1, Ordering::AcqRel);
+    crate::task::run_secondary()
+}
+
+/// The MPIDRs of the CPUs online, in index order, for the boot report.
+pub fn online_mpidrs() -> impl Iterator<Item = u64> {
+    PERCPU
+        .iter()
+        .filter(|c| c.online.load(Ordering::Acquire))
+        .map(|c| c.mpidr.load(Ordering::Relaxed))
+}
