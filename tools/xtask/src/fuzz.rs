@@ -45,6 +45,8 @@ pub struct Params {
     pub calls: u64,
     /// Report every distinct violation instead of stopping at the first.
     pub keep_going: bool,
+    /// CPUs of the machine (`-smp`).
+    pub smp: u32,
     /// The first program (`fuzz`, or `fuzz_repro` for the reproducers).
     pub init: String,
 }
@@ -53,10 +55,15 @@ impl Params {
     /// The command that reproduces this run.
     pub fn command(&self) -> String {
         format!(
-            "cargo xtask fuzz --calls {} --seed {}{}{}",
+            "cargo xtask fuzz --calls {} --seed {}{}{}{}",
             self.calls,
             self.seed,
             if self.keep_going { " --keep-going" } else { "" },
+            if self.smp == 1 {
+                String::new()
+            } else {
+                format!(" --smp {}", self.smp)
+            },
             if self.init == "fuzz" {
                 String::new()
             } else {
@@ -137,6 +144,7 @@ pub fn boot(kernel: &Path, p: &Params, echo: bool) -> Result<Run> {
     m.initrd = Some(initrd(p)?);
     // The capture disk, so blk_read (the device-write right) is fuzzed too.
     m.disk = Some(build::capture_disk()?);
+    m.smp = p.smp;
     m.append = if p.init == "fuzz" {
         APPEND.into()
     } else {
@@ -253,6 +261,7 @@ pub fn case(kernel: &Path, seed: u64, calls: u64) -> Result<std::result::Result<
         calls,
         keep_going: false,
         init: "fuzz".into(),
+        smp: 1,
     };
     let run = boot(kernel, &p, false)?;
     Ok(verdict(&p, &run))
@@ -266,6 +275,7 @@ pub fn repro_case(kernel: &Path) -> Result<std::result::Result<(), String>> {
         calls: 0,
         keep_going: false,
         init: "fuzz_repro".into(),
+        smp: 1,
     };
     let run = boot(kernel, &p, false)?;
     if run.status == Some(0) && run.output.contains("repro: 0 deviations present") {

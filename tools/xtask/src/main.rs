@@ -135,6 +135,9 @@ enum Cmd {
         /// deviations the fuzzer found).
         #[arg(long, default_value = "fuzz")]
         init: String,
+        /// CPUs of the machine.
+        #[arg(long, default_value_t = 1)]
+        smp: u32,
     },
 }
 
@@ -171,12 +174,14 @@ fn main() -> ExitCode {
             keep_going,
             kernel,
             init,
+            smp,
         } => fuzz::run(
             &fuzz::Params {
                 seed,
                 calls,
                 keep_going,
                 init,
+                smp,
             },
             kernel.as_deref(),
         ),
