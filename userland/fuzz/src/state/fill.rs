@@ -235,12 +235,20 @@ pub fn frames(a: &mut Att) {
 pub fn gpu(a: &mut Att) {
     let Ok(mut sink) = Sink::new(a) else { return };
     let mut batch = Batch::new();
-    let side = [1024u64, 2048, 4096][a.g.index(3)];
+    // Half the runs go for the GPU bytes (64 MiB resources until 256 MiB are used),
+    // half for the count (a few big ones, then small ones).
+    let bytes_first = a.g.chance(1, 2);
+    let side = if bytes_first {
+        4096
+    } else {
+        [1024u64, 2048, 4096][a.g.index(3)]
+    };
+    let big_ones = if bytes_first { 8 } else { a.g.below(8) };
     // The buffers stay in hand while they are imported, and go to the sink after.
     let mut bufs = Batch::new();
     if let Ok((big, c)) = a.buffer(side * side * 4, urt::policy::CACHED) {
         bufs.add(big, &c);
-        for _ in 0..a.g.below(8) {
+        for _ in 0..big_ones {
             if a.over() {
                 break;
             }
