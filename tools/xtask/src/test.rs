@@ -17,7 +17,7 @@ const USER_TIMEOUT: Duration = Duration::from_secs(600);
 /// The demo renders and presents every frame, then holds the last one for 1.5 s.
 const DEMO_TIMEOUT: Duration = Duration::from_secs(180);
 /// The fixed-seed syscall fuzz run (`cargo xtask fuzz --calls 150000 --seed 1`): half
-/// single calls, half stateful scenarios, every scenario at least once (about 15 s).
+/// single calls, half stateful scenarios, every scenario at least once (about 20 s).
 const FUZZ_SEED: u64 = 1;
 const FUZZ_CALLS: u64 = 150_000;
 
@@ -232,7 +232,7 @@ fn qemu_tests(tally: &mut Tally) -> Result<()> {
     // the fuzzer's models, half of them random and adversarial single calls, half in
     // stateful scenarios (nested channels, cycles, full quotas, derived rights, reused
     // slots; every scenario once), every resource back at its baseline afterwards
-    // (about 15 s). A violation, a kernel panic or a hang fails it; the message says
+    // (about 20 s). A violation, a kernel panic or a hang fails it; the message says
     // how to reproduce.
     let result = crate::fuzz::case(&built.image, FUZZ_SEED, FUZZ_CALLS)?;
     tally.record(&format!("qemu/fuzz-seed-{FUZZ_SEED}"), result);
