@@ -20,6 +20,13 @@ pub fn init(slots: &[VirtioMmioSlot]) {
         Ok(Some(dev)) => {
             let irq = dev.irq();
             *GPU.lock() = Some(dev);
+            // Made now rather than on first use, so no import grows the kernel heap for
+            // good (the heap in use is back at its baseline once every resource is gone).
+            *OFFSETS.lock() = Some(RangeAllocator::new(
+                OFFSET_BASE,
+                OFFSET_END,
+                mm::addr::PAGE_SIZE,
+            ));
             if crate::irq::register(irq, on_irq).is_err() {
                 log::warn!("gpu: no interrupt slot; fences will not signal");
             }
@@ -86,12 +93,10 @@ static OFFSETS: Mutex<Option<RangeAllocator>> = Mutex::new(None);
 const OFFSET_BASE: u64 = 1 << 32;
 const OFFSET_END: u64 = 1 << 44;
 
-/// Reserve a fake offset range of `len` bytes.
+/// Reserve a fake offset range of `len` bytes (`None` without a GPU, or when the
+/// offset space is used up).
 pub fn alloc_map_offset(len: u64) -> Option<u64> {
-    let mut guard = OFFSETS.lock();
-    guard
-        .get_or_insert_with(|| RangeAllocator::new(OFFSET_BASE, OFFSET_END, mm::addr::PAGE_SIZE))
-        .alloc(len)
+    OFFSETS.lock().as_mut()?.alloc(len)
 }
 
 impl Drop for Resource {

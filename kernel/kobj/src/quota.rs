@@ -60,8 +60,9 @@ impl Resource {
 /// Limits per resource, in [`Resource`] order.
 pub type Limits = [u64; RESOURCES];
 
-/// Deepest chain of accounts (a task's ancestors), so charging stays cheap.
-pub const MAX_DEPTH: usize = 8;
+/// Deepest chain of accounts (a task's ancestors, the root included), so charging
+/// stays cheap: SYSCALLS.md's "Accounts are at most 16 deep".
+pub const MAX_DEPTH: usize = 16;
 
 /// One task's account (shared with its descendants' through their `parent` links).
 pub struct Account {

@@ -57,6 +57,7 @@ pub fn init(devices_coherent: bool, misuse_strict: bool) {
     ));
     DEVICES_COHERENT.store(devices_coherent, Ordering::SeqCst);
     MISUSE_STRICT.store(misuse_strict, Ordering::SeqCst);
+    trace::reserve();
 }
 
 /// True if a device submission touching a buffer held for CPU write fails (`Busy`);

@@ -17,7 +17,10 @@ use core::sync::atomic::{AtomicBool, Ordering};
 use mm::cache::CacheOp;
 use spin::Mutex;
 
-/// Most entries kept; later ones are counted but dropped.
+/// Most entries kept; later ones are counted but dropped. The whole capacity is
+/// reserved at boot ([`reserve`]), so recording never allocates: a syscall cannot grow
+/// the kernel heap through the trace, and the heap in use is the same before and after
+/// any amount of recording.
 const CAPACITY: usize = 8192;
 
 struct Trace {
@@ -43,6 +46,23 @@ pub fn continue_next() {
 
 /// True if this kernel records the trace.
 pub const ENABLED: bool = cfg!(feature = "ktest");
+
+/// Reserve the trace's [`CAPACITY`] entries (once, at boot; test kernels only). If the
+/// heap cannot give them, fewer are kept (and the rest counted as dropped).
+pub fn reserve() {
+    if ENABLED {
+        let _ = TRACE.lock().entries.try_reserve_exact(CAPACITY);
+    }
+}
+
+/// Keep `e` if there is room already reserved (never allocates), or count it dropped.
+fn keep(t: &mut Trace, e: Entry) {
+    if t.entries.len() < CAPACITY.min(t.entries.capacity()) {
+        t.entries.push(e);
+    } else {
+        t.dropped += 1;
+    }
+}
 
 /// Record what one DC loop executed for `buffer`, whose first byte is at `base_va`.
 pub fn record(buffer: u64, base_va: u64, done: &Executed) {
@@ -80,11 +100,7 @@ fn push(e: Entry) {
             return;
         }
     }
-    if t.entries.len() < CAPACITY {
-        t.entries.push(e);
-    } else {
-        t.dropped += 1;
-    }
+    keep(&mut t, e);
 }
 
 /// Record that a device is being told to read `[offset, offset + len)` of `buffer`.
@@ -105,11 +121,7 @@ pub fn record_event(op: u64, buffer: u64, offset: u64, len: u64, va: u64) {
         len,
         va,
     };
-    if t.entries.len() < CAPACITY {
-        t.entries.push(e);
-    } else {
-        t.dropped += 1;
-    }
+    keep(&mut t, e);
 }
 
 /// Forget everything recorded.

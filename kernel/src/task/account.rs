@@ -65,7 +65,8 @@ const RESERVED_FRAMES: u64 = 4096;
 
 /// Per-task limits (a task and its descendants) other than memory, which is bounded by
 /// the root's: live tasks, channels, queued messages, GPU resources and their bytes.
-const TASKS: u64 = 256;
+/// Every task is under the root, so [`TASKS`] also bounds the live tasks of the kernel.
+pub const TASKS: u64 = 256;
 const CHANNELS: u64 = 16_384;
 const MESSAGES: u64 = 16_384;
 const GPU_RESOURCES: u64 = 256;

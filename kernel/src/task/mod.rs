@@ -340,10 +340,13 @@ impl Kernel {
         handles: Vec<(Object, Rights)>,
         parent: Option<&Arc<kobj::quota::Account>>,
     ) -> Result<Arc<TaskObj>, Error> {
-        let image = initrd::find(name).ok_or(Error::NotFound)?;
+        // SYSCALLS.md's order: TableFull (the account depth, the tasks quota) before
+        // NotFound, NoMemory after.
         let account = account::for_new_task(parent)?;
+        let task_charge = account.charge(account::R::Tasks, 1)?;
+        let image = initrd::find(name).ok_or(Error::NotFound)?;
         let charges = [
-            account.charge(account::R::Tasks, 1)?,
+            task_charge,
             account.charge(account::R::HeapBytes, account::TASK_HEAP)?,
         ];
         let mut table = HandleTable::new(abi::limits::MAX_HANDLES);
@@ -630,13 +633,17 @@ pub fn init(harness: harness::Harness) {
     for c in &mut cpus {
         c.resched = true;
     }
+    // The ready queue holds each live task at most once, and the free ASIDs are at most
+    // the most tasks ever live at once: room for the tasks quota is reserved now, so
+    // spawning, waking and ending tasks never grow the kernel heap.
+    let most = account::TASKS as usize;
     *KERNEL.lock() = Some(Kernel {
         tasks: BTreeMap::new(),
-        ready: VecDeque::new(),
+        ready: VecDeque::with_capacity(most),
         next_id: 1,
         asids: Asids {
             next: 1,
-            free: Vec::new(),
+            free: Vec::with_capacity(most),
         },
         cpus,
         harness,

@@ -5,10 +5,14 @@
 //! at build time: this command builds the `fuzz` crate with `FUZZ_SEED`, `FUZZ_CALLS`
 //! (and `FUZZ_KEEP_GOING`) set, packs its programs into their own initrd
 //! (`target/xtask/fuzz-initrd.tar`), and boots the test kernel with `init=fuzz
-//! dma=noncoherent` on the usual machine (virtio-gpu). The run passes when QEMU exits 0
-//! after `fuzz: seed S, N calls, 0 violations`; a violation (exit 1), a kernel panic or
-//! fatal exception (exit 2 or 3) or a hang (timeout, scaled with N) fails it. Rerunning
-//! the same command replays the same calls.
+//! dma=noncoherent` on the usual machine (virtio-gpu, and the capture disk so `blk_read`
+//! is fuzzed too). N counts every call of the run, the single fuzzed calls and the
+//! stateful scenarios' (`userland/fuzz/src/state`). The run passes when QEMU exits 0
+//! after `fuzz: seed S, N calls, 0 violations`, which the launcher prints only if every
+//! resource is back at its baseline; a violation (exit 1), a kernel panic or fatal
+//! exception (exit 2 or 3) or a hang (timeout, scaled with N) fails it. Rerunning the
+//! same command replays the same calls. `--init fuzz_repro` boots the reproducers of
+//! the kernel bugs the fuzzer found instead.
 
 use crate::build::{self, Flavor, TARGET};
 use crate::qemu::{Machine, QEMU};
@@ -25,6 +29,7 @@ const PROGRAMS: &[&str] = &[
     "fuzz_worker",
     "fuzz_peer",
     "fuzz_victim",
+    "fuzz_state",
     "fuzz_repro",
 ];
 
@@ -40,6 +45,8 @@ pub struct Params {
     pub calls: u64,
     /// Report every distinct violation instead of stopping at the first.
     pub keep_going: bool,
+    /// CPUs of the machine (`-smp`).
+    pub smp: u32,
     /// The first program (`fuzz`, or `fuzz_repro` for the reproducers).
     pub init: String,
 }
@@ -48,10 +55,15 @@ impl Params {
     /// The command that reproduces this run.
     pub fn command(&self) -> String {
         format!(
-            "cargo xtask fuzz --calls {} --seed {}{}{}",
+            "cargo xtask fuzz --calls {} --seed {}{}{}{}",
             self.calls,
             self.seed,
             if self.keep_going { " --keep-going" } else { "" },
+            if self.smp == 1 {
+                String::new()
+            } else {
+                format!(" --smp {}", self.smp)
+            },
             if self.init == "fuzz" {
                 String::new()
             } else {
@@ -130,6 +142,9 @@ pub struct Run {
 pub fn boot(kernel: &Path, p: &Params, echo: bool) -> Result<Run> {
     let mut m = Machine::new(kernel);
     m.initrd = Some(initrd(p)?);
+    // The capture disk, so blk_read (the device-write right) is fuzzed too.
+    m.disk = Some(build::capture_disk()?);
+    m.smp = p.smp;
     m.append = if p.init == "fuzz" {
         APPEND.into()
     } else {
@@ -246,9 +261,35 @@ pub fn case(kernel: &Path, seed: u64, calls: u64) -> Result<std::result::Result<
         calls,
         keep_going: false,
         init: "fuzz".into(),
+        smp: 1,
     };
     let run = boot(kernel, &p, false)?;
     Ok(verdict(&p, &run))
+}
+
+/// The reproducers of the kernel bugs the fuzzer found (`fuzz_repro`) for `cargo xtask
+/// test`: every one must print `ok` and the program exit 0.
+pub fn repro_case(kernel: &Path) -> Result<std::result::Result<(), String>> {
+    let p = Params {
+        seed: 0,
+        calls: 0,
+        keep_going: false,
+        init: "fuzz_repro".into(),
+        smp: 1,
+    };
+    let run = boot(kernel, &p, false)?;
+    if run.status == Some(0) && run.output.contains("repro: 0 deviations present") {
+        return Ok(Ok(()));
+    }
+    let mut why: Vec<String> = vec![format!("QEMU status {:?}", run.status)];
+    why.extend(
+        run.output
+            .lines()
+            .filter(|l| l.starts_with("repro") || l.contains("PANIC") || l.contains("panic"))
+            .map(str::to_string),
+    );
+    why.push(format!("reproduce with: {}", p.command()));
+    Ok(Err(why.join("\n")))
 }
 
 /// `cargo xtask fuzz`.

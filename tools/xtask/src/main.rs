@@ -120,10 +120,11 @@ enum Cmd {
         #[arg(long)]
         readme_only: bool,
     },
-    /// Run the syscall fuzzer (userland/fuzz) on the test kernel: N seeded random and
-    /// adversarial calls checked against SYSCALLS.md and a model of what it created.
-    /// The seed and count are built into the programs; rerun the same command to
-    /// reproduce a failure.
+    /// Run the syscall fuzzer (userland/fuzz) on the test kernel: N seeded calls, half
+    /// random and adversarial single calls, half stateful scenarios run by attacker
+    /// tasks, checked against SYSCALLS.md and models of what they created, with every
+    /// resource back at its baseline at the end. The seed and count are built into the
+    /// programs; rerun the same command to reproduce a failure.
     Fuzz {
         /// Fuzzed calls.
         #[arg(long, default_value_t = 20_000)]
@@ -141,6 +142,9 @@ enum Cmd {
         /// deviations the fuzzer found).
         #[arg(long, default_value = "fuzz")]
         init: String,
+        /// CPUs of the machine.
+        #[arg(long, default_value_t = 1)]
+        smp: u32,
     },
     /// Boot programs under the coherency sanitizer (a QEMU plugin modelling
     /// non-coherent caches) and report per run: violations (must be 0), maintenance
@@ -213,12 +217,14 @@ fn main() -> ExitCode {
             keep_going,
             kernel,
             init,
+            smp,
         } => fuzz::run(
             &fuzz::Params {
                 seed,
                 calls,
                 keep_going,
                 init,
+                smp,
             },
             kernel.as_deref(),
         ),

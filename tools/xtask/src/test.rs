@@ -16,9 +16,10 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 const USER_TIMEOUT: Duration = Duration::from_secs(600);
 /// The demo renders and presents every frame, then holds the last one for 1.5 s.
 const DEMO_TIMEOUT: Duration = Duration::from_secs(180);
-/// The fixed-seed syscall fuzz run (`cargo xtask fuzz --calls 20000 --seed 1`).
+/// The fixed-seed syscall fuzz run (`cargo xtask fuzz --calls 150000 --seed 1`): half
+/// single calls, half stateful scenarios, every scenario at least once (about 20 s).
 const FUZZ_SEED: u64 = 1;
-const FUZZ_CALLS: u64 = 20_000;
+const FUZZ_CALLS: u64 = 150_000;
 
 /// Exit statuses the kernel reports through semihosting (kernel/src/power.rs).
 const EXIT_PANIC: i32 = 2;
@@ -227,11 +228,17 @@ fn qemu_tests(tally: &mut Tally) -> Result<()> {
     m.append = "exit=semihosting dma=noncoherent utest=icount_sync_latency".into();
     user_suite(tally, "qemu/icount", &m)?;
 
-    // The syscall fuzzer: a fixed seed, 20,000 random and adversarial calls checked
-    // against SYSCALLS.md and the fuzzer's model (a few seconds). A violation, a kernel
-    // panic or a hang fails it; the message says how to reproduce.
+    // The syscall fuzzer: a fixed seed, 150,000 calls checked against SYSCALLS.md and
+    // the fuzzer's models, half of them random and adversarial single calls, half in
+    // stateful scenarios (nested channels, cycles, full quotas, derived rights, reused
+    // slots; every scenario once), every resource back at its baseline afterwards
+    // (about 20 s). A violation, a kernel panic or a hang fails it; the message says
+    // how to reproduce.
     let result = crate::fuzz::case(&built.image, FUZZ_SEED, FUZZ_CALLS)?;
     tally.record(&format!("qemu/fuzz-seed-{FUZZ_SEED}"), result);
+    // The reproducers of the kernel bugs the fuzzer found, as regression tests.
+    let result = crate::fuzz::repro_case(&built.image)?;
+    tally.record("qemu/fuzz-repro", result);
 
     // The GPU demo, as `cargo xtask run` boots it: the screendump of its final frame
     // must be exactly what the scene crate computes for that frame. It runs under the

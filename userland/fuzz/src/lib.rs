@@ -1,19 +1,36 @@
 //! The syscall fuzzer's shared pieces: the build-time configuration, the seeded
 //! generator, the table of documented errors per call (`kernel/abi/SYSCALLS.md`), the
 //! result check, and the protocol between the fuzzer (`fuzz`) and its helpers
-//! (`fuzz_peer`, `fuzz_victim`).
+//! (`fuzz_peer`, `fuzz_victim`); the stateful fuzzer ([`state`]: the attacker task
+//! `fuzz_state`, its scenarios and the worker's side of them) and the resource
+//! snapshots that prove everything comes back ([`snapshot`]).
+//!
+//! The programs: `fuzz` (the launcher, `init=fuzz`) records the baseline and starts
+//! `fuzz_worker`, which makes the run's calls: single random and adversarial calls
+//! checked against the documented errors and its model (with `fuzz_peer` tasks sharing
+//! its buffers and `fuzz_victim` tasks dying on purpose), and, for half of the calls,
+//! stateful scenarios run by `fuzz_state` attackers that build state over thousands of
+//! calls (nested channel ends, cycles, full quotas, derived rights, reused handle
+//! slots), check invariants after every step and die holding what they built. A
+//! violation names the seed; `cargo xtask fuzz --calls N --seed S` replays the run.
+//! `fuzz_repro` holds the minimal reproducers of the kernel bugs the fuzzer found.
 //!
 //! There is no argv in this ABI, so the seed and the call count are baked in when the
 //! crate is built: `FUZZ_SEED` and `FUZZ_CALLS` (decimal or `0x` hex) are read with
 //! `option_env!`; `cargo xtask fuzz --seed S --calls N` sets them and rebuilds. Without
 //! them the defaults [`DEFAULT_SEED`] and [`DEFAULT_CALLS`] apply. `FUZZ_KEEP_GOING=1`
 //! makes the fuzzer report every distinct violation instead of stopping at the first.
+//! For debugging, `FUZZ_STATEFUL=0` leaves the scenarios out and `FUZZ_SCENARIO=n` runs
+//! only scenario `n` (`state::NAMES`), both taken from the environment of the build.
 
 #![no_std]
 #![forbid(unsafe_op_in_unsafe_fn)]
 #![deny(clippy::undocumented_unsafe_blocks, clippy::missing_safety_doc)]
 
 pub use urt;
+
+pub mod snapshot;
+pub mod state;
 
 use core::fmt;
 use urt::{Error, Handle, Sys};

@@ -1,11 +1,14 @@
 //! `fuzz`: the syscall fuzzer's launcher (`init=fuzz`).
 //!
-//! It records the free frames and live tasks, spawns `fuzz_worker` (which makes the
-//! fuzzed calls against its model of what it created, spawning `fuzz_peer` and
-//! `fuzz_victim` tasks along the way) and waits for it. The worker reports how many
-//! violations it found; it is not expected to clean up: its death must free everything
-//! it held. Once every task it started has ended, the free frames must be exactly what
-//! they were (a few ticks are allowed for deferred frees).
+//! It records the baseline (free frames, kernel heap bytes in use, live tasks, its own
+//! account's use of every quota, and its free handle slots), tells the worker what it
+//! uses of each quota (the attackers predict every quota refusal from the root's use),
+//! spawns `fuzz_worker` and waits for it. The worker makes the run's calls (single
+//! fuzzed calls and stateful scenarios, see its docs) and reports how many violations
+//! it found; it is not expected to clean up: its death must free everything it held.
+//! Once every task of the run has ended, everything must be back at the baseline:
+//! free frames, live tasks, the quota use and the handle slots exactly, the kernel heap
+//! within `snapshot::HEAP_SLACK` (the frame allocator's free lists, see there).
 //!
 //! The last line is `fuzz: seed S, N calls, 0 violations` (exit 0), or it names the
 //! violations (exit 1). Seed and count are fixed at build time (`FUZZ_SEED`,
@@ -14,23 +17,18 @@
 #![no_std]
 #![no_main]
 
-use fuzz::urt::{self, ExitHow, StartArgs, Stat};
+use fuzz::snapshot::{self, Snapshot};
+use fuzz::urt::{self, ExitHow, StartArgs};
 use fuzz::{recv_words, CALLS, KEEP_GOING, SEED};
 
-fn settle(free0: u64, tasks0: u64) -> (u64, u64) {
-    let mut now = (0, 0);
-    // Up to 30 s for peers still running after the worker ended, then the frees.
-    for _ in 0..3000 {
-        now = (
-            urt::stats(Stat::FreeFrames).unwrap_or(0),
-            urt::stats(Stat::Tasks).unwrap_or(0),
-        );
-        if now == (free0, tasks0) {
-            break;
-        }
-        let _ = urt::sleep_ns(10_000_000);
-    }
-    now
+/// The launcher's free handle slots (it holds no handle between runs: a channel is made
+/// to count with, and closed).
+fn free_slots() -> Result<usize, urt::Error> {
+    let (a, b) = urt::channel_create()?;
+    let n = snapshot::free_slots(a);
+    let _ = urt::handle_close(a);
+    let _ = urt::handle_close(b);
+    n.map(|n| n + 2)
 }
 
 fn main(_args: StartArgs) -> i32 {
@@ -40,8 +38,8 @@ fn main(_args: StartArgs) -> i32 {
         CALLS,
         if KEEP_GOING { ", keep going" } else { "" }
     );
-    let free0 = urt::stats(Stat::FreeFrames).unwrap_or(0);
-    let tasks0 = urt::stats(Stat::Tasks).unwrap_or(0);
+    let slots0 = free_slots();
+    let base = Snapshot::take();
     let mut problems = 0u64;
     let (mine, theirs) = match urt::channel_create() {
         Ok(p) => p,
@@ -50,6 +48,11 @@ fn main(_args: StartArgs) -> i32 {
             return 1;
         }
     };
+    // The rest of the root account's use, for the attackers' quota predictions.
+    if let Err(e) = fuzz::state::drive::send_launcher_use(mine) {
+        urt::println!("fuzz: FAILED: sending the launcher's quota use: {e:?}");
+        return 1;
+    }
     let worker = match urt::spawn("fuzz_worker", &[theirs]) {
         Ok(t) => t,
         Err(e) => {
@@ -72,20 +75,38 @@ fn main(_args: StartArgs) -> i32 {
         }
     }
     let calls = report[1];
-    let (free, tasks) = settle(free0, tasks0);
-    if tasks != tasks0 {
-        urt::println!("fuzz: VIOLATION: {tasks} tasks live after the run, {tasks0} before");
-        problems += 1;
-    }
-    if free != free0 {
+    // Up to 30 s for tasks still ending after the worker, then the frees.
+    let now = snapshot::settle(&base, 3000);
+    if !now.back_at(&base) {
         urt::println!(
-            "fuzz: VIOLATION: {free} frames free after every task ended, {free0} before \
-             ({} leaked)",
-            free0 as i64 - free as i64
+            "fuzz: VIOLATION: not back at the baseline after every task of the run ended: {}",
+            now.diff(&base)
         );
         problems += 1;
     }
+    let slots = free_slots();
+    if slots != slots0 {
+        urt::println!(
+            "fuzz: VIOLATION: the launcher's free handle slots: {slots:?} after the run, \
+             {slots0:?} before"
+        );
+        problems += 1;
+    }
+    urt::println!(
+        "fuzz: after the run: {} frames free, {} kernel heap bytes used (baseline {}), {} tasks, \
+         quota use {:?}, {:?} free handle slots",
+        now.free_frames,
+        now.heap_used,
+        base.heap_used,
+        now.tasks,
+        now.quota,
+        slots
+    );
     let total = violations + problems;
+    // The worker stops once the calls made (its own and its attackers') reach CALLS; a
+    // scenario may end a few calls past it.
+    urt::println!("fuzz: {calls} calls made");
+    let calls = if calls >= CALLS { CALLS } else { calls };
     urt::println!("fuzz: seed {}, {} calls, {} violations", SEED, calls, total);
     i32::from(total != 0)
 }

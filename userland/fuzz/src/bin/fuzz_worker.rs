@@ -21,6 +21,16 @@
 //!
 //! Results that depend on timing (Busy from a peer's open START, TimedOut) never change
 //! the model, so a seed replays the same sequence of calls.
+//!
+//! Half of the run's calls are *stateful scenarios* (`fuzz::state`): whenever the calls
+//! made in scenarios are no more than the single calls, the worker reaps its peers,
+//! counts its free handle slots against the model (`handle_dup` until `TableFull`),
+//! and starts an attacker task (`fuzz_state`) with the next scenario (the first eleven
+//! are every scenario once, in a seeded order; then drawn at random) and a seeded
+//! ending; when the attacker has ended, free frames, kernel heap, live tasks and this
+//! task's quota use must be back where they were (`state::drive`). The attacker's calls
+//! count towards the run's. After every single call the kernel must answer `stats` and
+//! one quota (each in turn) must be within its limit.
 
 #![no_std]
 #![no_main]
@@ -31,7 +41,7 @@ use fuzz::urt::{
     alloc::{collections::VecDeque, vec, vec::Vec},
     Error, Handle, ObjectKind, Rights, StartArgs, Sys,
 };
-use fuzz::{check, peek, peer, poke, raw, send_words, victim, Mask, Rng, Violation};
+use fuzz::{check, peek, peer, poke, raw, send_words, state, victim, Mask, Rng, Violation};
 use fuzz::{CALLS, KEEP_GOING, SEED};
 
 const SCRATCH_SIZE: usize = 64 * 1024;
@@ -73,6 +83,10 @@ const BUFFER_BUDGET: u64 = 256 << 20;
 /// Host memory for GPU resources (QEMU allocates width * height * 4 per resource).
 const PIXEL_BUDGET: u64 = 96 << 20;
 const MAX_PEERS: usize = 3;
+/// Stateful scenarios besides the single calls (`FUZZ_STATEFUL=0` turns them off).
+const STATEFUL: bool = fuzz::parse_u64(option_env!("FUZZ_STATEFUL"), 1) != 0;
+/// Only this scenario (`FUZZ_SCENARIO=n`, for debugging one; 0: all of them).
+const ONLY: u64 = fuzz::parse_u64(option_env!("FUZZ_SCENARIO"), 0);
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Kind {
@@ -174,7 +188,7 @@ struct W {
     stale: Vec<u32>,
     reserved: Vec<u32>,
     /// Highest generation seen per slot.
-    gens: [u16; 256],
+    gens: [u16; 512],
     bufs: Vec<BufObj>,
     ress: Vec<ResObj>,
     chans: Vec<Chan>,
@@ -196,6 +210,13 @@ struct W {
     seen: Vec<(u64, u64, u32)>,
     call: u64,
     ok: u64,
+    /// What the launcher uses of each quota (for the attackers' predictions).
+    launcher: [u64; fuzz::snapshot::QUOTAS],
+    /// Per scenario: runs, calls, runs that ended on a quota refusal, the most kernel
+    /// heap an attacker took and the most it was charged for.
+    runs: [(u64, u64, u64, u64, u64, u64); state::SCENARIOS as usize + 1],
+    /// The first scenarios run every one in a seeded order.
+    order: [u64; state::SCENARIOS as usize],
 }
 
 enum Verdict {
@@ -282,7 +303,8 @@ impl W {
         let (Some(slot), gen) = (h.slot(), h.generation()) else {
             return Err("a call returned the null handle");
         };
-        if v > u32::MAX as u64 || slot >= 256 {
+        // A table has at most 512 slot indices (a used-up slot is retired for another).
+        if v > u32::MAX as u64 || slot >= 512 {
             return Err("a call returned a handle value outside the documented encoding");
         }
         if self.hs.iter().any(|x| x.v == v as u32) || self.reserved.contains(&(v as u32)) {
@@ -550,6 +572,113 @@ impl W {
             why,
         };
         self.violation(v)
+    }
+
+    // ---- invariants ----------------------------------------------------------------
+
+    /// After every step: the kernel answers (`stats`: at least the launcher and this
+    /// task live), and one quota resource (each in turn) is within its limit.
+    fn invariants(&mut self, step: u64) -> Result<(), Verdict> {
+        let a = [urt::Stat::Tasks as u64, 0, 0, 0, 0, 0];
+        // SAFETY: no pointer, no handle.
+        let r = unsafe { raw(Sys::Stats as u64, a) };
+        if r[0] != 0 || r[1] < 2 {
+            return Err(self.fail(Sys::Stats as u64, a, r, "stats: the kernel did not answer"));
+        }
+        let a = [step % fuzz::snapshot::QUOTAS as u64, 0, 0, 0, 0, 0];
+        // SAFETY: no pointer, no handle.
+        let r = unsafe { raw(Sys::Quota as u64, a) };
+        if r[0] != 0 || r[1] > r[2] {
+            return Err(self.fail(Sys::Quota as u64, a, r, "quota: used past the limit"));
+        }
+        Ok(())
+    }
+
+    // ---- stateful scenarios --------------------------------------------------------
+
+    /// Run the `k`th scenario (an attacker task, `fuzz::state`) with at most
+    /// `remaining` calls; returns the calls it made. First every peer is reaped (the
+    /// worker's account must not change while the attacker runs, whose predictions
+    /// depend on it) and the worker's handle table is counted against the model.
+    fn scenario(&mut self, k: u64, remaining: u64) -> Result<u64, Verdict> {
+        for t in 0..self.tasks.len() {
+            self.reap_peer(t)?;
+        }
+        // Peers send their report just before they exit: wait for the exits.
+        let mut alone = false;
+        for _ in 0..500 {
+            if urt::quota(urt::Quota::Tasks).map(|q| q.0) == Ok(1) {
+                alone = true;
+                break;
+            }
+            let _ = urt::sleep_ns(10_000_000);
+        }
+        if !alone {
+            return Err(self.fail(
+                Sys::Quota as u64,
+                [urt::Quota::Tasks as u64, 0, 0, 0, 0, 0],
+                [0; 3],
+                "peers still alive 5 s after their reports",
+            ));
+        }
+        let report = Handle(self.reserved[0]);
+        match fuzz::snapshot::free_slots(report) {
+            Ok(n) if n == self.free_slots() => {}
+            other => {
+                urt::println!(
+                    "fuzz: the kernel counts {:?} free handle slots, the model {}",
+                    other,
+                    self.free_slots()
+                );
+                return Err(self.fail(
+                    Sys::HandleDup as u64,
+                    [report.0 as u64, 0, 0, 0, 0, 0],
+                    [0; 3],
+                    "the worker's free handle slots differ from the model",
+                ));
+            }
+        }
+        let mut g = Rng::derive(SEED, 4, k);
+        let s = if ONLY != 0 {
+            ONLY
+        } else if (k as usize) < self.order.len() {
+            self.order[k as usize]
+        } else {
+            // The long ones (in calls: channels full of messages; in time: 64 MiB
+            // buffers) half as often as the others.
+            let weight = |s: u64| {
+                if s == state::FILL_CHANNELS || s == state::FILL_FRAMES {
+                    1
+                } else {
+                    2
+                }
+            };
+            let total: u64 = (1..=state::SCENARIOS).map(weight).sum();
+            let mut x = g.below(total);
+            let mut s = 1;
+            while x >= weight(s) {
+                x -= weight(s);
+                s += 1;
+            }
+            s
+        };
+        let ending = g.below(state::ENDINGS);
+        let cap = if s == state::REUSE { 200_000 } else { 60_000 };
+        let budget = remaining.min(cap);
+        let seed = g.next_u64();
+        let d = state::drive::run(&self.launcher, s, seed, budget, ending);
+        let r = &mut self.runs[s as usize];
+        r.0 += 1;
+        r.1 += d.calls;
+        r.2 += u64::from(d.refused != 0);
+        r.5 += u64::from(d.refused == Error::NoMemory as u64);
+        r.3 = r.3.max(d.heap.0);
+        r.4 = r.4.max(d.heap.1);
+        self.violations += d.violations;
+        if d.violations > 0 && !KEEP_GOING {
+            return Err(Verdict::Stop);
+        }
+        Ok(d.calls)
     }
 
     // ---- the calls -----------------------------------------------------------------
@@ -1492,7 +1621,17 @@ impl W {
                 .collect();
             moved.sort_unstable();
             for &j in moved.iter().rev() {
-                self.remove_handle(j);
+                let h = self.remove_handle(j);
+                // Moving the last handle of a buffer away ends this task's START on it,
+                // as closing it would (SYSCALLS.md, "Buffers").
+                if h.obj.kind == Kind::Buf
+                    && !self
+                        .hs
+                        .iter()
+                        .any(|o| o.obj.kind == Kind::Buf && o.obj.idx == h.obj.idx)
+                {
+                    self.bufs[h.obj.idx].start = None;
+                }
             }
             self.chans[c].q[end].push_back(Msg {
                 len: blen as usize,
@@ -2446,7 +2585,7 @@ fn main(args: StartArgs) -> i32 {
         hs: Vec::new(),
         stale: Vec::new(),
         reserved: vec![report.0],
-        gens: [0; 256],
+        gens: [0; 512],
         bufs: Vec::new(),
         ress: Vec::new(),
         chans: Vec::new(),
@@ -2468,25 +2607,54 @@ fn main(args: StartArgs) -> i32 {
         seen: Vec::new(),
         call: 0,
         ok: 0,
+        launcher: state::drive::launcher_use(report),
+        runs: [(0, 0, 0, 0, 0, 0); state::SCENARIOS as usize + 1],
+        order: core::array::from_fn(|i| i as u64 + 1),
     };
     if let Some(slot) = report.slot() {
         w.gens[slot as usize] = report.generation();
     }
+    // A seeded order of the scenarios, so that even a short run has each once.
+    let mut g0 = Rng::derive(SEED, 4, u64::MAX);
+    for i in (1..w.order.len()).rev() {
+        let j = g0.index(i + 1);
+        w.order.swap(i, j);
+    }
     let every = (CALLS / 20).max(1000);
-    let mut done = 0;
-    for i in 0..CALLS {
+    let (mut done, mut single, mut stateful, mut k) = (0u64, 0u64, 0u64, 0u64);
+    let mut next_line = every;
+    let mut i = 0u64;
+    // Half the calls in single fuzzed calls, half in stateful scenarios.
+    while done < CALLS {
         w.call = i;
-        let mut g = Rng::derive(SEED, 1, i);
-        done = i + 1;
-        if let Err(Verdict::Stop) = w.step(&mut g) {
-            break;
+        if stateful <= single && STATEFUL {
+            match w.scenario(k, CALLS - done) {
+                Ok(n) => {
+                    stateful += n;
+                    done += n;
+                }
+                Err(_) => break,
+            }
+            k += 1;
+        } else {
+            let mut g = Rng::derive(SEED, 1, i);
+            i += 1;
+            single += 1;
+            done += 1;
+            if let Err(Verdict::Stop) = w.step(&mut g).and_then(|()| w.invariants(i)) {
+                break;
+            }
         }
-        if done % every == 0 {
+        if done >= next_line {
+            next_line = (done / every + 1) * every;
             urt::println!(
-                "fuzz: {}/{} calls, {} ok; {} handles, {} mappings, {} buffers ({} KiB), {} peers running",
+                "fuzz: {}/{} calls ({} single, {} ok; {} in {} scenarios); {} handles, {} mappings, {} buffers ({} KiB), {} peers running",
                 done,
                 CALLS,
+                single,
                 w.ok,
+                stateful,
+                k,
                 w.hs.len(),
                 w.maps.len(),
                 w.bufs.iter().filter(|b| b.counted).count(),
@@ -2494,6 +2662,20 @@ fn main(args: StartArgs) -> i32 {
                 w.peers
             );
         }
+    }
+    for s in 1..=state::SCENARIOS as usize {
+        let (runs, calls, refused, heap, charged, no_memory) = w.runs[s];
+        urt::println!(
+            "fuzz: scenario {:<13} {:>3} runs, {:>8} calls, {:>3} ended on a quota ({} NoMemory); \
+             kernel heap taken at most {} KiB, charged at most {} KiB",
+            state::NAMES[s],
+            runs,
+            calls,
+            refused,
+            no_memory,
+            heap / 1024,
+            charged / 1024
+        );
     }
     // Collect the peers' reports (each has finished or will).
     if w.violations == 0 || KEEP_GOING {

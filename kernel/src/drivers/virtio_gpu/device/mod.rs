@@ -439,6 +439,11 @@ impl GpuDevice {
             padding: 0,
         }));
         self.resources.remove(&id);
+        if self.resources.is_empty() {
+            // A B-tree keeps its (empty) root node: let it go, so the kernel heap in use
+            // is what it was before the first resource.
+            self.resources = BTreeMap::new();
+        }
         first_error.map_or(Ok(()), Err)
     }
 
