@@ -11,6 +11,61 @@
 //!
 //! A secondary that is online brings up its part of the GIC and its timer tick, then
 //! enters the scheduler (`task::run_secondary`) and runs tasks like the boot CPU.
+//!
+//! # Per-CPU layout
+//!
+//! * TPIDR_EL1: this CPU's [`PerCpu`] (index, MPIDR, online flag, kernel stack top).
+//! * TPIDRRO_EL0: zeroed on every return to EL0 (the syscall path uses it as scratch;
+//!   EL0 can read it, so nothing is left in it).
+//! * Kernel stacks: CPU 0's in the image under an unmapped guard page; CPU `i`'s at
+//!   `STACKS_BASE + i * 128 KiB`: a guard page, then 64 KiB.
+//! * Scheduler state per CPU (`task::CpuSched`: current thread, slice, resched flag,
+//!   idle, switches), kept inside the kernel state and indexed by [`this_cpu`]'s index;
+//!   the tick counter each CPU has seen (`irq::SEEN`).
+//!
+//! # Locks and their order
+//!
+//! The kernel state (`task::KERNEL`: tasks, threads, handles, address spaces, buffers'
+//! holders, the ready queue, every CPU's scheduler state) is one spin lock, taken by
+//! every syscall, fault, tick and switch, with IRQs masked: a CPU never takes an
+//! interrupt in the kernel, so no lock is ever re-entered on one CPU. The order is
+//!
+//! 1. `task::KERNEL`,
+//! 2. `irq::STATE` (the GIC: SGIs, acknowledge and end of an interrupt),
+//! 3. the device locks (`gpu::GPU`, `blk::BLK`; `irq::dispatch` takes them under
+//!    `irq::STATE`, syscalls under `task::KERNEL`),
+//! 4. leaves, which take no other lock: a buffer's boundary sets, `buffer::WINDOW`,
+//!    `memory::frames`, the heap, `memory::kspace`, the trace, `fences::MET`, the
+//!    console.
+//!
+//! `irq::dispatch` returns (dropping `irq::STATE`) before its caller takes
+//! `task::KERNEL` for the tick's scheduling work, so no CPU holds a later lock while
+//! waiting for an earlier one.
+//!
+//! # TLB maintenance across CPUs (the shootdown)
+//!
+//! There is no IPI shootdown: every user TLB invalidation is a broadcast
+//! (`TLBI VAE1IS` / `ASIDE1IS`, after `DSB ISHST`, followed by `DSB ISH` and `ISB`),
+//! which completes on every CPU of the inner-shareable domain before the `DSB ISH`
+//! does. Threads of one task may run on several CPUs at once; a page-table change and
+//! its invalidation happen under `task::KERNEL`, in that order, before the lock is
+//! released. It is race-free because:
+//!
+//! * After the `DSB ISH`, no CPU can use the old translation; a thread on another CPU
+//!   that touches the page afterwards faults, and its fault handler waits for
+//!   `task::KERNEL`, so it sees the new tables.
+//! * A store through the old translation that retired before the invalidation
+//!   completed is in the cache (user mappings of buffers are cacheable or, for an
+//!   uncached legacy mapping, never zapped), so the maintenance that follows the zap
+//!   (the submission's clean, after the lock-holding CPU's `DSB ISH`) covers it: this is
+//!   what `init=legacy_race` exercises, a writer thread storing into a legacy mapping
+//!   on one CPU while another thread's presents zap and clean it.
+//! * Page-table frames freed by an unmap go back to the frame allocator before the
+//!   invalidation, but every frame allocation happens under `task::KERNEL` (which the
+//!   unmapping CPU holds until the invalidation is complete), so no freed table can be
+//!   reused while a walker on another CPU may still hold it. Finer-grained locking
+//!   would have to defer those frees until after the invalidation.
+//! * ASIDs are 16-bit and recycled only after the old address space's `ASIDE1IS`.
 
 use crate::memory::{frames, kspace};
 use core::cell::UnsafeCell;

@@ -473,7 +473,7 @@ impl Kernel {
             task.threads.iter().map(|th| th.tid).collect();
         let handles = task.handles.drain();
         drop(handles);
-        // Open STARTs end as their END would (a killed writer's lines are cleaned).
+        // Open STARTs end as their END would (a killed writer's lines are recorded dirty).
         for (buf, access) in core::mem::take(&mut task.cpu_access) {
             crate::syscall::release_access(&buf, access);
         }
