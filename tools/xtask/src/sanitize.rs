@@ -159,6 +159,13 @@ pub fn verdict(s: &Session, screendump: Option<&Path>) -> std::result::Result<St
     }
     let mut line = summary(&r);
     if let Some(shot) = screendump {
+        // A GPU program whose DMA the sanitizer did not see would pass vacuously (a
+        // device on a transport it does not decode).
+        if r["frames"]["transfers"].as_u64().unwrap_or(0) == 0 {
+            problems.push(
+                "the sanitizer saw no GPU transfer: is the GPU on a transport it decodes?".into(),
+            );
+        }
         match compare(&s.final_image(), shot) {
             Ok(()) => line.push_str("; would-have-read image equals the screendump"),
             Err(e) => problems.push(e),
