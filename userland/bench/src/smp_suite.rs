@@ -1,0 +1,554 @@
+//! Suite `smp`: the same operations with threads of this task running on other CPUs at
+//! the same time. It runs instead of every other suite when the kernel has several CPUs
+//! online (`cargo xtask bench` boots a second, 4-CPU machine for it; it needs 4 CPUs);
+//! on one CPU only its `TLBI broadcast` case runs, for comparison ([`run_single`]).
+//!
+//! Cases:
+//!
+//! - `START+END WRITE`, variant `N-threads` (N = 1, 2, 4): each of N threads (this one
+//!   and N - 1 more) owns a cached 4 KiB buffer no device touches and makes
+//!   [`SYNC_REPS`] START WRITE + END WRITE pairs on it, each pair timed at its two
+//!   `svc`s on the thread that makes it. Every thread hands its CPU's turn on after each
+//!   pair (`pass_turn`), so the N threads' syncs interleave. The buffers are disjoint:
+//!   any growth of the per-pair cost with N is shared kernel state. Each thread's own
+//!   median is printed too (`thread0_median`.., thread 0 being the task's first).
+//! - `legacy present`, variant `W-writers` (W = 0, 1, 3): a 256x192 (48-page) buffer
+//!   imported as a GPU resource and mapped through the GPU driver (legacy `FAULT`
+//!   policy); W writer threads hammer it from other CPUs (each owns 48 / W pages and
+//!   stores a word into every line of them, over and over, never pausing), and this
+//!   thread presents it [`ROUNDS`] times (after a warm-up present): the present zaps
+//!   the mapping (broadcast TLBI), cleans the written pages and submits. With W = 0 this
+//!   thread writes the pages itself before each present. Each present waits until
+//!   every page has been written since the last one (so every present cleans all 48
+//!   pages) and starts [`LATE`] cycles after a timer tick (see `TLBI broadcast`).
+//! - `legacy re-fault`, same variants: the first store into a page after a present
+//!   faults (the page is invalidated and mapped again): the cycles of that store, timed
+//!   on the thread that makes it (a writer, or this thread for W = 0), for every page of
+//!   the first pass each thread makes after each present that found the page unmapped.
+//! - `TLBI broadcast`, variants `idle` and `3-busy` (`1-cpu` on the 1-CPU machine):
+//!   `buffer_unmap` of a 4 KiB mapping this thread just wrote (one `TLBI VAE1IS`),
+//!   timed at its `svc`, with the other three CPUs idle or running threads that spin in
+//!   user space and touch nothing; right after a timer tick and, `, late`, [`LATE`]
+//!   cycles after it.
+//!
+//! # What a cycle is here
+//!
+//! QEMU's icount runs one virtual CPU at a time, round-robin, each for a turn of
+//! instructions (the time to the next timer deadline divided among the CPUs), so
+//! `PMCCNTR_EL0`, which counts the machine's virtual time, counts the instructions of
+//! *every* CPU that ran inside a timed window. A window that stays within its CPU's turn
+//! counts only its own thread's instructions. A turn ends early when the CPU idles
+//! (WFI), executes a `YIELD` hint (what `pass_turn` does) or broadcasts a TLB
+//! invalidation (QEMU applies it to every virtual CPU between turns). So two CPUs never
+//! run kernel code at the same instant here: the kernel lock can only be found held
+//! when a CPU's turn ended while it held it, and then the CPU that wants it spins until
+//! its own turn ends. What this does to the figures, measured:
+//!
+//! - a broadcast TLBI in the first part of a tick period costs the issuing CPU the rest
+//!   of a turn (about 2.4 or 3.5 million cycles, with the other CPUs idle or not; which
+//!   of the two depends on how QEMU's turns fell in that run, i.e. on the host), and
+//!   [`LATE`] cycles into the period nothing more than on one CPU;
+//! - with writer threads running, a present's window also holds the writers' turns.
+//!
+//! Each record therefore gives the spread (`median_cycles`, `min_cycles`,
+//! `max_cycles`) next to the mean (`cycles`). Every figure is the same in every run
+//! except those of the legacy cases with writers (their faults wait for the GPU's
+//! fence, which the host completes when it gets to it: the medians stay within 0.1%)
+//! and of `TLBI broadcast` right after a tick on 4 CPUs; `cargo xtask bench --check`
+//! allows exactly that (`host_timed` in `tools/xtask/src/bench.rs`).
+//!
+//! The kernel's events (`counters`) are global: a record's events are those of every
+//! CPU over its measured windows (for `START+END WRITE`: over the whole case, thread
+//! creation and joins included, per pair; for `legacy re-fault`: one fault per store).
+//! `masked_max` is 0: the kernel's measure of it compares different CPUs' counters.
+
+use crate::gpu_target::{Target, Variant};
+use crate::measure::{
+    between_ticks, now, timed_present, timed_sync, timed_unmap, Span, Totals, Window,
+};
+use crate::report::Record;
+use crate::{fail, kib, Failed, MappedBuffer, OrFail, FENCE_TIMEOUT_NS, TASK};
+use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use urt::sync::{END, START, WRITE};
+use urt::{prot, ExitHow, Handle, Stat};
+
+/// CPUs the suite needs.
+pub const CPUS: u64 = 4;
+
+/// Width of the legacy buffer in pixels (one 1 KiB row).
+pub const WIDTH: u32 = 256;
+/// Height of the legacy buffer in pixels: 48 pages of 4 rows.
+pub const HEIGHT: u32 = 192;
+/// Pages of the legacy buffer.
+pub const PAGES: usize = 48;
+const PAGE: usize = 4096;
+/// Stride of the writers' stores: one word per 64-byte line.
+const LINE: usize = 64;
+
+/// Threads syncing at once in `START+END WRITE`.
+pub const THREADS: [usize; 3] = [1, 2, 4];
+/// Writer threads in `legacy present` and `legacy re-fault`.
+pub const WRITERS: [usize; 3] = [0, 1, 3];
+/// Spinning threads in `TLBI broadcast`.
+pub const BUSY: [usize; 2] = [0, 3];
+
+/// Pairs each thread times in `START+END WRITE`.
+pub const SYNC_REPS: usize = 128;
+/// Untimed pairs each thread makes first.
+pub const SYNC_WARMUP: usize = 4;
+/// Presents measured per writer count (after one warm-up present).
+pub const ROUNDS: u32 = 8;
+/// Presents measured in `TLBI broadcast`.
+pub const TLBI_REPS: u32 = 8;
+/// Cycles a `late` measurement waits after the timer tick before its window opens: a
+/// fifth of the 10 ms tick period, past where a broadcast TLBI costs the rest of a
+/// round-robin turn (measured: from 2,000,000 on it costs what it costs on one CPU).
+pub const LATE: u64 = 2_000_000;
+/// A first store into a page that takes more cycles than this faulted (a store to a
+/// mapped page takes one instruction; a fault thousands).
+pub const FAULT_MIN: u64 = 100;
+
+/// Helper threads at most (the 4-thread sync case has 3, the 3-writer case 3).
+const HELPERS: usize = 3;
+const STACK: usize = 16 * 1024;
+
+#[repr(align(16))]
+struct Stacks(#[allow(dead_code)] [[u8; STACK]; HELPERS]);
+
+/// The helpers' stacks; helper `i` (1-based) uses stack `i - 1`, and every helper is
+/// joined before the next case starts one on the same stack.
+static mut STACKS: Stacks = Stacks([[0; STACK]; HELPERS]);
+
+/// Start helper `i` (1..=[`HELPERS`]) at `entry(arg)`.
+fn spawn(entry: extern "C" fn(u64) -> !, i: usize, arg: u64) -> Result<Handle, Failed> {
+    // Only the address is taken (no reference is formed).
+    let top = core::ptr::addr_of_mut!(STACKS) as u64 + (i * STACK) as u64;
+    // SAFETY: every `entry` of this suite ends with `thread_exit`; helper `i` alone uses
+    // stack `i - 1` until it is joined ([`join`]) at the end of its case.
+    unsafe { urt::thread_create(entry, top, arg) }.or_fail("thread_create")
+}
+
+/// Wait for a helper to end; it must have exited with 0.
+fn join(h: Handle) -> Result<(), Failed> {
+    let (code, how) = urt::wait(h).or_fail("wait")?;
+    urt::handle_close(h).or_fail("handle_close")?;
+    if (code, how) != (0, ExitHow::Exited) {
+        return Err(fail(
+            TASK,
+            "smp helper",
+            format_args!("{how:?} with {code}"),
+        ));
+    }
+    Ok(())
+}
+
+/// End this CPU's turn: QEMU's icount runs the next virtual CPU when the running one
+/// executes `YIELD` (on hardware a hint with no effect).
+#[inline(always)]
+fn pass_turn() {
+    // SAFETY: a hint instruction: no memory, no registers.
+    unsafe { core::arch::asm!("yield", options(nomem, nostack, preserves_flags)) };
+}
+
+/// Median, least and greatest of `v` (sorted in place); zeros for an empty slice.
+fn spread(v: &mut [u32]) -> (u64, u64, u64) {
+    if v.is_empty() {
+        return (0, 0, 0);
+    }
+    v.sort_unstable();
+    let pick = |i: usize| u64::from(v[i]);
+    (pick((v.len() - 1) / 2), pick(0), pick(v.len() - 1))
+}
+
+/// Print a record with its spread (`samples`: the measured operations' cycles).
+fn print(case: &str, variant: &str, size: u64, totals: Totals, samples: &mut [u32]) {
+    let (median, min, max) = spread(samples);
+    let extra = [
+        ("median_cycles", median),
+        ("min_cycles", min),
+        ("max_cycles", max),
+    ];
+    record(case, variant, size, totals, &extra);
+}
+
+/// Print a record with `extra` figures. `masked_max` is left out (0): the kernel's
+/// measure of it compares the cycle counters of different CPUs when threads run on
+/// several.
+fn record(case: &str, variant: &str, size: u64, mut totals: Totals, extra: &[(&str, u64)]) {
+    totals.masked_max = 0;
+    Record {
+        suite: "smp",
+        case,
+        variant,
+        size,
+        totals,
+        phases: None,
+        extra,
+    }
+    .print();
+}
+
+// ---- START+END WRITE on disjoint buffers ----
+
+/// Threads that reached the start line of the current sync case.
+static ARRIVED: AtomicUsize = AtomicUsize::new(0);
+/// Each thread's pair cycles.
+static PAIRS: [[AtomicU32; SYNC_REPS]; 4] = [const { [const { AtomicU32::new(0) }; SYNC_REPS] }; 4];
+
+/// Thread `i` of `n`: warm up, wait for the others, time [`SYNC_REPS`] pairs on `h`.
+fn sync_pairs(i: usize, n: usize, h: Handle) -> urt::Result<()> {
+    for _ in 0..SYNC_WARMUP {
+        urt::buffer_sync(h, START | WRITE, 0, 0)?;
+        urt::buffer_sync(h, END | WRITE, 0, 0)?;
+    }
+    ARRIVED.fetch_add(1, Ordering::AcqRel);
+    while ARRIVED.load(Ordering::Acquire) < n {
+        pass_turn();
+    }
+    for slot in &PAIRS[i] {
+        let c = timed_sync(h, START | WRITE, 0, 0)? + timed_sync(h, END | WRITE, 0, 0)?;
+        slot.store(c.min(u64::from(u32::MAX)) as u32, Ordering::Relaxed);
+        pass_turn();
+    }
+    Ok(())
+}
+
+/// A sync helper: `arg` is the thread index, the thread count and the buffer handle.
+extern "C" fn sync_helper(arg: u64) -> ! {
+    let (i, n, h) = (arg & 0xff, (arg >> 8) & 0xff, Handle((arg >> 16) as u32));
+    let code = match sync_pairs(i as usize, n as usize, h) {
+        Ok(()) => 0,
+        Err(e) => {
+            urt::println!("{TASK}: smp sync thread {i}: {e}");
+            1
+        }
+    };
+    urt::thread_exit(code)
+}
+
+fn sync_case(n: usize) -> Result<(), Failed> {
+    ARRIVED.store(0, Ordering::Release);
+    let mut bufs: [Option<MappedBuffer>; 4] = [None, None, None, None];
+    for b in bufs.iter_mut().take(n) {
+        *b = Some(MappedBuffer::new(kib(4))?);
+    }
+    let handle = |i: usize| bufs[i].as_ref().map_or(Handle(0), |b| b.handle);
+    let window = Window::open().or_fail("counters")?;
+    let mut helpers = [None; HELPERS];
+    for (i, slot) in helpers.iter_mut().enumerate().take(n - 1) {
+        let t = i as u64 + 1;
+        let arg = t | (n as u64) << 8 | u64::from(handle(i + 1).0) << 16;
+        *slot = Some(spawn(sync_helper, i + 1, arg)?);
+    }
+    let mine = sync_pairs(0, n, handle(0)).or_fail("buffer_sync");
+    for h in helpers.into_iter().flatten() {
+        join(h)?;
+    }
+    let span = window.close().or_fail("counters")?;
+    mine?;
+    for b in bufs.into_iter().flatten() {
+        b.close()?;
+    }
+    let mut samples = [0u32; 4 * SYNC_REPS];
+    let mut totals = Totals::default();
+    for (i, s) in samples.iter_mut().take(n * SYNC_REPS).enumerate() {
+        *s = PAIRS[i / SYNC_REPS][i % SYNC_REPS].load(Ordering::Relaxed);
+        totals.reps += 1;
+        totals.cycles += u64::from(*s);
+    }
+    totals.events = span.events;
+    // Each thread's own median (thread 0 is this one, the task's first).
+    let mut medians = [0u64; 4];
+    for (t, m) in medians.iter_mut().enumerate().take(n) {
+        let mut own = [0u32; SYNC_REPS];
+        own.copy_from_slice(&samples[t * SYNC_REPS..(t + 1) * SYNC_REPS]);
+        *m = spread(&mut own).0;
+    }
+    let (median, min, max) = spread(&mut samples[..n * SYNC_REPS]);
+    let extra = [
+        ("median_cycles", median),
+        ("min_cycles", min),
+        ("max_cycles", max),
+        ("thread0_median", medians[0]),
+        ("thread1_median", medians[1]),
+        ("thread2_median", medians[2]),
+        ("thread3_median", medians[3]),
+    ];
+    let variant = ["1-thread", "2-threads", "", "4-threads"][n - 1];
+    record("START+END WRITE", variant, kib(4), totals, &extra[..3 + n]);
+    Ok(())
+}
+
+// ---- The legacy hand-over with writers on other CPUs ----
+
+/// The round the writers work for; [`STOP`] ends them.
+static ROUND: AtomicU32 = AtomicU32::new(0);
+const STOP: u32 = u32::MAX;
+/// Presents completed (fence waited for).
+static PRESENTED: AtomicU32 = AtomicU32::new(0);
+/// The round of each writer's last complete pass over its pages.
+static PASSED: [AtomicU32; HELPERS] = [const { AtomicU32::new(0) }; HELPERS];
+/// The mapping's address.
+static PIXELS: AtomicU64 = AtomicU64::new(0);
+/// Re-fault samples per thread (index 0: this thread).
+const MAX_FAULTS: usize = PAGES * (ROUNDS as usize + 1);
+static FAULTS: [[AtomicU32; MAX_FAULTS]; HELPERS + 1] =
+    [const { [const { AtomicU32::new(0) }; MAX_FAULTS] }; HELPERS + 1];
+static FAULT_COUNT: [AtomicUsize; HELPERS + 1] = [const { AtomicUsize::new(0) }; HELPERS + 1];
+
+/// Pages of writer `k` of `w` (1-based `k`): `(first, count)`.
+fn share(k: usize, w: usize) -> (usize, usize) {
+    let per = PAGES / w;
+    ((k - 1) * per, per)
+}
+
+/// One pass: a word into every line of `count` pages from page `first`, with `value`.
+/// With `record`, the cycles of each page's first store are kept as a re-fault sample
+/// of thread `record` if the store faulted (took more than [`FAULT_MIN`]).
+fn pass(first: usize, count: usize, value: u64, record: Option<usize>) {
+    let base = PIXELS.load(Ordering::Acquire) as *mut u8;
+    for p in first..first + count {
+        for line in 0..PAGE / LINE {
+            // SAFETY: `base` is the legacy mapping of the whole 48-page buffer, readable
+            // and writable, alive until every writer is joined; page `p` < PAGES. The
+            // writers and this thread store words into it, never forming references.
+            let at = unsafe { base.add(p * PAGE + line * LINE) } as *mut u64;
+            let t0 = now();
+            // SAFETY: as above; `at` is 8-byte aligned.
+            unsafe { at.write_volatile(value) };
+            let cycles = now() - t0;
+            if let (0, Some(t)) = (line, record) {
+                if cycles > FAULT_MIN {
+                    let i = FAULT_COUNT[t].fetch_add(1, Ordering::AcqRel);
+                    if let Some(slot) = FAULTS[t].get(i) {
+                        slot.store(cycles.min(u64::from(u32::MAX)) as u32, Ordering::Relaxed);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A writer: `arg` is its index `k` (1-based) and the writer count `w`. It writes its
+/// pages over and over, keeping the first pass after each present as re-fault samples.
+extern "C" fn writer(arg: u64) -> ! {
+    let (k, w) = ((arg & 0xff) as usize, (arg >> 8) as usize);
+    let (first, count) = share(k, w);
+    let mut seen = PRESENTED.load(Ordering::Acquire);
+    loop {
+        let round = ROUND.load(Ordering::Acquire);
+        if round == STOP {
+            urt::thread_exit(0);
+        }
+        let presented = PRESENTED.load(Ordering::Acquire);
+        let record = (presented != seen).then_some(k);
+        seen = presented;
+        pass(first, count, u64::from(round), record);
+        if ROUND.load(Ordering::Acquire) == round {
+            PASSED[k - 1].store(round, Ordering::Release);
+        }
+    }
+}
+
+/// Start round `round`: every page is written from now on (by the writers, or here with
+/// none) before this returns.
+fn write_round(round: u32, w: usize) {
+    ROUND.store(round, Ordering::Release);
+    if w == 0 {
+        let record = (PRESENTED.load(Ordering::Acquire) > 0).then_some(0);
+        pass(0, PAGES, u64::from(round), record);
+        return;
+    }
+    while PASSED[..w]
+        .iter()
+        .any(|p| p.load(Ordering::Acquire) != round)
+    {
+        pass_turn();
+    }
+}
+
+/// Spin for `cycles` cycles (of this CPU's counter).
+fn burn(cycles: u64) {
+    let t0 = now();
+    while now().wrapping_sub(t0) < cycles {
+        core::hint::spin_loop();
+    }
+}
+
+/// Run `op` (which returns its cycles) in a counters window that opens right after a
+/// timer tick, or [`LATE`] cycles after it; again if a tick landed in it.
+fn after_tick(
+    late: bool,
+    mut op: impl FnMut() -> Result<u64, Failed>,
+) -> Result<(u64, Span), Failed> {
+    between_ticks(|| {
+        if late {
+            burn(LATE);
+        }
+        let window = Window::open().or_fail("counters")?;
+        let cycles = op()?;
+        let span = window.close().or_fail("counters")?;
+        Ok((cycles, span))
+    })
+}
+
+/// Present `w` x `h` pixels of `target` from (0, 0) ([`after_tick`]) and wait for its
+/// fence (outside the window); returns its cycles and events.
+fn present(target: &Target, w: u32, h: u32, late: bool) -> Result<(u64, Span), Failed> {
+    let mut fence = None;
+    let r = after_tick(late, || {
+        let (f, cycles) = timed_present(target.resource, 0, 0, w, h).or_fail("gpu_present")?;
+        fence = Some(f);
+        Ok(cycles)
+    })?;
+    if let Some(f) = fence {
+        urt::fence_wait(f, FENCE_TIMEOUT_NS).or_fail("fence_wait")?;
+    }
+    Ok(r)
+}
+
+fn legacy_case(w: usize) -> Result<(), Failed> {
+    let target = Target::new(
+        Variant::LegacyFault,
+        WIDTH,
+        HEIGHT,
+        prot::READ | prot::WRITE,
+    )?;
+    PIXELS.store(target.pixels as u64, Ordering::Release);
+    ROUND.store(0, Ordering::Release);
+    PRESENTED.store(0, Ordering::Release);
+    for c in &FAULT_COUNT {
+        c.store(0, Ordering::Release);
+    }
+    for p in &PASSED {
+        p.store(0, Ordering::Release);
+    }
+    let mut helpers = [None; HELPERS];
+    for (i, slot) in helpers.iter_mut().enumerate().take(w) {
+        let k = i as u64 + 1;
+        *slot = Some(spawn(writer, i + 1, k | (w as u64) << 8)?);
+    }
+    let mut presents = [0u32; ROUNDS as usize];
+    let mut totals = Totals::default();
+    for round in 1..=ROUNDS + 1 {
+        write_round(round, w);
+        let (cycles, span) = present(&target, WIDTH, HEIGHT, true)?;
+        PRESENTED.fetch_add(1, Ordering::AcqRel);
+        if round > 1 {
+            presents[round as usize - 2] = cycles.min(u64::from(u32::MAX)) as u32;
+            totals.add(cycles, &span);
+        }
+    }
+    // One more pass each, so every present is followed by exactly one recorded pass.
+    write_round(ROUNDS + 2, w);
+    ROUND.store(STOP, Ordering::Release);
+    for h in helpers.into_iter().flatten() {
+        join(h)?;
+    }
+    target.close()?;
+    let variant = ["0-writers", "1-writer", "", "3-writers"][w];
+    let size = PAGES as u64 * PAGE as u64;
+    print("legacy present", variant, size, totals, &mut presents);
+
+    let mut samples = [0u32; (HELPERS + 1) * MAX_FAULTS];
+    let mut n = 0;
+    let mut faults = Totals::default();
+    for t in 0..=HELPERS {
+        let count = FAULT_COUNT[t].load(Ordering::Acquire).min(MAX_FAULTS);
+        for slot in &FAULTS[t][..count] {
+            samples[n] = slot.load(Ordering::Relaxed);
+            faults.reps += 1;
+            faults.cycles += u64::from(samples[n]);
+            n += 1;
+        }
+    }
+    // One fault per sample.
+    faults.events.0[4] = faults.reps;
+    print(
+        "legacy re-fault",
+        variant,
+        PAGE as u64,
+        faults,
+        &mut samples[..n],
+    );
+    Ok(())
+}
+
+// ---- The TLBI broadcast with the other CPUs idle or busy ----
+
+/// A busy thread: spins in user space until [`ROUND`] is [`STOP`].
+extern "C" fn spinner(_: u64) -> ! {
+    while ROUND.load(Ordering::Acquire) != STOP {
+        core::hint::spin_loop();
+    }
+    urt::thread_exit(0)
+}
+
+/// One `TLBI broadcast` record: [`TLBI_REPS`] unmaps of a 4 KiB mapping this thread
+/// wrote (after one untimed), each at [`after_tick`] and timed at its `svc`.
+fn unmaps(variant: &str, late: bool) -> Result<(), Failed> {
+    let mut samples = [0u32; TLBI_REPS as usize];
+    let mut totals = Totals::default();
+    for rep in 0..=TLBI_REPS {
+        let b = MappedBuffer::new(kib(4))?;
+        // SAFETY: `b.ptr` is the buffer's read-write mapping of 4 KiB; no reference into
+        // it exists.
+        unsafe { (b.ptr as *mut u64).write_volatile(u64::from(rep)) };
+        let (cycles, span) = after_tick(late, || {
+            // SAFETY: `b.ptr` is the mapping `MappedBuffer::new` made; nothing uses it
+            // afterwards (the handle is closed below without unmapping again).
+            unsafe { timed_unmap(b.ptr) }.or_fail("buffer_unmap")
+        })?;
+        urt::handle_close(b.handle).or_fail("handle_close")?;
+        if rep > 0 {
+            samples[rep as usize - 1] = cycles.min(u64::from(u32::MAX)) as u32;
+            totals.add(cycles, &span);
+        }
+    }
+    print("TLBI broadcast", variant, PAGE as u64, totals, &mut samples);
+    Ok(())
+}
+
+fn tlbi_case(busy: usize) -> Result<(), Failed> {
+    ROUND.store(0, Ordering::Release);
+    let mut helpers = [None; HELPERS];
+    for (i, slot) in helpers.iter_mut().enumerate().take(busy) {
+        *slot = Some(spawn(spinner, i + 1, 0)?);
+    }
+    let r = if busy == 0 {
+        unmaps("idle", false).and_then(|()| unmaps("idle, late", true))
+    } else {
+        unmaps("3-busy", false).and_then(|()| unmaps("3-busy, late", true))
+    };
+    ROUND.store(STOP, Ordering::Release);
+    for h in helpers.into_iter().flatten() {
+        join(h)?;
+    }
+    r
+}
+
+/// On a 1-CPU machine: the `TLBI broadcast` case with no other CPU (variants `1-cpu`
+/// and `1-cpu, late`), for comparison.
+pub fn run_single() -> Result<(), Failed> {
+    unmaps("1-cpu", false)?;
+    unmaps("1-cpu, late", true)
+}
+
+/// Run the suite (on a kernel with at least [`CPUS`] CPUs online).
+pub fn run() -> Result<(), Failed> {
+    let cpus = urt::stats(Stat::Cpus).or_fail("stats")?;
+    urt::println!("{TASK}: {cpus} CPUs online: the smp suite only");
+    if cpus < CPUS {
+        return Err(fail(TASK, "smp suite", format_args!("needs {CPUS} CPUs")));
+    }
+    for n in THREADS {
+        sync_case(n)?;
+    }
+    for w in WRITERS {
+        legacy_case(w)?;
+    }
+    for b in BUSY {
+        tlbi_case(b)?;
+    }
+    Ok(())
+}
