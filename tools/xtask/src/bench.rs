@@ -5,7 +5,11 @@
 //! QEMU runs with `-icount shift=0,sleep=off`, so PMCCNTR_EL0 counts retired
 //! instructions: every figure is in "icount cycles" (instructions, not time) and is the
 //! same on every run and every host. `--check` runs the suite twice and fails if any
-//! figure differs.
+//! figure differs (beyond what [`host_timed`] documents).
+//!
+//! Two boots make a run: every suite on one CPU, then the `smp` suite on a machine with
+//! [`SMP_CPUS`] CPUs (`bench=smp`; the program runs only that suite when it finds
+//! several CPUs online). `--smp-only` runs just the second.
 
 use crate::build::{self, Flavor};
 use crate::demo::shown;
@@ -198,7 +202,7 @@ pub type Tolerance = Option<f64>;
 ///   for the present's GPU fence, which QEMU completes on its own thread whenever the
 ///   host gets to it, so when they run again, how many faults land inside a present's
 ///   window and how many re-faults a writer's next pass finds vary from run to run. The
-///   median stays within [`HOST_TIMED_TOLERANCE`] (measured: 0.05%).
+///   median stays within [`HOST_TIMED_TOLERANCE`] (measured over seven runs: 0.03%).
 /// - its `TLBI broadcast` right after a tick on 4 CPUs (`idle`, `3-busy`): QEMU makes
 ///   the broadcasting CPU wait for the rest of a round-robin turn whose length depends on
 ///   host-clock timers (2.4 or 3.5 million cycles): its cycles are reported, not

@@ -53,7 +53,7 @@
 //! Each record therefore gives the spread (`median_cycles`, `min_cycles`,
 //! `max_cycles`) next to the mean (`cycles`). Every figure is the same in every run
 //! except those of the legacy cases with writers (their faults wait for the GPU's
-//! fence, which the host completes when it gets to it: the medians stay within 0.1%)
+//! fence, which the host completes when it gets to it: the medians stayed within 0.03%)
 //! and of `TLBI broadcast` right after a tick on 4 CPUs; `cargo xtask bench --check`
 //! allows exactly that (`host_timed` in `tools/xtask/src/bench.rs`).
 //!
