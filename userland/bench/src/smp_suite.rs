@@ -48,7 +48,10 @@
 //!   of a turn (about 2.4 or 3.5 million cycles, with the other CPUs idle or not; which
 //!   of the two depends on how QEMU's turns fell in that run, i.e. on the host), and
 //!   [`LATE`] cycles into the period nothing more than on one CPU;
-//! - with writer threads running, a present's window also holds the writers' turns.
+//! - with other CPUs busy (writer threads, or threads spinning in user space), a
+//!   window with a broadcast TLBI also holds their turns, which QEMU runs before the
+//!   broadcasting CPU goes on; a writer that touches a page the present zapped faults
+//!   and spins on the kernel lock the present holds.
 //!
 //! Each record therefore gives the spread (`median_cycles`, `min_cycles`,
 //! `max_cycles`) next to the mean (`cycles`). Every figure is the same in every run
@@ -64,7 +67,7 @@
 
 use crate::gpu_target::{Target, Variant};
 use crate::measure::{
-    between_ticks, now, timed_present, timed_sync, timed_unmap, Span, Totals, Window,
+    between_ticks, now, timed_present, timed_sync, timed_unmap, wait_for_tick, Span, Totals, Window,
 };
 use crate::report::Record;
 use crate::{fail, kib, Failed, MappedBuffer, OrFail, FENCE_TIMEOUT_NS, TASK};
@@ -485,7 +488,8 @@ extern "C" fn spinner(_: u64) -> ! {
 }
 
 /// One `TLBI broadcast` record: [`TLBI_REPS`] unmaps of a 4 KiB mapping this thread
-/// wrote (after one untimed), each at [`after_tick`] and timed at its `svc`.
+/// wrote (after one untimed), each right after a timer tick (or [`LATE`] cycles after
+/// it) and timed at its `svc`.
 fn unmaps(variant: &str, late: bool) -> Result<(), Failed> {
     let mut samples = [0u32; TLBI_REPS as usize];
     let mut totals = Totals::default();
@@ -494,11 +498,17 @@ fn unmaps(variant: &str, late: bool) -> Result<(), Failed> {
         // SAFETY: `b.ptr` is the buffer's read-write mapping of 4 KiB; no reference into
         // it exists.
         unsafe { (b.ptr as *mut u64).write_volatile(u64::from(rep)) };
-        let (cycles, span) = after_tick(late, || {
-            // SAFETY: `b.ptr` is the mapping `MappedBuffer::new` made; nothing uses it
-            // afterwards (the handle is closed below without unmapping again).
-            unsafe { timed_unmap(b.ptr) }.or_fail("buffer_unmap")
-        })?;
+        // Not `after_tick`: an unmap cannot be made again should a tick land in its
+        // window (none does: it is far shorter than the 10 ms period).
+        wait_for_tick().or_fail("sleep")?;
+        if late {
+            burn(LATE);
+        }
+        let window = Window::open().or_fail("counters")?;
+        // SAFETY: `b.ptr` is the mapping `MappedBuffer::new` made; nothing uses it
+        // afterwards (the handle is closed below without unmapping again).
+        let cycles = unsafe { timed_unmap(b.ptr) }.or_fail("buffer_unmap")?;
+        let span = window.close().or_fail("counters")?;
         urt::handle_close(b.handle).or_fail("handle_close")?;
         if rep > 0 {
             samples[rep as usize - 1] = cycles.min(u64::from(u32::MAX)) as u32;
