@@ -202,7 +202,7 @@ pub type Tolerance = Option<f64>;
 ///   for the present's GPU fence, which QEMU completes on its own thread whenever the
 ///   host gets to it, so when they run again, how many faults land inside a present's
 ///   window and how many re-faults a writer's next pass finds vary from run to run. The
-///   median stays within [`HOST_TIMED_TOLERANCE`] (measured over nine runs: 0.03%).
+///   median stays within [`HOST_TIMED_TOLERANCE`] (measured over thirteen runs: 0.06%).
 /// - its `TLBI broadcast` right after a tick on 4 CPUs (`idle`, `3-busy`): QEMU makes
 ///   the broadcasting CPU wait for the rest of a round-robin turn whose length depends on
 ///   host-clock timers (2.4 or 3.5 million cycles): its cycles are reported, not

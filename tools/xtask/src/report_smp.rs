@@ -135,7 +135,8 @@ pub fn smp_section(rs: &[Record]) -> String {
          written since the last present, submission), 2,000,000 cycles after a timer tick \
          (see the TLBI table); its lines, TLBIs and faults (the writers', inside its \
          window, mean) are per present. `re-fault`: the first store into a page after a \
-         present, timed on the thread that makes it.\n\n",
+         present, timed on the thread that makes it (one made while the present is \
+         under way waits for its fence: the max).\n\n",
     );
     let mut rows = Vec::new();
     for (w, v) in [(0, "0-writers"), (1, "1-writer"), (3, "3-writers")] {

@@ -87,6 +87,7 @@ pub mod limit_suite;
 pub mod measure;
 pub mod readback_suite;
 pub mod report;
+pub mod smp_handover;
 pub mod smp_suite;
 pub mod sync_suite;
 

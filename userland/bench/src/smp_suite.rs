@@ -16,19 +16,21 @@
 //!   imported as a GPU resource and mapped through the GPU driver (legacy `FAULT`
 //!   policy); W writer threads hammer it from other CPUs (each owns 48 / W pages and
 //!   stores a word into every line of them, over and over, never pausing), and this
-//!   thread presents it [`ROUNDS`] times (after a warm-up present): the present zaps
+//!   thread presents it [`ROUNDS`](smp_handover::ROUNDS) times (after a warm-up present): the present zaps
 //!   the mapping (broadcast TLBI), cleans the written pages and submits. With W = 0 this
 //!   thread writes the pages itself before each present. Each present waits until
 //!   every page has been written since the last one (so every present cleans all 48
-//!   pages) and starts [`LATE`] cycles after a timer tick (see `TLBI broadcast`).
+//!   pages) and starts [`LATE`](smp_handover::LATE) cycles after a timer tick (see `TLBI broadcast`).
 //! - `legacy re-fault`, same variants: the first store into a page after a present
 //!   faults (the page is invalidated and mapped again): the cycles of that store, timed
-//!   on the thread that makes it (a writer, or this thread for W = 0), for every page of
-//!   the first pass each thread makes after each present that found the page unmapped.
+//!   on the thread that makes it (a writer, or this thread for W = 0), for every page
+//!   whose first store faulted from the first present on. A writer's store made while
+//!   a present is under way waits in its fault for the present's fence: those few are
+//!   the `max_cycles` (and move the mean); the median is the re-fault itself.
 //! - `TLBI broadcast`, variants `idle` and `3-busy` (`1-cpu` on the 1-CPU machine):
 //!   `buffer_unmap` of a 4 KiB mapping this thread just wrote (one `TLBI VAE1IS`),
 //!   timed at its `svc`, with the other three CPUs idle or running threads that spin in
-//!   user space and touch nothing; right after a timer tick and, `, late`, [`LATE`]
+//!   user space and touch nothing; right after a timer tick and, `, late`, [`LATE`](smp_handover::LATE)
 //!   cycles after it.
 //!
 //! # What a cycle is here
@@ -47,7 +49,7 @@
 //! - a broadcast TLBI in the first part of a tick period costs the issuing CPU the rest
 //!   of a turn (about 2.4 or 3.5 million cycles, with the other CPUs idle or not; which
 //!   of the two depends on how QEMU's turns fell in that run, i.e. on the host), and
-//!   [`LATE`] cycles into the period nothing more than on one CPU;
+//!   [`LATE`](smp_handover::LATE) cycles into the period nothing more than on one CPU;
 //! - with other CPUs busy (writer threads, or threads spinning in user space), a
 //!   window with a broadcast TLBI also holds their turns, which QEMU runs before the
 //!   broadcasting CPU goes on; a writer that touches a page the present zapped faults
@@ -56,7 +58,7 @@
 //! Each record therefore gives the spread (`median_cycles`, `min_cycles`,
 //! `max_cycles`) next to the mean (`cycles`). Every figure is the same in every run
 //! except those of the legacy cases with writers (their faults wait for the GPU's
-//! fence, which the host completes when it gets to it: the medians stayed within 0.03%)
+//! fence, which the host completes when it gets to it: the medians stayed within 0.06%)
 //! and of `TLBI broadcast` right after a tick on 4 CPUs; `cargo xtask bench --check`
 //! allows exactly that (`host_timed` in `tools/xtask/src/bench.rs`).
 //!
@@ -65,54 +67,25 @@
 //! creation and joins included, per pair; for `legacy re-fault`: one fault per store).
 //! `masked_max` is 0: the kernel's measure of it compares different CPUs' counters.
 
-use crate::gpu_target::{Target, Variant};
-use crate::measure::{
-    between_ticks, now, timed_present, timed_sync, timed_unmap, wait_for_tick, Span, Totals, Window,
-};
+use crate::measure::{timed_sync, Totals, Window};
 use crate::report::Record;
-use crate::{fail, kib, Failed, MappedBuffer, OrFail, FENCE_TIMEOUT_NS, TASK};
-use core::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use crate::smp_handover;
+use crate::{fail, kib, Failed, MappedBuffer, OrFail, TASK};
+use core::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use urt::sync::{END, START, WRITE};
-use urt::{prot, ExitHow, Handle, Stat};
+use urt::{ExitHow, Handle, Stat};
 
 /// CPUs the suite needs.
 pub const CPUS: u64 = 4;
 
-/// Width of the legacy buffer in pixels (one 1 KiB row).
-pub const WIDTH: u32 = 256;
-/// Height of the legacy buffer in pixels: 48 pages of 4 rows.
-pub const HEIGHT: u32 = 192;
-/// Pages of the legacy buffer.
-pub const PAGES: usize = 48;
-const PAGE: usize = 4096;
-/// Stride of the writers' stores: one word per 64-byte line.
-const LINE: usize = 64;
-
 /// Threads syncing at once in `START+END WRITE`.
 pub const THREADS: [usize; 3] = [1, 2, 4];
-/// Writer threads in `legacy present` and `legacy re-fault`.
-pub const WRITERS: [usize; 3] = [0, 1, 3];
-/// Spinning threads in `TLBI broadcast`.
-pub const BUSY: [usize; 2] = [0, 3];
-
 /// Pairs each thread times in `START+END WRITE`.
 pub const SYNC_REPS: usize = 128;
 /// Untimed pairs each thread makes first.
 pub const SYNC_WARMUP: usize = 4;
-/// Presents measured per writer count (after one warm-up present).
-pub const ROUNDS: u32 = 8;
-/// Presents measured in `TLBI broadcast`.
-pub const TLBI_REPS: u32 = 8;
-/// Cycles a `late` measurement waits after the timer tick before its window opens: a
-/// fifth of the 10 ms tick period, past where a broadcast TLBI costs the rest of a
-/// round-robin turn (measured: from 2,000,000 on it costs what it costs on one CPU).
-pub const LATE: u64 = 2_000_000;
-/// A first store into a page that takes more cycles than this faulted (a store to a
-/// mapped page takes one instruction; a fault thousands).
-pub const FAULT_MIN: u64 = 100;
-
 /// Helper threads at most (the 4-thread sync case has 3, the 3-writer case 3).
-const HELPERS: usize = 3;
+pub(crate) const HELPERS: usize = 3;
 const STACK: usize = 16 * 1024;
 
 #[repr(align(16))]
@@ -123,7 +96,7 @@ struct Stacks(#[allow(dead_code)] [[u8; STACK]; HELPERS]);
 static mut STACKS: Stacks = Stacks([[0; STACK]; HELPERS]);
 
 /// Start helper `i` (1..=[`HELPERS`]) at `entry(arg)`.
-fn spawn(entry: extern "C" fn(u64) -> !, i: usize, arg: u64) -> Result<Handle, Failed> {
+pub(crate) fn spawn(entry: extern "C" fn(u64) -> !, i: usize, arg: u64) -> Result<Handle, Failed> {
     // Only the address is taken (no reference is formed).
     let top = core::ptr::addr_of_mut!(STACKS) as u64 + (i * STACK) as u64;
     // SAFETY: every `entry` of this suite ends with `thread_exit`; helper `i` alone uses
@@ -132,7 +105,7 @@ fn spawn(entry: extern "C" fn(u64) -> !, i: usize, arg: u64) -> Result<Handle, F
 }
 
 /// Wait for a helper to end; it must have exited with 0.
-fn join(h: Handle) -> Result<(), Failed> {
+pub(crate) fn join(h: Handle) -> Result<(), Failed> {
     let (code, how) = urt::wait(h).or_fail("wait")?;
     urt::handle_close(h).or_fail("handle_close")?;
     if (code, how) != (0, ExitHow::Exited) {
@@ -148,7 +121,7 @@ fn join(h: Handle) -> Result<(), Failed> {
 /// End this CPU's turn: QEMU's icount runs the next virtual CPU when the running one
 /// executes `YIELD` (on hardware a hint with no effect).
 #[inline(always)]
-fn pass_turn() {
+pub(crate) fn pass_turn() {
     // SAFETY: a hint instruction: no memory, no registers.
     unsafe { core::arch::asm!("yield", options(nomem, nostack, preserves_flags)) };
 }
@@ -164,7 +137,7 @@ fn spread(v: &mut [u32]) -> (u64, u64, u64) {
 }
 
 /// Print a record with its spread (`samples`: the measured operations' cycles).
-fn print(case: &str, variant: &str, size: u64, totals: Totals, samples: &mut [u32]) {
+pub(crate) fn print(case: &str, variant: &str, size: u64, totals: Totals, samples: &mut [u32]) {
     let (median, min, max) = spread(samples);
     let extra = [
         ("median_cycles", median),
@@ -282,266 +255,11 @@ fn sync_case(n: usize) -> Result<(), Failed> {
     Ok(())
 }
 
-// ---- The legacy hand-over with writers on other CPUs ----
-
-/// The round the writers work for; [`STOP`] ends them.
-static ROUND: AtomicU32 = AtomicU32::new(0);
-const STOP: u32 = u32::MAX;
-/// Presents completed (fence waited for).
-static PRESENTED: AtomicU32 = AtomicU32::new(0);
-/// The round of each writer's last complete pass over its pages.
-static PASSED: [AtomicU32; HELPERS] = [const { AtomicU32::new(0) }; HELPERS];
-/// The mapping's address.
-static PIXELS: AtomicU64 = AtomicU64::new(0);
-/// Re-fault samples per thread (index 0: this thread).
-const MAX_FAULTS: usize = PAGES * (ROUNDS as usize + 1);
-static FAULTS: [[AtomicU32; MAX_FAULTS]; HELPERS + 1] =
-    [const { [const { AtomicU32::new(0) }; MAX_FAULTS] }; HELPERS + 1];
-static FAULT_COUNT: [AtomicUsize; HELPERS + 1] = [const { AtomicUsize::new(0) }; HELPERS + 1];
-
-/// Pages of writer `k` of `w` (1-based `k`): `(first, count)`.
-fn share(k: usize, w: usize) -> (usize, usize) {
-    let per = PAGES / w;
-    ((k - 1) * per, per)
-}
-
-/// One pass: a word into every line of `count` pages from page `first`, with `value`.
-/// With `record`, the cycles of each page's first store are kept as a re-fault sample
-/// of thread `record` if the store faulted (took more than [`FAULT_MIN`]).
-fn pass(first: usize, count: usize, value: u64, record: Option<usize>) {
-    let base = PIXELS.load(Ordering::Acquire) as *mut u8;
-    for p in first..first + count {
-        for line in 0..PAGE / LINE {
-            // SAFETY: `base` is the legacy mapping of the whole 48-page buffer, readable
-            // and writable, alive until every writer is joined; page `p` < PAGES. The
-            // writers and this thread store words into it, never forming references.
-            let at = unsafe { base.add(p * PAGE + line * LINE) } as *mut u64;
-            let t0 = now();
-            // SAFETY: as above; `at` is 8-byte aligned.
-            unsafe { at.write_volatile(value) };
-            let cycles = now() - t0;
-            if let (0, Some(t)) = (line, record) {
-                if cycles > FAULT_MIN {
-                    let i = FAULT_COUNT[t].fetch_add(1, Ordering::AcqRel);
-                    if let Some(slot) = FAULTS[t].get(i) {
-                        slot.store(cycles.min(u64::from(u32::MAX)) as u32, Ordering::Relaxed);
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// A writer: `arg` is its index `k` (1-based) and the writer count `w`. It writes its
-/// pages over and over, keeping the first pass after each present as re-fault samples.
-extern "C" fn writer(arg: u64) -> ! {
-    let (k, w) = ((arg & 0xff) as usize, (arg >> 8) as usize);
-    let (first, count) = share(k, w);
-    let mut seen = PRESENTED.load(Ordering::Acquire);
-    loop {
-        let round = ROUND.load(Ordering::Acquire);
-        if round == STOP {
-            urt::thread_exit(0);
-        }
-        let presented = PRESENTED.load(Ordering::Acquire);
-        let record = (presented != seen).then_some(k);
-        seen = presented;
-        pass(first, count, u64::from(round), record);
-        if ROUND.load(Ordering::Acquire) == round {
-            PASSED[k - 1].store(round, Ordering::Release);
-        }
-    }
-}
-
-/// Start round `round`: every page is written from now on (by the writers, or here with
-/// none) before this returns.
-fn write_round(round: u32, w: usize) {
-    ROUND.store(round, Ordering::Release);
-    if w == 0 {
-        let record = (PRESENTED.load(Ordering::Acquire) > 0).then_some(0);
-        pass(0, PAGES, u64::from(round), record);
-        return;
-    }
-    while PASSED[..w]
-        .iter()
-        .any(|p| p.load(Ordering::Acquire) != round)
-    {
-        pass_turn();
-    }
-}
-
-/// Spin for `cycles` cycles (of this CPU's counter).
-fn burn(cycles: u64) {
-    let t0 = now();
-    while now().wrapping_sub(t0) < cycles {
-        core::hint::spin_loop();
-    }
-}
-
-/// Run `op` (which returns its cycles) in a counters window that opens right after a
-/// timer tick, or [`LATE`] cycles after it; again if a tick landed in it.
-fn after_tick(
-    late: bool,
-    mut op: impl FnMut() -> Result<u64, Failed>,
-) -> Result<(u64, Span), Failed> {
-    between_ticks(|| {
-        if late {
-            burn(LATE);
-        }
-        let window = Window::open().or_fail("counters")?;
-        let cycles = op()?;
-        let span = window.close().or_fail("counters")?;
-        Ok((cycles, span))
-    })
-}
-
-/// Present `w` x `h` pixels of `target` from (0, 0) ([`after_tick`]) and wait for its
-/// fence (outside the window); returns its cycles and events.
-fn present(target: &Target, w: u32, h: u32, late: bool) -> Result<(u64, Span), Failed> {
-    let mut fence = None;
-    let r = after_tick(late, || {
-        let (f, cycles) = timed_present(target.resource, 0, 0, w, h).or_fail("gpu_present")?;
-        fence = Some(f);
-        Ok(cycles)
-    })?;
-    if let Some(f) = fence {
-        urt::fence_wait(f, FENCE_TIMEOUT_NS).or_fail("fence_wait")?;
-    }
-    Ok(r)
-}
-
-fn legacy_case(w: usize) -> Result<(), Failed> {
-    let target = Target::new(
-        Variant::LegacyFault,
-        WIDTH,
-        HEIGHT,
-        prot::READ | prot::WRITE,
-    )?;
-    PIXELS.store(target.pixels as u64, Ordering::Release);
-    ROUND.store(0, Ordering::Release);
-    PRESENTED.store(0, Ordering::Release);
-    for c in &FAULT_COUNT {
-        c.store(0, Ordering::Release);
-    }
-    for p in &PASSED {
-        p.store(0, Ordering::Release);
-    }
-    let mut helpers = [None; HELPERS];
-    for (i, slot) in helpers.iter_mut().enumerate().take(w) {
-        let k = i as u64 + 1;
-        *slot = Some(spawn(writer, i + 1, k | (w as u64) << 8)?);
-    }
-    let mut presents = [0u32; ROUNDS as usize];
-    let mut totals = Totals::default();
-    for round in 1..=ROUNDS + 1 {
-        write_round(round, w);
-        let (cycles, span) = present(&target, WIDTH, HEIGHT, true)?;
-        PRESENTED.fetch_add(1, Ordering::AcqRel);
-        if round > 1 {
-            presents[round as usize - 2] = cycles.min(u64::from(u32::MAX)) as u32;
-            totals.add(cycles, &span);
-        }
-    }
-    // One more pass each, so every present is followed by exactly one recorded pass.
-    write_round(ROUNDS + 2, w);
-    ROUND.store(STOP, Ordering::Release);
-    for h in helpers.into_iter().flatten() {
-        join(h)?;
-    }
-    target.close()?;
-    let variant = ["0-writers", "1-writer", "", "3-writers"][w];
-    let size = PAGES as u64 * PAGE as u64;
-    print("legacy present", variant, size, totals, &mut presents);
-
-    let mut samples = [0u32; (HELPERS + 1) * MAX_FAULTS];
-    let mut n = 0;
-    let mut faults = Totals::default();
-    for t in 0..=HELPERS {
-        let count = FAULT_COUNT[t].load(Ordering::Acquire).min(MAX_FAULTS);
-        for slot in &FAULTS[t][..count] {
-            samples[n] = slot.load(Ordering::Relaxed);
-            faults.reps += 1;
-            faults.cycles += u64::from(samples[n]);
-            n += 1;
-        }
-    }
-    // One fault per sample.
-    faults.events.0[4] = faults.reps;
-    print(
-        "legacy re-fault",
-        variant,
-        PAGE as u64,
-        faults,
-        &mut samples[..n],
-    );
-    Ok(())
-}
-
-// ---- The TLBI broadcast with the other CPUs idle or busy ----
-
-/// A busy thread: spins in user space until [`ROUND`] is [`STOP`].
-extern "C" fn spinner(_: u64) -> ! {
-    while ROUND.load(Ordering::Acquire) != STOP {
-        core::hint::spin_loop();
-    }
-    urt::thread_exit(0)
-}
-
-/// One `TLBI broadcast` record: [`TLBI_REPS`] unmaps of a 4 KiB mapping this thread
-/// wrote (after one untimed), each right after a timer tick (or [`LATE`] cycles after
-/// it) and timed at its `svc`.
-fn unmaps(variant: &str, late: bool) -> Result<(), Failed> {
-    let mut samples = [0u32; TLBI_REPS as usize];
-    let mut totals = Totals::default();
-    for rep in 0..=TLBI_REPS {
-        let b = MappedBuffer::new(kib(4))?;
-        // SAFETY: `b.ptr` is the buffer's read-write mapping of 4 KiB; no reference into
-        // it exists.
-        unsafe { (b.ptr as *mut u64).write_volatile(u64::from(rep)) };
-        // Not `after_tick`: an unmap cannot be made again should a tick land in its
-        // window (none does: it is far shorter than the 10 ms period).
-        wait_for_tick().or_fail("sleep")?;
-        if late {
-            burn(LATE);
-        }
-        let window = Window::open().or_fail("counters")?;
-        // SAFETY: `b.ptr` is the mapping `MappedBuffer::new` made; nothing uses it
-        // afterwards (the handle is closed below without unmapping again).
-        let cycles = unsafe { timed_unmap(b.ptr) }.or_fail("buffer_unmap")?;
-        let span = window.close().or_fail("counters")?;
-        urt::handle_close(b.handle).or_fail("handle_close")?;
-        if rep > 0 {
-            samples[rep as usize - 1] = cycles.min(u64::from(u32::MAX)) as u32;
-            totals.add(cycles, &span);
-        }
-    }
-    print("TLBI broadcast", variant, PAGE as u64, totals, &mut samples);
-    Ok(())
-}
-
-fn tlbi_case(busy: usize) -> Result<(), Failed> {
-    ROUND.store(0, Ordering::Release);
-    let mut helpers = [None; HELPERS];
-    for (i, slot) in helpers.iter_mut().enumerate().take(busy) {
-        *slot = Some(spawn(spinner, i + 1, 0)?);
-    }
-    let r = if busy == 0 {
-        unmaps("idle", false).and_then(|()| unmaps("idle, late", true))
-    } else {
-        unmaps("3-busy", false).and_then(|()| unmaps("3-busy, late", true))
-    };
-    ROUND.store(STOP, Ordering::Release);
-    for h in helpers.into_iter().flatten() {
-        join(h)?;
-    }
-    r
-}
-
 /// On a 1-CPU machine: the `TLBI broadcast` case with no other CPU (variants `1-cpu`
 /// and `1-cpu, late`), for comparison.
 pub fn run_single() -> Result<(), Failed> {
-    unmaps("1-cpu", false)?;
-    unmaps("1-cpu, late", true)
+    smp_handover::unmaps("1-cpu", false)?;
+    smp_handover::unmaps("1-cpu, late", true)
 }
 
 /// Run the suite (on a kernel with at least [`CPUS`] CPUs online).
@@ -554,11 +272,11 @@ pub fn run() -> Result<(), Failed> {
     for n in THREADS {
         sync_case(n)?;
     }
-    for w in WRITERS {
-        legacy_case(w)?;
+    for w in smp_handover::WRITERS {
+        smp_handover::legacy_case(w)?;
     }
-    for b in BUSY {
-        tlbi_case(b)?;
+    for b in smp_handover::BUSY {
+        smp_handover::tlbi_case(b)?;
     }
     Ok(())
 }
