@@ -35,6 +35,7 @@ mod qemu;
 mod qmp;
 mod report;
 mod report_boundary;
+mod report_smp;
 mod sanitize;
 mod setup;
 mod smp_cases;
@@ -115,6 +116,10 @@ enum Cmd {
         /// this kernel's (tools/linuxbench).
         #[arg(long)]
         linux: bool,
+        /// Only the 4-CPU run of the smp suite (quicker while working on it; the outputs
+        /// then have its records only). Not with --publish.
+        #[arg(long)]
+        smp_only: bool,
         /// Only rewrite the README's figures from the committed
         /// tools/xtask/bench-results/results.json (no run).
         #[arg(long)]
@@ -209,8 +214,9 @@ fn main() -> ExitCode {
             quick,
             publish,
             linux,
+            smp_only,
             readme_only: false,
-        } => bench::run(check, quick, publish, linux),
+        } => bench::run(check, quick, publish, linux, smp_only),
         Cmd::Fuzz {
             calls,
             seed,

@@ -318,7 +318,12 @@ pub fn markdown(rs: &[Record], meta: &Meta) -> String {
             if ok { "identical" } else { "DIFFERENT" }
         );
     }
-    let _ = writeln!(o, "QEMU: `{}`\n", meta.command);
+    if !meta.command.is_empty() {
+        let _ = writeln!(o, "QEMU: `{}`\n", meta.command);
+    }
+    if let Some(c) = &meta.smp_command {
+        let _ = writeln!(o, "QEMU (smp suite): `{c}`\n");
+    }
     o.push_str("## Targets\n\n");
     o.push_str(&targets_table(rs));
     o.push_str(&sync_section(rs));
@@ -333,7 +338,10 @@ pub fn markdown(rs: &[Record], meta: &Meta) -> String {
         o.push_str(&crate::report_boundary::demo_section(rs));
     }
     o.push_str(&crate::report_boundary::latency_section(rs));
-    let known = ["sync", "limit", "frame", "readback", "boundary", "demo"];
+    o.push_str(&crate::report_smp::smp_section(rs));
+    let known = [
+        "sync", "limit", "frame", "readback", "boundary", "demo", "smp",
+    ];
     let mut others: Vec<&str> = rs
         .iter()
         .map(|r| r.suite.as_str())
@@ -564,6 +572,7 @@ mod tests {
         let rs = parse(&fake_log()).unwrap();
         let meta = Meta {
             command: "qemu".into(),
+            smp_command: Some("qemu -smp 4".into()),
             git: None,
             commit: None,
             quick: true,
@@ -590,6 +599,8 @@ mod tests {
             "| pipeline ",
             "## latency",
             "### dirty-1-page",
+            "## smp: four CPUs",
+            "QEMU (smp suite): `qemu -smp 4`",
         ] {
             assert!(md.contains(s), "report lacks {s:?}");
         }

@@ -174,7 +174,9 @@ fn worst_by_suite(rs: &[Record]) -> Vec<&Record> {
     let mut seen = Vec::new();
     let mut out = Vec::new();
     for s in suites {
-        if seen.contains(&s) {
+        // The smp suite leaves `masked_max` out (0): on several CPUs the kernel's measure
+        // compares different CPUs' cycle counters.
+        if seen.contains(&s) || s == "smp" {
             continue;
         }
         seen.push(s);

@@ -99,6 +99,7 @@ fn print(case: &str, variant: &str, size: u64, totals: Totals) {
         size,
         totals,
         phases: None,
+        extra: &[],
     }
     .print();
 }

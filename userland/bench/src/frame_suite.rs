@@ -265,6 +265,7 @@ fn measure(case: Case, variant: Variant) -> Result<(), Failed> {
         size: case.rect().bytes(),
         totals,
         phases: Some(phases),
+        extra: &[],
     }
     .print();
     Ok(())

@@ -201,6 +201,7 @@ pub fn run() -> Result<(), Failed> {
             masked_max: span.masked_max,
         },
         phases: None,
+        extra: &[],
     }
     .print();
     Ok(())

@@ -61,6 +61,9 @@
 //!   START/END, as a producer and a consumer do (the peer is the `bench_peer` program).
 //! - [`demo_suite`] (`demo`): the GPU demo and the capture pipeline, run as `cargo xtask
 //!   run` runs them: cache lines maintained per frame, and on buffers no device touches.
+//! - [`smp_suite`] (`smp`, on a 4-CPU machine): START+END WRITE from 1, 2 and 4
+//!   threads at once on disjoint buffers, the legacy hand-over with 0, 1 and 3 writer
+//!   threads on other CPUs and the re-faults after it, the broadcast TLBI of an unmap.
 //! - [`readback_suite`] (`readback`): the device writes 1 MiB into a buffer (a
 //!   `blk_read` from the capture disk, which the boot must attach) and the CPU reads it,
 //!   with each way of making it see the device's bytes: explicit START READ of the
@@ -84,6 +87,8 @@ pub mod limit_suite;
 pub mod measure;
 pub mod readback_suite;
 pub mod report;
+pub mod smp_handover;
+pub mod smp_suite;
 pub mod sync_suite;
 
 use core::fmt::Display;

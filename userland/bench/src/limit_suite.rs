@@ -38,6 +38,7 @@ pub fn run() -> Result<(), Failed> {
                 size,
                 totals,
                 phases: None,
+                extra: &[],
             }
             .print();
         }

@@ -74,6 +74,18 @@ pub fn timed_present(resource: Handle, x: u32, y: u32, w: u32, h: u32) -> Result
     r.map(|(fence, _)| (Fence(fence), cycles))
 }
 
+/// `buffer_unmap(addr)`, timed at the `svc`: returns its cycles.
+///
+/// # Safety
+/// As [`urt::buffer_unmap`]: `addr` is a mapping nothing refers to any more.
+pub unsafe fn timed_unmap(addr: *mut u8) -> Result<u64> {
+    // SAFETY: the call writes no memory of this task's and moves no handle; it removes
+    // the mapping at `addr`, which the caller promises nothing refers to any more.
+    let (r, cycles) =
+        unsafe { timed_syscall(Sys::BufferUnmap as u64, [addr as u64, 0, 0, 0, 0, 0]) };
+    decode(r).map(|_| cycles)
+}
+
 /// `blk_read(buffer, offset, sector, count)`, timed at the `svc`: returns the fence and
 /// its cycles.
 pub fn timed_blk_read(

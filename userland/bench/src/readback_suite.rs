@@ -232,6 +232,7 @@ fn measure(variant: Variant, want: u64) -> Result<(), Failed> {
         size: READ_BYTES,
         totals,
         phases: Some(phases),
+        extra: &[],
     }
     .print();
     Ok(())

@@ -43,7 +43,7 @@ impl core::ops::AddAssign for Phases {
 /// One measurement.
 #[derive(Clone, Copy, Debug)]
 pub struct Record<'a> {
-    /// The suite (`sync`, `limit`, `frame`, `handover`, `readback`).
+    /// The suite (`sync`, `limit`, `frame`, `handover`, `readback`, `smp`, ...).
     pub suite: &'a str,
     /// What was measured within the suite.
     pub case: &'a str,
@@ -55,6 +55,9 @@ pub struct Record<'a> {
     pub totals: Totals,
     /// Frame and readback records: the cycles of each phase over all operations.
     pub phases: Option<Phases>,
+    /// Further named figures of the record, printed after the kernel's events (the
+    /// `smp` suite's spread: `min_cycles`, `max_cycles`).
+    pub extra: &'a [(&'a str, u64)],
 }
 
 impl Record<'_> {
@@ -106,6 +109,9 @@ impl fmt::Display for Record<'_> {
         let per_op = self.totals.events / reps;
         for (name, value) in EVENT_NAMES.iter().zip(per_op.0) {
             write!(f, ",\"{name}\":{value}")?;
+        }
+        for (name, value) in self.extra {
+            write!(f, ",{}:{value}", JsonStr(name))?;
         }
         write!(f, ",\"masked_max\":{}}}", self.totals.masked_max)
     }

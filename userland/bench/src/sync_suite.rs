@@ -166,6 +166,7 @@ fn measure(
         size: buf.size,
         totals,
         phases: None,
+        extra: &[],
     }
     .print();
     Ok(())
