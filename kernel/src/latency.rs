@@ -8,15 +8,24 @@
 //! points between the bounded steps of long maintenance (`buffer::job`), where a
 //! pending interrupt makes the call give way. `stats(MaskedMax)` reads the longest
 //! stretch since its last read, in cycles (PMCCNTR_EL0; instructions under icount), and
-//! starts over. The few instructions of the vectors before the Rust handler and after
+//! starts over. Each CPU times its own stretches with its own counter (the counters of
+//! different CPUs are unrelated); the maximum is over all CPUs. The few instructions of the vectors before the Rust handler and after
 //! it are not counted. Other kernels record nothing and report 0.
 
 #[cfg(feature = "bench")]
 use core::sync::atomic::{AtomicU64, Ordering};
 
-/// Start of the current stretch.
+/// Start of the current stretch, per CPU (by `smp::this_cpu().index`).
 #[cfg(feature = "bench")]
-static START: AtomicU64 = AtomicU64::new(0);
+static START: [AtomicU64; platform::board::MAX_CPUS] =
+    [const { AtomicU64::new(0) }; platform::board::MAX_CPUS];
+
+/// This CPU's stretch start.
+#[cfg(feature = "bench")]
+#[inline(always)]
+fn start() -> &'static AtomicU64 {
+    &START[crate::smp::this_cpu().index]
+}
 /// Longest stretch since the last [`take_max`].
 #[cfg(feature = "bench")]
 static MAX: AtomicU64 = AtomicU64::new(0);
@@ -25,7 +34,7 @@ static MAX: AtomicU64 = AtomicU64::new(0);
 #[inline(always)]
 pub fn enter() {
     #[cfg(feature = "bench")]
-    START.store(crate::arch::pmu::cycles(), Ordering::Relaxed);
+    start().store(crate::arch::pmu::cycles(), Ordering::Relaxed);
 }
 
 /// A pending interrupt would be taken here: the stretch ends (and the next one starts,
@@ -35,7 +44,7 @@ pub fn point() {
     #[cfg(feature = "bench")]
     {
         let now = crate::arch::pmu::cycles();
-        let start = START.swap(now, Ordering::Relaxed);
+        let start = start().swap(now, Ordering::Relaxed);
         MAX.fetch_max(now.wrapping_sub(start), Ordering::Relaxed);
     }
 }

@@ -65,7 +65,7 @@
 //! The kernel's events (`counters`) are global: a record's events are those of every
 //! CPU over its measured windows (for `START+END WRITE`: over the whole case, thread
 //! creation and joins included, per pair; for `legacy re-fault`: one fault per store).
-//! `masked_max` is 0: the kernel's measure of it compares different CPUs' counters.
+//! `masked_max` is 0 here: the IRQ-masked stretches are measured by the 1-CPU suites.
 
 use crate::measure::{timed_sync, Totals, Window};
 use crate::report::Record;
@@ -147,9 +147,8 @@ pub(crate) fn print(case: &str, variant: &str, size: u64, totals: Totals, sample
     record(case, variant, size, totals, &extra);
 }
 
-/// Print a record with `extra` figures. `masked_max` is left out (0): the kernel's
-/// measure of it compares the cycle counters of different CPUs when threads run on
-/// several.
+/// Print a record with `extra` figures. `masked_max` is left out (0): the 1-CPU suites
+/// measure it.
 fn record(case: &str, variant: &str, size: u64, mut totals: Totals, extra: &[(&str, u64)]) {
     totals.masked_max = 0;
     Record {
