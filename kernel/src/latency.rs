@@ -9,23 +9,20 @@
 //! pending interrupt makes the call give way. `stats(MaskedMax)` reads the longest
 //! stretch since its last read, in cycles (PMCCNTR_EL0; instructions under icount), and
 //! starts over. Each CPU times its own stretches with its own counter (the counters of
-//! different CPUs are unrelated); the maximum is over all CPUs. The few instructions of the vectors before the Rust handler and after
-//! it are not counted. Other kernels record nothing and report 0.
+//! different CPUs are unrelated); the maximum is over all CPUs. The few instructions of
+//! the vectors before the Rust handler and after it are not counted. Other kernels
+//! record nothing and report 0.
 
 #[cfg(feature = "bench")]
 use core::sync::atomic::{AtomicU64, Ordering};
 
-/// Start of the current stretch, per CPU (by `smp::this_cpu().index`).
-#[cfg(feature = "bench")]
-static START: [AtomicU64; platform::board::MAX_CPUS] =
-    [const { AtomicU64::new(0) }; platform::board::MAX_CPUS];
-
-/// This CPU's stretch start.
+/// This CPU's stretch start (`PerCpu::masked_since`).
 #[cfg(feature = "bench")]
 #[inline(always)]
 fn start() -> &'static AtomicU64 {
-    &START[crate::smp::this_cpu().index]
+    &crate::smp::this_cpu().masked_since
 }
+
 /// Longest stretch since the last [`take_max`].
 #[cfg(feature = "bench")]
 static MAX: AtomicU64 = AtomicU64::new(0);

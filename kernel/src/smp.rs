@@ -93,6 +93,10 @@ pub struct PerCpu {
     pub online: AtomicBool,
     /// Top of its kernel stack (where an exception from EL0 starts).
     pub stack_top: AtomicU64,
+    /// Benchmark kernels: the cycle count at which its current IRQ-masked stretch
+    /// began (`latency`; its own counter, unrelated to other CPUs').
+    #[cfg_attr(not(feature = "bench"), allow(dead_code))]
+    pub masked_since: AtomicU64,
 }
 
 #[allow(clippy::declare_interior_mutable_const)] // only used to build the array below
@@ -101,6 +105,7 @@ const OFFLINE: PerCpu = PerCpu {
     mpidr: AtomicU64::new(0),
     online: AtomicBool::new(false),
     stack_top: AtomicU64::new(0),
+    masked_since: AtomicU64::new(0),
 };
 
 static PERCPU: [PerCpu; MAX_CPUS] = {
