@@ -1,0 +1,533 @@
+//! A memory-cost model: what the event stream would cost on a Cortex-A72 memory system,
+//! in cycles added to the instruction count (**modeled cycles = instructions +
+//! penalties**). It implements [`Observer`], so the sanitizer feeds it the same events
+//! as the coherency [`crate::Model`], which it neither reads nor changes.
+//!
+//! Unlike the coherency model (no capacity, worst case), this model has capacity: a
+//! set-associative L1D per CPU and one shared L2 with the geometry of
+//! [`Geometry::cortex_a72`], write-back and write-allocate for Normal write-back
+//! memory, L2 inclusive of every L1D, LRU replacement in both levels. Per access:
+//!
+//! | event | penalty (see [`Params`]) | counted as |
+//! |---|---|---|
+//! | cacheable load/store, L1D hit | `l1_hit` | `l1_hits` |
+//! | L1D miss, L2 hit (or another L1D holds it: snoop through the SCU) | `l2_hit` | `l2_hits` / `snoops` |
+//! | L2 miss: line fill from DRAM | `dram` | `dram_fills` |
+//! | `DC ZVA` (a whole-line store) missing L2 | 0: allocated without a fill | `zero_allocs` |
+//! | dirty line evicted from L2 (with its L1D copies: inclusion) | `wb` | `evict_writebacks` |
+//! | dirty line evicted from L1D into L2 | 0 (the L2 holds it) | `l1_writebacks` |
+//! | `DC CVAC`/`CIVAC` (broadcast) of a line dirty anywhere | `maint` + `wb` | `clean_writebacks` |
+//! | `DC CVAC`/`CIVAC` of a clean or absent line | `maint` | `clean_nothing` |
+//! | `DC IVAC` | `maint` (dirty bytes are dropped: the sanitizer's business) | `invalidates` |
+//! | `DC CSW/ISW/CISW` | `maint` (+ `wb` for a dirty L2 line; an L1D line goes to L2) | `set_way` |
+//! | Normal-NC or Device load of RAM | `dram`, every load | `nc_loads` |
+//! | Normal-NC store | `wb` per burst: stores gather in `wc_lines` per-CPU buffers of one 64-byte line each (the oldest closes when one more line is needed; a `DSB` closes all) | `wc_bursts`, `wc_merged` |
+//! | Device store | `wb` each (Device-nGnRE does not gather) | `device_stores` |
+//! | Normal write-through store | as a Normal-NC store (the cached copy, if any, is updated) | `wt_stores` |
+//! | device DMA | 0: devices do not snoop (non-coherent, as the sanitizer assumes) | `device_read_lines` / `device_write_lines` |
+
+mod params;
+#[cfg(test)]
+mod tests;
+
+pub use params::Params;
+
+use crate::event::{DcOp, DevCmd, MemType, Observer, Origin, SetWayOp, SetWayOperand};
+use crate::geometry::{CacheLevel, Geometry};
+use std::collections::VecDeque;
+
+const INVALID: u64 = u64::MAX;
+
+#[derive(Clone, Copy, Debug)]
+struct Way {
+    /// Line address, or [`INVALID`].
+    tag: u64,
+    dirty: bool,
+    /// LRU stamp.
+    used: u64,
+}
+
+/// One set-associative cache (tags only).
+struct Cache {
+    level: CacheLevel,
+    ways: Vec<Way>,
+    clock: u64,
+}
+
+impl Cache {
+    fn new(level: CacheLevel) -> Cache {
+        let n = level.sets as usize * level.ways as usize;
+        Cache {
+            level,
+            ways: vec![
+                Way {
+                    tag: INVALID,
+                    dirty: false,
+                    used: 0
+                };
+                n
+            ],
+            clock: 0,
+        }
+    }
+
+    fn set(&self, line: u64) -> std::ops::Range<usize> {
+        let w = self.level.ways as usize;
+        let s = self.level.set_of(line) as usize;
+        s * w..(s + 1) * w
+    }
+
+    fn find(&self, line: u64) -> Option<usize> {
+        self.set(line).find(|&i| self.ways[i].tag == line)
+    }
+
+    fn touch(&mut self, i: usize) {
+        self.clock += 1;
+        self.ways[i].used = self.clock;
+    }
+
+    /// Allocate `line` (not present); returns its slot and the line it replaced.
+    fn insert(&mut self, line: u64, dirty: bool) -> (usize, Option<Way>) {
+        let range = self.set(line);
+        let i = range
+            .clone()
+            .find(|&i| self.ways[i].tag == INVALID)
+            .or_else(|| range.min_by_key(|&i| self.ways[i].used))
+            .expect("a set has ways");
+        let old = self.ways[i];
+        self.ways[i] = Way {
+            tag: line,
+            dirty,
+            used: 0,
+        };
+        self.touch(i);
+        (i, (old.tag != INVALID).then_some(old))
+    }
+
+    fn remove(&mut self, line: u64) -> Option<Way> {
+        let i = self.find(line)?;
+        let w = self.ways[i];
+        self.ways[i].tag = INVALID;
+        self.ways[i].dirty = false;
+        Some(w)
+    }
+
+    /// The slot of set `set`, way `way`, if the cache has it.
+    fn slot(&self, set: u32, way: u32) -> Option<usize> {
+        (set < self.level.sets && way < self.level.ways)
+            .then(|| set as usize * self.level.ways as usize + way as usize)
+    }
+}
+
+/// Event counts over a run (see the table in the module documentation).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Events {
+    /// Cacheable accesses that hit L1D.
+    pub l1_hits: u64,
+    /// L1D misses that hit L2.
+    pub l2_hits: u64,
+    /// L1D misses served by another CPU's L1D holding the line dirty.
+    pub snoops: u64,
+    /// L2 misses filled from DRAM.
+    pub dram_fills: u64,
+    /// Whole-line stores (`DC ZVA`) allocated without a fill.
+    pub zero_allocs: u64,
+    /// Dirty L1D lines evicted into L2.
+    pub l1_writebacks: u64,
+    /// Lines evicted from L2.
+    pub l2_evictions: u64,
+    /// Of those, dirty ones written back to DRAM.
+    pub evict_writebacks: u64,
+    /// `DC CVAC`/`CIVAC` of a line dirty in some cache: written back.
+    pub clean_writebacks: u64,
+    /// `DC CVAC`/`CIVAC` of a line dirty nowhere: only the operation.
+    pub clean_nothing: u64,
+    /// `DC IVAC`s.
+    pub invalidates: u64,
+    /// Set/way operations.
+    pub set_way: u64,
+    /// Set/way cleans that wrote a dirty L2 line back to DRAM.
+    pub set_way_writebacks: u64,
+    /// Normal-NC and Device loads of RAM.
+    pub nc_loads: u64,
+    /// Normal-NC stores.
+    pub nc_stores: u64,
+    /// Of those, stores gathered into an open write-combining buffer.
+    pub wc_merged: u64,
+    /// Write-combined bursts (a buffer opened for a line).
+    pub wc_bursts: u64,
+    /// Device-type stores to RAM.
+    pub device_stores: u64,
+    /// Normal write-through stores.
+    pub wt_stores: u64,
+    /// Lines devices read.
+    pub device_read_lines: u64,
+    /// Lines devices wrote.
+    pub device_write_lines: u64,
+}
+
+/// Penalty cycles by cause.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Penalties {
+    /// L1D and L2 hits (and snoops).
+    pub hits: u64,
+    /// Line fills from DRAM.
+    pub fills: u64,
+    /// Uncached loads.
+    pub nc_loads: u64,
+    /// Dirty lines written back on eviction.
+    pub evictions: u64,
+    /// Dirty lines written back by maintenance (by address and set/way).
+    pub cleans: u64,
+    /// Uncached stores (write-combined bursts, Device stores).
+    pub nc_stores: u64,
+    /// Maintenance operations themselves.
+    pub maint: u64,
+}
+
+impl Penalties {
+    /// Every penalty cycle.
+    pub fn total(&self) -> u64 {
+        self.hits
+            + self.fills
+            + self.nc_loads
+            + self.evictions
+            + self.cleans
+            + self.nc_stores
+            + self.maint
+    }
+}
+
+/// The memory-cost model.
+pub struct CostModel {
+    params: Params,
+    l1: Vec<Cache>,
+    l2: Cache,
+    /// Per CPU: lines with an open write-combining buffer, oldest first.
+    wc: Vec<VecDeque<u64>>,
+    /// Per CPU: penalty cycles so far.
+    per_cpu: Vec<u64>,
+    events: Events,
+    penalties: Penalties,
+    line: u64,
+}
+
+/// Which [`Penalties`] field a charge goes to.
+#[derive(Clone, Copy)]
+enum Cause {
+    Hit,
+    Fill,
+    NcLoad,
+    Evict,
+    Clean,
+    NcStore,
+    Maint,
+}
+
+impl CostModel {
+    /// `cpus` CPUs with the caches of `geometry` (its first two levels: L1D per CPU,
+    /// shared L2), every cache empty.
+    pub fn new(cpus: usize, geometry: &Geometry, params: Params) -> CostModel {
+        let cpus = cpus.max(1);
+        let l1 = geometry.level(1).copied().expect("an L1D");
+        let l2 = geometry.level(2).copied().expect("an L2");
+        assert_eq!(l1.line, l2.line, "one line size");
+        CostModel {
+            params,
+            l1: (0..cpus).map(|_| Cache::new(l1)).collect(),
+            l2: Cache::new(l2),
+            wc: vec![VecDeque::new(); cpus],
+            per_cpu: vec![0; cpus],
+            events: Events::default(),
+            penalties: Penalties::default(),
+            line: l1.line,
+        }
+    }
+
+    /// The parameters.
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    /// Event counts so far.
+    pub fn events(&self) -> &Events {
+        &self.events
+    }
+
+    /// Penalty cycles so far, by cause.
+    pub fn penalties(&self) -> &Penalties {
+        &self.penalties
+    }
+
+    /// Penalty cycles charged to `cpu` so far (the cumulative figure a timed window
+    /// subtracts).
+    pub fn cpu_penalty(&self, cpu: usize) -> u64 {
+        self.per_cpu.get(cpu).copied().unwrap_or(0)
+    }
+
+    fn cpu(&self, origin: Origin) -> usize {
+        usize::from(origin.cpu).min(self.l1.len() - 1)
+    }
+
+    fn charge(&mut self, cpu: usize, cause: Cause, cycles: u64) {
+        self.per_cpu[cpu] += cycles;
+        let p = &mut self.penalties;
+        *match cause {
+            Cause::Hit => &mut p.hits,
+            Cause::Fill => &mut p.fills,
+            Cause::NcLoad => &mut p.nc_loads,
+            Cause::Evict => &mut p.evictions,
+            Cause::Clean => &mut p.cleans,
+            Cause::NcStore => &mut p.nc_stores,
+            Cause::Maint => &mut p.maint,
+        } += cycles;
+    }
+
+    /// Mark the L2 copy of `line` dirty (inclusion: an L1D line is in L2).
+    fn l2_dirty(&mut self, line: u64) {
+        if let Some(k) = self.l2.find(line) {
+            self.l2.ways[k].dirty = true;
+        }
+    }
+
+    /// Whether `line` is dirty in any cache.
+    fn dirty_anywhere(&self, line: u64) -> bool {
+        let in_l1 = self
+            .l1
+            .iter()
+            .any(|c| c.find(line).is_some_and(|i| c.ways[i].dirty));
+        in_l1 || self.l2.find(line).is_some_and(|k| self.l2.ways[k].dirty)
+    }
+
+    /// Drop `line` from every cache; whether it was dirty anywhere.
+    fn drop_everywhere(&mut self, line: u64) -> bool {
+        let mut dirty = false;
+        for c in &mut self.l1 {
+            dirty |= c.remove(line).is_some_and(|w| w.dirty);
+        }
+        dirty | self.l2.remove(line).is_some_and(|w| w.dirty)
+    }
+
+    /// Mark `line` clean in every cache.
+    fn clean_everywhere(&mut self, line: u64) {
+        for c in self.l1.iter_mut().chain(std::iter::once(&mut self.l2)) {
+            if let Some(i) = c.find(line) {
+                c.ways[i].dirty = false;
+            }
+        }
+    }
+
+    /// A cacheable access by `cpu` to `line`; `full` for a whole-line store.
+    fn access(&mut self, cpu: usize, line: u64, store: bool, full: bool) {
+        if let Some(i) = self.l1[cpu].find(line) {
+            self.l1[cpu].touch(i);
+            self.events.l1_hits += 1;
+            self.charge(cpu, Cause::Hit, self.params.l1_hit);
+            if store {
+                self.l1[cpu].ways[i].dirty = true;
+                self.drop_from_other_l1(cpu, line);
+            }
+            return;
+        }
+        // Other cores' copies (the SCU's duplicate tags): a dirty one is written into
+        // L2 and served from there; a store takes the line from them.
+        let mut snooped = false;
+        for o in 0..self.l1.len() {
+            if o == cpu {
+                continue;
+            }
+            if let Some(j) = self.l1[o].find(line) {
+                if self.l1[o].ways[j].dirty {
+                    snooped = true;
+                    self.l1[o].ways[j].dirty = false;
+                    self.l2_dirty(line);
+                }
+                if store {
+                    self.l1[o].remove(line);
+                }
+            }
+        }
+        match self.l2.find(line) {
+            Some(k) => {
+                self.l2.touch(k);
+                if snooped {
+                    self.events.snoops += 1;
+                } else {
+                    self.events.l2_hits += 1;
+                }
+                self.charge(cpu, Cause::Hit, self.params.l2_hit);
+            }
+            None => {
+                if full {
+                    self.events.zero_allocs += 1;
+                } else {
+                    self.events.dram_fills += 1;
+                    self.charge(cpu, Cause::Fill, self.params.dram);
+                }
+                let (_, victim) = self.l2.insert(line, false);
+                if let Some(v) = victim {
+                    self.evict_l2(cpu, v);
+                }
+            }
+        }
+        let (_, victim) = self.l1[cpu].insert(line, store);
+        if let Some(v) = victim.filter(|v| v.dirty) {
+            self.events.l1_writebacks += 1;
+            self.l2_dirty(v.tag);
+        }
+    }
+
+    fn drop_from_other_l1(&mut self, cpu: usize, line: u64) {
+        for o in 0..self.l1.len() {
+            if o != cpu && self.l1[o].remove(line).is_some_and(|w| w.dirty) {
+                self.l2_dirty(line);
+            }
+        }
+    }
+
+    /// `v` left L2: its L1D copies go too (inclusion); dirty anywhere: a write-back.
+    fn evict_l2(&mut self, cpu: usize, v: Way) {
+        self.events.l2_evictions += 1;
+        let mut dirty = v.dirty;
+        for c in &mut self.l1 {
+            dirty |= c.remove(v.tag).is_some_and(|w| w.dirty);
+        }
+        if dirty {
+            self.events.evict_writebacks += 1;
+            self.charge(cpu, Cause::Evict, self.params.wb);
+        }
+    }
+
+    /// A Normal-NC store by `cpu` to `line`: gathered if a buffer holds the line.
+    fn combine(&mut self, cpu: usize, line: u64) {
+        let wc = &mut self.wc[cpu];
+        if wc.contains(&line) {
+            self.events.wc_merged += 1;
+            return;
+        }
+        if wc.len() as u64 >= self.params.wc_lines {
+            wc.pop_front();
+        }
+        if self.params.wc_lines > 0 {
+            wc.push_back(line);
+        }
+        self.events.wc_bursts += 1;
+        self.charge(cpu, Cause::NcStore, self.params.wb);
+    }
+}
+
+impl Observer for CostModel {
+    fn load(&mut self, origin: Origin, pa: u64, _va: u64, _size: u64, mem: MemType) {
+        let cpu = self.cpu(origin);
+        if mem.cacheable() {
+            self.access(cpu, pa & !(self.line - 1), false, false);
+        } else {
+            self.events.nc_loads += 1;
+            self.charge(cpu, Cause::NcLoad, self.params.dram);
+        }
+    }
+
+    fn store(&mut self, origin: Origin, pa: u64, _va: u64, size: u64, mem: MemType) {
+        let cpu = self.cpu(origin);
+        let line = pa & !(self.line - 1);
+        match mem {
+            MemType::WriteBack => self.access(cpu, line, true, size >= self.line),
+            MemType::NonCacheable => {
+                self.events.nc_stores += 1;
+                self.combine(cpu, line);
+            }
+            MemType::WriteThrough => {
+                self.events.wt_stores += 1;
+                self.combine(cpu, line);
+            }
+            MemType::Device => {
+                self.events.device_stores += 1;
+                self.charge(cpu, Cause::NcStore, self.params.wb);
+            }
+        }
+    }
+
+    fn dc_va(&mut self, origin: Origin, op: DcOp, pa: u64, _va: u64) {
+        let cpu = self.cpu(origin);
+        let line = pa & !(self.line - 1);
+        self.charge(cpu, Cause::Maint, self.params.maint);
+        if op.cleans() {
+            if self.dirty_anywhere(line) {
+                self.events.clean_writebacks += 1;
+                self.charge(cpu, Cause::Clean, self.params.wb);
+                self.clean_everywhere(line);
+            } else {
+                self.events.clean_nothing += 1;
+            }
+        } else {
+            self.events.invalidates += 1;
+        }
+        if op.invalidates() {
+            self.drop_everywhere(line);
+        }
+    }
+
+    fn dc_set_way(&mut self, origin: Origin, op: SetWayOp, operand: SetWayOperand) {
+        let cpu = self.cpu(origin);
+        self.events.set_way += 1;
+        self.charge(cpu, Cause::Maint, self.params.maint);
+        let cleans = matches!(op, SetWayOp::Clean | SetWayOp::CleanInvalidate);
+        let invalidates = matches!(op, SetWayOp::Invalidate | SetWayOp::CleanInvalidate);
+        match operand.level {
+            1 => {
+                let c = &mut self.l1[cpu];
+                let Some(i) = c.slot(operand.set, operand.way) else {
+                    return;
+                };
+                let w = c.ways[i];
+                if w.tag == INVALID {
+                    return;
+                }
+                if cleans && w.dirty {
+                    c.ways[i].dirty = false;
+                    self.l2_dirty(w.tag);
+                }
+                if invalidates {
+                    let c = &mut self.l1[cpu];
+                    c.ways[i].tag = INVALID;
+                    c.ways[i].dirty = false;
+                }
+            }
+            2 => {
+                let Some(k) = self.l2.slot(operand.set, operand.way) else {
+                    return;
+                };
+                let tag = self.l2.ways[k].tag;
+                if tag == INVALID {
+                    return;
+                }
+                if cleans && self.dirty_anywhere(tag) {
+                    self.events.set_way_writebacks += 1;
+                    self.charge(cpu, Cause::Clean, self.params.wb);
+                    self.clean_everywhere(tag);
+                }
+                if invalidates {
+                    self.drop_everywhere(tag);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn dsb(&mut self, origin: Origin, _completes_maintenance: bool) {
+        let cpu = self.cpu(origin);
+        self.wc[cpu].clear();
+    }
+
+    fn device_read_begin(&mut self, _cmd: DevCmd, pa: u64, len: u64) {
+        self.events.device_read_lines += crate::line_pieces(pa, len).count() as u64;
+    }
+
+    fn device_read_end(&mut self, _cmd: DevCmd, _pa: u64, _len: u64) {}
+
+    fn device_write_begin(&mut self, _cmd: DevCmd, pa: u64, len: u64) {
+        self.events.device_write_lines += crate::line_pieces(pa, len).count() as u64;
+    }
+
+    fn device_write_end(&mut self, _cmd: DevCmd, _pa: u64, _len: u64) {}
+}
