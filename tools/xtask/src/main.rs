@@ -36,6 +36,7 @@ mod qmp;
 mod report;
 mod report_boundary;
 mod sanitize;
+mod sanitize_cost;
 mod setup;
 mod smp_cases;
 mod targets;
@@ -160,6 +161,15 @@ enum Cmd {
         /// Write the would-have-read image of every GPU flush, not only the last.
         #[arg(long)]
         images_all: bool,
+        /// Also run the memory-cost model (a model of a Cortex-A72's caches and DRAM,
+        /// cachemodel::cost) and print, per run, its modeled cycles, penalties and
+        /// event counts.
+        #[arg(long)]
+        cost: bool,
+        /// A cost-model parameter, KEY=VALUE (l1, l2, dram, wb, maint, wc; cycles).
+        /// Repeatable; implies --cost.
+        #[arg(long = "cost-param")]
+        cost_params: Vec<String>,
     },
     /// Kernel mutation testing: apply each mutant of kernel/mutants.txt alone to a
     /// scratch copy of the workspace and run its checks; every one must be caught.
@@ -232,10 +242,14 @@ fn main() -> ExitCode {
             runs,
             append,
             images_all,
+            cost,
+            cost_params,
         } => sanitize::run(sanitize::Args {
             runs,
             append,
             images_all,
+            cost: cost || !cost_params.is_empty(),
+            cost_params,
         }),
         Cmd::Mutants {
             only,
