@@ -205,11 +205,48 @@ pub struct CostModel {
     l2: Cache,
     /// Per CPU: lines with an open write-combining buffer, oldest first.
     wc: Vec<VecDeque<u64>>,
-    /// Per CPU: penalty cycles so far.
-    per_cpu: Vec<u64>,
+    /// Per CPU: the charges so far.
+    per_cpu: Vec<Units>,
     events: Events,
     penalties: Penalties,
     line: u64,
+}
+
+/// Charges by the parameter that prices them: a CPU's penalty is their sum weighted by
+/// the [`Params`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Units {
+    /// Charges of `l1_hit`.
+    pub l1_hit: u64,
+    /// Charges of `l2_hit`.
+    pub l2_hit: u64,
+    /// Charges of `dram`.
+    pub dram: u64,
+    /// Charges of `wb`.
+    pub wb: u64,
+    /// Charges of `maint`.
+    pub maint: u64,
+}
+
+impl Units {
+    /// The penalty cycles these charges cost under `p`.
+    pub fn penalty(&self, p: &Params) -> u64 {
+        self.l1_hit * p.l1_hit
+            + self.l2_hit * p.l2_hit
+            + self.dram * p.dram
+            + self.wb * p.wb
+            + self.maint * p.maint
+    }
+}
+
+/// Which parameter prices a charge.
+#[derive(Clone, Copy)]
+enum Unit {
+    L1,
+    L2,
+    Dram,
+    Wb,
+    Maint,
 }
 
 /// Which [`Penalties`] field a charge goes to.
@@ -237,7 +274,7 @@ impl CostModel {
             l1: (0..cpus).map(|_| Cache::new(l1)).collect(),
             l2: Cache::new(l2),
             wc: vec![VecDeque::new(); cpus],
-            per_cpu: vec![0; cpus],
+            per_cpu: vec![Units::default(); cpus],
             events: Events::default(),
             penalties: Penalties::default(),
             line: l1.line,
@@ -262,15 +299,30 @@ impl CostModel {
     /// Penalty cycles charged to `cpu` so far (the cumulative figure a timed window
     /// subtracts).
     pub fn cpu_penalty(&self, cpu: usize) -> u64 {
-        self.per_cpu.get(cpu).copied().unwrap_or(0)
+        self.cpu_units(cpu).penalty(&self.params)
+    }
+
+    /// The charges made to `cpu` so far, by parameter: its penalty under any other
+    /// latencies is [`Units::penalty`] of these (the caches' behaviour does not depend
+    /// on the latencies, only on `wc_lines`).
+    pub fn cpu_units(&self, cpu: usize) -> Units {
+        self.per_cpu.get(cpu).copied().unwrap_or_default()
     }
 
     fn cpu(&self, origin: Origin) -> usize {
         usize::from(origin.cpu).min(self.l1.len() - 1)
     }
 
-    fn charge(&mut self, cpu: usize, cause: Cause, cycles: u64) {
-        self.per_cpu[cpu] += cycles;
+    fn charge(&mut self, cpu: usize, cause: Cause, unit: Unit) {
+        let u = &mut self.per_cpu[cpu];
+        let (count, cycles) = match unit {
+            Unit::L1 => (&mut u.l1_hit, self.params.l1_hit),
+            Unit::L2 => (&mut u.l2_hit, self.params.l2_hit),
+            Unit::Dram => (&mut u.dram, self.params.dram),
+            Unit::Wb => (&mut u.wb, self.params.wb),
+            Unit::Maint => (&mut u.maint, self.params.maint),
+        };
+        *count += 1;
         let p = &mut self.penalties;
         *match cause {
             Cause::Hit => &mut p.hits,
@@ -322,7 +374,7 @@ impl CostModel {
         if let Some(i) = self.l1[cpu].find(line) {
             self.l1[cpu].touch(i);
             self.events.l1_hits += 1;
-            self.charge(cpu, Cause::Hit, self.params.l1_hit);
+            self.charge(cpu, Cause::Hit, Unit::L1);
             if store {
                 self.l1[cpu].ways[i].dirty = true;
                 self.drop_from_other_l1(cpu, line);
@@ -355,14 +407,14 @@ impl CostModel {
                 } else {
                     self.events.l2_hits += 1;
                 }
-                self.charge(cpu, Cause::Hit, self.params.l2_hit);
+                self.charge(cpu, Cause::Hit, Unit::L2);
             }
             None => {
                 if full {
                     self.events.zero_allocs += 1;
                 } else {
                     self.events.dram_fills += 1;
-                    self.charge(cpu, Cause::Fill, self.params.dram);
+                    self.charge(cpu, Cause::Fill, Unit::Dram);
                 }
                 let (_, victim) = self.l2.insert(line, false);
                 if let Some(v) = victim {
@@ -394,7 +446,7 @@ impl CostModel {
         }
         if dirty {
             self.events.evict_writebacks += 1;
-            self.charge(cpu, Cause::Evict, self.params.wb);
+            self.charge(cpu, Cause::Evict, Unit::Wb);
         }
     }
 
@@ -412,7 +464,7 @@ impl CostModel {
             wc.push_back(line);
         }
         self.events.wc_bursts += 1;
-        self.charge(cpu, Cause::NcStore, self.params.wb);
+        self.charge(cpu, Cause::NcStore, Unit::Wb);
     }
 }
 
@@ -423,7 +475,7 @@ impl Observer for CostModel {
             self.access(cpu, pa & !(self.line - 1), false, false);
         } else {
             self.events.nc_loads += 1;
-            self.charge(cpu, Cause::NcLoad, self.params.dram);
+            self.charge(cpu, Cause::NcLoad, Unit::Dram);
         }
     }
 
@@ -442,7 +494,7 @@ impl Observer for CostModel {
             }
             MemType::Device => {
                 self.events.device_stores += 1;
-                self.charge(cpu, Cause::NcStore, self.params.wb);
+                self.charge(cpu, Cause::NcStore, Unit::Wb);
             }
         }
     }
@@ -450,11 +502,11 @@ impl Observer for CostModel {
     fn dc_va(&mut self, origin: Origin, op: DcOp, pa: u64, _va: u64) {
         let cpu = self.cpu(origin);
         let line = pa & !(self.line - 1);
-        self.charge(cpu, Cause::Maint, self.params.maint);
+        self.charge(cpu, Cause::Maint, Unit::Maint);
         if op.cleans() {
             if self.dirty_anywhere(line) {
                 self.events.clean_writebacks += 1;
-                self.charge(cpu, Cause::Clean, self.params.wb);
+                self.charge(cpu, Cause::Clean, Unit::Wb);
                 self.clean_everywhere(line);
             } else {
                 self.events.clean_nothing += 1;
@@ -470,7 +522,7 @@ impl Observer for CostModel {
     fn dc_set_way(&mut self, origin: Origin, op: SetWayOp, operand: SetWayOperand) {
         let cpu = self.cpu(origin);
         self.events.set_way += 1;
-        self.charge(cpu, Cause::Maint, self.params.maint);
+        self.charge(cpu, Cause::Maint, Unit::Maint);
         let cleans = matches!(op, SetWayOp::Clean | SetWayOp::CleanInvalidate);
         let invalidates = matches!(op, SetWayOp::Invalidate | SetWayOp::CleanInvalidate);
         match operand.level {
@@ -503,7 +555,7 @@ impl Observer for CostModel {
                 }
                 if cleans && self.dirty_anywhere(tag) {
                     self.events.set_way_writebacks += 1;
-                    self.charge(cpu, Cause::Clean, self.params.wb);
+                    self.charge(cpu, Cause::Clean, Unit::Wb);
                     self.clean_everywhere(tag);
                 }
                 if invalidates {

@@ -57,7 +57,9 @@ mod setway;
 pub mod stats;
 pub mod violation;
 
-pub use cost::{CostModel, Events as CostEvents, Params as CostParams, Penalties};
+pub use cost::{
+    CostModel, Events as CostEvents, Params as CostParams, Penalties, Units as CostUnits,
+};
 pub use event::{DcOp, DevCmd, MemType, Observer, Origin, SetWayOp, SetWayOperand};
 pub use geometry::{CacheLevel, Geometry};
 pub use model::{Config, Model, Ram};

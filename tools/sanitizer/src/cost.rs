@@ -9,7 +9,7 @@
 //! reports.
 
 use crate::session::Sanitizer;
-use cachemodel::{CostModel, CostParams, Geometry};
+use cachemodel::{CostModel, CostParams, CostUnits, Geometry};
 use serde_json::{json, Value};
 use std::fmt::Write;
 
@@ -25,6 +25,9 @@ pub struct CounterRead {
     pub instructions: u64,
     /// That CPU's penalty cycles before the `MRS`.
     pub penalty: u64,
+    /// The charges behind `penalty`, by parameter (so that a window's penalty can be
+    /// recomputed under other latencies).
+    pub units: CostUnits,
 }
 
 /// The cost model's state in a run.
@@ -96,15 +99,29 @@ impl Cost {
         })
     }
 
-    /// The cycle-counter reads as tab-separated text: `cpu value instructions penalty`,
-    /// one per line, with a header.
+    /// The header of [`Cost::reads_tsv`].
+    pub const TSV_HEADER: &'static str =
+        "cpu\tvalue\tinstructions\tpenalty\tl1_hit\tl2_hit\tdram\twb\tmaint\n";
+
+    /// The cycle-counter reads as tab-separated text, one per line after
+    /// [`Cost::TSV_HEADER`]: the CPU, the value read, the CPU's instructions and penalty
+    /// before the read, and the charges behind the penalty by parameter.
     pub fn reads_tsv(&self) -> String {
-        let mut t = String::from("cpu\tvalue\tinstructions\tpenalty\n");
+        let mut t = String::from(Self::TSV_HEADER);
         for r in &self.reads {
+            let u = r.units;
             let _ = writeln!(
                 t,
-                "{}\t{}\t{}\t{}",
-                r.cpu, r.value, r.instructions, r.penalty
+                "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                r.cpu,
+                r.value,
+                r.instructions,
+                r.penalty,
+                u.l1_hit,
+                u.l2_hit,
+                u.dram,
+                u.wb,
+                u.maint
             );
         }
         t
@@ -147,6 +164,7 @@ impl Sanitizer {
                 value: 0,
                 instructions: c.instructions[cpu].saturating_sub(rest),
                 penalty: c.model.cpu_penalty(cpu),
+                units: c.model.cpu_units(cpu),
             },
         ));
     }

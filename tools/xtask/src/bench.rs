@@ -211,6 +211,25 @@ pub fn differences(a: &[Record], b: &[Record]) -> Vec<String> {
     out
 }
 
+/// The benchmark machine (bench kernel, initrd, capture disk, icount); also returns
+/// the kernel ELF.
+pub fn machine(quick: bool) -> Result<(Machine, PathBuf)> {
+    let image = build::kernel(Flavor::Bench)?;
+    let mut m = Machine::new(&image.image);
+    m.initrd = Some(build::initrd()?);
+    m.memory = "1G";
+    m.gpu = GPU.into();
+    // The readback suite reads the capture disk.
+    m.disk = Some(build::capture_disk()?);
+    m.icount = true;
+    m.append = if quick {
+        format!("{APPEND} bench=quick")
+    } else {
+        APPEND.into()
+    };
+    Ok((m, image.elf))
+}
+
 /// `cargo xtask bench [--check] [--quick] [--publish] [--linux]`.
 pub fn run(check: bool, quick: bool, publish: bool, linux: bool) -> Result<ExitCode> {
     if publish && quick {
@@ -226,19 +245,7 @@ pub fn run(check: bool, quick: bool, publish: bool, linux: bool) -> Result<ExitC
         None
     };
     let check = check || publish;
-    let image = build::kernel(Flavor::Bench)?;
-    let mut m = Machine::new(&image.image);
-    m.initrd = Some(build::initrd()?);
-    m.memory = "1G";
-    m.gpu = GPU.into();
-    // The readback suite reads the capture disk.
-    m.disk = Some(build::capture_disk()?);
-    m.icount = true;
-    m.append = if quick {
-        format!("{APPEND} bench=quick")
-    } else {
-        APPEND.into()
-    };
+    let (m, _) = machine(quick)?;
     let command = command_line(&m);
     println!("$ {command}");
 
@@ -331,7 +338,7 @@ pub fn run(check: bool, quick: bool, publish: bool, linux: bool) -> Result<ExitC
 }
 
 /// The QEMU command line as a shell would take it, paths relative to the workspace root.
-fn command_line(m: &Machine) -> String {
+pub fn command_line(m: &Machine) -> String {
     let root = format!("{}/", build::root().display());
     let mut words = vec![crate::qemu::QEMU.to_string()];
     for a in m.args() {
@@ -342,7 +349,7 @@ fn command_line(m: &Machine) -> String {
 }
 
 /// The records of a finished run, or why it failed with the tail of its output.
-fn outcome_records(o: &Outcome) -> Result<Vec<Record>> {
+pub fn outcome_records(o: &Outcome) -> Result<Vec<Record>> {
     let problem = match o.status {
         None => Some(format!("QEMU killed after {:?} (timeout)", o.elapsed)),
         Some(0) => None,

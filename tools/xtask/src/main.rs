@@ -19,6 +19,7 @@
 //!   scratch copy and run its checks; prints `N/N caught`
 
 mod bench;
+mod bench_model;
 mod boot_cases;
 mod build;
 mod demo;
@@ -120,6 +121,11 @@ enum Cmd {
         /// tools/xtask/bench-results/results.json (no run).
         #[arg(long)]
         readme_only: bool,
+        /// Instead: run the suite under the coherency sanitizer's memory-cost model and
+        /// give the frame and readback records modeled cycles beside their icount
+        /// cycles, with a sensitivity run (writes target/xtask/bench/model.md).
+        #[arg(long)]
+        model: bool,
     },
     /// Run the syscall fuzzer (userland/fuzz) on the test kernel: N seeded calls, half
     /// random and adversarial single calls, half stateful scenarios run by attacker
@@ -215,11 +221,15 @@ fn main() -> ExitCode {
             readme_only: true, ..
         } => publish::update_readme(&build::root()).map(|()| ExitCode::SUCCESS),
         Cmd::Bench {
+            model: true, quick, ..
+        } => bench_model::run(quick),
+        Cmd::Bench {
             check,
             quick,
             publish,
             linux,
             readme_only: false,
+            model: false,
         } => bench::run(check, quick, publish, linux),
         Cmd::Fuzz {
             calls,

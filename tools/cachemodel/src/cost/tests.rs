@@ -42,6 +42,13 @@ fn first_touch_fills_from_dram_then_hits_l1() {
     assert_eq!(m.events().l1_hits, 2);
     assert_eq!(m.penalties().total(), P.dram + 2 * P.l1_hit);
     assert_eq!(m.cpu_penalty(0), m.penalties().total());
+    let u = m.cpu_units(0);
+    assert_eq!((u.dram, u.l1_hit), (1, 2));
+    let half = Params {
+        dram: P.dram / 2,
+        ..P
+    };
+    assert_eq!(u.penalty(&half), P.dram / 2 + 2 * P.l1_hit);
 }
 
 #[test]
@@ -150,6 +157,7 @@ fn a_dirty_line_in_another_cpus_l1_is_cleaned_by_a_broadcast_clean() {
     store(&mut m, 1, BASE + LINE);
     load(&mut m, 0, BASE + LINE);
     assert_eq!(m.events().snoops, 1);
+    assert_eq!(m.cpu_penalty(0) + m.cpu_penalty(1), m.penalties().total());
 }
 
 #[test]

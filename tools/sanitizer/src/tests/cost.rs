@@ -93,7 +93,10 @@ fn cycle_counter_reads_carry_the_penalty_so_far() {
         c.reads[1].penalty - c.reads[0].penalty,
         CostParams::DEFAULT.dram
     );
-    assert!(c
-        .reads_tsv()
-        .starts_with("cpu\tvalue\tinstructions\tpenalty\n0\t5000\t7\t0\n"));
+    assert_eq!(c.reads[1].units.dram, 1);
+    let tsv = c.reads_tsv();
+    let mut lines = tsv.lines();
+    assert_eq!(lines.next(), Some(crate::cost::Cost::TSV_HEADER.trim_end()));
+    assert_eq!(lines.next(), Some("0\t5000\t7\t0\t0\t0\t0\t0\t0"));
+    assert_eq!(lines.next(), Some("0\t5100\t10\t200\t0\t0\t1\t0\t0"));
 }
