@@ -6,7 +6,8 @@
 //! Unlike the coherency model (no capacity, worst case), this model has capacity: a
 //! set-associative L1D per CPU and one shared L2 with the geometry of
 //! [`Geometry::cortex_a72`], write-back and write-allocate for Normal write-back
-//! memory, L2 inclusive of every L1D, LRU replacement in both levels. Per access:
+//! memory (with the A72's write streaming for store streams), L2 inclusive of every
+//! L1D, LRU replacement in both levels. Per access:
 //!
 //! | event | penalty (see [`Params`]) | counted as |
 //! |---|---|---|
@@ -14,6 +15,8 @@
 //! | L1D miss, L2 hit (or another L1D holds it: snoop through the SCU) | `l2_hit` | `l2_hits` / `snoops` |
 //! | L2 miss: line fill from DRAM | `dram` | `dram_fills` |
 //! | `DC ZVA` (a whole-line store) missing L2 | 0: allocated without a fill | `zero_allocs` |
+//! | store miss, from the `ws_l1`th consecutive ascending line on (write streaming) | 0: no fill, no L1D allocation, written into L2 dirty; further stores to the line merge | `stream_l2`, `stream_merged` |
+//! | the same from the `ws_l2`th line on | `wb`: not allocated in L2 either, written to DRAM | `stream_dram` |
 //! | dirty line evicted from L2 (with its L1D copies: inclusion) | `wb` | `evict_writebacks` |
 //! | dirty line evicted from L1D into L2 | 0 (the L2 holds it) | `l1_writebacks` |
 //! | `DC CVAC`/`CIVAC` (broadcast) of a line dirty anywhere | `maint` + `wb` | `clean_writebacks` |
@@ -160,6 +163,12 @@ pub struct Events {
     pub device_stores: u64,
     /// Normal write-through stores.
     pub wt_stores: u64,
+    /// Lines written in write-streaming mode into L2 (no fill, no L1D allocation).
+    pub stream_l2: u64,
+    /// Lines written in write-streaming mode straight to DRAM.
+    pub stream_dram: u64,
+    /// Stores merged into a line being streamed.
+    pub stream_merged: u64,
     /// Lines devices read.
     pub device_read_lines: u64,
     /// Lines devices wrote.
@@ -183,6 +192,8 @@ pub struct Penalties {
     pub nc_stores: u64,
     /// Maintenance operations themselves.
     pub maint: u64,
+    /// Lines written to DRAM in write-streaming mode.
+    pub streams: u64,
 }
 
 impl Penalties {
@@ -195,7 +206,19 @@ impl Penalties {
             + self.cleans
             + self.nc_stores
             + self.maint
+            + self.streams
     }
+}
+
+/// A CPU's store-miss sequence (write streaming).
+#[derive(Clone, Copy, Debug)]
+struct Stream {
+    /// The line of the last store miss.
+    last: u64,
+    /// Consecutive ascending lines missed by stores, `last` included.
+    run: u64,
+    /// The line being written in streaming mode: further stores to it merge.
+    open: Option<u64>,
 }
 
 /// The memory-cost model.
@@ -207,6 +230,8 @@ pub struct CostModel {
     wc: Vec<VecDeque<u64>>,
     /// Per CPU: the charges so far.
     per_cpu: Vec<Units>,
+    /// Per CPU: write streaming.
+    stream: Vec<Stream>,
     events: Events,
     penalties: Penalties,
     line: u64,
@@ -259,6 +284,7 @@ enum Cause {
     Clean,
     NcStore,
     Maint,
+    Stream,
 }
 
 impl CostModel {
@@ -275,6 +301,14 @@ impl CostModel {
             l2: Cache::new(l2),
             wc: vec![VecDeque::new(); cpus],
             per_cpu: vec![Units::default(); cpus],
+            stream: vec![
+                Stream {
+                    last: u64::MAX,
+                    run: 0,
+                    open: None,
+                };
+                cpus
+            ],
             events: Events::default(),
             penalties: Penalties::default(),
             line: l1.line,
@@ -332,6 +366,7 @@ impl CostModel {
             Cause::Clean => &mut p.cleans,
             Cause::NcStore => &mut p.nc_stores,
             Cause::Maint => &mut p.maint,
+            Cause::Stream => &mut p.streams,
         } += cycles;
     }
 
@@ -381,6 +416,13 @@ impl CostModel {
             }
             return;
         }
+        if store && !full {
+            if self.stream_store(cpu, line) {
+                return;
+            }
+        } else if !store {
+            self.stream[cpu].run = 0; // a linefill for a load ends a store stream
+        }
         // Other cores' copies (the SCU's duplicate tags): a dirty one is written into
         // L2 and served from there; a store takes the line from them.
         let mut snooped = false;
@@ -427,6 +469,53 @@ impl CostModel {
             self.events.l1_writebacks += 1;
             self.l2_dirty(v.tag);
         }
+    }
+
+    /// A store by `cpu` missing L1D on `line`: write streaming (TRM: after a number of
+    /// consecutive full-line writes the core stops allocating). Stores that miss on
+    /// consecutive ascending lines count as a stream; from the `ws_l1`th line on, the
+    /// line is written without a fill and without an L1D allocation (into L2, dirty), and
+    /// from the `ws_l2`th on not allocated in L2 either (a write to DRAM). Further stores
+    /// to the line being streamed merge. Returns whether the store was handled so.
+    fn stream_store(&mut self, cpu: usize, line: u64) -> bool {
+        let p = self.params;
+        let s = &mut self.stream[cpu];
+        if s.open == Some(line) {
+            self.events.stream_merged += 1;
+            return true;
+        }
+        s.run = if s.last.checked_add(self.line) == Some(line) {
+            s.run + 1
+        } else {
+            1
+        };
+        s.last = line;
+        if p.ws_l1 == 0 || s.run < p.ws_l1 {
+            s.open = None;
+            return false;
+        }
+        s.open = Some(line);
+        let to_dram = p.ws_l2 > 0 && s.run >= p.ws_l2;
+        self.drop_from_other_l1(cpu, line);
+        match self.l2.find(line) {
+            Some(k) => {
+                self.l2.touch(k);
+                self.l2.ways[k].dirty = true;
+                self.events.stream_l2 += 1;
+            }
+            None if to_dram => {
+                self.events.stream_dram += 1;
+                self.charge(cpu, Cause::Stream, Unit::Wb);
+            }
+            None => {
+                self.events.stream_l2 += 1;
+                let (_, victim) = self.l2.insert(line, true);
+                if let Some(v) = victim {
+                    self.evict_l2(cpu, v);
+                }
+            }
+        }
+        true
     }
 
     fn drop_from_other_l1(&mut self, cpu: usize, line: u64) {

@@ -70,7 +70,7 @@ impl Cost {
             "model": "Cortex-A72 memory-cost model (cachemodel::cost): modeled cycles = instructions + penalties",
             "params": {
                 "l1_hit": pr.l1_hit, "l2_hit": pr.l2_hit, "dram": pr.dram, "wb": pr.wb,
-                "maint": pr.maint, "wc_lines": pr.wc_lines,
+                "maint": pr.maint, "wc_lines": pr.wc_lines, "ws_l1": pr.ws_l1, "ws_l2": pr.ws_l2,
             },
             "instructions": instructions,
             "penalty": p.total(),
@@ -78,7 +78,7 @@ impl Cost {
             "penalties": {
                 "hits": p.hits, "fills": p.fills, "nc_loads": p.nc_loads,
                 "evictions": p.evictions, "cleans": p.cleans, "nc_stores": p.nc_stores,
-                "maint": p.maint,
+                "maint": p.maint, "streams": p.streams,
             },
             "events": {
                 "l1_hits": e.l1_hits, "l2_hits": e.l2_hits, "snoops": e.snoops,
@@ -91,6 +91,8 @@ impl Cost {
                 "nc_loads": e.nc_loads, "nc_stores": e.nc_stores,
                 "wc_merged": e.wc_merged, "wc_bursts": e.wc_bursts,
                 "device_stores": e.device_stores, "wt_stores": e.wt_stores,
+                "stream_l2": e.stream_l2, "stream_dram": e.stream_dram,
+                "stream_merged": e.stream_merged,
                 "device_read_lines": e.device_read_lines,
                 "device_write_lines": e.device_write_lines,
             },

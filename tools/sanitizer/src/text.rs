@@ -116,14 +116,16 @@ pub fn render(r: &Value) -> String {
         let p = &c["params"];
         let _ = writeln!(
             t,
-            "  cost model (a model, not a measurement: Cortex-A72 caches, l1={} l2={} dram={} wb={} maint={} wc={}): \
-             {} instructions + {} penalty = {} modeled cycles",
+            "  cost model (a model, not a measurement: Cortex-A72 caches, l1={} l2={} dram={} wb={} maint={} wc={} \
+             ws={} ws_l2={}): {} instructions + {} penalty = {} modeled cycles",
             n(p, &["l1_hit"]),
             n(p, &["l2_hit"]),
             n(p, &["dram"]),
             n(p, &["wb"]),
             n(p, &["maint"]),
             n(p, &["wc_lines"]),
+            n(p, &["ws_l1"]),
+            n(p, &["ws_l2"]),
             n(c, &["instructions"]),
             n(c, &["penalty"]),
             n(c, &["modeled_cycles"]),
@@ -132,7 +134,7 @@ pub fn render(r: &Value) -> String {
         let _ = writeln!(
             t,
             "    penalty: hits {}, DRAM fills {}, uncached loads {}, eviction write-backs {}, \
-             maintenance write-backs {}, uncached stores {}, maintenance ops {}",
+             maintenance write-backs {}, uncached stores {}, maintenance ops {}, streamed to DRAM {}",
             n(pen, &["hits"]),
             n(pen, &["fills"]),
             n(pen, &["nc_loads"]),
@@ -140,6 +142,7 @@ pub fn render(r: &Value) -> String {
             n(pen, &["cleans"]),
             n(pen, &["nc_stores"]),
             n(pen, &["maint"]),
+            n(pen, &["streams"]),
         );
         let e = &c["events"];
         let _ = writeln!(
@@ -147,7 +150,8 @@ pub fn render(r: &Value) -> String {
             "    events: L1 hits {}, L2 hits {}, snoops {}, DRAM fills {}, DC ZVA allocations {}, \
              L2 evictions {} ({} dirty), cleans of dirty lines {}, of clean lines {}, DC IVAC {}, \
              set/way {} ({} write-backs), uncached loads {}, uncached stores {} ({} bursts, {} gathered), \
-             Device stores {}, cycle-counter reads {}",
+             Device stores {}, write streaming: {} lines into L2, {} to DRAM ({} stores merged), \
+             cycle-counter reads {}",
             n(e, &["l1_hits"]),
             n(e, &["l2_hits"]),
             n(e, &["snoops"]),
@@ -165,6 +169,9 @@ pub fn render(r: &Value) -> String {
             n(e, &["wc_bursts"]),
             n(e, &["wc_merged"]),
             n(e, &["device_stores"]),
+            n(e, &["stream_l2"]),
+            n(e, &["stream_dram"]),
+            n(e, &["stream_merged"]),
             n(c, &["counter_reads"]),
         );
     }

@@ -172,10 +172,9 @@ pub fn attribute(r: &Record, reads: &HashMap<u64, CostUnits>) -> Result<Row> {
     })
 }
 
-/// The parameter sets: the model's defaults, then DRAM latency and write-back cost at
-/// half and double.
-pub fn param_sets() -> Vec<(String, CostParams)> {
-    let d = CostParams::DEFAULT;
+/// The parameter sets: the run's (`d`), then DRAM latency and write-back cost at half
+/// and double.
+pub fn param_sets(d: CostParams) -> Vec<(String, CostParams)> {
     vec![
         ("model".into(), d),
         (
@@ -206,9 +205,8 @@ fn winner<'a>(rows: &[&'a Row], cost: impl Fn(&Row) -> u64) -> &'a str {
 
 /// The report section: per suite and case, a table of icount and modeled cycles, then
 /// the verdicts under icount and under every parameter set.
-pub fn report(rows: &[Row]) -> String {
-    let sets = param_sets();
-    let d = CostParams::DEFAULT;
+pub fn report(rows: &[Row], d: CostParams) -> String {
+    let sets = param_sets(d);
     let mut t = String::new();
     let _ = writeln!(
         t,
@@ -216,13 +214,14 @@ pub fn report(rows: &[Row]) -> String {
          icount cycles are retired instructions (QEMU `-icount`); **modeled cycles** add the \
          penalties of the memory-cost model (`tools/cachemodel/src/cost.rs`): Cortex-A72 caches \
          (L1D 32 KiB 2-way per CPU, L2 1 MiB 16-way inclusive, LRU, write-back write-allocate; \
-         ARM 100095), l1={} l2={} dram={} wb={} maint={} cycles, {} write-combining buffers \
+         ARM 100095), write streaming after {} lines (to DRAM after {}; 0: off), \
+         l1={} l2={} dram={} wb={} maint={} cycles, {} write-combining buffers \
          (latencies: estimates from published Raspberry Pi 4 / Cortex-A72 measurements; table \
          and sources in `tools/cachemodel/src/cost/params.rs`). No prefetcher, no overlapping \
-         misses, no write-streaming: sequential cached streams are charged every miss in full, \
-         so the model is pessimistic for them. Each record's windows are attributed exactly \
+         misses: sequential cached reads are charged every miss in full, so the model is \
+         pessimistic for them. Each record's windows are attributed exactly \
          (`cargo xtask bench --model`).\n",
-        d.l1_hit, d.l2_hit, d.dram, d.wb, d.maint, d.wc_lines
+        d.ws_l1, d.ws_l2, d.l1_hit, d.l2_hit, d.dram, d.wb, d.maint, d.wc_lines
     );
     let mut groups: Vec<(String, String)> = Vec::new();
     for r in rows {
@@ -311,12 +310,28 @@ pub fn report(rows: &[Row]) -> String {
 }
 
 /// `cargo xtask bench --model`.
-pub fn run(quick: bool) -> Result<ExitCode> {
+pub fn run(quick: bool, cost_params: &[String]) -> Result<ExitCode> {
+    let mut base = CostParams::DEFAULT;
+    let mut extra = String::from(",cost=on");
+    for kv in cost_params {
+        let parsed = kv
+            .split_once('=')
+            .and_then(|(k, v)| Some((k, v.parse::<u64>().ok()?)));
+        match parsed {
+            Some((k, v)) if base.set(k, v) => extra.push_str(&format!(",{k}={v}")),
+            _ => {
+                return Err(format!(
+                    "--cost-param {kv}: expected KEY=NUMBER with KEY one of {:?}",
+                    CostParams::KEYS
+                ))
+            }
+        }
+    }
     let so = crate::sanitize::plugin()?;
     let (mut m, elf) = bench::machine(quick)?;
     let s = crate::sanitize::attach(&mut m, &so, "bench-model", &elf, false)?;
     if let Some(arg) = m.plugin.as_mut() {
-        arg.push_str(",cost=on");
+        arg.push_str(&extra);
     }
     println!("$ {}", bench::command_line(&m));
     let o = m.run_captured(TIMEOUT)?;
@@ -339,13 +354,13 @@ pub fn run(quick: bool) -> Result<ExitCode> {
         .filter(|r| r.suite == "frame" || r.suite == "readback")
         .map(|r| attribute(r, &reads))
         .collect::<Result<_>>()?;
-    let text = report(&rows);
+    let text = report(&rows, base);
     println!("\n{text}");
     let dir = build::out_dir().join("bench");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let md = dir.join("model.md");
     std::fs::write(&md, &text).map_err(|e| format!("{}: {e}", md.display()))?;
-    let sets = param_sets();
+    let sets = param_sets(base);
     let json_rows: Vec<Value> = rows
         .iter()
         .map(|r| {
@@ -460,9 +475,10 @@ mod tests {
         };
         // Cheapest in instructions, but 1000 DRAM charges: loses under every set.
         let rows = vec![row("uncached", 100, 1000), row("cached", 1000, 10)];
-        let t = report(&rows);
+        let t = report(&rows, CostParams::DEFAULT);
         assert!(t.contains("| readback 1MiB | uncached | cached | cached | cached | cached | cached | **flips** from icount (uncached) to cached, robust"), "{t}");
         let rows = vec![row("a", 100, 0), row("b", 1000, 0)];
-        assert!(report(&rows).contains("same under icount and every parameter set"));
+        assert!(report(&rows, CostParams::DEFAULT)
+            .contains("same under icount and every parameter set"));
     }
 }

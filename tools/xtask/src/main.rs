@@ -126,6 +126,10 @@ enum Cmd {
         /// cycles, with a sensitivity run (writes target/xtask/bench/model.md).
         #[arg(long)]
         model: bool,
+        /// With --model: a cost-model parameter, KEY=VALUE (l1, l2, dram, wb, maint, wc,
+        /// ws, ws_l2). Repeatable.
+        #[arg(long = "cost-param")]
+        cost_params: Vec<String>,
     },
     /// Run the syscall fuzzer (userland/fuzz) on the test kernel: N seeded calls, half
     /// random and adversarial single calls, half stateful scenarios run by attacker
@@ -221,8 +225,11 @@ fn main() -> ExitCode {
             readme_only: true, ..
         } => publish::update_readme(&build::root()).map(|()| ExitCode::SUCCESS),
         Cmd::Bench {
-            model: true, quick, ..
-        } => bench_model::run(quick),
+            model: true,
+            quick,
+            cost_params,
+            ..
+        } => bench_model::run(quick, &cost_params),
         Cmd::Bench {
             check,
             quick,
@@ -230,6 +237,7 @@ fn main() -> ExitCode {
             linux,
             readme_only: false,
             model: false,
+            ..
         } => bench::run(check, quick, publish, linux),
         Cmd::Fuzz {
             calls,

@@ -19,9 +19,11 @@ pub fn table(costs: &[(String, Value)]) -> String {
     t.push_str(&format!(
         "Memory-cost model, whole runs (boot included). A **model**, not a measurement: \
          Cortex-A72 caches (L1D 32 KiB 2-way per CPU, L2 1 MiB 16-way inclusive, LRU, \
-         write-back write-allocate), penalties in cycles: l1={} l2={} dram={} wb={} maint={}, \
-         {} write-combining buffers; sources in `tools/cachemodel/src/cost/params.rs`. \
+         write-back write-allocate, write streaming after {} lines, to DRAM after {}), penalties in \
+         cycles: l1={} l2={} dram={} wb={} maint={}, {} write-combining buffers; sources in `tools/cachemodel/src/cost/params.rs`. \
          Modeled cycles = instructions + penalties.\n\n",
+        n(p, &["ws_l1"]),
+        n(p, &["ws_l2"]),
         n(p, &["l1_hit"]),
         n(p, &["l2_hit"]),
         n(p, &["dram"]),
@@ -31,7 +33,7 @@ pub fn table(costs: &[(String, Value)]) -> String {
     ));
     t.push_str(
         "| run | instructions | penalty | modeled cycles | penalty: DRAM fills | uncached loads | \
-         write-backs (eviction + maintenance) | uncached stores | maintenance ops | DRAM fills | \
+         write-backs (eviction, maintenance, streaming) | uncached stores | maintenance ops | DRAM fills | \
          dirty lines cleaned / clean lines cleaned | uncached loads | uncached stores (bursts) |\n",
     );
     t.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
@@ -45,7 +47,7 @@ pub fn table(costs: &[(String, Value)]) -> String {
             grouped(n(c, &["modeled_cycles"])),
             grouped(n(pen, &["fills"])),
             grouped(n(pen, &["nc_loads"])),
-            grouped(n(pen, &["evictions"]) + n(pen, &["cleans"])),
+            grouped(n(pen, &["evictions"]) + n(pen, &["cleans"]) + n(pen, &["streams"])),
             grouped(n(pen, &["nc_stores"])),
             grouped(n(pen, &["maint"])),
             grouped(n(e, &["dram_fills"])),

@@ -13,13 +13,15 @@
 /// | `dram` | 200 | an L2 miss (line fill from DRAM), and **every** Normal-NC or Device load of RAM | the same measurements put BCM2711 DRAM latency at roughly 100-200 ns (150-300 cycles at 1.5 GHz); 200 cycles (133 ns) is an **estimate** in that range |
 /// | `wb` | 40 | a dirty line written back to DRAM (L2 eviction, `DC CVAC`/`CIVAC` or set/way clean of a dirty line); one write-combined burst of Normal-NC stores; one Device store | **estimate**: write-backs are posted, so the cost is the bus occupancy of a 64-byte write, about 25 ns at the 2-3 GB/s write bandwidth reported for the Raspberry Pi 4 |
 /// | `maint` | 4 | every `DC` by address or set/way, beyond the instruction (lookup in L1D and L2, broadcast) | **estimate** (no published per-op figure found) |
+/// | `ws_l1` | 4 | write streaming: from the `ws_l1`th consecutive ascending line missed by stores on, lines are written without a fill and not allocated in L1D (into L2); 0 = off | the A72, like the A57, stops allocating after a programmable number of consecutive full-line writes (`CPUACTLR_EL1` write-streaming thresholds); 4 is the L1 reset threshold as recalled from the TRM (**to verify**) |
+/// | `ws_l2` | 128 | from the `ws_l2`th such line on, not allocated in L2 either: written to DRAM (`wb` each); 0 = never | as above, the L2 threshold (**to verify**) |
 /// | `wc_lines` | 4 | write-combining buffers per CPU (lines open for Normal-NC store gathering) | **estimate**; the architecture allows gathering for Normal-NC (not for Device-nGnRE); TRM 6.4: the L1 memory system buffers stores not yet written |
 ///
 /// What the model leaves out (so what its figures are not): prefetching (TRM 6.4: the
 /// A72 prefetches, so sequential streams pay far less than `dram` per line on
 /// hardware), overlapping misses (TRM 6.4: up to six outstanding line requests; every
-/// penalty here is serialised: an upper bound on stalls), write-streaming mode (full
-/// lines written without a fill), TLB misses and page-table walks, instruction
+/// penalty here is serialised: an upper bound on stalls), whether a streamed line is
+/// really written whole (any ascending run of store misses counts), TLB misses and page-table walks, instruction
 /// fetch, DRAM bandwidth limits and bank conflicts, and the devices' own time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Params {
@@ -36,6 +38,10 @@ pub struct Params {
     pub maint: u64,
     /// Write-combining buffers per CPU.
     pub wc_lines: u64,
+    /// Write streaming: consecutive store-miss lines before L1D stops allocating (0 off).
+    pub ws_l1: u64,
+    /// Write streaming: consecutive store-miss lines before L2 stops allocating (0 never).
+    pub ws_l2: u64,
 }
 
 impl Params {
@@ -47,10 +53,12 @@ impl Params {
         wb: 40,
         maint: 4,
         wc_lines: 4,
+        ws_l1: 4,
+        ws_l2: 128,
     };
 
     /// The argument names [`Params::set`] takes.
-    pub const KEYS: [&'static str; 6] = ["l1", "l2", "dram", "wb", "maint", "wc"];
+    pub const KEYS: [&'static str; 8] = ["l1", "l2", "dram", "wb", "maint", "wc", "ws", "ws_l2"];
 
     /// Set the parameter named `key` (one of [`Params::KEYS`]); false if there is no
     /// such parameter.
@@ -62,6 +70,8 @@ impl Params {
             "wb" => &mut self.wb,
             "maint" => &mut self.maint,
             "wc" => &mut self.wc_lines,
+            "ws" => &mut self.ws_l1,
+            "ws_l2" => &mut self.ws_l2,
             _ => return false,
         };
         *field = value;
@@ -71,8 +81,15 @@ impl Params {
     /// `key=value` pairs of every parameter, for reports.
     pub fn describe(&self) -> String {
         format!(
-            "l1={} l2={} dram={} wb={} maint={} wc={}",
-            self.l1_hit, self.l2_hit, self.dram, self.wb, self.maint, self.wc_lines
+            "l1={} l2={} dram={} wb={} maint={} wc={} ws={} ws_l2={}",
+            self.l1_hit,
+            self.l2_hit,
+            self.dram,
+            self.wb,
+            self.maint,
+            self.wc_lines,
+            self.ws_l1,
+            self.ws_l2
         )
     }
 }

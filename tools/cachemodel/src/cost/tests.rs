@@ -97,7 +97,8 @@ fn a_stream_that_fits_l2_hits_l2_the_second_time() {
 
 #[test]
 fn evicting_dirty_lines_writes_them_back() {
-    let mut m = model(1);
+    // Without write streaming (it would not allocate an ascending store stream).
+    let mut m = CostModel::new(1, &Geometry::cortex_a72(), Params { ws_l1: 0, ..P });
     let lines = 2 * (1 << 20) / LINE;
     for i in 0..lines {
         store(&mut m, 0, BASE + i * LINE);
@@ -262,4 +263,46 @@ fn parameters_are_overridable_by_name() {
         assert!(Params::DEFAULT.clone().set(k, 1), "{k}");
     }
     assert!(Params::DEFAULT.describe().contains("dram=200"));
+}
+
+#[test]
+fn a_store_stream_switches_to_write_streaming() {
+    // 16-byte stores over 1 MiB, in order, as a frame is drawn.
+    let run = |p: Params| {
+        let mut m = CostModel::new(1, &Geometry::cortex_a72(), p);
+        for i in 0..(1 << 20) / 16 {
+            m.store(on(0), BASE + i * 16, 0, 16, MemType::WriteBack);
+        }
+        m
+    };
+    let lines = (1 << 20) / LINE;
+    let off = run(Params { ws_l1: 0, ..P });
+    assert_eq!(off.events().dram_fills, lines);
+    let m = run(P);
+    // The first ws_l1 - 1 lines are filled and allocated; then no fills: lines ws_l1 to
+    // ws_l2 - 1 go into L2, the rest to DRAM.
+    assert_eq!(m.events().dram_fills, P.ws_l1 - 1);
+    assert_eq!(m.events().stream_l2, P.ws_l2 - P.ws_l1);
+    assert_eq!(m.events().stream_dram, lines - (P.ws_l2 - 1));
+    assert_eq!(m.events().stream_merged, (lines - (P.ws_l1 - 1)) * 3);
+    assert_eq!(m.penalties().streams, m.events().stream_dram * P.wb);
+    // A clean of a line streamed into L2 writes it back; of one streamed to DRAM not.
+    let mut m = m;
+    dc(&mut m, DcOp::Clean, BASE + P.ws_l1 * LINE);
+    dc(&mut m, DcOp::Clean, BASE + (lines - 1) * LINE);
+    assert_eq!(m.events().clean_writebacks, 1);
+    assert_eq!(m.events().clean_nothing, 1);
+}
+
+#[test]
+fn a_load_or_a_jump_ends_a_store_stream() {
+    let mut m = model(1);
+    for l in 0..P.ws_l1 - 1 {
+        store(&mut m, 0, BASE + l * LINE);
+    }
+    load(&mut m, 0, BASE + 1000 * LINE); // a load miss
+    store(&mut m, 0, BASE + (P.ws_l1 - 1) * LINE);
+    store(&mut m, 0, BASE + 2000 * LINE); // not the next line
+    assert_eq!(m.events().stream_l2 + m.events().stream_dram, 0);
+    assert_eq!(m.events().dram_fills, P.ws_l1 + 2);
 }
