@@ -183,7 +183,28 @@ pub fn parse_record(text: &str) -> Result<Record> {
     })
 }
 
-/// Where two runs' figures differ: one line per differing field or missing record.
+/// A record's `windows` (`[[phase, start, end], ...]`) as `[[phase, end - start], ...]`.
+fn window_lengths(w: &Value) -> Value {
+    let lengths: Vec<Value> = w
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|x| {
+            let v: Vec<u64> = x
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_u64).collect())
+                .unwrap_or_default();
+            match v[..] {
+                [phase, start, end] => json!([phase, end.wrapping_sub(start)]),
+                _ => x.clone(),
+            }
+        })
+        .collect();
+    Value::Array(lengths)
+}
+
+/// Where two runs' figures differ: one line per differing field or missing record
+/// (timed windows by their lengths, not their positions in the run).
 pub fn differences(a: &[Record], b: &[Record]) -> Vec<String> {
     let mut out = Vec::new();
     for r in a {
@@ -195,6 +216,15 @@ pub fn differences(a: &[Record], b: &[Record]) -> Vec<String> {
                 fields.dedup();
                 for f in fields {
                     let (x, y) = (r.raw.get(f), o.raw.get(f));
+                    // Windows are compared by their phases and lengths: where in the run
+                    // they start depends on untimed work (fence polling) whose length
+                    // depends on the host.
+                    let (x, y) = if f == "windows" {
+                        (x.map(window_lengths), y.map(window_lengths))
+                    } else {
+                        (x.cloned(), y.cloned())
+                    };
+                    let (x, y) = (x.as_ref(), y.as_ref());
                     if x != y {
                         let show = |v: Option<&Value>| v.map_or("-".into(), Value::to_string);
                         out.push(format!("{}: {f} {} vs {}", r.key(), show(x), show(y)));
@@ -611,6 +641,22 @@ pub mod tests {
         assert_eq!(d.len(), 2, "{d:?}");
         assert!(d[0].starts_with(&format!("{}: cycles ", a[3].key())));
         assert!(d[1].ends_with("only in run 1"));
+    }
+
+    #[test]
+    fn windows_compare_by_length_not_position() {
+        let a = parse(&fake_log()).unwrap();
+        let (mut x, mut y) = (a.clone(), a.clone());
+        x[0].raw
+            .insert("windows".into(), json!([[0, 100, 150], [2, 150, 180]]));
+        y[0].raw
+            .insert("windows".into(), json!([[0, 1100, 1150], [2, 1150, 1180]]));
+        assert!(differences(&x, &y).is_empty());
+        y[0].raw
+            .insert("windows".into(), json!([[0, 1100, 1151], [2, 1150, 1180]]));
+        let d = differences(&x, &y);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(d[0].contains("windows"), "{d:?}");
     }
 
     #[test]
