@@ -40,11 +40,14 @@
 //! - [`lines`]: the per-line state, dense over RAM (memory is committed only where
 //!   the guest touches it).
 //! - [`model`]: the coherency model: the rules, violations and counters.
+//! - [`cost`]: a memory-cost model with capacity (L1D per CPU, shared L2, DRAM,
+//!   write-combining), an [`Observer`] too: modeled cycles = instructions + penalties.
 //! - [`violation`], [`stats`]: what it reports.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod cost;
 mod device;
 pub mod event;
 pub mod geometry;
@@ -54,6 +57,9 @@ mod setway;
 pub mod stats;
 pub mod violation;
 
+pub use cost::{
+    CostModel, Events as CostEvents, Params as CostParams, Penalties, Units as CostUnits,
+};
 pub use event::{DcOp, DevCmd, MemType, Observer, Origin, SetWayOp, SetWayOperand};
 pub use geometry::{CacheLevel, Geometry};
 pub use model::{Config, Model, Ram};

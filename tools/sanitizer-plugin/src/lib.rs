@@ -16,6 +16,11 @@
 //! beside it as `FILE.txt`). What the sanitizer models and what it cannot see is
 //! in the `sanitizer` crate's documentation.
 //!
+//! With `cost=on` the memory-cost model runs beside it: every translation block also
+//! counts its instructions, and every `MRS Xt, PMCCNTR_EL0` records the penalty its
+//! CPU had accumulated and (read from Xt before the next instruction) the value it
+//! returned, written to `FILE.counters.tsv` beside the report.
+//!
 //! Built on the `qemu-plugin` crate (GPL-2.0-or-later, plugin API version 4, which
 //! QEMU 10.0 implements: registers readable from callbacks, memory values in memory
 //! callbacks; physical memory is read from the shared RAM file, since reading it by
@@ -27,7 +32,7 @@ use qemu_plugin::{
     HasCallbacks, MemRW, MemValue, MemoryInfo, PluginId, Register, RegisterDescriptor,
     TranslationBlock, VCPUIndex,
 };
-use sanitizer::insn::{decode, Watched};
+use sanitizer::insn::{decode, reads_cycle_counter, Watched};
 use sanitizer::{Options, Sanitizer};
 use std::sync::{Mutex, MutexGuard, OnceLock};
 
@@ -88,11 +93,27 @@ fn finish() {
     eprint!("{}", report.text);
     if let Some(path) = s.options().report.clone() {
         let text = path.with_extension("txt");
-        for (p, body) in [(&path, report.json_pretty()), (&text, report.text.clone())] {
-            if let Err(e) = std::fs::write(p, body) {
+        let mut files = vec![
+            (path.clone(), report.json_pretty()),
+            (text, report.text.clone()),
+        ];
+        if let Some(c) = s.cost() {
+            files.push((path.with_extension("counters.tsv"), c.reads_tsv()));
+        }
+        for (p, body) in files {
+            if let Err(e) = std::fs::write(&p, body) {
                 eprintln!("sanitizer: writing {}: {e}", p.display());
             }
         }
+    }
+}
+
+/// If a cycle-counter read on `vcpu` waits for its value, read its register now.
+fn counter_value(vcpu: VCPUIndex) {
+    let pending = state().counter_pending(vcpu as usize);
+    if let Some(rt) = pending {
+        let v = xreg(vcpu, rt);
+        state().counter_value(vcpu as usize, v);
     }
 }
 
@@ -162,10 +183,42 @@ impl HasCallbacks for Plugin {
             code.extend_from_slice(insn.data().get(..4).unwrap_or(&[0; 4]));
         }
         let block = state().block(tb_pc, &code);
-        for (insn, word) in tb.instructions().zip(code.chunks_exact(4)) {
+        let cost = state().cost_on();
+        let n = tb.size();
+        if cost {
+            // The cost model: count the block's instructions, and take the value of a
+            // cycle-counter read that ended the previous block.
+            tb.register_execute_callback_flags(
+                move |vcpu| {
+                    counter_value(vcpu);
+                    state().executed(vcpu as usize, n as u64);
+                },
+                CallbackFlags::QEMU_PLUGIN_CB_R_REGS,
+            );
+        }
+        let mut after_counter_read = false;
+        for (i, (insn, word)) in tb.instructions().zip(code.chunks_exact(4)).enumerate() {
             let word = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
             let pc = insn.vaddr();
             let id = state().insn(pc, word, block);
+            if cost {
+                // The value of a cycle-counter read is in its register once it ran: read
+                // it before the next instruction (or the next block).
+                if after_counter_read {
+                    insn.register_execute_callback_flags(
+                        counter_value,
+                        CallbackFlags::QEMU_PLUGIN_CB_R_REGS,
+                    );
+                }
+                after_counter_read = false;
+                if let Some(rt) = reads_cycle_counter(word) {
+                    let rest = (n - i) as u64;
+                    insn.register_execute_callback(move |vcpu| {
+                        state().counter_read(vcpu as usize, rt, rest);
+                    });
+                    after_counter_read = true;
+                }
+            }
             insn.register_memory_access_callback(
                 move |vcpu, info, va| {
                     let Some(hw) = info.hwaddr(va) else {

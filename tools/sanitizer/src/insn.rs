@@ -159,6 +159,13 @@ pub fn set_way_operand(
     Some(cachemodel::SetWayOperand { level, set, way })
 }
 
+/// `MRS Xt, PMCCNTR_EL0` (op0 3, op1 3, CRn 9, CRm 13, op2 0): the cycle-counter read
+/// the benchmarks time their windows with; returns Rt. Not a [`Watched`] instruction
+/// (the sanitizer proper ignores it); the cost model records the penalty at each one.
+pub fn reads_cycle_counter(w: u32) -> Option<u8> {
+    (w & !0x1f == 0xd53b_9d00).then_some((w & 0x1f) as u8)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -203,6 +210,13 @@ mod tests {
         assert_eq!(decode(0xd50c871f), Some(Watched::Tlbi)); // tlbi alle2
         assert_eq!(decode(0xd508751f), None); // ic iallu
         assert_eq!(decode(0xf9000000), None); // str x0, [x0]
+        assert_eq!(decode(0xd53b9d08), None); // mrs x8, pmccntr_el0
+        assert_eq!(reads_cycle_counter(0xd53b9d08), Some(8));
+        assert_eq!(reads_cycle_counter(0xd53b9d1e), Some(30));
+        assert_eq!(reads_cycle_counter(0xd53b9d28), None); // mrs x8, pmxevtyper_el0
+        assert_eq!(reads_cycle_counter(0xd53b9e08), None); // mrs x8, pmuserenr_el0
+        assert_eq!(reads_cycle_counter(0xd51b9d08), None); // msr pmccntr_el0, x8
+        assert_eq!(reads_cycle_counter(0xd5381000), None);
     }
 
     #[test]

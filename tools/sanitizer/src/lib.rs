@@ -38,11 +38,12 @@
 //! [`options`] (plugin arguments) -> [`session::Sanitizer`] (the state and the event
 //! handlers the plugin calls) -> [`cachemodel::Model`]; [`report`] and [`text`] turn the
 //! result into JSON and text with [`symbols`]; [`frames`] is the would-have-read image
-//! mode.
+//! mode; [`cost`] is the memory-cost model that runs beside it with `cost=on`.
 
 #![deny(missing_docs)]
 #![deny(clippy::undocumented_unsafe_blocks)]
 
+pub mod cost;
 pub mod frames;
 pub mod insn;
 pub mod mmu;

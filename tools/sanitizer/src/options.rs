@@ -31,6 +31,9 @@ pub struct Options {
     pub keep: usize,
     /// Print a one-line note for each violation as it is found (`verbose=on`).
     pub verbose: bool,
+    /// Run the memory-cost model beside the sanitizer (`cost=on`) with these parameters
+    /// (`l1=`, `l2=`, `dram=`, `wb=`, `maint=`, `wc=`: [`cachemodel::CostParams`]).
+    pub cost: Option<cachemodel::CostParams>,
 }
 
 impl Default for Options {
@@ -48,6 +51,7 @@ impl Default for Options {
             virtio_mmio: (0x0a00_0000, 0x200, 32),
             keep: 64,
             verbose: false,
+            cost: None,
         }
     }
 }
@@ -82,11 +86,13 @@ impl Options {
     pub const HELP: &'static str = "ram=FILE (the memory-backend-file of guest RAM, \
         share=on), ram_base=ADDR (0x40000000), ram_size=SIZE, kernel=ELF, user=DIR, \
         report=FILE.json, images=DIR, images_all=on, coherent=on, \
-        virtio_mmio=BASE:STRIDE:COUNT (0xa000000:0x200:32), keep=N, verbose=on";
+        virtio_mmio=BASE:STRIDE:COUNT (0xa000000:0x200:32), keep=N, verbose=on, \
+        cost=on (the memory-cost model) with l1=, l2=, dram=, wb=, maint=, wc= (its parameters)";
 
     /// Parse `key=value` arguments.
     pub fn parse<'a>(args: impl IntoIterator<Item = &'a str>) -> Result<Options, String> {
         let mut o = Options::default();
+        let (mut cost, mut params, mut tuned) = (false, cachemodel::CostParams::DEFAULT, false);
         for arg in args {
             let (k, v) = arg
                 .split_once('=')
@@ -103,6 +109,11 @@ impl Options {
                 "coherent" => o.coherent_devices = flag(k, v)?,
                 "keep" => o.keep = number(k, v)? as usize,
                 "verbose" => o.verbose = flag(k, v)?,
+                "cost" => cost = flag(k, v)?,
+                _ if cachemodel::CostParams::KEYS.contains(&k) => {
+                    params.set(k, number(k, v)?);
+                    tuned = true;
+                }
                 "virtio_mmio" => {
                     let parts: Vec<&str> = v.split(':').collect();
                     let [b, s, c] = parts[..] else {
@@ -113,6 +124,10 @@ impl Options {
                 _ => return Err(format!("unknown argument {k:?}; {}", Self::HELP)),
             }
         }
+        if tuned && !cost {
+            return Err("cost model parameters need cost=on".into());
+        }
+        o.cost = cost.then_some(params);
         if o.ram_base % cachemodel::LINE != 0 {
             return Err("ram_base must be line-aligned".into());
         }
@@ -145,5 +160,13 @@ mod tests {
         assert!(Options::parse(["coherent=maybe"]).is_err());
         assert!(Options::parse(["virtio_mmio=1:2"]).is_err());
         assert_eq!(Options::parse([]).unwrap(), Options::default());
+        assert_eq!(Options::parse([]).unwrap().cost, None);
+        let c = Options::parse(["dram=100", "cost=on", "wb=80"])
+            .unwrap()
+            .cost;
+        let c = c.unwrap();
+        assert_eq!((c.dram, c.wb, c.l2_hit), (100, 80, 16));
+        assert!(Options::parse(["dram=100"]).is_err());
+        assert!(Options::parse(["cost=on", "dram=x"]).is_err());
     }
 }

@@ -301,6 +301,7 @@ impl Sanitizer {
                 "instructions_seen": self.insns.len() - 1,
             },
             "frames": frames,
+            "cost": self.cost.as_ref().map(|c| c.json()),
             "details": details,
         });
         let text = crate::text::render(&json);

@@ -2,6 +2,7 @@
 //! instructions, the syscall log, the device bus and the cache model, fed by the
 //! front end's callbacks (the QEMU plugin, or a test).
 
+use crate::cost::Cost;
 use crate::frames::Frames;
 use crate::insn::{DcVa, SysReg};
 use crate::mmu::{Regime, Tlb};
@@ -105,6 +106,8 @@ pub struct Counts {
 pub struct Sanitizer {
     pub(crate) opts: Options,
     pub(crate) model: Model,
+    /// The memory-cost model (`cost=on`), fed the same events.
+    pub(crate) cost: Option<Cost>,
     pub(crate) mem: Arc<dyn PhysMem>,
     pub(crate) cpus: Vec<Cpu>,
     pub(crate) insns: Vec<Insn>,
@@ -146,6 +149,9 @@ impl Sanitizer {
         cfg.snapshots = opts.images.is_some();
         cfg.coherent_devices = opts.coherent_devices;
         cfg.keep = opts.keep;
+        let cost = opts
+            .cost
+            .map(|params| Cost::new(cpus.clamp(1, 64), &cfg.geometry, params));
         let model = Model::new(cfg, Some(Box::new(SharedMem(mem.clone()))));
         let mut bus = Bus::new();
         let (base, stride, count) = opts.virtio_mmio;
@@ -164,6 +170,7 @@ impl Sanitizer {
                 .collect(),
             opts,
             model,
+            cost,
             mem,
             insns: vec![Insn {
                 pc: 0,
@@ -234,6 +241,14 @@ impl Sanitizer {
         self.insns.push(Insn { pc, word, block });
         self.insn_ids.insert((pc, word, block), id);
         id
+    }
+
+    /// Give an event to the coherency model and, if it runs, the cost model.
+    fn observe(&mut self, f: impl Fn(&mut dyn Observer)) {
+        f(&mut self.model);
+        if let Some(c) = self.cost.as_mut() {
+            f(&mut c.model);
+        }
     }
 
     fn origin(&self, cpu: usize, insn: u32) -> Origin {
@@ -333,9 +348,9 @@ impl Sanitizer {
                 let n = u64::from(mask.count_ones());
                 let v = va + (at - pa);
                 if store {
-                    self.model.store(origin, at, v, n, mt);
+                    self.observe(|o| o.store(origin, at, v, n, mt));
                 } else {
-                    self.model.load(origin, at, v, n, mt);
+                    self.observe(|o| o.load(origin, at, v, n, mt));
                 }
             }
             if !store && !mt.cacheable() && self.bus.is_used_ring(pa) {
@@ -442,14 +457,16 @@ impl Sanitizer {
                 }
             }
             for d in &s.ring {
-                self.model.device_read_begin(cmd, d.pa, d.len);
-                self.model.device_read_end(cmd, d.pa, d.len);
+                self.observe(|o| {
+                    o.device_read_begin(cmd, d.pa, d.len);
+                    o.device_read_end(cmd, d.pa, d.len);
+                });
             }
             for d in &s.dma {
                 if d.write {
-                    self.model.device_write_begin(cmd, d.pa, d.len);
+                    self.observe(|o| o.device_write_begin(cmd, d.pa, d.len));
                 } else {
-                    self.model.device_read_begin(cmd, d.pa, d.len);
+                    self.observe(|o| o.device_read_begin(cmd, d.pa, d.len));
                 }
             }
         }
@@ -457,14 +474,16 @@ impl Sanitizer {
             let cmd = DevCmd(c.cmd);
             for d in &c.dma {
                 if d.write {
-                    self.model.device_write_end(cmd, d.pa, d.len);
+                    self.observe(|o| o.device_write_end(cmd, d.pa, d.len));
                 } else {
-                    self.model.device_read_end(cmd, d.pa, d.len);
+                    self.observe(|o| o.device_read_end(cmd, d.pa, d.len));
                 }
             }
             if let Some(u) = c.used {
-                self.model.device_write_begin(cmd, u.pa, u.len);
-                self.model.device_write_end(cmd, u.pa, u.len);
+                self.observe(|o| {
+                    o.device_write_begin(cmd, u.pa, u.len);
+                    o.device_write_end(cmd, u.pa, u.len);
+                });
             }
             if let Some(info) = self.commands.get_mut(&c.cmd) {
                 info.completed = true;
@@ -486,7 +505,7 @@ impl Sanitizer {
                 self.counts.zva += 1;
                 let va = xt & !(ZVA_BLOCK - 1);
                 if let Some((pa, mt)) = self.translate(cpu, va, None) {
-                    self.model.store(origin, pa, va, ZVA_BLOCK, mt);
+                    self.observe(|o| o.store(origin, pa, va, ZVA_BLOCK, mt));
                 }
                 return;
             }
@@ -495,7 +514,7 @@ impl Sanitizer {
             DcVa::Civac => DcOp::CleanInvalidate,
         };
         if let Some((pa, _)) = self.translate(cpu, xt, None) {
-            self.model.dc_va(origin, op, pa, xt);
+            self.observe(|o| o.dc_va(origin, op, pa, xt));
         }
         if let Some(call) = self.current_call(cpu) {
             call.dc[op.index()] += 1;
@@ -514,7 +533,7 @@ impl Sanitizer {
         let cpu = cpu.min(self.cpus.len() - 1);
         let origin = self.origin(cpu, insn);
         if let Some(operand) = crate::insn::set_way_operand(xt, &self.model.config().geometry) {
-            self.model.dc_set_way(origin, op, operand);
+            self.observe(|o| o.dc_set_way(origin, op, operand));
         }
     }
 
@@ -523,7 +542,7 @@ impl Sanitizer {
         let cpu = cpu.min(self.cpus.len() - 1);
         let origin = self.origin(cpu, insn);
         let completes = crate::insn::dsb_completes_maintenance(crm);
-        self.model.dsb(origin, completes);
+        self.observe(|o| o.dsb(origin, completes));
         if let Some(call) = self.current_call(cpu).filter(|_| completes) {
             call.dsb += 1;
         }

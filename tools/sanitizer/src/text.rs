@@ -111,6 +111,70 @@ pub fn render(r: &Value) -> String {
             s(&f["final_image"]),
         );
     }
+    let c = &r["cost"];
+    if !c.is_null() {
+        let p = &c["params"];
+        let _ = writeln!(
+            t,
+            "  cost model (a model, not a measurement: Cortex-A72 caches, l1={} l2={} dram={} wb={} maint={} wc={} \
+             ws={} ws_l2={}): {} instructions + {} penalty = {} modeled cycles",
+            n(p, &["l1_hit"]),
+            n(p, &["l2_hit"]),
+            n(p, &["dram"]),
+            n(p, &["wb"]),
+            n(p, &["maint"]),
+            n(p, &["wc_lines"]),
+            n(p, &["ws_l1"]),
+            n(p, &["ws_l2"]),
+            n(c, &["instructions"]),
+            n(c, &["penalty"]),
+            n(c, &["modeled_cycles"]),
+        );
+        let pen = &c["penalties"];
+        let _ = writeln!(
+            t,
+            "    penalty: hits {}, DRAM fills {}, uncached loads {}, eviction write-backs {}, \
+             maintenance write-backs {}, uncached stores {}, maintenance ops {}, streamed to DRAM {}",
+            n(pen, &["hits"]),
+            n(pen, &["fills"]),
+            n(pen, &["nc_loads"]),
+            n(pen, &["evictions"]),
+            n(pen, &["cleans"]),
+            n(pen, &["nc_stores"]),
+            n(pen, &["maint"]),
+            n(pen, &["streams"]),
+        );
+        let e = &c["events"];
+        let _ = writeln!(
+            t,
+            "    events: L1 hits {}, L2 hits {}, snoops {}, DRAM fills {}, DC ZVA allocations {}, \
+             L2 evictions {} ({} dirty), cleans of dirty lines {}, of clean lines {}, DC IVAC {}, \
+             set/way {} ({} write-backs), uncached loads {}, uncached stores {} ({} bursts, {} gathered), \
+             Device stores {}, write streaming: {} lines into L2, {} to DRAM ({} stores merged), \
+             cycle-counter reads {}",
+            n(e, &["l1_hits"]),
+            n(e, &["l2_hits"]),
+            n(e, &["snoops"]),
+            n(e, &["dram_fills"]),
+            n(e, &["zero_allocs"]),
+            n(e, &["l2_evictions"]),
+            n(e, &["evict_writebacks"]),
+            n(e, &["clean_writebacks"]),
+            n(e, &["clean_nothing"]),
+            n(e, &["invalidates"]),
+            n(e, &["set_way"]),
+            n(e, &["set_way_writebacks"]),
+            n(e, &["nc_loads"]),
+            n(e, &["nc_stores"]),
+            n(e, &["wc_bursts"]),
+            n(e, &["wc_merged"]),
+            n(e, &["device_stores"]),
+            n(e, &["stream_l2"]),
+            n(e, &["stream_dram"]),
+            n(e, &["stream_merged"]),
+            n(c, &["counter_reads"]),
+        );
+    }
     let z = &r["sanitizer"];
     let bus = z["bus_errors"].as_array().map_or(0, |a| a.len());
     let errs = z["errors"].as_array().map_or(0, |a| a.len());

@@ -262,8 +262,29 @@ fn same(r: &Record, field: &str, x: Option<&Value>, y: Option<&Value>) -> bool {
     }
 }
 
+/// A record's `windows` (`[[phase, start, end], ...]`) as `[[phase, end - start], ...]`.
+fn window_lengths(w: &Value) -> Value {
+    let lengths: Vec<Value> = w
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|x| {
+            let v: Vec<u64> = x
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_u64).collect())
+                .unwrap_or_default();
+            match v[..] {
+                [phase, start, end] => json!([phase, end.wrapping_sub(start)]),
+                _ => x.clone(),
+            }
+        })
+        .collect();
+    Value::Array(lengths)
+}
+
 /// Where two runs' figures differ: one line per differing field or missing record
-/// (within what [`host_timed`] records may vary by).
+/// (within what [`host_timed`] records may vary by; timed windows by their lengths, not
+/// their positions in the run).
 pub fn differences(a: &[Record], b: &[Record]) -> Vec<String> {
     let mut out = Vec::new();
     for r in a {
@@ -275,6 +296,15 @@ pub fn differences(a: &[Record], b: &[Record]) -> Vec<String> {
                 fields.dedup();
                 for f in fields {
                     let (x, y) = (r.raw.get(f), o.raw.get(f));
+                    // Windows are compared by their phases and lengths: where in the run
+                    // they start depends on untimed work (fence polling) whose length
+                    // depends on the host.
+                    let (x, y) = if f == "windows" {
+                        (x.map(window_lengths), y.map(window_lengths))
+                    } else {
+                        (x.cloned(), y.cloned())
+                    };
+                    let (x, y) = (x.as_ref(), y.as_ref());
                     if !same(r, f, x, y) {
                         let show = |v: Option<&Value>| v.map_or("-".into(), Value::to_string);
                         out.push(format!("{}: {f} {} vs {}", r.key(), show(x), show(y)));
@@ -289,6 +319,25 @@ pub fn differences(a: &[Record], b: &[Record]) -> Vec<String> {
         }
     }
     out
+}
+
+/// The benchmark machine (bench kernel, initrd, capture disk, icount); also returns
+/// the kernel ELF.
+pub fn machine(quick: bool) -> Result<(Machine, PathBuf)> {
+    let image = build::kernel(Flavor::Bench)?;
+    let mut m = Machine::new(&image.image);
+    m.initrd = Some(build::initrd()?);
+    m.memory = "1G";
+    m.gpu = GPU.into();
+    // The readback suite reads the capture disk.
+    m.disk = Some(build::capture_disk()?);
+    m.icount = true;
+    m.append = if quick {
+        format!("{APPEND} bench=quick")
+    } else {
+        APPEND.into()
+    };
+    Ok((m, image.elf))
 }
 
 /// `cargo xtask bench [--check] [--quick] [--publish] [--linux] [--smp-only]`.
@@ -312,19 +361,7 @@ pub fn run(
         None
     };
     let check = check || publish;
-    let image = build::kernel(Flavor::Bench)?;
-    let mut m = Machine::new(&image.image);
-    m.initrd = Some(build::initrd()?);
-    m.memory = "1G";
-    m.gpu = GPU.into();
-    // The readback suite reads the capture disk.
-    m.disk = Some(build::capture_disk()?);
-    m.icount = true;
-    m.append = if quick {
-        format!("{APPEND} bench=quick")
-    } else {
-        APPEND.into()
-    };
+    let (m, _) = machine(quick)?;
     // The smp suite's machine: the same with SMP_CPUS CPUs (the program runs only the
     // smp suite when it finds several CPUs online).
     let mut smp = m.clone();
@@ -434,7 +471,7 @@ pub fn run(
 }
 
 /// The QEMU command line as a shell would take it, paths relative to the workspace root.
-fn command_line(m: &Machine) -> String {
+pub fn command_line(m: &Machine) -> String {
     let root = format!("{}/", build::root().display());
     let mut words = vec![crate::qemu::QEMU.to_string()];
     for a in m.args() {
@@ -445,7 +482,7 @@ fn command_line(m: &Machine) -> String {
 }
 
 /// The records of a finished run, or why it failed with the tail of its output.
-fn outcome_records(o: &Outcome) -> Result<Vec<Record>> {
+pub fn outcome_records(o: &Outcome) -> Result<Vec<Record>> {
     let problem = match o.status {
         None => Some(format!("QEMU killed after {:?} (timeout)", o.elapsed)),
         Some(0) => None,
@@ -817,6 +854,22 @@ pub mod tests {
         let mut b = a.clone();
         b[k].raw.insert("max_cycles".into(), json!(1));
         assert_eq!(differences(&a, &b).len(), 1);
+    }
+
+    #[test]
+    fn windows_compare_by_length_not_position() {
+        let a = parse(&fake_log()).unwrap();
+        let (mut x, mut y) = (a.clone(), a.clone());
+        x[0].raw
+            .insert("windows".into(), json!([[0, 100, 150], [2, 150, 180]]));
+        y[0].raw
+            .insert("windows".into(), json!([[0, 1100, 1150], [2, 1150, 1180]]));
+        assert!(differences(&x, &y).is_empty());
+        y[0].raw
+            .insert("windows".into(), json!([[0, 1100, 1151], [2, 1150, 1180]]));
+        let d = differences(&x, &y);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(d[0].contains("windows"), "{d:?}");
     }
 
     #[test]

@@ -19,6 +19,7 @@
 //!   scratch copy and run its checks; prints `N/N caught`
 
 mod bench;
+mod bench_model;
 mod boot_cases;
 mod build;
 mod demo;
@@ -37,6 +38,7 @@ mod report;
 mod report_boundary;
 mod report_smp;
 mod sanitize;
+mod sanitize_cost;
 mod setup;
 mod smp_cases;
 mod targets;
@@ -124,6 +126,15 @@ enum Cmd {
         /// tools/xtask/bench-results/results.json (no run).
         #[arg(long)]
         readme_only: bool,
+        /// Instead: run the suite under the coherency sanitizer's memory-cost model and
+        /// give the frame and readback records modeled cycles beside their icount
+        /// cycles, with a sensitivity run (writes target/xtask/bench/model.md).
+        #[arg(long)]
+        model: bool,
+        /// With --model: a cost-model parameter, KEY=VALUE (l1, l2, dram, wb, maint, wc,
+        /// ws, ws_l2). Repeatable.
+        #[arg(long = "cost-param")]
+        cost_params: Vec<String>,
     },
     /// Run the syscall fuzzer (userland/fuzz) on the test kernel: N seeded calls, half
     /// random and adversarial single calls, half stateful scenarios run by attacker
@@ -165,6 +176,15 @@ enum Cmd {
         /// Write the would-have-read image of every GPU flush, not only the last.
         #[arg(long)]
         images_all: bool,
+        /// Also run the memory-cost model (a model of a Cortex-A72's caches and DRAM,
+        /// cachemodel::cost) and print, per run, its modeled cycles, penalties and
+        /// event counts.
+        #[arg(long)]
+        cost: bool,
+        /// A cost-model parameter, KEY=VALUE (l1, l2, dram, wb, maint, wc; cycles).
+        /// Repeatable; implies --cost.
+        #[arg(long = "cost-param")]
+        cost_params: Vec<String>,
     },
     /// Kernel mutation testing: apply each mutant of kernel/mutants.txt alone to a
     /// scratch copy of the workspace and run its checks; every one must be caught.
@@ -210,12 +230,20 @@ fn main() -> ExitCode {
             readme_only: true, ..
         } => publish::update_readme(&build::root()).map(|()| ExitCode::SUCCESS),
         Cmd::Bench {
+            model: true,
+            quick,
+            cost_params,
+            ..
+        } => bench_model::run(quick, &cost_params),
+        Cmd::Bench {
             check,
             quick,
             publish,
             linux,
             smp_only,
             readme_only: false,
+            model: false,
+            ..
         } => bench::run(check, quick, publish, linux, smp_only),
         Cmd::Fuzz {
             calls,
@@ -238,10 +266,14 @@ fn main() -> ExitCode {
             runs,
             append,
             images_all,
+            cost,
+            cost_params,
         } => sanitize::run(sanitize::Args {
             runs,
             append,
             images_all,
+            cost: cost || !cost_params.is_empty(),
+            cost_params,
         }),
         Cmd::Mutants {
             only,

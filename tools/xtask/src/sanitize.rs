@@ -212,6 +212,8 @@ pub struct Plan {
     pub elf: PathBuf,
     /// A GPU program whose final frame is compared with the modelled image.
     pub screen: bool,
+    /// Extra plugin arguments (`,cost=on,...`).
+    pub plugin_extra: String,
 }
 
 /// The kernels, initrd and disk the runs need.
@@ -269,6 +271,7 @@ pub fn plan(name: &str, i: &Inputs, append: &str) -> Result<Plan> {
         machine: m,
         elf: kernel.elf.clone(),
         screen,
+        plugin_extra: String::new(),
     })
 }
 
@@ -281,10 +284,11 @@ pub fn run_one(
 ) -> Result<std::result::Result<String, String>> {
     let mut m = p.machine;
     let s = attach(&mut m, so, name, &p.elf, p.screen)?;
-    if images_all {
-        if let Some(arg) = m.plugin.as_mut() {
+    if let Some(arg) = m.plugin.as_mut() {
+        if images_all {
             arg.push_str(",images_all=on");
         }
+        arg.push_str(&p.plugin_extra);
     }
     let (status, output, shot) = if p.screen {
         m.qmp = Some(s.dir.join("qmp.sock"));
@@ -321,6 +325,10 @@ pub struct Args {
     pub append: String,
     /// Write the would-have-read image of every flush, not only the last.
     pub images_all: bool,
+    /// Run the memory-cost model beside the sanitizer.
+    pub cost: bool,
+    /// Its parameters, `KEY=VALUE`.
+    pub cost_params: Vec<String>,
 }
 
 /// `cargo xtask sanitize`.
@@ -342,9 +350,26 @@ pub fn run(args: Args) -> Result<ExitCode> {
         initrd: build::initrd()?,
         disk: build::capture_disk()?,
     };
+    let mut extra = String::new();
+    if args.cost {
+        extra.push_str(",cost=on");
+        for kv in &args.cost_params {
+            let key = kv.split_once('=').map_or("", |(k, _)| k);
+            if !cachemodel::CostParams::KEYS.contains(&key) || kv.contains(',') {
+                return Err(format!(
+                    "--cost-param {kv}: expected KEY=VALUE with KEY one of {:?}",
+                    cachemodel::CostParams::KEYS
+                ));
+            }
+            extra.push(',');
+            extra.push_str(kv);
+        }
+    }
     let mut failed = 0;
+    let mut costs = Vec::new();
     for name in &runs {
-        let p = plan(name, &inputs, &args.append)?;
+        let mut p = plan(name, &inputs, &args.append)?;
+        p.plugin_extra = extra.clone();
         let dir_name = name.replace('=', "-");
         println!("== sanitize {name}: {}", p.machine.append);
         let r = run_one(&dir_name, p, &so, args.images_all)?;
@@ -367,6 +392,21 @@ pub fn run(args: Args) -> Result<ExitCode> {
             }
         }
         println!("    report: {}", demo::shown(&dir.join("report.txt")));
+        if args.cost {
+            let r = std::fs::read_to_string(dir.join("report.json"))
+                .ok()
+                .and_then(|t| serde_json::from_str::<Value>(&t).ok());
+            if let Some(c) = r.map(|r| r["cost"].clone()).filter(|c| !c.is_null()) {
+                costs.push((name.clone(), c));
+            }
+        }
+    }
+    if !costs.is_empty() {
+        let table = crate::sanitize_cost::table(&costs);
+        println!("{table}");
+        let path = build::out_dir().join("sanitize").join("cost.md");
+        std::fs::write(&path, &table).map_err(|e| format!("{}: {e}", path.display()))?;
+        println!("    cost table: {}", demo::shown(&path));
     }
     println!(
         "sanitize: {}/{} runs without violations",

@@ -31,6 +31,7 @@ use crate::measure::{
     Window,
 };
 use crate::report::{Phases, Record};
+use crate::windows::{self, PRESENT, SYNC, WRITE as WRITE_PHASE};
 use crate::{fail, Failed, OrFail, FENCE_TIMEOUT_NS, TASK};
 use urt::sync::{END, START, WRITE};
 use urt::{prot, Fence};
@@ -176,16 +177,21 @@ impl Target {
         let rect = case.rect();
         let window = Window::open().or_fail("counters")?;
         let mut p = Phases::default();
+        windows::discard();
         p.sync += self.begin_write(rect).or_fail("START WRITE")?;
+        p.windows.claim(SYNC);
         let t0 = now();
         // SAFETY: `pixels` is this target's writable mapping of the whole frame, which
         // `rect` lies inside; nothing else in this task refers to it.
         unsafe { fill(self.pixels, rect, n) };
-        p.write += now() - t0;
+        p.write += windows::window(t0, now());
+        p.windows.claim(WRITE_PHASE);
         p.sync += self.end_write(rect).or_fail("END WRITE")?;
+        p.windows.claim(SYNC);
         let (fence, cycles) =
             timed_present(self.resource, rect.x, rect.y, rect.w, rect.h).or_fail("gpu_present")?;
         p.present += cycles;
+        p.windows.claim(PRESENT);
         let span = window.close().or_fail("counters")?;
         Ok((p, span, fence))
     }

@@ -28,6 +28,8 @@
 //! - frame records also have `write_cycles`, `sync_cycles` and `present_cycles` per frame,
 //!   and their `cycles` is the sum of those three; readback records likewise have
 //!   `device_cycles`, `sync_cycles` and `read_cycles`;
+//! - frame and readback records also have `windows`: `[phase, start, end]` raw counter
+//!   values of every timed window their cycles add up ([`windows`]);
 //! - `demo` records have only the line counts per frame, and `cpu_only_lines`.
 //!
 //! A syscall's cycles run from the instruction before its `svc` to the one after
@@ -90,6 +92,7 @@ pub mod report;
 pub mod smp_handover;
 pub mod smp_suite;
 pub mod sync_suite;
+pub mod windows;
 
 use core::fmt::Display;
 use urt::{policy, prot, Handle};

@@ -5,7 +5,7 @@
 
 use crate::{Failed, OrFail};
 use core::ops::{Add, AddAssign, Div, Sub};
-use urt::sys::{decode, timed_syscall};
+use urt::sys::{decode, timed_syscall_span};
 use urt::{Counters, Fence, Handle, Result, Stat, Sys};
 
 /// The cycle counter now: PMCCNTR_EL0, read at EL0 without a syscall. Under
@@ -29,13 +29,13 @@ pub fn now() -> u64 {
 }
 
 /// Make syscall `sys` and return its result with the cycles of exactly its `svc`
-/// ([`urt::sys::timed_syscall`]). Private: only for the calls below, which neither write
+/// ([`urt::sys::timed_syscall`]), logged in [`crate::windows`]. Private: only for the calls below, which neither write
 /// into this task's memory nor move handles.
 fn timed_call(sys: Sys, args: [u64; 6]) -> (Result<(u64, u64)>, u64) {
     // SAFETY: every caller below passes a call that only reads its arguments: no pointer
     // the kernel writes through, no handle moved or closed, not `exit`.
-    let (r, cycles) = unsafe { timed_syscall(sys as u64, args) };
-    (decode(r), cycles)
+    let (r, start, end) = unsafe { timed_syscall_span(sys as u64, args) };
+    (decode(r), crate::windows::window(start, end))
 }
 
 /// `buffer_sync(h, flags, offset, len)`, timed at the `svc`: returns its cycles.

@@ -34,6 +34,7 @@ use crate::measure::{
     now, timed_blk_read, timed_clean_all, timed_sync, wait_for_tick, Span, Totals, Window,
 };
 use crate::report::{Phases, Record};
+use crate::windows::{self, Windows, PRESENT as READ_PHASE, SYNC, WRITE as DEVICE};
 use crate::{fail, mib, Failed, OrFail, FENCE_TIMEOUT_NS, TASK};
 use scene::capture::{disk_sector, SECTOR_SIZE};
 use urt::prot;
@@ -80,17 +81,22 @@ impl Target {
     }
 
     /// The CPU side of a readback: START READ (or the set/way clean), the read, END
-    /// READ. Returns the cycles of the sync calls and of the read; fails if the CPU read
-    /// anything but the disk's bytes.
-    fn consume(&self, want: u64) -> Result<(u64, u64), Failed> {
+    /// READ. Returns the cycles of the sync calls and of the read, and their windows;
+    /// fails if the CPU read anything but the disk's bytes.
+    fn consume(&self, want: u64) -> Result<(u64, u64, Windows), Failed> {
+        let mut w = Windows::default();
+        windows::discard();
         let mut sync = self.begin_read().or_fail("START READ")?;
+        w.claim(SYNC);
         let t0 = now();
         // SAFETY: `pixels` is this target's readable mapping of the whole buffer, of
         // which the first READ_BYTES are read; nothing writes it meanwhile (the device
         // has finished: its fence signalled).
         let sum = unsafe { read(self.pixels, READ_BYTES) };
-        let read = now() - t0;
+        let read = windows::window(t0, now());
+        w.claim(READ_PHASE);
         sync += self.end_read().or_fail("END READ")?;
+        w.claim(SYNC);
         if sum != want {
             return Err(fail(
                 TASK,
@@ -98,7 +104,7 @@ impl Target {
                 format_args!("read checksum {sum:#018x}, the disk's is {want:#018x}"),
             ));
         }
-        Ok((sync, read))
+        Ok((sync, read, w))
     }
 
     /// One readback, its phases and events, once both of its windows were free of timer
@@ -106,7 +112,7 @@ impl Target {
     fn readback(&self, want: u64) -> Result<(Phases, Span), Failed> {
         let mut retries = 0;
         loop {
-            let mut device: Option<(u64, Span)> = None;
+            let mut device: Option<(u64, Span, Windows)> = None;
             for t in 0..DEVICE_TRIES {
                 if t > 0 {
                     // Back to the state the first try started from (for a legacy
@@ -115,28 +121,33 @@ impl Target {
                 }
                 wait_for_tick().or_fail("sleep")?;
                 let window = Window::open().or_fail("counters")?;
+                windows::discard();
                 let (fence, cycles) =
                     timed_blk_read(self.buffer, 0, 0, SECTORS).or_fail("blk_read")?;
+                let mut w = Windows::default();
+                w.claim(DEVICE);
                 let span = window.close().or_fail("counters")?;
                 urt::fence_wait(fence, FENCE_TIMEOUT_NS).or_fail("fence_wait")?;
                 // Prefer a tick-free call, then the cheapest.
-                let better = device.is_none_or(|(c, s)| {
+                let better = device.is_none_or(|(c, s, _)| {
                     (span.quiet && !s.quiet) || (span.quiet == s.quiet && cycles < c)
                 });
                 if better {
-                    device = Some((cycles, span));
+                    device = Some((cycles, span, w));
                 }
             }
-            let (cycles, a) = device.expect("DEVICE_TRIES > 0");
+            let (cycles, a, mut w) = device.expect("DEVICE_TRIES > 0");
             wait_for_tick().or_fail("sleep")?;
             let cpu = Window::open().or_fail("counters")?;
-            let (sync, read) = self.consume(want)?;
+            let (sync, read, cpu_windows) = self.consume(want)?;
             let b = cpu.close().or_fail("counters")?;
             if (a.quiet && b.quiet) || retries == RETRIES {
+                w.extend(&cpu_windows);
                 let p = Phases {
                     write: cycles,
                     sync,
                     present: read,
+                    windows: w,
                 };
                 let span = Span {
                     events: a.events + b.events,

@@ -2,6 +2,7 @@
 //! `core::fmt` (integers only: there is no floating point in user code).
 
 use crate::measure::{Totals, EVENT_NAMES};
+use crate::windows::Windows;
 use core::fmt;
 
 /// JSON names of the three [`Phases`] of a `frame` record.
@@ -22,6 +23,8 @@ pub struct Phases {
     pub sync: u64,
     /// The `gpu_present` syscall (for legacy mappings: including the zap and clean).
     pub present: u64,
+    /// The raw counter values of the windows the three phases add up.
+    pub windows: Windows,
 }
 
 impl Phases {
@@ -37,6 +40,7 @@ impl core::ops::AddAssign for Phases {
         self.write += p.write;
         self.sync += p.sync;
         self.present += p.present;
+        self.windows.extend(&p.windows);
     }
 }
 
@@ -103,7 +107,16 @@ impl fmt::Display for Record<'_> {
                      \"{c}\":{present}",
                     write + sync + present,
                     self.totals.cycles,
-                )?
+                )?;
+                f.write_str(",\"windows\":[")?;
+                for (i, (phase, start, end)) in p.windows.as_slice().iter().enumerate() {
+                    let sep = if i > 0 { "," } else { "" };
+                    write!(f, "{sep}[{phase},{start},{end}]")?;
+                }
+                f.write_str("]")?;
+                if p.windows.overflow {
+                    f.write_str(",\"windows_overflow\":true")?;
+                }
             }
         }
         let per_op = self.totals.events / reps;

@@ -55,6 +55,21 @@ pub unsafe fn raw_syscall(num: u64, args: [u64; 6]) -> [u64; 3] {
 ///
 /// As [`raw_syscall`].
 pub unsafe fn timed_syscall(num: u64, args: [u64; 6]) -> ([u64; 3], u64) {
+    // SAFETY: the caller's contract is `timed_syscall_span`'s.
+    let (r, t0, t1) = unsafe { timed_syscall_span(num, args) };
+    (r, t1.wrapping_sub(t0))
+}
+
+/// [`timed_syscall`] with the two raw counter values (read just before and just after
+/// the `svc`) instead of their difference, for tools that attribute something else to
+/// the same window (the sanitizer's memory-cost model records the penalty at every
+/// counter read).
+///
+/// # Safety
+///
+/// As [`raw_syscall`].
+#[inline(always)]
+pub unsafe fn timed_syscall_span(num: u64, args: [u64; 6]) -> ([u64; 3], u64, u64) {
     let r0: u64;
     let r1: u64;
     let r2: u64;
@@ -81,7 +96,7 @@ pub unsafe fn timed_syscall(num: u64, args: [u64; 6]) -> ([u64; 3], u64) {
             options(nostack),
         );
     }
-    ([r0, r1, r2], t1.wrapping_sub(t0))
+    ([r0, r1, r2], t0, t1)
 }
 
 /// Turn a raw result into `Ok((x1, x2))` or the error in `x0`. An error code the ABI

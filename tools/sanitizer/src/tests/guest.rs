@@ -27,6 +27,13 @@ pub struct Guest {
 
 impl Guest {
     pub fn new(images: Option<&std::path::Path>) -> Guest {
+        Guest::with(Options {
+            images: images.map(|p| p.to_path_buf()),
+            ..Options::default()
+        })
+    }
+
+    pub fn with(opts: Options) -> Guest {
         let ram = Arc::new(VecMem::new(RAM, 16 << 20));
         // TTBR1: L0 at +0x1000 -> L1 at +0x2000 -> L2 at +0x3000 (2 MiB blocks).
         ram.write_u64(RAM + 0x1000, (RAM + 0x2000) | 3);
@@ -38,10 +45,6 @@ impl Guest {
                 (RAM + (i << 21)) | 1 | (attr << 2) | (1 << 10),
             );
         }
-        let opts = Options {
-            images: images.map(|p| p.to_path_buf()),
-            ..Options::default()
-        };
         let mut s = Sanitizer::with_memory(opts, 1, ram.clone(), 16 << 20).unwrap();
         s.msr(0, SysReg::Mair, 0x0004_44ff);
         s.msr(0, SysReg::Tcr, 16 | (16 << 16) | (2 << 30));

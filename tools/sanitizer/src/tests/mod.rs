@@ -2,5 +2,6 @@
 //! virtio-mmio, CPU stores, maintenance and a transfer, fed through the same entry
 //! points the QEMU plugin calls.
 
+mod cost;
 mod guest;
 mod scenarios;
