@@ -29,8 +29,8 @@ pub fn now() -> u64 {
 }
 
 /// Make syscall `sys` and return its result with the cycles of exactly its `svc`
-/// ([`urt::sys::timed_syscall`]), logged in [`crate::windows`]. Private: only for the calls below, which neither write
-/// into this task's memory nor move handles.
+/// ([`urt::sys::timed_syscall`]), logged in [`crate::windows`]. Private: only for the
+/// calls below, which neither write into this task's memory nor move handles.
 fn timed_call(sys: Sys, args: [u64; 6]) -> (Result<(u64, u64)>, u64) {
     // SAFETY: every caller below passes a call that only reads its arguments: no pointer
     // the kernel writes through, no handle moved or closed, not `exit`.
@@ -81,9 +81,9 @@ pub fn timed_present(resource: Handle, x: u32, y: u32, w: u32, h: u32) -> Result
 pub unsafe fn timed_unmap(addr: *mut u8) -> Result<u64> {
     // SAFETY: the call writes no memory of this task's and moves no handle; it removes
     // the mapping at `addr`, which the caller promises nothing refers to any more.
-    let (r, cycles) =
-        unsafe { timed_syscall(Sys::BufferUnmap as u64, [addr as u64, 0, 0, 0, 0, 0]) };
-    decode(r).map(|_| cycles)
+    let (r, start, end) =
+        unsafe { timed_syscall_span(Sys::BufferUnmap as u64, [addr as u64, 0, 0, 0, 0, 0]) };
+    decode(r).map(|_| crate::windows::window(start, end))
 }
 
 /// `blk_read(buffer, offset, sector, count)`, timed at the `svc`: returns the fence and
