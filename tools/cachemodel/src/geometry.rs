@@ -44,15 +44,20 @@ pub struct Geometry {
 }
 
 impl Geometry {
-    /// QEMU's `-cpu cortex-a72`: the `CCSIDR_EL1` values it reports (target/arm/cpu64.c,
-    /// `aarch64_a72_initfn`): L1D `0x701fe00a` (32 KiB, 2-way, 64-byte lines, 256 sets)
-    /// and L2 `0x707fe07a` (1 MiB, 16-way, 1024 sets), as in the Cortex-A72 TRM
-    /// (ARM 100095, 6.1 and 7.1; the L2 size is configurable there, 1 MiB in QEMU).
+    /// QEMU's `-cpu cortex-a72`: the `CCSIDR_EL1` values QEMU 10.0 reports, which the
+    /// guest's set/way loops are built from: L1D `0x700fe01a` (32 KiB, **4-way**,
+    /// 64-byte lines, 128 sets) and L2 `0x707fe07a` (1 MiB, 16-way, 1024 sets). Read back
+    /// from the guest, not from a source listing: the bench kernel's `DC CISW` loop,
+    /// which decodes `CCSIDR_EL1` itself, puts the L1 way in bits [31:30] and counts 128
+    /// sets (its operands `0x40000000`, `0x80000000`, `0xc0000000` start ways 1 to 3).
+    /// The Cortex-A72 TRM (ARM 100095, 6.1 and 7.1) gives a 2-way L1D of the same size;
+    /// what matters for decoding set/way operands is what the guest reads, so this is
+    /// QEMU's. The L2 size is configurable in the TRM, 1 MiB in QEMU.
     pub fn cortex_a72() -> Geometry {
         Geometry {
             name: "Cortex-A72 (QEMU)",
             levels: vec![
-                CacheLevel::from_ccsidr(0x701f_e00a),
+                CacheLevel::from_ccsidr(0x700f_e01a),
                 CacheLevel::from_ccsidr(0x707f_e07a),
             ],
         }
@@ -75,8 +80,8 @@ mod tests {
             g.levels[0],
             CacheLevel {
                 line: 64,
-                sets: 256,
-                ways: 2
+                sets: 128,
+                ways: 4
             }
         );
         assert_eq!(g.levels[0].size(), 32 * 1024);
@@ -86,6 +91,6 @@ mod tests {
         assert_eq!(g.level(0), None);
         assert_eq!(g.level(3), None);
         assert_eq!(g.levels[0].set_of(0x4000_0040), 1);
-        assert_eq!(g.levels[0].set_of(0x4000_4000), 0);
+        assert_eq!(g.levels[0].set_of(0x4000_2000), 0);
     }
 }

@@ -140,23 +140,34 @@ pub fn dsb_name(crm: u8) -> &'static str {
 }
 
 /// Decode a set/way operand (`DC CSW/ISW/CISW Xt`) with the level's line size and
-/// associativity (Arm ARM D7.4.9: way in the top bits, set above the line offset, level
-/// in bits [3:1]).
+/// associativity (Arm ARM D7.4.9: way in the top bits of the low word, set above the
+/// line offset, level in bits [3:1]). `None` for a level the geometry does not have, and
+/// for an operand that does not fit the geometry: a way or set beyond the level's, or any
+/// bit set outside those three fields (RES0). Such an operand means the guest built its
+/// loop from a different `CCSIDR_EL1` than the model's geometry (it would otherwise be
+/// decoded to the wrong sets, silently), or a kernel bug; the caller counts it.
 pub fn set_way_operand(
     xt: u64,
     geometry: &cachemodel::Geometry,
 ) -> Option<cachemodel::SetWayOperand> {
     let level = ((xt >> 1) & 0x7) as u8 + 1;
     let l = geometry.level(level)?;
+    // Bits needed for a field of n values (0 for n = 1).
+    let bits = |n: u32| 32 - n.saturating_sub(1).leading_zeros();
     let line_shift = l.line.trailing_zeros();
-    let set = ((xt >> line_shift) & u64::from(l.sets - 1)) as u32;
-    let way = if l.ways > 1 {
-        let way_shift = (l.ways - 1).leading_zeros();
-        ((xt as u32) >> way_shift) & (l.ways - 1)
-    } else {
-        0
-    };
-    Some(cachemodel::SetWayOperand { level, set, way })
+    let set_bits = bits(l.sets);
+    let set_mask = (1u64 << set_bits) - 1;
+    let set = ((xt >> line_shift) & set_mask) as u32;
+    let way_bits = bits(l.ways);
+    let way_shift = 32 - way_bits;
+    let way_mask = (1u64 << way_bits) - 1;
+    let way = ((xt >> way_shift) & way_mask) as u32;
+    let fields = (0x7 << 1) | (set_mask << line_shift) | (way_mask << way_shift);
+    (xt & !fields == 0 && set < l.sets && way < l.ways).then_some(cachemodel::SetWayOperand {
+        level,
+        set,
+        way,
+    })
 }
 
 /// `MRS Xt, PMCCNTR_EL0` (op0 3, op1 3, CRn 9, CRm 13, op2 0): the cycle-counter read
@@ -232,12 +243,61 @@ mod tests {
     #[test]
     fn set_way_operands_as_the_kernel_builds_them() {
         let g = cachemodel::Geometry::cortex_a72();
-        // L1: 2 ways (way in bit 31), 64-byte lines, 256 sets.
-        let op = set_way_operand((1 << 31) | (37 << 6), &g).unwrap();
-        assert_eq!((op.level, op.set, op.way), (1, 37, 1));
+        // L1 as QEMU 10.0 reports it: 4 ways (bits 31:30), 64-byte lines, 128 sets.
+        let op = set_way_operand((3 << 30) | (37 << 6), &g).unwrap();
+        assert_eq!((op.level, op.set, op.way), (1, 37, 3));
+        let op = set_way_operand((1 << 30) | (127 << 6), &g).unwrap();
+        assert_eq!((op.level, op.set, op.way), (1, 127, 1));
         // L2 (level field 1): 16 ways (bits 31:28), 1024 sets.
         let op = set_way_operand((5 << 28) | (1000 << 6) | (1 << 1), &g).unwrap();
         assert_eq!((op.level, op.set, op.way), (2, 1000, 5));
         assert_eq!(set_way_operand(2 << 1, &g), None, "no L3");
+    }
+
+    /// The operands the bench kernel's `DC CISW` loop issued under QEMU 10.0 (read from
+    /// the guest's registers), decoded: every set of every level is named, which the
+    /// clean of the whole cache needs. With the 2-way L1 geometry the sanitizer used to
+    /// assume, ways 1 and 3 (bit 30) were decoded as sets 0..127 again and sets 128..255
+    /// were never covered: half of every buffer stayed dirty after the clean.
+    #[test]
+    fn the_kernels_set_way_loop_names_every_set() {
+        let g = cachemodel::Geometry::cortex_a72();
+        // The kernel's loop (kernel/src/arch/aarch64/cache.rs, clean_all_by_set_way),
+        // on the CCSIDR_EL1 values QEMU reports for L1D and L2.
+        for (level, ccsidr) in [(0u64, 0x700f_e01au64), (1, 0x707f_e07a)] {
+            let line_shift = (ccsidr & 0x7) + 4;
+            let ways = ((ccsidr >> 3) & 0x3ff) + 1;
+            let sets = ((ccsidr >> 13) & 0x7fff) + 1;
+            let way_shift = (ways as u32 - 1).leading_zeros();
+            let mut named = vec![vec![false; sets as usize]; ways as usize];
+            for way in 0..ways {
+                for set in 0..sets {
+                    let xt = if ways > 1 { way << way_shift } else { 0 }
+                        | (set << line_shift)
+                        | (level << 1);
+                    let op = set_way_operand(xt, &g).expect("fits the geometry");
+                    assert_eq!(u64::from(op.level), level + 1);
+                    named[op.way as usize][op.set as usize] = true;
+                }
+            }
+            assert!(named.iter().flatten().all(|&n| n), "level {}", level + 1);
+        }
+        // Operands observed in the guest (way 1, set 121; way 3, set 127 of L1).
+        let op = set_way_operand(0x4000_1e40, &g).unwrap();
+        assert_eq!((op.level, op.set, op.way), (1, 121, 1));
+        let op = set_way_operand(0xc000_1fc0, &g).unwrap();
+        assert_eq!((op.level, op.set, op.way), (1, 127, 3));
+    }
+
+    #[test]
+    fn set_way_operands_outside_the_geometry_are_refused() {
+        let g = cachemodel::Geometry::cortex_a72();
+        // A 2-way, 256-set L1's operand for set 128 has bit 13 set: beyond 128 sets.
+        assert_eq!(set_way_operand(128 << 6, &g), None);
+        // RES0 bits: the line offset, bits between set and way, the high word.
+        assert_eq!(set_way_operand(1 << 4, &g), None);
+        assert_eq!(set_way_operand(1 << 20, &g), None);
+        assert_eq!(set_way_operand(1 << 32, &g), None);
+        assert_eq!(set_way_operand(1, &g), None);
     }
 }

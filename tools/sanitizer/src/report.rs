@@ -98,6 +98,9 @@ fn issued(s: &Syscall) -> String {
         .filter(|op| s.dc[op.index()] > 0)
         .map(|op| format!("{} {}", s.dc[op.index()], op.name()))
         .collect();
+    if s.set_way > 0 {
+        parts.push(format!("{} set/way", s.set_way));
+    }
     if s.dsb > 0 {
         parts.push(format!("{} DSB", s.dsb));
     }
@@ -295,6 +298,7 @@ impl Sanitizer {
             "sanitizer": {
                 "walk_errors": self.counts.walk_errors,
                 "pa_mismatches": self.counts.pa_mismatches,
+                "set_way_errors": self.counts.set_way_errors,
                 "outside_ram": st.outside,
                 "bus_errors": self.bus.errors,
                 "errors": self.errors,

@@ -46,6 +46,8 @@ pub struct Syscall {
     pub dc: [u32; 3],
     /// Completing `DSB`s in the same span.
     pub dsb: u32,
+    /// `DC CSW/ISW/CISW` in the same span.
+    pub set_way: u32,
 }
 
 /// A translated instruction the model's origins name.
@@ -90,6 +92,10 @@ pub struct Counts {
     /// Accesses where the sanitizer's translation disagreed with QEMU's even after a
     /// fresh walk.
     pub pa_mismatches: u64,
+    /// `DC CSW/ISW/CISW` operands that do not fit the model's cache geometry (a way or
+    /// set beyond it, or a RES0 bit set): the guest's `CCSIDR_EL1` differs from the
+    /// geometry, so the operation was not applied (it could not be placed).
+    pub set_way_errors: u64,
     /// Register accesses to devices.
     pub io_accesses: u64,
     /// `DC CVAU` (point of unification only; no effect for devices).
@@ -532,8 +538,12 @@ impl Sanitizer {
     pub fn set_way(&mut self, cpu: usize, insn: u32, op: SetWayOp, xt: u64) {
         let cpu = cpu.min(self.cpus.len() - 1);
         let origin = self.origin(cpu, insn);
-        if let Some(operand) = crate::insn::set_way_operand(xt, &self.model.config().geometry) {
-            self.observe(|o| o.dc_set_way(origin, op, operand));
+        match crate::insn::set_way_operand(xt, &self.model.config().geometry) {
+            Some(operand) => self.observe(|o| o.dc_set_way(origin, op, operand)),
+            None => self.counts.set_way_errors += 1,
+        }
+        if let Some(call) = self.current_call(cpu) {
+            call.set_way = call.set_way.saturating_add(1);
         }
     }
 
@@ -593,6 +603,7 @@ impl Sanitizer {
             args,
             dc: [0; 3],
             dsb: 0,
+            set_way: 0,
         });
         self.cpus[cpu].last_call = Some(self.seq);
     }

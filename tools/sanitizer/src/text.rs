@@ -178,13 +178,19 @@ pub fn render(r: &Value) -> String {
     let z = &r["sanitizer"];
     let bus = z["bus_errors"].as_array().map_or(0, |a| a.len());
     let errs = z["errors"].as_array().map_or(0, |a| a.len());
-    if n(z, &["walk_errors"]) + n(z, &["pa_mismatches"]) + bus as u64 + errs as u64 > 0 {
+    let limits = n(z, &["walk_errors"])
+        + n(z, &["pa_mismatches"])
+        + n(z, &["set_way_errors"])
+        + bus as u64
+        + errs as u64;
+    if limits > 0 {
         let _ = writeln!(
             t,
             "  sanitizer limits: {} untranslatable addresses, {} translation mismatches with QEMU, \
-             {} unreadable chains, {} output errors",
+             {} set/way operands outside the cache geometry, {} unreadable chains, {} output errors",
             n(z, &["walk_errors"]),
             n(z, &["pa_mismatches"]),
+            n(z, &["set_way_errors"]),
             bus,
             errs
         );

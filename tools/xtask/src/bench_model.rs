@@ -213,7 +213,7 @@ pub fn report(rows: &[Row], d: CostParams) -> String {
         "## Modeled cycles (a model, not a measurement)\n\n\
          icount cycles are retired instructions (QEMU `-icount`); **modeled cycles** add the \
          penalties of the memory-cost model (`tools/cachemodel/src/cost.rs`): Cortex-A72 caches \
-         (L1D 32 KiB 2-way per CPU, L2 1 MiB 16-way inclusive, LRU, write-back write-allocate; \
+         (L1D 32 KiB 4-way per CPU as QEMU reports it, L2 1 MiB 16-way inclusive, LRU, write-back write-allocate; \
          ARM 100095), write streaming after {} lines (to DRAM after {}; 0: off), \
          l1={} l2={} dram={} wb={} maint={} cycles, {} write-combining buffers \
          (latencies: estimates from published Raspberry Pi 4 / Cortex-A72 measurements; table \
@@ -344,6 +344,19 @@ pub fn run(quick: bool, cost_params: &[String]) -> Result<ExitCode> {
     );
     if let Ok(r) = s.report() {
         println!("sanitizer: {}", crate::sanitize::summary(&r));
+        let z = &r["sanitizer"];
+        for (key, what) in [
+            ("walk_errors", "untranslatable addresses"),
+            ("pa_mismatches", "translation mismatches with QEMU"),
+            (
+                "set_way_errors",
+                "set/way operands outside the cache geometry",
+            ),
+        ] {
+            if z[key].as_u64().is_some_and(|n| n > 0) {
+                println!("sanitizer: {} {what}", z[key]);
+            }
+        }
     }
     let tsv_path = s.dir.join("report.counters.tsv");
     let tsv =

@@ -154,6 +154,13 @@ pub fn verdict(s: &Session, screendump: Option<&Path>) -> std::result::Result<St
             z["walk_errors"], z["pa_mismatches"]
         ));
     }
+    if z["set_way_errors"].as_u64().is_some_and(|n| n > 0) {
+        problems.push(format!(
+            "{} set/way operands do not fit the sanitizer's cache geometry (the guest's \
+             CCSIDR_EL1 differs from cachemodel::Geometry)",
+            z["set_way_errors"]
+        ));
+    }
     if z["bus_errors"].as_array().is_some_and(|a| !a.is_empty()) {
         problems.push(format!("unreadable virtqueue chains: {}", z["bus_errors"]));
     }

@@ -18,7 +18,7 @@ pub fn table(costs: &[(String, Value)]) -> String {
     let p = &costs[0].1["params"];
     t.push_str(&format!(
         "Memory-cost model, whole runs (boot included). A **model**, not a measurement: \
-         Cortex-A72 caches (L1D 32 KiB 2-way per CPU, L2 1 MiB 16-way inclusive, LRU, \
+         Cortex-A72 caches (L1D 32 KiB 4-way per CPU as QEMU reports it, L2 1 MiB 16-way inclusive, LRU, \
          write-back write-allocate, write streaming after {} lines, to DRAM after {}), penalties in \
          cycles: l1={} l2={} dram={} wb={} maint={}, {} write-combining buffers; sources in `tools/cachemodel/src/cost/params.rs`. \
          Modeled cycles = instructions + penalties.\n\n",

@@ -6,7 +6,7 @@
 ///
 /// | parameter | default | what it charges | source |
 /// |---|---:|---|---|
-/// | geometry | L1D 32 KiB 2-way, L2 1 MiB 16-way, 64 B lines | - | QEMU's `CCSIDR_EL1` for `-cpu cortex-a72` ([`crate::Geometry::cortex_a72`]); Cortex-A72 TRM (ARM 100095) 6.1, 7.1 |
+/// | geometry | L1D 32 KiB 4-way (128 sets), L2 1 MiB 16-way, 64 B lines | - | QEMU 10.0's `CCSIDR_EL1` for `-cpu cortex-a72` ([`crate::Geometry::cortex_a72`]; the TRM's L1D is 2-way, same size); Cortex-A72 TRM (ARM 100095) 6.1, 7.1 |
 /// | policies | write-back write-allocate, L2 inclusive of L1D, LRU in both | - | TRM 7.1: "Inclusion property with L1 data caches", L2 replacement "pseudo-LRU or pseudo-random" (software-programmable); the model uses true LRU in both levels (deterministic; an approximation) |
 /// | `l1_hit` | 0 | a load or store that hits L1D | the A72's 4-cycle load-to-use latency is hidden by out-of-order issue for independent accesses (an estimate: dependent chains would pay it) |
 /// | `l2_hit` | 16 | an L1D miss served by L2 (or by another core's L1D through the SCU) | published pointer-chase measurements of the A72 (Raspberry Pi 4, sandsoftwaresound.net "ARM Cortex-A72 tuning: Memory access", 2021; Chips and Cheese "ARM's Cortex A72: aarch64 for the Masses", 2023) put L2 load-to-use between about 9 and 21 cycles; 16 is a mid-range **estimate** |

@@ -53,17 +53,19 @@ fn first_touch_fills_from_dram_then_hits_l1() {
 
 #[test]
 fn l1_conflict_misses_hit_l2() {
-    // Three lines in the same L1D set (2 ways): the third evicts the first, which is
-    // then found in L2.
+    // Five lines in the same L1D set (4 ways, as QEMU reports): the fifth evicts the
+    // first, which is then found in L2.
     let mut m = model(1);
-    let stride = 256 * LINE; // L1D sets * line
-    for k in 0..3 {
+    let l1 = Geometry::cortex_a72().levels[0];
+    let stride = u64::from(l1.sets) * LINE; // L1D sets * line
+    let n = u64::from(l1.ways) + 1;
+    for k in 0..n {
         load(&mut m, 0, BASE + k * stride);
     }
     load(&mut m, 0, BASE);
-    assert_eq!(m.events().dram_fills, 3);
+    assert_eq!(m.events().dram_fills, n);
     assert_eq!(m.events().l2_hits, 1);
-    assert_eq!(m.penalties().total(), 3 * P.dram + P.l2_hit);
+    assert_eq!(m.penalties().total(), n * P.dram + P.l2_hit);
 }
 
 #[test]

@@ -102,6 +102,12 @@ impl Guest {
         }
     }
 
+    /// `DC <op>` by set/way with operand `xt` (as read from the guest's register).
+    pub fn set_way(&mut self, op: cachemodel::SetWayOp, xt: u64) {
+        let i = self.id(0xffff_ff80_0000_2800);
+        self.s.set_way(0, i, op, xt);
+    }
+
     pub fn dsb(&mut self) {
         let i = self.id(0xffff_ff80_0000_3000);
         self.s.dsb(0, i, 15);
