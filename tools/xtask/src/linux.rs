@@ -100,6 +100,31 @@ pub fn rust_target(target: &str) -> Result<()> {
     }
 }
 
+/// One harness record (a `BENCH` line's object, or one of a published run's).
+pub fn record(v: Value) -> Result<Record> {
+    let Value::Object(raw) = v else {
+        return Err("not an object".into());
+    };
+    let s = |f: &str| raw.get(f).and_then(Value::as_str).map(str::to_string);
+    let (Some(suite), Some(case), Some(variant)) = (s("suite"), s("case"), s("variant")) else {
+        return Err("no suite/case/variant".into());
+    };
+    if let Some(f) = FIELDS
+        .iter()
+        .find(|f| raw.get(**f).and_then(Value::as_u64).is_none())
+    {
+        return Err(format!("no integer field {f:?}"));
+    }
+    let size = raw["size"].as_u64().unwrap_or(0);
+    Ok(Record {
+        suite,
+        case,
+        variant,
+        size,
+        raw,
+    })
+}
+
 /// The records of a harness run; it must end with `BENCH-DONE`.
 pub fn parse(output: &str) -> Result<Vec<Record>> {
     if let Some(l) = output.lines().find(|l| l.contains("linuxbench: error:")) {
@@ -115,27 +140,7 @@ pub fn parse(output: &str) -> Result<Vec<Record>> {
         };
         let v: Value = serde_json::from_str(line[at + 6..].trim())
             .map_err(|e| format!("bad BENCH line ({e}): {line}"))?;
-        let Value::Object(raw) = v else {
-            return Err(format!("not an object: {line}"));
-        };
-        let s = |f: &str| raw.get(f).and_then(Value::as_str).map(str::to_string);
-        let (Some(suite), Some(case), Some(variant)) = (s("suite"), s("case"), s("variant")) else {
-            return Err(format!("no suite/case/variant: {line}"));
-        };
-        if let Some(f) = FIELDS
-            .iter()
-            .find(|f| raw.get(**f).and_then(Value::as_u64).is_none())
-        {
-            return Err(format!("no integer field {f:?}: {line}"));
-        }
-        let size = raw["size"].as_u64().unwrap_or(0);
-        let r = Record {
-            suite,
-            case,
-            variant,
-            size,
-            raw,
-        };
+        let r = record(v).map_err(|e| format!("{e}: {line}"))?;
         if records.iter().any(|o| o.key() == r.key()) {
             return Err(format!("duplicate record {}", r.key()));
         }

@@ -128,7 +128,13 @@ pub fn load(results_json: &str) -> Result<Published> {
     let linux = match v.get("linux").filter(|l| !l.is_null()) {
         None => None,
         Some(l) => Some(LinuxRun {
-            records: records(l.get("records"))?,
+            records: l
+                .get("records")
+                .and_then(Value::as_array)
+                .ok_or("results.json: linux has no \"records\"")?
+                .iter()
+                .map(|r| crate::linux::record(r.clone()))
+                .collect::<Result<_>>()?,
             package: l
                 .get("package")
                 .and_then(Value::as_str)
