@@ -60,12 +60,19 @@ impl<T: ConfigSpace + ?Sized> ConfigSpace for &mut T {
 /// 4096, whatever a capability pointer said).
 pub(crate) struct Access<'c, C: ?Sized>(pub &'c C);
 
+// The trait's methods are `unsafe` for implementations that touch memory directly; these
+// only forward to `ConfigSpace`'s safe accessors, which check the address themselves, so
+// no caller obligation is relied on.
 impl<C: ConfigSpace + ?Sized> ConfigRegionAccess for Access<'_, C> {
+    /// # Safety
+    /// None beyond the trait's: forwards to the safe [`ConfigSpace::read32`].
     unsafe fn read(&self, a: PciAddress, offset: u16) -> u32 {
         self.0
             .read32(a.bus(), a.device(), a.function(), offset & 0xffc)
     }
 
+    /// # Safety
+    /// None beyond the trait's: forwards to the safe [`ConfigSpace::write32`].
     unsafe fn write(&self, a: PciAddress, offset: u16, value: u32) {
         self.0
             .write32(a.bus(), a.device(), a.function(), offset & 0xffc, value)
