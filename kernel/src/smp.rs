@@ -14,7 +14,8 @@
 //!
 //! # Per-CPU layout
 //!
-//! * TPIDR_EL1: this CPU's [`PerCpu`] (index, MPIDR, online flag, kernel stack top).
+//! * TPIDR_EL1: this CPU's [`PerCpu`] (index, MPIDR, online flag, kernel stack top, and
+//!   in benchmark kernels the start of its current IRQ-masked stretch).
 //! * TPIDRRO_EL0: zeroed on every return to EL0 (the syscall path uses it as scratch;
 //!   EL0 can read it, so nothing is left in it).
 //! * Kernel stacks: CPU 0's in the image under an unmapped guard page; CPU `i`'s at
@@ -66,6 +67,19 @@
 //!   reused while a walker on another CPU may still hold it. Finer-grained locking
 //!   would have to defer those frees until after the invalidation.
 //! * ASIDs are 16-bit and recycled only after the old address space's `ASIDE1IS`.
+//!
+//! # Cache maintenance across CPUs
+//!
+//! Buffers are mapped Normal, Inner Shareable, so maintenance by virtual address
+//! (`DC CVAC/IVAC/CIVAC`) acts on every cache of the inner-shareable domain up to the
+//! point of coherency, whichever CPU wrote the line, and the issuing CPU's `DSB` waits
+//! for all of it: a sync or a submission's clean on one CPU covers lines dirty in
+//! another CPU's L1D. Maintenance by set/way (`DC CISW`) is unusable here: it acts on
+//! the issuing CPU's caches only, so a line dirty in another CPU's cache survives it,
+//! and lines can migrate between CPUs while the loop runs (the Arm ARM intends set/way
+//! operations for cache initialisation and power-down, not for keeping data coherent). The benchmark kernels'
+//! `bench_clean_all`, kept as the naive baseline, refuses to run with more than one CPU
+//! online.
 
 use crate::memory::{frames, kspace};
 use core::cell::UnsafeCell;
