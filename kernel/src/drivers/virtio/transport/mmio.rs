@@ -3,7 +3,7 @@
 //! registration and the device-specific configuration space.
 
 use super::super::VirtioError;
-use super::status;
+use super::{status, ConfigSpace};
 use crate::memory::layout::LINEAR_BASE;
 use platform::board::{Irq, VirtioMmioSlot};
 use tock_registers::interfaces::{Readable, Writeable};
@@ -104,11 +104,9 @@ pub fn find(
 /// A virtio-mmio transport in version 2 (modern) mode.
 pub struct MmioTransport {
     regs: &'static Registers,
-    /// Kernel address of the register block (the configuration space is at
-    /// `base + CONFIG_OFFSET`).
-    base: u64,
-    /// Bytes of configuration space the window covers (checked at creation).
-    config_len: u64,
+    /// The configuration space at `base + CONFIG_OFFSET`, `config_len` bytes (checked at
+    /// creation).
+    config: ConfigSpace,
 }
 
 impl MmioTransport {
@@ -123,11 +121,10 @@ impl MmioTransport {
         // SAFETY: the caller guarantees a live, mapped register block for 'static; every
         // access through `Registers` is volatile.
         let regs = unsafe { &*(base_va as *const Registers) };
-        Self {
-            regs,
-            base: base_va,
-            config_len,
-        }
+        // SAFETY: the caller guarantees the block covers `CONFIG_OFFSET + config_len`
+        // bytes of mapped device memory of a device only this driver drives.
+        let config = unsafe { ConfigSpace::new(base_va + CONFIG_OFFSET, config_len) };
+        Self { regs, config }
     }
 
     /// Reset the device (write 0 to Status and wait until it reads back 0) and begin the
@@ -237,47 +234,13 @@ impl MmioTransport {
         pending
     }
 
-    /// Pointer to the configuration-space field of `T` at byte `offset`, if it lies inside
-    /// the window and is aligned for `T`.
-    fn config_field<T>(&self, offset: u64) -> Option<*mut T> {
-        let size = core::mem::size_of::<T>() as u64;
-        let fits = offset
-            .checked_add(size)
-            .is_some_and(|e| e <= self.config_len);
-        let aligned = offset.is_multiple_of(size);
-        (fits && aligned).then_some((self.base + CONFIG_OFFSET + offset) as *mut T)
+    /// The device configuration space (after the registers).
+    pub fn config(&self) -> ConfigSpace {
+        self.config
     }
 
-    /// The 32-bit configuration field at byte `offset` (`None` outside the window).
-    pub fn config_u32(&self, offset: u64) -> Option<u32> {
-        let p = self.config_field::<u32>(offset)?;
-        // SAFETY: inside the mapped configuration window and 4-byte aligned (checked by
-        // `config_field`); a volatile read of device memory.
-        Some(unsafe { core::ptr::read_volatile(p) })
-    }
-
-    /// Write the 32-bit configuration field at byte `offset` (ignored outside the
-    /// window).
-    pub fn set_config_u32(&mut self, offset: u64, value: u32) {
-        if let Some(p) = self.config_field::<u32>(offset) {
-            // SAFETY: as in `config_u32`; this driver owns the device.
-            unsafe { core::ptr::write_volatile(p, value) };
-        }
-    }
-
-    /// The 64-bit configuration field at byte `offset`, read as two 32-bit halves and
-    /// retried until ConfigGeneration shows the device did not change it in between
-    /// (virtio 1.2, section 2.5.1). `None` outside the window or if it never settles.
-    pub fn config_u64(&self, offset: u64) -> Option<u64> {
-        self.config_field::<u64>(offset)?;
-        for _ in 0..100 {
-            let before = self.regs.config_generation.get();
-            let low = u64::from(self.config_u32(offset)?);
-            let high = u64::from(self.config_u32(offset + 4)?);
-            if self.regs.config_generation.get() == before {
-                return Some(high << 32 | low);
-            }
-        }
-        None
+    /// ConfigGeneration.
+    pub fn config_generation(&self) -> u32 {
+        self.regs.config_generation.get()
     }
 }

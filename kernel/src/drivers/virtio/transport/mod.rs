@@ -58,6 +58,62 @@ pub enum Transport {
     Pci(PciTransport),
 }
 
+/// A device's configuration space as both transports map it: `len` bytes of device
+/// memory at kernel address `base` (after the virtio-mmio registers; the virtio-pci
+/// device-configuration capability). Every access is bounds- and alignment-checked.
+#[derive(Clone, Copy)]
+pub struct ConfigSpace {
+    base: u64,
+    len: u64,
+}
+
+impl ConfigSpace {
+    /// # Safety
+    /// `[base, base + len)` must be device memory mapped for the kernel's life, the
+    /// configuration space of a device only this driver drives.
+    unsafe fn new(base: u64, len: u64) -> Self {
+        Self { base, len }
+    }
+
+    /// Pointer to the field of `T` at byte `offset`, if it lies inside the window and is
+    /// aligned for `T`.
+    fn field<T>(&self, offset: u64) -> Option<*mut T> {
+        let size = core::mem::size_of::<T>() as u64;
+        let fits = offset.checked_add(size).is_some_and(|e| e <= self.len);
+        (fits && offset.is_multiple_of(size)).then_some((self.base + offset) as *mut T)
+    }
+
+    fn u32(&self, offset: u64) -> Option<u32> {
+        let p = self.field::<u32>(offset)?;
+        // SAFETY: inside the mapped configuration window and 4-byte aligned (checked by
+        // `field`); a volatile read of device memory.
+        Some(unsafe { core::ptr::read_volatile(p) })
+    }
+
+    fn set_u32(&self, offset: u64, value: u32) {
+        if let Some(p) = self.field::<u32>(offset) {
+            // SAFETY: as in `u32`; the driver owns the device (`new`).
+            unsafe { core::ptr::write_volatile(p, value) };
+        }
+    }
+
+    /// The 64-bit field at `offset`, read as two 32-bit halves and retried until the
+    /// transport's ConfigGeneration (`generation`) shows the device did not change it in
+    /// between (virtio 1.2, section 2.5.1).
+    fn u64(&self, offset: u64, generation: impl Fn() -> u32) -> Option<u64> {
+        self.field::<u64>(offset)?;
+        for _ in 0..100 {
+            let before = generation();
+            let low = u64::from(self.u32(offset)?);
+            let high = u64::from(self.u32(offset + 4)?);
+            if generation() == before {
+                return Some(high << 32 | low);
+            }
+        }
+        None
+    }
+}
+
 macro_rules! each {
     ($self:ident, $t:ident => $e:expr) => {
         match $self {
@@ -122,18 +178,18 @@ impl Transport {
 
     /// The 32-bit configuration field at byte `offset` (`None` outside the window).
     pub fn config_u32(&self, offset: u64) -> Option<u32> {
-        each!(self, t => t.config_u32(offset))
+        each!(self, t => t.config().u32(offset))
     }
 
     /// Write the 32-bit configuration field at byte `offset` (ignored outside it).
     pub fn set_config_u32(&mut self, offset: u64, value: u32) {
-        each!(self, t => t.set_config_u32(offset, value))
+        each!(self, t => t.config().set_u32(offset, value))
     }
 
     /// The 64-bit configuration field at byte `offset`, consistent across the two
     /// halves (configuration generation), `None` outside the window or if it never
     /// settles.
     pub fn config_u64(&self, offset: u64) -> Option<u64> {
-        each!(self, t => t.config_u64(offset))
+        each!(self, t => t.config().u64(offset, || t.config_generation()))
     }
 }

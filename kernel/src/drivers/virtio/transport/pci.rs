@@ -7,7 +7,7 @@
 //! (the line drops). Configuration-change interrupts are not requested under MSI-X.
 
 use super::super::VirtioError;
-use super::{status, F_VERSION_1};
+use super::{status, ConfigSpace, F_VERSION_1};
 use crate::drivers::pci;
 use crate::memory::layout::LINEAR_BASE;
 use platform::board::Irq;
@@ -105,7 +105,8 @@ pub struct PciTransport {
     notify: Area,
     multiplier: u32,
     isr: u64,
-    device: Area,
+    /// The device-specific configuration capability.
+    device: ConfigSpace,
     /// Notification address of each registered queue.
     notify_at: [Option<u64>; MAX_QUEUES],
     /// MSI-X is on: queues signal vector 0.
@@ -129,7 +130,9 @@ impl PciTransport {
             notify,
             multiplier,
             isr: va(isr.pa),
-            device,
+            // SAFETY: forwarded from the caller: mapped device memory of a function only
+            // this driver drives.
+            device: unsafe { ConfigSpace::new(va(device.pa), u64::from(device.len)) },
             notify_at: [None; MAX_QUEUES],
             msix: false,
         }
@@ -253,40 +256,13 @@ impl PciTransport {
         u32::from(unsafe { core::ptr::read_volatile(self.isr as *const u8) })
     }
 
-    fn config_field<T>(&self, offset: u64) -> Option<*mut T> {
-        let size = core::mem::size_of::<T>() as u64;
-        let fits = offset
-            .checked_add(size)
-            .is_some_and(|e| e <= u64::from(self.device.len));
-        (fits && offset.is_multiple_of(size)).then_some(va(self.device.pa + offset) as *mut T)
+    /// The device configuration space (its capability's area).
+    pub fn config(&self) -> ConfigSpace {
+        self.device
     }
 
-    /// See [`super::Transport::config_u32`].
-    pub fn config_u32(&self, offset: u64) -> Option<u32> {
-        let p = self.config_field::<u32>(offset)?;
-        // SAFETY: inside the mapped device configuration and aligned (checked).
-        Some(unsafe { core::ptr::read_volatile(p) })
-    }
-
-    /// See [`super::Transport::set_config_u32`].
-    pub fn set_config_u32(&mut self, offset: u64, value: u32) {
-        if let Some(p) = self.config_field::<u32>(offset) {
-            // SAFETY: as in `config_u32`; this driver owns the device.
-            unsafe { core::ptr::write_volatile(p, value) };
-        }
-    }
-
-    /// See [`super::Transport::config_u64`].
-    pub fn config_u64(&self, offset: u64) -> Option<u64> {
-        self.config_field::<u64>(offset)?;
-        for _ in 0..100 {
-            let before = self.common.config_generation.get();
-            let low = u64::from(self.config_u32(offset)?);
-            let high = u64::from(self.config_u32(offset + 4)?);
-            if self.common.config_generation.get() == before {
-                return Some(high << 32 | low);
-            }
-        }
-        None
+    /// The common configuration's config_generation.
+    pub fn config_generation(&self) -> u32 {
+        u32::from(self.common.config_generation.get())
     }
 }
