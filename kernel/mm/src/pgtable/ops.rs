@@ -81,13 +81,10 @@ impl PageTable {
         va: VirtAddr,
         size: u64,
     ) -> Result<(), MapError> {
-        let (half, start, end) = self.prepare_mapped_range(mem, va, size)?;
-        if start == end {
-            return Ok(());
+        let (start, end) = self.clear_mapped(mem, va, size)?;
+        if start != end {
+            self.prune(mem, start, end);
         }
-        self.split_edges(mem, half, start, end)?;
-        self.clear_range(mem, start, end);
-        self.prune(mem, start, end);
         Ok(())
     }
 
@@ -105,13 +102,24 @@ impl PageTable {
         va: VirtAddr,
         size: u64,
     ) -> Result<(), MapError> {
+        self.clear_mapped(mem, va, size).map(|_| ())
+    }
+
+    /// The descriptors of `[va, va + size)` cleared, blocks split at its edges, tables
+    /// kept: the common part of the two unmaps. Returns the range as offsets (empty for
+    /// `size == 0`).
+    fn clear_mapped<M: TableMemory + ?Sized>(
+        &mut self,
+        mem: &mut M,
+        va: VirtAddr,
+        size: u64,
+    ) -> Result<(u64, u64), MapError> {
         let (half, start, end) = self.prepare_mapped_range(mem, va, size)?;
-        if start == end {
-            return Ok(());
+        if start != end {
+            self.split_edges(mem, half, start, end)?;
+            self.clear_range(mem, start, end);
         }
-        self.split_edges(mem, half, start, end)?;
-        self.clear_range(mem, start, end);
-        Ok(())
+        Ok((start, end))
     }
 
     /// Frees every non-root table intersecting `[va, va + size)` that has no non-zero
