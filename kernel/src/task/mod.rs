@@ -559,20 +559,27 @@ impl Kernel {
     fn fences(&mut self) {
         // Buffers the block device finished writing may go now.
         crate::blk::retire();
+        self.wake(|state| match *state {
+            State::Blocked(Block::Fence(f)) if crate::fences::completed(f) => Some(None),
+            State::Blocked(Block::FenceWait { fence, .. }) if crate::fences::completed(fence) => {
+                let failed = crate::fences::failed(fence);
+                Some(Some(if failed { Error::DeviceError as u64 } else { 0 }))
+            }
+            _ => None,
+        });
+    }
+
+    /// Make ready every blocked thread `decide` picks (`Some`), writing its x0 where that
+    /// says (`Some(Some(x0))`; a restarted call writes none), and wake idle CPUs if any
+    /// thread became ready.
+    fn wake(&mut self, decide: impl Fn(&State) -> Option<Option<u64>>) {
         let mut woken = false;
         for (&id, t) in self.tasks.iter_mut() {
             for th in t.threads.iter_mut() {
-                let result = match th.state {
-                    State::Blocked(Block::Fence(f)) if crate::fences::completed(f) => None,
-                    State::Blocked(Block::FenceWait { fence, .. })
-                        if crate::fences::completed(fence) =>
-                    {
-                        let failed = crate::fences::failed(fence);
-                        Some(if failed { Error::DeviceError as u64 } else { 0 })
-                    }
-                    _ => continue,
+                let Some(x0) = decide(&th.state) else {
+                    continue;
                 };
-                if let Some(x0) = result {
+                if let Some(x0) = x0 {
                     th.frame.x[0] = x0;
                 }
                 th.state = State::Ready;
@@ -588,25 +595,13 @@ impl Kernel {
     /// This CPU's tick: sleepers and timeouts due wake, its slice advances.
     fn tick(&mut self) {
         let now = crate::irq::ticks();
-        let mut woken = false;
-        for (&id, t) in self.tasks.iter_mut() {
-            for th in t.threads.iter_mut() {
-                let x0 = match th.state {
-                    State::Blocked(Block::Sleep(deadline)) if now >= deadline => 0,
-                    State::Blocked(Block::FenceWait { deadline, .. }) if now >= deadline => {
-                        Error::TimedOut as u64
-                    }
-                    _ => continue,
-                };
-                th.frame.x[0] = x0;
-                th.state = State::Ready;
-                self.ready.push_back((id, th.tid));
-                woken = true;
+        self.wake(|state| match *state {
+            State::Blocked(Block::Sleep(deadline)) if now >= deadline => Some(Some(0)),
+            State::Blocked(Block::FenceWait { deadline, .. }) if now >= deadline => {
+                Some(Some(Error::TimedOut as u64))
             }
-        }
-        if woken && self.cpus.iter().any(|c| c.idle) {
-            crate::irq::kick_others();
-        }
+            _ => None,
+        });
         let me = &mut self.cpus[cpu()];
         me.slice_used += 1;
         me.resched = true;
