@@ -83,7 +83,7 @@
 
 use crate::memory::{frames, kspace};
 use core::cell::UnsafeCell;
-use core::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 use mm::addr::{PhysAddr, PAGE_SIZE};
 use mm::pgtable::{Access, MemAttr, PageAttrs};
 use platform::board::{BoardInfo, BootArgs, MAX_CPUS};
@@ -111,6 +111,9 @@ pub struct PerCpu {
     /// began (`latency`; its own counter, unrelated to other CPUs').
     #[cfg_attr(not(feature = "bench"), allow(dead_code))]
     pub masked_since: AtomicU64,
+    /// The task whose thread runs here, for the syscall fast path (`task::Core`; null:
+    /// none, or the full path must take the call). Written by this CPU only.
+    pub fast_task: AtomicPtr<crate::task::Core>,
 }
 
 #[allow(clippy::declare_interior_mutable_const)] // only used to build the array below
@@ -120,6 +123,7 @@ const OFFLINE: PerCpu = PerCpu {
     online: AtomicBool::new(false),
     stack_top: AtomicU64::new(0),
     masked_since: AtomicU64::new(0),
+    fast_task: AtomicPtr::new(core::ptr::null_mut()),
 };
 
 static PERCPU: [PerCpu; MAX_CPUS] = {

@@ -12,6 +12,7 @@
 
 extern crate alloc;
 
+pub mod gate;
 pub mod quota;
 pub mod vrange;
 

@@ -44,6 +44,10 @@ impl LegacyMap {
 
 impl Drop for LegacyMap {
     fn drop(&mut self) {
+        // A fast-path sync decides from `uncached_maps` and the boundary: not halfway
+        // through this.
+        let buffer = self.buffer.clone();
+        let _closed = buffer.gate.close();
         self.buffer.legacy_mappings.fetch_sub(1, Ordering::SeqCst);
         if self.pages.policy() == LegacyPolicy::Uncached {
             self.buffer.uncached_maps.fetch_sub(1, Ordering::SeqCst);
@@ -79,6 +83,10 @@ pub fn map(
         pages: LegacyPages::new(pages, policy),
     };
     if policy == LegacyPolicy::Uncached {
+        // A fast-path END decides from `uncached_maps` whether to record or clean: not
+        // halfway through this.
+        let buffer = map.buffer.clone();
+        let _closed = buffer.gate.close();
         map.buffer.uncached_maps.fetch_add(1, Ordering::SeqCst);
         // No cached line of any alias may shadow the non-cacheable mapping; the dirty
         // lines it can see reach memory (the mapping reads memory whenever its task
@@ -157,6 +165,9 @@ pub fn on_fault(k: &mut Kernel, id: u32, far: u64, write: bool) -> Option<FaultO
     }
     let page = ((far - va) / PAGE_SIZE) as usize;
     let buf = map.buffer.clone();
+    // The decision below reads the holder counts and the boundary, and its maintenance
+    // may invalidate: no fast-path sync may run on the buffer meanwhile.
+    let _closed = buf.gate.close();
     let pending = crate::fences::first_pending(&[
         buf.device_read_fence.load(Ordering::SeqCst),
         buf.device_write_fence.load(Ordering::SeqCst),

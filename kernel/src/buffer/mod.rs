@@ -102,6 +102,11 @@ pub struct Buffer {
     /// A device has imported this buffer or been told to write it (for the benchmark's
     /// count of maintenance on buffers no device touches).
     pub device_party: AtomicBool,
+    /// Between the syscall fast path (passes: `buffer_sync` without the kernel lock)
+    /// and the kernel paths that decide from the holder counts and the fences (closers:
+    /// a submission's last misuse check through its fence, a legacy fault, a legacy
+    /// mapping's start and end). See `kobj::gate` and `syscall::buffer::fast_finish`.
+    pub gate: kobj::gate::Gate,
     /// Its frames and kernel heap, charged to the creator's account for its whole life.
     _charges: [Charge; 2],
 }
@@ -204,6 +209,7 @@ impl Buffer {
             boundary: Mutex::new(boundary),
             legacy_mappings: AtomicU32::new(0),
             uncached_maps: AtomicU32::new(0),
+            gate: kobj::gate::Gate::new(),
             device_party: AtomicBool::new(false),
             _charges: charges,
         })

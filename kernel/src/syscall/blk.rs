@@ -2,7 +2,7 @@
 //! object's pages (a capture: the device writes the buffer), with the misuse detector.
 
 use super::buffer::{clean_then, preempt, zap_legacy, Finish};
-use super::{handle, task, Outcome, SysResult};
+use super::{object, Outcome, SysResult};
 use crate::arch::cache;
 use crate::blk;
 use crate::buffer::job::{Job, Plan};
@@ -36,11 +36,10 @@ pub(super) fn info() -> SysResult {
 fn read_args(k: &mut Kernel, id: u32, a: [u64; 6]) -> Result<(Arc<Buffer>, u64, u64), Error> {
     let (h, offset, sector, count) = (a[0], a[1], a[2], a[3]);
     let capacity = blk::with(|d| d.capacity()).ok_or(Error::NotSupported)?;
-    let (obj, rights) = task(k, id)?.handles.get(handle(h)?)?;
+    let (obj, rights) = object(k, id, h)?;
     let Object::Buffer(buf) = obj else {
         return Err(Error::WrongType);
     };
-    let buf = buf.clone();
     if !rights.contains(Rights::DEVICE_WRITE) {
         return Err(Error::AccessDenied);
     }
@@ -147,10 +146,21 @@ fn read_notify(
     }
     let (sector, count) = (a[2], a[3]);
     let pages = pages(buf, offset, len)?;
+    // From the last misuse check to the fence, no START may slip in on another CPU's
+    // fast path (it would read or write lines the device writes): the gate is closed.
+    let _closed = buf.gate.close();
+    if buf.cpu_holders.load(Ordering::SeqCst) > 0 && crate::buffer::misuse_strict() {
+        return Err(Error::Busy);
+    }
     if buf.maintained() {
         let geom = cache::geometry();
-        buf.boundary()
-            .device_write_done(geom, work, generation, offset, len);
+        let mut b = buf.boundary();
+        // Another holder ENDed writes to lines the device writes while this clean ran:
+        // clean again, from the start of the call (as `gpu_present`).
+        if b.generation() != generation && !b.device_write(geom, offset, len).is_none() {
+            return Ok(Outcome::Restart);
+        }
+        b.device_write_done(geom, work, generation, offset, len);
     }
     trace::record_event(abi::trace::OP_DEVICE_WRITE, buf.id, offset, len, 0);
     blk::retire();

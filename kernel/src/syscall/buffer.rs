@@ -1,12 +1,12 @@
 //! Buffer syscalls: create, map (the direct path), unmap, sync (begin/end CPU access with
 //! cache maintenance), info, and the maintenance trace.
 
-use super::{handle, task, Outcome, SysResult};
+use super::{handle, object, task, Outcome, SysResult};
 use crate::buffer::job::{self, Job, Plan};
 use crate::buffer::{self, trace, Buffer, Policy};
 use crate::task::object::Object;
 use crate::task::space::UserAccess;
-use crate::task::{account, Kernel};
+use crate::task::{account, CpuAccessSlots, Kernel, Objects};
 use abi::{limits, prot, Error, Rights};
 use alloc::sync::Arc;
 use coherency::{
@@ -18,9 +18,9 @@ use mm::cache::CacheOp;
 use mm::pgtable::Access;
 
 fn buffer_of(k: &mut Kernel, id: u32, h: u64) -> Result<(Arc<Buffer>, Rights), Error> {
-    let (obj, rights) = task(k, id)?.handles.get(handle(h)?)?;
+    let (obj, rights) = object(k, id, h)?;
     match obj {
-        Object::Buffer(b) => Ok((b.clone(), rights)),
+        Object::Buffer(b) => Ok((b, rights)),
         _ => Err(Error::WrongType),
     }
 }
@@ -38,7 +38,7 @@ pub(super) fn create(k: &mut Kernel, id: u32, size: u64, policy: u64) -> SysResu
         return Err(Error::TooLarge);
     }
     let t = task(k, id)?;
-    if t.handles.free_slots() == 0 {
+    if t.objects().handles.free_slots() == 0 {
         return Err(Error::TableFull);
     }
     let account = t.account.clone();
@@ -49,6 +49,7 @@ pub(super) fn create(k: &mut Kernel, id: u32, size: u64, policy: u64) -> SysResu
         .with(Rights::DEVICE)
         .with(Rights::DEVICE_WRITE);
     let h = task(k, id)?
+        .objects()
         .handles
         .insert(Object::Buffer(Arc::new(buf)), rights)?;
     Ok(Outcome::Done(u64::from(h.0), 0))
@@ -172,43 +173,56 @@ fn rect_args(handles: &Handles, a: [u64; 6]) -> Result<SyncArgs<'_>, Error> {
 }
 
 pub(super) fn sync(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
-    let t = task(k, id)?;
-    let (buf, rights, phase, dir, rows) = sync_args(&t.handles, a)?;
-    let buf = buf.clone();
-    let step = sync_state(&t.cpu_access, &buf, rights, phase, dir, rows)?;
+    let (buf, step, rows) = {
+        let o = task(k, id)?.objects();
+        let (buf, rights, phase, dir, rows) = sync_args(&o.handles, a)?;
+        let step = sync_state(&o.cpu_access, buf, rights, phase, dir, rows)?;
+        (buf.clone(), step, rows)
+    };
     finish_sync(k, id, buf, step, rows, a)
 }
 
 pub(super) fn sync_rect(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
-    let t = task(k, id)?;
-    let (buf, rights, phase, dir, rows) = rect_args(&t.handles, a)?;
-    let buf = buf.clone();
-    let step = sync_state(&t.cpu_access, &buf, rights, phase, dir, rows)?;
+    let (buf, step, rows) = {
+        let o = task(k, id)?.objects();
+        let (buf, rights, phase, dir, rows) = rect_args(&o.handles, a)?;
+        let step = sync_state(&o.cpu_access, buf, rights, phase, dir, rows)?;
+        (buf.clone(), step, rows)
+    };
     finish_sync(k, id, buf, step, rows, a)
 }
 
-/// `buffer_sync` on the fast path (`super::fast`): `None`, having changed nothing, if the
-/// call needs the full path.
+/// `buffer_sync` on the fast path (`super::fast`), under the task's lock: `None`, having
+/// changed nothing, if the call needs the full path.
 #[inline(always)]
-pub(super) fn fast_sync(t: &mut crate::task::Task, a: [u64; 6]) -> Option<()> {
-    let args = sync_args(&t.handles, a).ok()?;
-    fast_finish(&mut t.cpu_access, args)
+pub(super) fn fast_sync(o: &mut Objects, a: [u64; 6]) -> Option<()> {
+    let args = sync_args(&o.handles, a).ok()?;
+    fast_finish(&mut o.cpu_access, args)
 }
 
 /// `buffer_sync_rect` on the fast path, as [`fast_sync`].
 #[inline(always)]
-pub(super) fn fast_sync_rect(t: &mut crate::task::Task, a: [u64; 6]) -> Option<()> {
-    let args = rect_args(&t.handles, a).ok()?;
-    fast_finish(&mut t.cpu_access, args)
+pub(super) fn fast_sync_rect(o: &mut Objects, a: [u64; 6]) -> Option<()> {
+    let args = rect_args(&o.handles, a).ok()?;
+    fast_finish(&mut o.cpu_access, args)
 }
 
-/// A checked sync that needs no wait, no legacy-aware change of its operation, and at
-/// most one step of maintenance, done here; `None` (nothing changed) for any other.
+/// A checked sync that needs no wait and no maintenance before it takes hold, done
+/// here, under the task's lock and inside the buffer's gate (never the kernel lock);
+/// `None` (nothing changed) for any other.
+///
+/// The gate ([`Buffer::gate`], `kobj::gate`) keeps the kernel paths that decide from
+/// the buffer's holder counts (a device submission's misuse check and fence, a legacy
+/// fault, a legacy mapping's start or end) out while this runs, and this out while they
+/// run: a closed gate sends the call to the full path, which the kernel lock orders
+/// after them. A START that must invalidate lines goes to the full path too: two STARTs
+/// invalidating the same stale lines at once could discard the first one's writes.
 ///
 /// Only an END's planning changes state before the maintenance (it records its lines as
 /// dirty), and an END that records has no maintenance left, so it never falls back.
 #[inline(always)]
 fn fast_finish(held: &mut CpuAccessSlots, (buf, rights, phase, dir, r): SyncArgs) -> Option<()> {
+    let _pass = buf.gate.try_pass()?;
     // Test kernels make the first meeting of a fence a wait (`fences::first_pending`):
     // that is the full path's, so it must not be used up here.
     let fences = [
@@ -227,19 +241,12 @@ fn fast_finish(held: &mut CpuAccessSlots, (buf, rights, phase, dir, r): SyncArgs
         m.commit.apply(held, buf);
         return Some(());
     }
-    let legacy = start && buf.legacy_mappings.load(Ordering::Relaxed) > 0;
-    if legacy || job::lines_bound(&work) > job::STEP_LINES {
+    if start || job::lines_bound(&work) > job::STEP_LINES {
         return None;
     }
-    // A START takes hold before the first line; an END lets go after the last.
-    if start {
-        m.commit.apply(held, buf);
-        job::run_once(buf, &work);
-        buf.boundary().start_done(&work);
-    } else {
-        job::run_once(buf, &work);
-        m.commit.apply(held, buf);
-    }
+    // An END lets go after its last line.
+    job::run_once(buf, &work);
+    m.commit.apply(held, buf);
     Some(())
 }
 
@@ -328,43 +335,89 @@ fn sync_state(
 
     // The holder's state: at most one START open per task and buffer.
     let slot = held.iter().position(|(b, _)| b.id == buf.id);
-    let mut access = slot.map_or(CpuAccess::default(), |i| held[i].1);
+    let before = slot.map_or(CpuAccess::default(), |i| held[i].1);
+    let access = transition(before, phase, dir, slot.is_none() && held.is_full())?;
+    Ok(SyncStep::Maintain(Maintain {
+        op: plan.op.map(|(op, _, _)| op),
+        unmediated,
+        commit: Commit {
+            slot,
+            before,
+            access,
+            phase,
+            dir,
+        },
+    }))
+}
+
+/// The holder's state after `phase`/`dir` from `before` (`full`: the task's table of
+/// open accesses has no room for a new one).
+#[inline(always)]
+fn transition(before: CpuAccess, phase: Phase, dir: Dir, full: bool) -> Result<CpuAccess, Error> {
+    let mut access = before;
     match phase {
         Phase::Start => access.start(dir),
         Phase::End => access.end(dir),
     }
     .map_err(sync_error)?;
-    if slot.is_none() && access.current().is_some() && held.is_full() {
+    if full && access.current().is_some() {
         return Err(Error::TableFull);
     }
-    Ok(SyncStep::Maintain(Maintain {
-        op: plan.op.map(|(op, _, _)| op),
-        unmediated,
-        commit: Commit { slot, access },
-    }))
+    Ok(access)
 }
-
-/// A task's open CPU accesses (`Task::cpu_access`).
-type CpuAccessSlots = arrayvec::ArrayVec<(Arc<Buffer>, CpuAccess), 16>;
 
 /// The holder's new state after a sync, applied once its checks passed: at the start of
 /// a START (so devices are held off before any line is touched), after the last
 /// maintenance step of an END (so they are held off until every line is clean).
 pub struct Commit {
-    /// The buffer's entry in the task's open accesses, if it has one.
+    /// The buffer's entry in the task's open accesses when planned, if it had one.
     slot: Option<usize>,
+    /// The holder's state it was planned from, and the new one.
+    before: CpuAccess,
     access: CpuAccess,
+    phase: Phase,
+    dir: Dir,
 }
 
 impl Commit {
-    /// Apply to `held` (the task's open accesses, unchanged since the sync was planned)
-    /// for `buf`.
+    /// Apply to `held` (the task's open accesses, under the same hold of the task's
+    /// lock as the planning, so unchanged since) for `buf`.
     #[inline(always)]
     fn apply(self, held: &mut CpuAccessSlots, buf: &Arc<Buffer>) {
-        let slot = self.slot;
+        Self::apply_at(held, self.slot, self.access, buf);
+    }
+
+    /// Apply under a later hold of the task's lock than the planning's (the call ran
+    /// maintenance in between, or released the lock): another thread of the task may
+    /// have changed the holder's state since, and then the transition is made again on
+    /// what is there now (its error, e.g. `NotStarted` for a second END of one START,
+    /// is the call's).
+    fn apply_later(self, held: &mut CpuAccessSlots, buf: &Arc<Buffer>) -> Result<(), Error> {
+        let slot = held.iter().position(|(b, _)| b.id == buf.id);
+        let now = slot.map_or(CpuAccess::default(), |i| held[i].1);
+        let access = if now == self.before && slot.is_some() == self.slot.is_some() {
+            self.access
+        } else {
+            transition(now, self.phase, self.dir, slot.is_none() && held.is_full())?
+        };
+        if slot.is_none() && access.current().is_some() && held.is_full() {
+            return Err(Error::TableFull);
+        }
+        Self::apply_at(held, slot, access, buf);
+        Ok(())
+    }
+
+    /// Make `access` the holder's state of `buf` (at `slot` in `held`, if it has one),
+    /// and count it in the buffer's holders and writers.
+    #[inline(always)]
+    fn apply_at(
+        held: &mut CpuAccessSlots,
+        slot: Option<usize>,
+        access: CpuAccess,
+        buf: &Arc<Buffer>,
+    ) {
         let before = slot.is_some_and(|i| held[i].1.holds_write());
         let held_before = slot.is_some();
-        let access = self.access;
         match (slot, access.current().is_some()) {
             (Some(i), true) => held[i].1 = access,
             (Some(i), false) => {
@@ -447,7 +500,8 @@ fn finish_sync(
     let start = m.commit.access.current().is_some();
     let work = plan_work(&buf, m.op, r, m.unmediated);
     if work.is_none() {
-        m.commit.apply(&mut task(k, id)?.cpu_access, &buf);
+        m.commit
+            .apply_later(&mut task(k, id)?.objects().cpu_access, &buf)?;
         return Ok(Outcome::Done(0, 0));
     }
     // Legacy mappings of the buffer may hold dirty lines that no END will clean: a
@@ -458,7 +512,8 @@ fn finish_sync(
             != CacheOp::Invalidate;
     // A START takes hold before the first line; an END lets go after the last.
     let commit = if start {
-        m.commit.apply(&mut task(k, id)?.cpu_access, &buf);
+        m.commit
+            .apply_later(&mut task(k, id)?.objects().cpu_access, &buf)?;
         None
     } else {
         Some(m.commit)
@@ -509,7 +564,7 @@ pub(super) fn clean_then(
     crate::latency::point();
     let p = Parked::new(job, finish);
     if crate::arch::cpu::irq_pending() {
-        k.current_thread_mut().ok_or(Error::BadHandle)?.parked = Some(p);
+        k.park_current(p)?;
         return Ok(Some(Ok(Outcome::Restart)));
     }
     Ok(Some(run_parked(k, id, p, a)))
@@ -524,7 +579,7 @@ pub fn run_parked(k: &mut Kernel, id: u32, mut p: Parked, a: [u64; 6]) -> SysRes
             return match p.finish {
                 Finish::Sync { commit, start } => {
                     if let Some(c) = commit {
-                        c.apply(&mut task(k, id)?.cpu_access, p.job.buffer());
+                        c.apply_later(&mut task(k, id)?.objects().cpu_access, p.job.buffer())?;
                     }
                     if start {
                         p.job.buffer().boundary().start_done(p.job.work());
@@ -541,7 +596,7 @@ pub fn run_parked(k: &mut Kernel, id: u32, mut p: Parked, a: [u64; 6]) -> SysRes
         }
         crate::latency::point();
         if crate::arch::cpu::irq_pending() {
-            k.current_thread_mut().ok_or(Error::BadHandle)?.parked = Some(p);
+            k.park_current(p)?;
             return Ok(Outcome::Restart);
         }
     }
@@ -623,11 +678,11 @@ pub(super) fn bench_clean_all() -> SysResult {
 /// access cleans them (or cleaned at once while a legacy uncached mapping exists). For a
 /// task closing or moving away its last handle to the buffer (no END is possible any
 /// more) and for a task that exits or is killed.
-pub fn end_access(t: &mut crate::task::Task, id: u64) {
-    let Some(i) = t.cpu_access.iter().position(|(b, _)| b.id == id) else {
+pub fn end_access(o: &mut Objects, id: u64) {
+    let Some(i) = o.cpu_access.iter().position(|(b, _)| b.id == id) else {
         return;
     };
-    let (buf, access) = t.cpu_access.swap_remove(i);
+    let (buf, access) = o.cpu_access.swap_remove(i);
     release_access(&buf, access);
 }
 

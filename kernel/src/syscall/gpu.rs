@@ -2,7 +2,7 @@
 //! rectangle (with the misuse detector), and waiting on fences (of any device).
 
 use super::buffer::{clean_then, preempt, zap_legacy, Finish};
-use super::{handle, task, Outcome, SysResult};
+use super::{object, task, Outcome, SysResult};
 use crate::arch::cache;
 use crate::buffer::job::{Job, Plan};
 use crate::buffer::trace;
@@ -37,11 +37,10 @@ pub(super) fn import(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
     if gpu::with(|_| ()).is_none() {
         return Err(Error::NotSupported);
     }
-    let (obj, rights) = task(k, id)?.handles.get(handle(h)?)?;
+    let (obj, rights) = object(k, id, h)?;
     let Object::Buffer(buf) = obj else {
         return Err(Error::WrongType);
     };
-    let buf = buf.clone();
     if !rights.contains(Rights::DEVICE) {
         return Err(Error::AccessDenied);
     }
@@ -54,7 +53,7 @@ pub(super) fn import(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
         return Err(Error::OutOfRange);
     }
     let t = task(k, id)?;
-    if t.handles.free_slots() == 0 {
+    if t.objects().handles.free_slots() == 0 {
         return Err(Error::TableFull);
     }
     let charges = [
@@ -93,6 +92,7 @@ pub(super) fn import(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
         .intersect(Rights::SHARE.with(Rights::MAP_READ).with(Rights::MAP_WRITE))
         .with(Rights::DEVICE);
     let h = task(k, id)?
+        .objects()
         .handles
         .insert(Object::Resource(Arc::new(resource)), rights)?;
     Ok(Outcome::Done(u64::from(h.0), 0))
@@ -103,11 +103,10 @@ pub(super) fn import(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
 /// `w * 4` bytes, one resource row apart).
 fn present_args(k: &mut Kernel, id: u32, a: [u64; 6]) -> Result<(Arc<Resource>, Region), Error> {
     let (h, x, y, w, hh) = (a[0], a[1], a[2], a[3], a[4]);
-    let (obj, rights) = task(k, id)?.handles.get(handle(h)?)?;
+    let (obj, rights) = object(k, id, h)?;
     let Object::Resource(res) = obj else {
         return Err(Error::WrongType);
     };
-    let res = res.clone();
     if !rights.contains(Rights::DEVICE) {
         return Err(Error::AccessDenied);
     }
@@ -209,8 +208,21 @@ fn present_notify(
         Some(true) => return present_clean(k, id, a, res, region),
         Some(false) => {}
     }
+    // From the last misuse check to the fence, no START may slip in on another CPU's
+    // fast path (it would write lines the device reads): the gate is closed.
+    let _closed = buf.gate.close();
+    if buf.cpu_writers.load(Ordering::SeqCst) > 0 && crate::buffer::misuse_strict() {
+        return Err(Error::Busy);
+    }
     if buf.maintained() {
-        buf.boundary().device_read_done(work, generation);
+        let mut b = buf.boundary();
+        // Another holder ENDed writes to lines the device reads while this clean ran
+        // (on another CPU, or between its steps): clean again, from the start of the
+        // call (re-issued, so no kernel stack builds up however often it happens).
+        if b.generation() != generation && !b.device_read(cache::geometry(), region).is_none() {
+            return Ok(Outcome::Restart);
+        }
+        b.device_read_done(work, generation);
     }
     let (offset, span) = region.hull();
     trace::record_device_read(buf.id, offset, span - offset);
@@ -254,7 +266,7 @@ pub(super) fn fence_wait(fence: u64, timeout_ns: u64) -> SysResult {
 }
 
 pub(super) fn map_offset(k: &mut Kernel, id: u32, h: u64) -> SysResult {
-    let (obj, _) = task(k, id)?.handles.get(handle(h)?)?;
+    let (obj, _) = object(k, id, h)?;
     let Object::Resource(res) = obj else {
         return Err(Error::WrongType);
     };
@@ -280,12 +292,18 @@ pub(super) fn mmap(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
         return Err(Error::InvalidArgument);
     }
     let t = task(k, id)?;
-    let owner = t.handles.iter().find_map(|(obj, rights)| match obj {
-        Object::Resource(r) if offset >= r.map_offset && offset < r.map_offset + r.buffer.size => {
-            Some((r.clone(), rights))
-        }
-        _ => None,
-    });
+    let owner = t
+        .objects()
+        .handles
+        .iter()
+        .find_map(|(obj, rights)| match obj {
+            Object::Resource(r)
+                if offset >= r.map_offset && offset < r.map_offset + r.buffer.size =>
+            {
+                Some((r.clone(), rights))
+            }
+            _ => None,
+        });
     let (res, rights) = owner.ok_or(Error::NotFound)?;
     let start = offset - res.map_offset;
     let len = len

@@ -14,7 +14,7 @@ use crate::arch::exception::TrapFrame;
 use crate::task::account::{self, R};
 use crate::task::object::{Channel, Message, Object};
 use crate::task::space::UserAccess;
-use crate::task::{Block, Kernel};
+use crate::task::{Block, Kernel, Objects};
 use abi::{limits, Error, ExitHow, Handle, Rights, Stat, Sys};
 use alloc::sync::Arc;
 use alloc::vec::Vec;
@@ -81,7 +81,7 @@ pub fn dispatch(k: &mut Kernel, frame: &mut TrapFrame) {
         frame.x[0], frame.x[1], frame.x[2], frame.x[3], frame.x[4], frame.x[5],
     ];
     // A call cut short between two steps is the one being re-issued: carry it on.
-    let parked = k.current_thread_mut().and_then(|t| t.parked.take());
+    let parked = k.take_parked();
     let outcome = match (parked, Sys::try_from(frame.x[8])) {
         (Some(p), _) => buffer::run_parked(k, id, p, a).unwrap_or_else(Outcome::from),
         (None, Err(e)) => Outcome::from(e),
@@ -134,29 +134,32 @@ fn call(k: &mut Kernel, id: u32, sys: Sys, a: [u64; 6]) -> SysResult {
         Sys::Cycles => Ok(Outcome::Done(crate::arch::pmu::cycles(), 0)),
         Sys::HandleClose => {
             let t = task(k, id)?;
-            let (obj, _) = t.handles.remove(handle(a[0])?)?;
-            handle_gone(t, &obj);
+            let mut o = t.objects();
+            let (obj, _) = o.handles.remove(handle(a[0])?)?;
+            handle_gone(&mut o, &obj);
+            drop(o);
             drop(obj);
             // A closed channel end may leave a blocked receiver without a peer.
             k.wake_where(|b| matches!(b, Block::Recv(_)));
             Ok(Outcome::Done(0, 0))
         }
         Sys::HandleDup => {
-            let t = task(k, id)?;
+            let mut o = task(k, id)?.objects();
             let h = handle(a[0])?;
-            t.handles.get(h)?; // BadHandle comes first
+            o.handles.get(h)?; // BadHandle comes first
                                // A rights value beyond 32 bits is as undefined as unknown low bits.
             let rights = Rights(u32::try_from(a[1]).map_err(|_| Error::InvalidArgument)?);
-            let new = t.handles.duplicate(h, rights)?;
+            let new = o.handles.duplicate(h, rights)?;
             Ok(Outcome::Done(u64::from(new.0), 0))
         }
         Sys::HandleInfo => {
-            let (obj, rights) = task(k, id)?.handles.get(handle(a[0])?)?;
+            let (obj, rights) = object(k, id, a[0])?;
             Ok(Outcome::Done(obj.kind() as u64, u64::from(rights.0)))
         }
         Sys::ChannelCreate => {
             let t = task(k, id)?;
-            if t.handles.free_slots() < 2 {
+            let mut o = t.objects();
+            if o.handles.free_slots() < 2 {
                 return Err(Error::TableFull);
             }
             let charges = [
@@ -165,8 +168,8 @@ fn call(k: &mut Kernel, id: u32, sys: Sys, a: [u64; 6]) -> SysResult {
             ];
             let (e0, e1) = Channel::create(charges);
             let rights = Rights::SEND.with(Rights::RECV).with(Rights::SHARE);
-            let h0 = t.handles.insert(Object::Channel(Arc::new(e0)), rights)?;
-            let h1 = t.handles.insert(Object::Channel(Arc::new(e1)), rights)?;
+            let h0 = o.handles.insert(Object::Channel(Arc::new(e0)), rights)?;
+            let h1 = o.handles.insert(Object::Channel(Arc::new(e1)), rights)?;
             Ok(Outcome::Done(u64::from(h0.0), u64::from(h1.0)))
         }
         Sys::BufferCreate => buffer::create(k, id, a[0], a[1]),
@@ -236,20 +239,27 @@ fn call(k: &mut Kernel, id: u32, sys: Sys, a: [u64; 6]) -> SysResult {
 /// After `obj` left `t`'s handle table (closed, sent or passed to `spawn`): if it was
 /// the task's last handle to a buffer, its open START there ends as the matching END
 /// would (a WRITE's lines are cleaned), so no START outlives the task's access.
-fn handle_gone(t: &mut crate::task::Task, obj: &Object) {
+fn handle_gone(o: &mut Objects, obj: &Object) {
     if let Object::Buffer(buf) = obj {
-        let still_held = t
+        let still_held = o
             .handles
             .iter()
             .any(|(o, _)| matches!(o, Object::Buffer(b) if b.id == buf.id));
         if !still_held {
-            buffer::end_access(t, buf.id);
+            buffer::end_access(o, buf.id);
         }
     }
 }
 
 fn task(k: &mut Kernel, id: u32) -> Result<&mut crate::task::Task, Error> {
     k.task_mut(id).ok_or(Error::BadHandle)
+}
+
+/// The object behind task `id`'s handle `h` (a new reference) and the handle's rights.
+pub(super) fn object(k: &mut Kernel, id: u32, h: u64) -> Result<(Object, Rights), Error> {
+    let h = handle(h)?;
+    let o = task(k, id)?.objects();
+    o.handles.get(h).map(|(obj, rights)| (obj.clone(), rights))
 }
 
 /// A handle argument: only the low 32 bits may be set.
@@ -294,33 +304,43 @@ fn spawn(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
     }
     let name = task(k, id)?.space.read(name_ptr, name_len as usize)?;
     let handles = read_handles(k, id, hptr, hlen)?;
+    let name = core::str::from_utf8(&name).map_err(|_| Error::NotFound);
     let t = task(k, id)?;
-    t.handles.check_transfer(&handles, Rights::SHARE)?;
-    if t.handles.free_slots() + handles.len() < 1 {
-        return Err(Error::TableFull);
-    }
-    let name = core::str::from_utf8(&name).map_err(|_| Error::NotFound)?;
-    let objects: Vec<(Object, Rights)> = handles
-        .iter()
-        .map(|&h| t.handles.get(h).map(|(o, r)| (o.clone(), r)))
-        .collect::<Result<_, _>>()?;
+    let objects: Vec<(Object, Rights)> = {
+        let o = t.objects();
+        o.handles.check_transfer(&handles, Rights::SHARE)?;
+        if o.handles.free_slots() + handles.len() < 1 {
+            return Err(Error::TableFull);
+        }
+        name?;
+        handles
+            .iter()
+            .map(|&h| o.handles.get(h).map(|(o, r)| (o.clone(), r)))
+            .collect::<Result<_, _>>()?
+    };
+    let name = name?;
     let parent = task(k, id)?.account.clone();
+    // The task lock is not held here: the new task's table is filled under its own.
     let child = k.spawn(name, objects, Some(&parent))?;
-    let t = task(k, id)?;
+    let mut o = task(k, id)?.objects();
+    let mut gone = Vec::with_capacity(handles.len());
     for &h in &handles {
-        let (obj, _) = t.handles.remove(h)?;
-        handle_gone(t, &obj);
+        let (obj, _) = o.handles.remove(h)?;
+        handle_gone(&mut o, &obj);
+        gone.push(obj);
     }
-    let h = t
+    let h = o
         .handles
         .insert(Object::Task(child), Rights::WAIT.with(Rights::SHARE))?;
+    drop(o);
+    drop(gone);
     Ok(Outcome::Done(u64::from(h.0), 0))
 }
 
 fn wait(k: &mut Kernel, id: u32, h: u64) -> SysResult {
     let me = k.current_tid();
-    let (obj, rights) = task(k, id)?.handles.get(handle(h)?)?;
-    let (waited, status) = match obj {
+    let (obj, rights) = object(k, id, h)?;
+    let (waited, status) = match &obj {
         Object::Task(target) => (target.id, *target.status.lock()),
         Object::Thread(target) => (target.tid, *target.status.lock()),
         _ => return Err(Error::WrongType),
@@ -350,11 +370,12 @@ fn thread_create(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
     if entry >= abi::USER_END || stack_top > abi::USER_END {
         return Err(Error::BadAddress);
     }
-    if task(k, id)?.handles.free_slots() == 0 {
+    if task(k, id)?.objects().handles.free_slots() == 0 {
         return Err(Error::TableFull);
     }
     let obj = k.thread_create(id, entry, stack_top, arg)?;
     let h = task(k, id)?
+        .objects()
         .handles
         .insert(Object::Thread(obj), Rights::WAIT.with(Rights::SHARE))?;
     Ok(Outcome::Done(u64::from(h.0), 0))
@@ -382,14 +403,14 @@ fn channel_of(
     h: u64,
     need: Rights,
 ) -> Result<Arc<crate::task::object::ChannelEnd>, Error> {
-    let (obj, rights) = task(k, id)?.handles.get(handle(h)?)?;
+    let (obj, rights) = object(k, id, h)?;
     let Object::Channel(end) = obj else {
         return Err(Error::WrongType);
     };
     if !rights.contains(need) {
         return Err(Error::AccessDenied);
     }
-    Ok(end.clone())
+    Ok(end)
 }
 
 fn send(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
@@ -401,10 +422,11 @@ fn send(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
     let bytes = task(k, id)?.space.read(bptr, blen as usize)?;
     let handles = read_handles(k, id, hptr, hlen)?;
     let t = task(k, id)?;
-    t.handles.check_transfer(&handles, Rights::SHARE)?;
+    let mut o = t.objects();
+    o.handles.check_transfer(&handles, Rights::SHARE)?;
     for &x in &handles {
         // No channel end may become unreachable in a queue (the cycle rule).
-        if let (Object::Channel(e), _) = t.handles.get(x)? {
+        if let (Object::Channel(e), _) = o.handles.get(x)? {
             crate::task::object::check_send_end(&end, e)?;
         }
     }
@@ -418,10 +440,11 @@ fn send(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
         .try_reserve_exact(handles.len())
         .map_err(|_| Error::NoMemory)?;
     for &x in &handles {
-        let (obj, rights) = t.handles.remove(x)?;
-        handle_gone(t, &obj);
+        let (obj, rights) = o.handles.remove(x)?;
+        handle_gone(&mut o, &obj);
         moved.push((obj, rights));
     }
+    drop(o);
     end.send(Message {
         bytes,
         handles: moved,
@@ -451,7 +474,8 @@ fn recv(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
     if nb as u64 > blen || nh as u64 > hlen {
         return Ok(Outcome::Failed(Error::BufferTooSmall, nb as u64, nh as u64));
     }
-    if t.handles.free_slots() < nh {
+    let mut o = t.core.objects();
+    if o.handles.free_slots() < nh {
         return Err(Error::TableFull);
     }
     // Single CPU, lock held: the message peeked at is still there.
@@ -459,7 +483,7 @@ fn recv(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
     t.space.write(bptr, &msg.bytes)?;
     let mut values = Vec::with_capacity(nh * 4);
     for (obj, rights) in msg.handles {
-        let h = t.handles.insert(obj, rights)?;
+        let h = o.handles.insert(obj, rights)?;
         values.extend_from_slice(&h.0.to_le_bytes());
     }
     t.space.write(hptr, &values)?;

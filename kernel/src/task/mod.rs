@@ -29,6 +29,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use arrayvec::ArrayVec;
 use coherency::CpuAccess;
+use core::sync::atomic::{AtomicBool, Ordering};
 use kobj::vrange::RangeAllocator;
 use kobj::HandleTable;
 use object::{Object, TaskObj};
@@ -104,17 +105,15 @@ pub struct Task {
     pub threads: ArrayVec<Thread, { abi::limits::MAX_THREADS }>,
     /// Address space.
     pub space: AddressSpace,
-    /// Handles.
-    pub handles: HandleTable<Object>,
+    /// Its handles and open CPU accesses, behind their own lock (the syscall fast path
+    /// reaches them without the kernel lock; see [`Core`]).
+    pub core: Arc<Core>,
     /// Shared with holders of this task's handle.
     pub obj: Arc<TaskObj>,
     /// Direct buffer mappings: user address -> (buffer, size).
     pub mappings: BTreeMap<u64, Arc<Buffer>>,
     /// Free user addresses for buffer mappings.
     pub map_window: RangeAllocator,
-    /// Open CPU accesses (START without END): at most 16 buffers at once, searched
-    /// linearly (no allocation on the sync path).
-    pub cpu_access: ArrayVec<(Arc<Buffer>, CpuAccess), 16>,
     /// Legacy (forwarded) mappings: user address -> mapping.
     pub legacy: BTreeMap<u64, crate::buffer::legacy::LegacyMap>,
     /// What the task and its descendants are charged to.
@@ -129,7 +128,46 @@ pub struct Task {
     pub kill_pending: Option<(u64, ExitHow)>,
 }
 
+/// The part of a task the syscall fast path uses: its handle table and its open CPU
+/// accesses, behind the task's own lock ([`Core::objects`]), and whether it is ending.
+///
+/// Shared (`Arc`) between the task and, as a plain pointer, each CPU running one of
+/// its threads (`smp::PerCpu::fast_task`): the task is only freed once no CPU runs one
+/// of its threads (`Kernel::destroy`), so that pointer never dangles.
+pub struct Core {
+    objects: Mutex<Objects>,
+    /// The task is ending (`Task::kill_pending` is set): the fast path stands aside so
+    /// the full path stops the thread.
+    pub ending: AtomicBool,
+}
+
+/// What [`Core`]'s lock guards.
+pub struct Objects {
+    /// Handles.
+    pub handles: HandleTable<Object>,
+    /// Open CPU accesses (START without END): at most 16 buffers at once, searched
+    /// linearly (no allocation on the sync path).
+    pub cpu_access: CpuAccessSlots,
+}
+
+/// A task's open CPU accesses ([`Objects::cpu_access`]).
+pub type CpuAccessSlots = ArrayVec<(Arc<Buffer>, CpuAccess), 16>;
+
+impl Core {
+    /// The task's handles and open accesses. Lock order: after the kernel lock (if
+    /// held), before any buffer's; one task's at a time (a task being built is not yet
+    /// anyone's to lock).
+    pub fn objects(&self) -> MutexGuard<'_, Objects> {
+        self.objects.lock()
+    }
+}
+
 impl Task {
+    /// Its handles and open accesses ([`Core::objects`]).
+    pub fn objects(&self) -> MutexGuard<'_, Objects> {
+        self.core.objects()
+    }
+
     /// Thread `tid` of this task.
     pub fn thread_mut(&mut self, tid: u32) -> Option<&mut Thread> {
         self.threads.iter_mut().find(|t| t.tid == tid)
@@ -157,7 +195,7 @@ pub struct Kernel {
 }
 
 /// One CPU's part of the scheduler.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 struct CpuSched {
     /// The thread it runs, as (task id, thread id).
     current: Option<(u32, u32)>,
@@ -170,6 +208,31 @@ struct CpuSched {
     idle: bool,
     /// Tasks switched in on this CPU since boot.
     switches: u64,
+    /// The current thread's task's [`Core`] (null without one).
+    core: *const Core,
+    /// The current thread has parked work (`Thread::parked`): its next `svc` carries it
+    /// on, on the full path.
+    parked: bool,
+}
+
+// SAFETY: `core` is a plain pointer to a task's `Core`, which is `Sync` (a lock and an
+// atomic); it is only dereferenced by the CPU it belongs to (`with_current_fast`), under
+// the lifetime rule written there. Moving the record between CPUs (it lives in the
+// kernel-wide `Kernel`) moves no ownership.
+unsafe impl Send for CpuSched {}
+
+impl Default for CpuSched {
+    fn default() -> Self {
+        CpuSched {
+            current: None,
+            slice_used: 0,
+            resched: false,
+            idle: false,
+            switches: 0,
+            core: core::ptr::null(),
+            parked: false,
+        }
+    }
 }
 
 /// "task switches per CPU" for the log: `CPU 0: n, CPU 1: m, ...` of the online CPUs.
@@ -229,6 +292,19 @@ impl Kernel {
     pub fn current_thread_mut(&mut self) -> Option<&mut Thread> {
         let (task, tid) = self.cpus[cpu()].current?;
         self.tasks.get_mut(&task)?.thread_mut(tid)
+    }
+
+    /// Park `p` on the thread running here: its re-issued `svc` carries it on.
+    pub fn park_current(&mut self, p: crate::syscall::Parked) -> Result<(), Error> {
+        self.current_thread_mut().ok_or(Error::BadHandle)?.parked = Some(p);
+        self.cpus[cpu()].parked = true;
+        Ok(())
+    }
+
+    /// The work parked on the thread running here, if any (taken: the caller runs it).
+    pub fn take_parked(&mut self) -> Option<crate::syscall::Parked> {
+        self.cpus[cpu()].parked = false;
+        self.current_thread_mut().and_then(|t| t.parked.take())
     }
 
     /// Make thread `tid` of task `task` ready and tell the other CPUs (an idle one picks
@@ -414,7 +490,13 @@ impl Kernel {
             name: name.into(),
             threads,
             space,
-            handles: table,
+            core: Arc::new(Core {
+                objects: Mutex::new(Objects {
+                    handles: table,
+                    cpu_access: ArrayVec::new(),
+                }),
+                ending: AtomicBool::new(false),
+            }),
             obj: obj.clone(),
             mappings: BTreeMap::new(),
             map_window: RangeAllocator::new(
@@ -422,7 +504,6 @@ impl Kernel {
                 abi::USER_MAP_END,
                 mm::addr::PAGE_SIZE,
             ),
-            cpu_access: ArrayVec::new(),
             legacy: BTreeMap::new(),
             map_heap: account.charge(account::R::HeapBytes, 0)?,
             kill_pending: None,
@@ -447,6 +528,7 @@ impl Kernel {
         {
             if let Some(t) = self.tasks.get_mut(&id) {
                 t.kill_pending = Some(status);
+                t.core.ending.store(true, Ordering::Relaxed);
             }
         }
         if self.cpus[here].current.is_some_and(|(task, _)| task == id) {
@@ -471,10 +553,13 @@ impl Kernel {
         }
         let tids: ArrayVec<u32, { abi::limits::MAX_THREADS }> =
             task.threads.iter().map(|th| th.tid).collect();
-        let handles = task.handles.drain();
+        let (handles, held) = {
+            let mut o = task.objects();
+            (o.handles.drain(), core::mem::take(&mut o.cpu_access))
+        };
         drop(handles);
         // Open STARTs end as their END would (a killed writer's lines are recorded dirty).
-        for (buf, access) in core::mem::take(&mut task.cpu_access) {
+        for (buf, access) in held {
             crate::syscall::release_access(&buf, access);
         }
         let asid = task.space.asid();
@@ -691,22 +776,40 @@ pub fn run() -> ! {
     enter_first(&frame)
 }
 
-/// Run `f` on the running task for a syscall fast path, if nothing needs the full path
-/// on the way out: no reschedule pending and no parked call. `None` (from here or from
-/// `f`) means: take the full path; `f` must then have changed nothing.
-pub fn with_current_fast<R>(f: impl FnOnce(&mut Task) -> Option<R>) -> Option<R> {
-    let mut guard = KERNEL.lock();
-    let k = guard.as_mut()?;
-    let me = k.cpus[cpu()];
-    if me.resched {
+/// Tell this CPU's syscall fast path which task it runs (`me.core`), or that there is
+/// none or its thread has parked work (null), just before the kernel returns to EL0
+/// (every return goes through [`reschedule`]).
+fn publish_fast(me: &CpuSched) {
+    let fast = if me.current.is_some() && !me.parked && !me.idle {
+        me.core
+    } else {
+        core::ptr::null()
+    };
+    crate::smp::this_cpu()
+        .fast_task
+        .store(fast.cast_mut(), Ordering::Relaxed);
+}
+
+/// Run `f` on the running task's handles and open accesses for a syscall fast path,
+/// without the kernel lock (only the task's own, [`Core::objects`]), if nothing needs
+/// the full path: a task runs here, its thread has no parked call, it is not ending.
+/// `None` (from here or from `f`) means: take the full path; `f` must then have changed
+/// nothing. Called with IRQs masked, on the CPU's way in from EL0.
+#[inline(always)]
+pub fn with_current_fast<R>(f: impl FnOnce(&mut Objects) -> Option<R>) -> Option<R> {
+    let p = crate::smp::this_cpu().fast_task.load(Ordering::Relaxed);
+    // SAFETY: only this CPU writes its `fast_task` (`publish_fast`, under the kernel lock
+    // on its way out to EL0), with a pointer to the `Core` of the task whose thread it
+    // then runs, or null. That task is not freed while this CPU runs its thread:
+    // `Kernel::destroy` defers it while any CPU's `current` is one of its threads, and
+    // this CPU's changes when it next goes through `reschedule`, which publishes again
+    // before returning to EL0. `Core` is only ever shared (`&`), never `&mut`.
+    let core = unsafe { p.cast_const().as_ref() }?;
+    if core.ending.load(Ordering::Relaxed) {
         return None;
     }
-    let (id, tid) = me.current?;
-    let t = k.tasks.get_mut(&id)?;
-    if t.kill_pending.is_some() || t.thread_mut(tid)?.parked.is_some() {
-        return None;
-    }
-    f(t)
+    let mut objects = core.objects();
+    f(&mut objects)
 }
 
 /// An exception from EL0 that is not an IRQ: a syscall or a fault.
@@ -781,6 +884,7 @@ fn reschedule(mut guard: Guard, frame: &mut TrapFrame) {
         let me = k.cpus[here];
         // Fast path: nothing happened that could take the CPU from the current thread.
         if !me.resched && me.current.is_some() {
+            publish_fast(&me);
             return;
         }
         let running = me
@@ -789,6 +893,7 @@ fn reschedule(mut guard: Guard, frame: &mut TrapFrame) {
             .is_some_and(|th| th.state == State::Running);
         if running && (me.slice_used < SLICE_TICKS || k.ready.is_empty()) {
             k.cpus[here].resched = false;
+            publish_fast(&k.cpus[here]);
             return;
         }
         // Save the outgoing thread (if it still exists).
@@ -809,6 +914,7 @@ fn reschedule(mut guard: Guard, frame: &mut TrapFrame) {
                 continue;
             }
             let ttbr0 = t.space.ttbr0();
+            let core = Arc::as_ptr(&t.core);
             if let Some(th) = t.thread_mut(tid) {
                 if th.state == State::Ready {
                     th.state = State::Running;
@@ -820,7 +926,10 @@ fn reschedule(mut guard: Guard, frame: &mut TrapFrame) {
                         resched: false,
                         idle: false,
                         switches: k.cpus[here].switches + 1,
+                        core,
+                        parked: th.parked.is_some(),
                     };
+                    publish_fast(&k.cpus[here]);
                     return;
                 }
             }
@@ -830,6 +939,7 @@ fn reschedule(mut guard: Guard, frame: &mut TrapFrame) {
         // pending one, so none is missed between the unlock and the WFI; then it is
         // taken (and handled) with IRQs on for a moment.
         k.cpus[here].idle = true;
+        publish_fast(&k.cpus[here]);
         drop(guard);
         crate::latency::point();
         crate::arch::cpu::wait_for_interrupt();
