@@ -14,34 +14,63 @@
 //!
 //! # Per-CPU layout
 //!
-//! * TPIDR_EL1: this CPU's [`PerCpu`] (index, MPIDR, online flag, kernel stack top, and
-//!   in benchmark kernels the start of its current IRQ-masked stretch).
+//! * TPIDR_EL1: this CPU's [`PerCpu`] (index, MPIDR, online flag, kernel stack top, the
+//!   running task's `task::Core` for the syscall fast path, and in benchmark kernels the
+//!   start of its current IRQ-masked stretch).
 //! * TPIDRRO_EL0: zeroed on every return to EL0 (the syscall path uses it as scratch;
 //!   EL0 can read it, so nothing is left in it).
 //! * Kernel stacks: CPU 0's in the image under an unmapped guard page; CPU `i`'s at
 //!   `STACKS_BASE + i * 128 KiB`: a guard page, then 64 KiB.
-//! * Scheduler state per CPU (`task::CpuSched`: current thread, slice, resched flag,
-//!   idle, switches), kept inside the kernel state and indexed by [`this_cpu`]'s index;
+//! * Scheduler state per CPU (`task::CpuSched`: current thread and its task's `Core`,
+//!   slice, resched flag, idle, parked work, switches), kept inside the kernel state and indexed by [`this_cpu`]'s index;
 //!   the tick counter each CPU has seen (`irq::SEEN`).
 //!
 //! # Locks and their order
 //!
-//! The kernel state (`task::KERNEL`: tasks, threads, handles, address spaces, buffers'
-//! holders, the ready queue, every CPU's scheduler state) is one spin lock, taken by
-//! every syscall, fault, tick and switch, with IRQs masked: a CPU never takes an
-//! interrupt in the kernel, so no lock is ever re-entered on one CPU. The order is
+//! The kernel state (`task::KERNEL`: tasks, threads, address spaces, mappings, the
+//! ready queue, every CPU's scheduler state) is one spin lock, taken by every syscall
+//! on the full path, fault, tick and switch, with IRQs masked: a CPU never takes an
+//! interrupt in the kernel, so no lock is ever re-entered on one CPU.
+//!
+//! The syscall fast path (`buffer_sync` and `buffer_sync_rect` that finish at once:
+//! the per-call cost the benchmarks measure) takes **no** kernel lock, so syncs on
+//! unrelated tasks and buffers run in parallel. It reaches only:
+//!
+//! * the running task's `task::Core`, through this CPU's `PerCpu::fast_task` pointer
+//!   (published by this CPU on every way out to EL0; the task is not freed while a
+//!   CPU runs one of its threads), and under the task's own lock `Core::objects`: its
+//!   handle table and its open CPU accesses (the holder's state, per task: threads of
+//!   one task share it, and a second END of one START gets `NotStarted`);
+//! * the buffer, inside its [`kobj::gate::Gate`] (a pass; refused, never waited for,
+//!   while a closer is there): the fences, the holder counts (`cpu_writers`,
+//!   `cpu_holders`), the boundary sets (their own lock), the maintenance by VA.
+//!
+//! The kernel paths that decide from those counts close the buffer's gate while they
+//! decide and act: a submission from its last misuse check to its fence
+//! (`gpu_present`, `blk_read`), a legacy fault, a legacy mapping's start and end. So a
+//! fast START can never slip between "no CPU writer holds the buffer" and the fence
+//! (`test_sync_race` presses on this on 4 CPUs; `kobj/tests/gate_loom.rs` model-checks
+//! the gate), and a START the gate refuses takes the full path, which the kernel lock
+//! orders after the closer. The fast path allocates and frees nothing (the buffer it
+//! drops from the open accesses is still held by the handle it came through).
+//!
+//! The order (no CPU holding a later lock waits for an earlier one):
 //!
 //! 1. `task::KERNEL`,
-//! 2. `irq::STATE` (the GIC: SGIs, acknowledge and end of an interrupt),
-//! 3. the device locks (`gpu::GPU`, `blk::BLK`; `irq::dispatch` takes them under
+//! 2. a task's `Core::objects` (one task's at a time; a task being built is nobody's
+//!    yet), taken by the full path under `task::KERNEL` and by the fast path alone,
+//! 3. a buffer's gate: closed only under `task::KERNEL` and never with a task's lock
+//!    held; a pass is only tried (under a task's lock), so it never waits,
+//! 4. `irq::STATE` (the GIC: SGIs, acknowledge and end of an interrupt),
+//! 5. the device locks (`gpu::GPU`, `blk::BLK`; `irq::dispatch` takes them under
 //!    `irq::STATE`, syscalls under `task::KERNEL`),
-//! 4. leaves, which take no other lock: a buffer's boundary sets, `buffer::WINDOW`,
+//! 6. leaves, which take no other lock: a buffer's boundary sets, `buffer::WINDOW`,
 //!    `memory::frames`, the heap, `memory::kspace`, the trace, `fences::MET`, the
 //!    console.
 //!
 //! `irq::dispatch` returns (dropping `irq::STATE`) before its caller takes
-//! `task::KERNEL` for the tick's scheduling work, so no CPU holds a later lock while
-//! waiting for an earlier one.
+//! `task::KERNEL` for the tick's scheduling work. No lock is held across a wait: a
+//! blocked call gives up everything and is re-issued.
 //!
 //! # TLB maintenance across CPUs (the shootdown)
 //!

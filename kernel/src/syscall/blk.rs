@@ -31,6 +31,15 @@ pub(super) fn info() -> SysResult {
     Ok(Outcome::Done(sectors, limits::SECTOR))
 }
 
+/// The misuse detector's question for a device write: how many tasks have a START open
+/// on `buf` (a holder could write its cache lines back over the device's data, or read
+/// half of it), if the hand-over is not ready.
+fn cpu_holders(buf: &Buffer) -> Option<u32> {
+    let holders = buf.cpu_holders.load(Ordering::SeqCst);
+    let ready = coherency::plan_device_write_handover(holders > 0) == coherency::Handover::Ready;
+    (!ready).then_some(holders)
+}
+
 /// `blk_read`'s arguments, checked in the documented order, and the misuse check: the
 /// buffer and the byte range the device writes.
 fn read_args(k: &mut Kernel, id: u32, a: [u64; 6]) -> Result<(Arc<Buffer>, u64, u64), Error> {
@@ -54,8 +63,7 @@ fn read_args(k: &mut Kernel, id: u32, a: [u64; 6]) -> Result<(Arc<Buffer>, u64, 
     }
     // A task with a START open could write its cache lines back over the device's data,
     // or read half of it.
-    let holders = buf.cpu_holders.load(Ordering::SeqCst);
-    if coherency::plan_device_write_handover(holders > 0) != coherency::Handover::Ready {
+    if let Some(holders) = cpu_holders(&buf) {
         if crate::buffer::misuse_strict() {
             return Err(Error::Busy);
         }
@@ -149,7 +157,7 @@ fn read_notify(
     // From the last misuse check to the fence, no START may slip in on another CPU's
     // fast path (it would read or write lines the device writes): the gate is closed.
     let _closed = buf.gate.close();
-    if buf.cpu_holders.load(Ordering::SeqCst) > 0 && crate::buffer::misuse_strict() {
+    if cpu_holders(buf).is_some() && crate::buffer::misuse_strict() {
         return Err(Error::Busy);
     }
     if buf.maintained() {

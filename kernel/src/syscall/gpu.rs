@@ -98,6 +98,13 @@ pub(super) fn import(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
     Ok(Outcome::Done(u64::from(h.0), 0))
 }
 
+/// The misuse detector's question for a device read: how many tasks hold `buf` for CPU
+/// write (START WRITE or RW open), if any.
+fn cpu_writers(buf: &crate::buffer::Buffer) -> Option<u32> {
+    let writers = buf.cpu_writers.load(Ordering::SeqCst);
+    (writers > 0).then_some(writers)
+}
+
 /// `gpu_present`'s arguments, checked in the documented order, and the misuse check:
 /// the resource and the region of its buffer that TRANSFER_TO_HOST_2D reads (rows of
 /// `w * 4` bytes, one resource row apart).
@@ -117,8 +124,7 @@ fn present_args(k: &mut Kernel, id: u32, a: [u64; 6]) -> Result<(Arc<Resource>, 
         return Err(Error::OutOfRange);
     }
     let buf = &res.buffer;
-    let writers = buf.cpu_writers.load(Ordering::SeqCst);
-    if writers > 0 {
+    if let Some(writers) = cpu_writers(buf) {
         if crate::buffer::misuse_strict() {
             return Err(Error::Busy);
         }
@@ -211,7 +217,7 @@ fn present_notify(
     // From the last misuse check to the fence, no START may slip in on another CPU's
     // fast path (it would write lines the device reads): the gate is closed.
     let _closed = buf.gate.close();
-    if buf.cpu_writers.load(Ordering::SeqCst) > 0 && crate::buffer::misuse_strict() {
+    if cpu_writers(buf).is_some() && crate::buffer::misuse_strict() {
         return Err(Error::Busy);
     }
     if buf.maintained() {
@@ -236,6 +242,17 @@ fn present_notify(
         .ok_or(Error::NotSupported)?
         .map_err(device_error)?;
     buf.device_read_fence.fetch_max(fence, Ordering::SeqCst);
+    // Test kernels: the gate held every fast-path START off from the misuse check to
+    // here, so no CPU writer can have appeared (`test_sync_race` presses on this).
+    if cfg!(feature = "ktest")
+        && crate::buffer::misuse_strict()
+        && buf.cpu_writers.load(Ordering::SeqCst) > 0
+    {
+        panic!(
+            "buffer {}: a CPU writer started while gpu_present submitted (gate broken)",
+            buf.id
+        );
+    }
     Ok(Outcome::Done(fence, 0))
 }
 

@@ -4,7 +4,10 @@
 //! A task is an address space with handles, mappings and an account; it runs as one or
 //! more *threads* (`thread_create`), each with its own registers and scheduling state,
 //! which the scheduler places on any CPU. All of this is behind one lock, taken with
-//! IRQs masked on kernel entry and released on exit (or to wait for an interrupt).
+//! IRQs masked on kernel entry and released on exit (or to wait for an interrupt),
+//! except each task's handles and open CPU accesses ([`Core`]), which have their own
+//! lock so the syscall fast path can use them without the kernel lock (`smp`'s "Locks
+//! and their order").
 //!
 //! The kernel never blocks inside itself: an exception from EL0 saves the thread's
 //! registers as a `TrapFrame` on this CPU's kernel stack, the kernel acts on it, and on

@@ -200,7 +200,7 @@ enum Cmd {
         #[arg(long = "check")]
         checks: Vec<String>,
     },
-    /// Run checks (used by `mutants` in its scratch copy): utest:a+b, coherent:a+b,
+    /// Run checks (used by `mutants` in its scratch copy): utest:a+b, smp4:a+b, coherent:a+b,
     /// ktest, sanitize:RUN, host:CRATE; stops at the first that fails.
     #[command(hide = true)]
     Check {

@@ -11,7 +11,8 @@
 //! `file @@ pattern @@ replacement @@ checks @@ what it breaks` (fields trimmed); in
 //! pattern and replacement `\n` is a newline and `\\` a backslash; the first occurrence
 //! of the pattern is replaced (it must occur). Checks, comma-separated, run in order:
-//! `utest:a+b` (user tests `a` and `b`, devices non-coherent), `coherent:a+b` (the
+//! `utest:a+b` (user tests `a` and `b`, devices non-coherent; `smp4:a+b` the same on 4
+//! CPUs), `coherent:a+b` (the
 //! coherent boot), `ktest` (the in-kernel tests), `sanitize:RUN` (a run of `cargo xtask
 //! sanitize`), `host:CRATE` (`cargo test -p CRATE`).
 
@@ -285,7 +286,7 @@ pub fn check(checks: &[String]) -> Result<ExitCode> {
     for c in checks {
         let (kind, arg) = c.split_once(':').unwrap_or((c.as_str(), ""));
         let result: std::result::Result<(), String> = match kind {
-            "utest" | "coherent" | "ktest" => {
+            "utest" | "coherent" | "ktest" | "smp4" => {
                 if test_kernel.is_none() {
                     match build::kernel(Flavor::Test) {
                         Ok(k) => test_kernel = Some(k),
@@ -294,9 +295,12 @@ pub fn check(checks: &[String]) -> Result<ExitCode> {
                 }
                 let k = test_kernel.as_ref().expect("built");
                 let mut m = Machine::new(&k.image);
+                if kind == "smp4" {
+                    m.smp = 4;
+                }
                 let append = match kind {
                     "ktest" => "exit=semihosting ktest=all expect-el=1".to_string(),
-                    "utest" => format!(
+                    "utest" | "smp4" => format!(
                         "exit=semihosting dma=noncoherent utest={}",
                         arg.replace('+', ",")
                     ),

@@ -120,7 +120,35 @@ fn host_tests(tally: &mut Tally) -> Result<()> {
             Err("cargo test reported no results".into()),
         );
     }
+    loom_model(tally)?;
     println!("host: {} passed, {} failed", tally.passed, tally.failed);
+    Ok(())
+}
+
+/// The loom model of the buffer gate between the syscall fast path and the kernel's
+/// submissions (`kernel/kobj/tests/gate_loom.rs`): built with `--cfg loom` in its own
+/// target directory, so the normal host build is not rebuilt.
+fn loom_model(tally: &mut Tally) -> Result<()> {
+    let out = Command::new(crate::setup::cargo())
+        .current_dir(build::root())
+        .args(["test", "-p", "kobj", "--test", "gate_loom", "--release"])
+        .arg("--target-dir")
+        .arg(build::root().join("target/loom"))
+        .env("RUSTFLAGS", "--cfg loom")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| format!("running the loom model: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let ok = out.status.success() && text.contains("test result: ok. 2 passed");
+    tally.record(
+        "host/loom-gate-model",
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("{text}{}", String::from_utf8_lossy(&out.stderr)))
+        },
+    );
     Ok(())
 }
 

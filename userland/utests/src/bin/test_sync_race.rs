@@ -1,0 +1,117 @@
+//! A writer thread STARTs and ENDs CPU write on a buffer as fast as it can (the syscall
+//! fast path, which takes no kernel lock) while the first thread presents the buffer
+//! over and over (the full path, under the kernel lock): on 4 CPUs they run at the same
+//! time. Every present must either fail with `Busy` (the writer holds the buffer) or be
+//! submitted with no CPU writer counted on the buffer; test kernels check the latter
+//! after each submission, inside the buffer's closed gate, and stop with a panic if a
+//! START slipped in between the present's misuse check and its fence (what the gate,
+//! `kobj::gate`, exists to prevent). The writer's START and END never fail (a START
+//! meeting a present's fence waits for it). Pixels are the screendump tests' business;
+//! this test is about the protocol.
+
+#![no_std]
+#![no_main]
+
+use core::sync::atomic::{AtomicU64, Ordering};
+use urt::sync::{END, START, WRITE};
+use urt::{format, policy, Error, Handle, StartArgs, Sys};
+use utests::{check, check_eq, ok, TestResult};
+
+const STACK: usize = 16 * 1024;
+const PRESENTS: u64 = 3_000;
+const SIDE: u64 = 64;
+
+#[repr(align(16))]
+struct Stack(#[allow(dead_code)] [u8; STACK]);
+
+static mut WRITER_STACK: Stack = Stack([0; STACK]);
+static BUF: AtomicU64 = AtomicU64::new(0);
+static VA: AtomicU64 = AtomicU64::new(0);
+static STOP: AtomicU64 = AtomicU64::new(0);
+static STARTS: AtomicU64 = AtomicU64::new(0);
+static WRITER_ERRORS: AtomicU64 = AtomicU64::new(0);
+
+fn call(num: Sys, a: [u64; 6]) -> [u64; 3] {
+    // SAFETY: the GPU calls only read their integer arguments; no pointers are passed.
+    unsafe { urt::sys::raw_syscall(num as u64, a) }
+}
+
+extern "C" fn writer(_: u64) -> ! {
+    let buf = Handle(BUF.load(Ordering::Acquire) as u32);
+    let va = VA.load(Ordering::Acquire) as *mut u32;
+    let mut n = 0u32;
+    while STOP.load(Ordering::Acquire) == 0 {
+        match urt::buffer_sync(buf, START | WRITE, 0, 4096) {
+            Ok(()) => {
+                n = n.wrapping_add(1);
+                for i in 0..16 {
+                    // SAFETY: `va` maps the whole buffer for write; in bounds.
+                    unsafe { va.add(i * 16).write_volatile(n) };
+                }
+                STARTS.fetch_add(1, Ordering::Relaxed);
+                if urt::buffer_sync(buf, END | WRITE, 0, 4096).is_err() {
+                    WRITER_ERRORS.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Err(_) => {
+                WRITER_ERRORS.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+    urt::thread_exit(0)
+}
+
+fn test(_args: StartArgs) -> TestResult {
+    let buf = ok!(urt::buffer_create(SIDE * SIDE * 4, policy::CACHED));
+    let va = ok!(urt::buffer_map(buf, urt::prot::READ | urt::prot::WRITE));
+    let r = call(
+        Sys::GpuImport,
+        [u64::from(buf.0), SIDE, SIDE, format::B8G8R8X8, 0, 0],
+    );
+    check_eq!(r[0], 0, "import");
+    let res = r[1];
+    BUF.store(u64::from(buf.0), Ordering::Release);
+    VA.store(va as u64, Ordering::Release);
+    // SAFETY: `writer` ends with thread_exit; the stack is its own.
+    let top = core::ptr::addr_of_mut!(WRITER_STACK) as u64 + STACK as u64;
+    let w = ok!(unsafe { urt::thread_create(writer, top, 0) });
+
+    let (mut submitted, mut busy) = (0u64, 0u64);
+    for i in 0..PRESENTS {
+        let r = call(Sys::GpuPresent, [res, 0, 0, SIDE, SIDE, 0]);
+        match r[0] {
+            0 => {
+                submitted += 1;
+                ok!(
+                    urt::fence_wait(urt::Fence(r[1]), 1_000_000_000),
+                    "fence of present {}",
+                    i
+                );
+            }
+            e if e == Error::Busy as u64 => busy += 1,
+            e => {
+                STOP.store(1, Ordering::Release);
+                check_eq!(e, 0, "present {}", i);
+            }
+        }
+    }
+    STOP.store(1, Ordering::Release);
+    ok!(urt::wait(w));
+    check_eq!(
+        WRITER_ERRORS.load(Ordering::Relaxed),
+        0,
+        "the writer's START/END never failed (a present in flight makes START wait)"
+    );
+    check!(submitted > 0, "no present was submitted");
+    check!(
+        STARTS.load(Ordering::Relaxed) > 0,
+        "the writer never started"
+    );
+    urt::println!(
+        "test_sync_race: {submitted} presents submitted, {busy} refused Busy, {} writer brackets",
+        STARTS.load(Ordering::Relaxed)
+    );
+    Ok(())
+}
+
+utests::test_main!(test);
