@@ -9,47 +9,49 @@
 //! pending interrupt makes the call give way. `stats(MaskedMax)` reads the longest
 //! stretch since its last read, in cycles (PMCCNTR_EL0; instructions under icount), and
 //! starts over. Each CPU times its own stretches with its own counter (the counters of
-//! different CPUs are unrelated); the maximum is over all CPUs. The few instructions of
+//! different CPUs are unrelated) and keeps its own maximum; the read takes the maximum
+//! over all CPUs (a stretch ending on another CPU during the read may count in this
+//! period or the next). The few instructions of
 //! the vectors before the Rust handler and after it are not counted. Other kernels
 //! record nothing and report 0.
 
 #[cfg(feature = "bench")]
-use core::sync::atomic::{AtomicU64, Ordering};
-
-/// This CPU's stretch start (`PerCpu::masked_since`).
-#[cfg(feature = "bench")]
-#[inline(always)]
-fn start() -> &'static AtomicU64 {
-    &crate::smp::this_cpu().masked_since
-}
-
-/// Longest stretch since the last [`take_max`].
-#[cfg(feature = "bench")]
-static MAX: AtomicU64 = AtomicU64::new(0);
+use core::sync::atomic::Ordering;
 
 /// IRQs were just masked by an exception entry: a stretch starts.
 #[inline(always)]
 pub fn enter() {
     #[cfg(feature = "bench")]
-    start().store(crate::arch::pmu::cycles(), Ordering::Relaxed);
+    crate::smp::this_cpu()
+        .masked_since
+        .store(crate::arch::pmu::cycles(), Ordering::Relaxed);
 }
 
 /// A pending interrupt would be taken here: the stretch ends (and the next one starts,
-/// if the kernel carries on masked).
+/// if the kernel carries on masked). Only this CPU writes its own `masked_since` and
+/// `masked_max` (with IRQs masked), so plain loads and stores do: no read-modify-write
+/// and nothing shared with other CPUs on every syscall.
 #[inline(always)]
 pub fn point() {
     #[cfg(feature = "bench")]
     {
+        let me = crate::smp::this_cpu();
         let now = crate::arch::pmu::cycles();
-        let start = start().swap(now, Ordering::Relaxed);
-        MAX.fetch_max(now.wrapping_sub(start), Ordering::Relaxed);
+        let stretch = now.wrapping_sub(me.masked_since.load(Ordering::Relaxed));
+        me.masked_since.store(now, Ordering::Relaxed);
+        if stretch > me.masked_max.load(Ordering::Relaxed) {
+            me.masked_max.store(stretch, Ordering::Relaxed);
+        }
     }
 }
 
 /// The longest stretch since the last call (0 on kernels that do not measure).
 pub fn take_max() -> u64 {
     #[cfg(feature = "bench")]
-    return MAX.swap(0, Ordering::Relaxed);
+    return crate::smp::each_cpu()
+        .map(|c| c.masked_max.swap(0, Ordering::Relaxed))
+        .max()
+        .unwrap_or(0);
     #[cfg(not(feature = "bench"))]
     0
 }

@@ -140,6 +140,9 @@ pub struct PerCpu {
     /// began (`latency`; its own counter, unrelated to other CPUs').
     #[cfg_attr(not(feature = "bench"), allow(dead_code))]
     pub masked_since: AtomicU64,
+    /// Benchmark kernels: its longest IRQ-masked stretch since `latency::take_max`.
+    #[cfg_attr(not(feature = "bench"), allow(dead_code))]
+    pub masked_max: AtomicU64,
     /// The task whose thread runs here, for the syscall fast path (`task::Core`; null:
     /// none, or the full path must take the call). Written by this CPU only.
     pub fast_task: AtomicPtr<crate::task::Core>,
@@ -152,6 +155,7 @@ const OFFLINE: PerCpu = PerCpu {
     online: AtomicBool::new(false),
     stack_top: AtomicU64::new(0),
     masked_since: AtomicU64::new(0),
+    masked_max: AtomicU64::new(0),
     fast_task: AtomicPtr::new(core::ptr::null_mut()),
 };
 
@@ -205,6 +209,11 @@ pub fn this_cpu() -> &'static PerCpu {
     // asks runs on this CPU ([`init_boot_cpu`], boot.S for secondaries); a null pointer
     // (too early) falls back to the boot CPU's.
     unsafe { p.as_ref() }.unwrap_or(&PERCPU[0])
+}
+
+/// The per-CPU blocks of the CPUs online.
+pub fn each_cpu() -> impl Iterator<Item = &'static PerCpu> {
+    PERCPU.iter().filter(|c| c.online.load(Ordering::Acquire))
 }
 
 /// CPUs online.
@@ -367,8 +376,5 @@ extern "C" fn secondary_main(index: u64) -> ! {
 
 /// The MPIDRs of the CPUs online, in index order, for the boot report.
 pub fn online_mpidrs() -> impl Iterator<Item = u64> {
-    PERCPU
-        .iter()
-        .filter(|c| c.online.load(Ordering::Acquire))
-        .map(|c| c.mpidr.load(Ordering::Relaxed))
+    each_cpu().map(|c| c.mpidr.load(Ordering::Relaxed))
 }

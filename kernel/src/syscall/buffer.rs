@@ -322,12 +322,16 @@ fn sync_state(
     // device writers, CPU writes for everyone). The call is re-issued when it is.
     // Fences of different devices are not ordered: each is checked on its own.
     let writers = buf.device_write_fence.load(Ordering::SeqCst);
+    let readers = match plan.wait_fences {
+        FenceWait::All => buf.device_read_fence.load(Ordering::SeqCst),
+        _ => 0,
+    };
     let pending = match plan.wait_fences {
+        // A buffer no device has touched (the common case of a CPU-only one): no lookup.
+        _ if writers | readers == 0 => None,
         FenceWait::None => None,
         FenceWait::Writers => crate::fences::first_pending(&[writers]),
-        FenceWait::All => {
-            crate::fences::first_pending(&[buf.device_read_fence.load(Ordering::SeqCst), writers])
-        }
+        FenceWait::All => crate::fences::first_pending(&[readers, writers]),
     };
     if let Some(fence) = pending {
         return Ok(SyncStep::Wait(fence));
