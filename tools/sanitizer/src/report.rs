@@ -297,6 +297,10 @@ impl Sanitizer {
             },
             "sanitizer": {
                 "walk_errors": self.counts.walk_errors,
+                "walk_error_examples": self.counts.walk_error_examples.iter().map(|&(cpu, va, pa)| {
+                    serde_json::json!({"cpu": cpu, "va": format!("{va:#x}"), "qemu_pa": pa})
+                }).collect::<Vec<_>>(),
+                "stale_tlb": self.counts.stale_tlb,
                 "pa_mismatches": self.counts.pa_mismatches,
                 "set_way_errors": self.counts.set_way_errors,
                 "outside_ram": st.outside,

@@ -195,6 +195,13 @@ pub fn render(r: &Value) -> String {
             errs
         );
     }
+    if n(z, &["stale_tlb"]) > 0 {
+        let _ = writeln!(
+            t,
+            "  {} accesses through a translation another CPU had just removed (before its TLBI): placed at QEMU's address",
+            n(z, &["stale_tlb"])
+        );
+    }
     if let Some(by) = r["by_kind"].as_object() {
         let kinds: Vec<String> = by
             .iter()

@@ -18,7 +18,7 @@ use std::process::{Command, ExitCode};
 use std::time::Duration;
 
 /// The runs `cargo xtask sanitize` makes by default.
-pub const RUNS: &[&str] = &["demo", "pipeline", "legacy", "utests"];
+pub const RUNS: &[&str] = &["demo", "pipeline", "legacy", "legacy-race", "utests"];
 
 /// How long a GPU program may take under the sanitizer.
 const SCREEN_TIMEOUT: Duration = Duration::from_secs(300);
@@ -235,7 +235,7 @@ pub struct Inputs {
     pub disk: PathBuf,
 }
 
-/// The plan for run `name` (`demo`, `pipeline`, `legacy`, `utests`, or `init=PROGRAM`).
+/// The plan for run `name` (`demo`, `pipeline`, `legacy`, `legacy-race` on 4 CPUs, `utests`, or `init=PROGRAM`).
 pub fn plan(name: &str, i: &Inputs, append: &str) -> Result<Plan> {
     let (kernel, line, screen, disk) = match name {
         "demo" => (&i.normal, demo::APPEND.to_string(), true, false),
@@ -243,6 +243,14 @@ pub fn plan(name: &str, i: &Inputs, append: &str) -> Result<Plan> {
         "legacy" => (
             &i.normal,
             "exit=semihosting init=legacy dma=noncoherent".into(),
+            true,
+            false,
+        ),
+        // On 4 CPUs (one modelled L1D each): a writer thread stores through a legacy
+        // mapping on one CPU while another presents it, zapping and cleaning under it.
+        "legacy-race" => (
+            &i.normal,
+            "exit=semihosting init=legacy_race dma=noncoherent".into(),
             true,
             false,
         ),
@@ -269,6 +277,9 @@ pub fn plan(name: &str, i: &Inputs, append: &str) -> Result<Plan> {
         },
     };
     let mut m = Machine::new(&kernel.image);
+    if name == "legacy-race" {
+        m.smp = 4;
+    }
     m.initrd = Some(i.initrd.clone());
     if disk {
         m.disk = Some(i.disk.clone());
