@@ -102,6 +102,9 @@ pub struct Buffer {
     /// A device has imported this buffer or been told to write it (for the benchmark's
     /// count of maintenance on buffers no device touches).
     pub device_party: AtomicBool,
+    /// Created with `policy::USER_CLEAN`: an END WRITE/RW may say its lines were cleaned
+    /// at EL0 (`sync::USER_CLEANED`), and then records none of them as dirty.
+    pub user_clean: bool,
     /// Its frames and kernel heap, charged to the creator's account for its whole life.
     _charges: [Charge; 2],
 }
@@ -205,6 +208,7 @@ impl Buffer {
             legacy_mappings: AtomicU32::new(0),
             uncached_maps: AtomicU32::new(0),
             device_party: AtomicBool::new(false),
+            user_clean: false,
             _charges: charges,
         })
     }

@@ -26,13 +26,17 @@ fn buffer_of(k: &mut Kernel, id: u32, h: u64) -> Result<(Arc<Buffer>, Rights), E
 }
 
 pub(super) fn create(k: &mut Kernel, id: u32, size: u64, policy: u64) -> SysResult {
-    let policy = match policy {
+    let user_clean = policy & abi::policy::USER_CLEAN != 0;
+    let policy = match policy & !abi::policy::USER_CLEAN {
         abi::policy::CACHED => Policy::Cached,
         abi::policy::UNCACHED => Policy::Uncached,
         _ => return Err(Error::InvalidArgument),
     };
-    if size == 0 {
+    if size == 0 || (user_clean && policy != Policy::Cached) {
         return Err(Error::InvalidArgument);
+    }
+    if user_clean && !crate::arch::cpu::el0_cache_clean() {
+        return Err(Error::NotSupported);
     }
     if size > abi::limits::MAX_BUFFER {
         return Err(Error::TooLarge);
@@ -42,7 +46,8 @@ pub(super) fn create(k: &mut Kernel, id: u32, size: u64, policy: u64) -> SysResu
         return Err(Error::TableFull);
     }
     let account = t.account.clone();
-    let buf = Buffer::create(size, policy, &account)?;
+    let mut buf = Buffer::create(size, policy, &account)?;
+    buf.user_clean = user_clean;
     let rights = Rights::MAP_READ
         .with(Rights::MAP_WRITE)
         .with(Rights::SHARE)
@@ -130,8 +135,30 @@ fn sync_error(e: SyncError) -> Error {
     }
 }
 
-/// A checked sync request: the buffer, the handle's rights, the flags and the rows.
-type SyncArgs<'a> = (&'a Arc<Buffer>, Rights, Phase, Dir, Region);
+/// A checked sync request: the buffer, the handle's rights, the flags, the rows, and
+/// whether the task says it cleaned them itself (`sync::USER_CLEANED`).
+type SyncArgs<'a> = (&'a Arc<Buffer>, Rights, Phase, Dir, Region, bool);
+
+/// The flags of a sync on `buf`: phase, direction, and `sync::USER_CLEANED` (the EL0
+/// option: only on END WRITE/RW of a buffer created with `policy::USER_CLEAN`, on a
+/// kernel booted with `uci`).
+#[inline(always)]
+fn sync_flags(raw: u64, buf: &Buffer) -> Result<(Phase, Dir, bool), Error> {
+    let cleaned = raw & abi::sync::USER_CLEANED != 0;
+    let (phase, dir) = SyncFlags::parse(raw & !abi::sync::USER_CLEANED).map_err(sync_error)?;
+    if cleaned {
+        if phase != Phase::End || !dir.writes() {
+            return Err(Error::BadFlags);
+        }
+        if !crate::arch::cpu::el0_cache_clean() {
+            return Err(Error::NotSupported);
+        }
+        if !buf.user_clean {
+            return Err(Error::BadFlags);
+        }
+    }
+    Ok((phase, dir, cleaned))
+}
 
 /// A task's handle table.
 type Handles = kobj::HandleTable<Object>;
@@ -141,9 +168,9 @@ type Handles = kobj::HandleTable<Object>;
 fn sync_args(handles: &Handles, a: [u64; 6]) -> Result<SyncArgs<'_>, Error> {
     let (h, flags, offset, len) = (a[0], a[1], a[2], a[3]);
     let (buf, rights) = buffer_ref(handles, h)?;
-    let (phase, dir) = SyncFlags::parse(flags).map_err(sync_error)?;
+    let (phase, dir, cleaned) = sync_flags(flags, buf)?;
     let (offset, len) = resolve_range(offset, len, buf.size).map_err(sync_error)?;
-    Ok((buf, rights, phase, dir, Region::range(offset, len)))
+    Ok((buf, rights, phase, dir, Region::range(offset, len), cleaned))
 }
 
 /// `buffer_sync_rect(h, flags, offset, row_len, rows, stride)`'s arguments, checked in
@@ -152,7 +179,7 @@ fn sync_args(handles: &Handles, a: [u64; 6]) -> Result<SyncArgs<'_>, Error> {
 fn rect_args(handles: &Handles, a: [u64; 6]) -> Result<SyncArgs<'_>, Error> {
     let (h, flags, offset, row_len, rows, stride) = (a[0], a[1], a[2], a[3], a[4], a[5]);
     let (buf, rights) = buffer_ref(handles, h)?;
-    let (phase, dir) = SyncFlags::parse(flags).map_err(sync_error)?;
+    let (phase, dir, cleaned) = sync_flags(flags, buf)?;
     let last_row = rows
         .checked_sub(1)
         .and_then(|r| r.checked_mul(stride))
@@ -168,22 +195,22 @@ fn rect_args(handles: &Handles, a: [u64; 6]) -> Result<SyncArgs<'_>, Error> {
         rows,
         stride,
     };
-    Ok((buf, rights, phase, dir, rows))
+    Ok((buf, rights, phase, dir, rows, cleaned))
 }
 
 pub(super) fn sync(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
     let t = task(k, id)?;
-    let (buf, rights, phase, dir, rows) = sync_args(&t.handles, a)?;
+    let (buf, rights, phase, dir, rows, cleaned) = sync_args(&t.handles, a)?;
     let buf = buf.clone();
-    let step = sync_state(&t.cpu_access, &buf, rights, phase, dir, rows)?;
+    let step = sync_state(&t.cpu_access, &buf, rights, (phase, dir, cleaned), rows)?;
     finish_sync(k, id, buf, step, rows, a)
 }
 
 pub(super) fn sync_rect(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
     let t = task(k, id)?;
-    let (buf, rights, phase, dir, rows) = rect_args(&t.handles, a)?;
+    let (buf, rights, phase, dir, rows, cleaned) = rect_args(&t.handles, a)?;
     let buf = buf.clone();
-    let step = sync_state(&t.cpu_access, &buf, rights, phase, dir, rows)?;
+    let step = sync_state(&t.cpu_access, &buf, rights, (phase, dir, cleaned), rows)?;
     finish_sync(k, id, buf, step, rows, a)
 }
 
@@ -208,7 +235,10 @@ pub(super) fn fast_sync_rect(t: &mut crate::task::Task, a: [u64; 6]) -> Option<(
 /// Only an END's planning changes state before the maintenance (it records its lines as
 /// dirty), and an END that records has no maintenance left, so it never falls back.
 #[inline(always)]
-fn fast_finish(held: &mut CpuAccessSlots, (buf, rights, phase, dir, r): SyncArgs) -> Option<()> {
+fn fast_finish(
+    held: &mut CpuAccessSlots,
+    (buf, rights, phase, dir, r, cleaned): SyncArgs,
+) -> Option<()> {
     // Test kernels make the first meeting of a fence a wait (`fences::first_pending`):
     // that is the full path's, so it must not be used up here.
     let fences = [
@@ -218,11 +248,12 @@ fn fast_finish(held: &mut CpuAccessSlots, (buf, rights, phase, dir, r): SyncArgs
     if fences.iter().any(|&f| crate::fences::unmet(f)) {
         return None;
     }
-    let SyncStep::Maintain(m) = sync_state(held, buf, rights, phase, dir, r).ok()? else {
+    let SyncStep::Maintain(m) = sync_state(held, buf, rights, (phase, dir, cleaned), r).ok()?
+    else {
         return None;
     };
     let start = m.commit.access.current().is_some();
-    let work = plan_work(buf, m.op, r, m.unmediated);
+    let work = plan_work(buf, m.op, r, m.unmediated, m.user_cleaned);
     if work.is_none() {
         m.commit.apply(held, buf);
         return Some(());
@@ -245,9 +276,29 @@ fn fast_finish(held: &mut CpuAccessSlots, (buf, rights, phase, dir, r): SyncArgs
 
 /// The maintenance of a sync whose checks passed (the point of no return: an END's
 /// lines are recorded as dirty here), from the classic plan's `op`.
+///
+/// `user_cleaned` (`sync::USER_CLEANED`, checked by [`sync_flags`]): the task cleaned
+/// the region's lines at EL0. An END's clean is then neither done nor deferred: its
+/// lines are not added to `dirty` (lines already there stay: the claim covers this
+/// END's writes, never another holder's), and a `DSB SY` here completes the task's
+/// `DC CVAC`s issued on this CPU before its hold on the buffer is released (a thread
+/// moved to another CPU since had them completed on its old one, at the exception that
+/// moved it: `complete_el0_maintenance`). Not while a legacy uncached mapping exists
+/// (`unmediated`): that reader reads memory at any time, and the kernel cleans at once
+/// as for any END.
 #[inline(always)]
-fn plan_work(buf: &Buffer, op: Option<CacheOp>, r: Region, unmediated: bool) -> Plan {
+fn plan_work(
+    buf: &Buffer,
+    op: Option<CacheOp>,
+    r: Region,
+    unmediated: bool,
+    user_cleaned: bool,
+) -> Plan {
     if op.is_none() {
+        return Plan::None;
+    }
+    if user_cleaned && op == Some(CacheOp::Clean) && !unmediated {
+        crate::arch::cpu::complete_el0_maintenance();
         return Plan::None;
     }
     buf.boundary()
@@ -272,8 +323,7 @@ fn sync_state(
     held: &CpuAccessSlots,
     buf: &Arc<Buffer>,
     rights: Rights,
-    phase: Phase,
-    dir: Dir,
+    (phase, dir, user_cleaned): (Phase, Dir, bool),
     r: Region,
 ) -> Result<SyncStep, Error> {
     if !rights.contains(Rights::MAP_READ) {
@@ -340,6 +390,7 @@ fn sync_state(
     Ok(SyncStep::Maintain(Maintain {
         op: plan.op.map(|(op, _, _)| op),
         unmediated,
+        user_cleaned,
         commit: Commit { slot, access },
     }))
 }
@@ -395,6 +446,8 @@ struct Maintain {
     op: Option<CacheOp>,
     /// A legacy uncached mapping of the (cached) buffer exists.
     unmediated: bool,
+    /// The task cleaned the lines of its END itself (`sync::USER_CLEANED`).
+    user_cleaned: bool,
     /// The holder's new state.
     commit: Commit,
 }
@@ -445,7 +498,7 @@ fn finish_sync(
         SyncStep::Maintain(m) => m,
     };
     let start = m.commit.access.current().is_some();
-    let work = plan_work(&buf, m.op, r, m.unmediated);
+    let work = plan_work(&buf, m.op, r, m.unmediated, m.user_cleaned);
     if work.is_none() {
         m.commit.apply(&mut task(k, id)?.cpu_access, &buf);
         return Ok(Outcome::Done(0, 0));
@@ -553,7 +606,15 @@ pub(super) fn info(k: &mut Kernel, id: u32, h: u64) -> SysResult {
         Policy::Cached => abi::policy::CACHED,
         Policy::Uncached => abi::policy::UNCACHED,
     };
-    Ok(Outcome::Done(buf.size, policy | (buf.id << 32)))
+    let user_clean = if buf.user_clean {
+        abi::policy::USER_CLEAN
+    } else {
+        0
+    };
+    Ok(Outcome::Done(
+        buf.size,
+        policy | user_clean | (buf.id << 32),
+    ))
 }
 
 pub(super) fn trace_call(k: &mut Kernel, id: u32, cmd: u64, ptr: u64, cap: u64) -> SysResult {
@@ -657,6 +718,7 @@ pub fn release_access(buf: &Arc<Buffer>, access: CpuAccess) {
             plan.op.map(|p| p.0),
             Region::range(0, buf.size),
             unmediated,
+            false,
         );
         job::run_once(buf, &work);
     }
