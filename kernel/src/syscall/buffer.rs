@@ -139,25 +139,47 @@ fn sync_error(e: SyncError) -> Error {
 /// whether the task says it cleaned them itself (`sync::USER_CLEANED`).
 type SyncArgs<'a> = (&'a Arc<Buffer>, Rights, Phase, Dir, Region, bool);
 
-/// The flags of a sync on `buf`: phase, direction, and `sync::USER_CLEANED` (the EL0
-/// option: only on END WRITE/RW of a buffer created with `policy::USER_CLEAN`, on a
-/// kernel booted with `uci`).
+/// The flags of a sync on `buf`: phase, direction, and whether the task says it cleaned
+/// the range itself (`sync::USER_CLEANED`, decoded by [`user_cleaned_flags`] off the
+/// common path: a word carrying it is not a plain one).
 #[inline(always)]
 fn sync_flags(raw: u64, buf: &Buffer) -> Result<(Phase, Dir, bool), Error> {
-    let cleaned = raw & abi::sync::USER_CLEANED != 0;
-    let (phase, dir) = SyncFlags::parse(raw & !abi::sync::USER_CLEANED).map_err(sync_error)?;
-    if cleaned {
-        if phase != Phase::End || !dir.writes() {
-            return Err(Error::BadFlags);
-        }
-        if !crate::arch::cpu::el0_cache_clean() {
-            return Err(Error::NotSupported);
-        }
-        if !buf.user_clean {
-            return Err(Error::BadFlags);
-        }
+    match SyncFlags::parse(raw) {
+        Ok((phase, dir)) => Ok((phase, dir, false)),
+        Err(_) => user_cleaned_flags(raw, buf),
     }
-    Ok((phase, dir, cleaned))
+}
+
+/// A flag word that is not a plain one: `sync::USER_CLEANED` with a valid word (the EL0
+/// option: only on END WRITE/RW, on a kernel booted with `uci`, of a buffer created with
+/// `policy::USER_CLEAN`), else `BadFlags`.
+///
+/// Accepted, the END records none of its lines as dirty (`sync_state` plans it as for a
+/// coherent device, unless a legacy uncached mapping exists: that reader reads memory
+/// at any time, and the END cleans at once as any END does). Lines already dirty stay
+/// so: the claim covers this END's writes, never another holder's. And a `DSB SY` here
+/// completes the task's `DC CVAC`s issued on this CPU before its `svc`, before anything
+/// of the call (its hold on the buffer is released after it); a thread moved to another
+/// CPU between its cleans and this call had them completed on the old one, at the
+/// exception that moved it (`complete_el0_maintenance` in the exception entry).
+#[cold]
+#[inline(never)]
+fn user_cleaned_flags(raw: u64, buf: &Buffer) -> Result<(Phase, Dir, bool), Error> {
+    if raw & abi::sync::USER_CLEANED == 0 {
+        return Err(Error::BadFlags);
+    }
+    let (phase, dir) = SyncFlags::parse(raw & !abi::sync::USER_CLEANED).map_err(sync_error)?;
+    if phase != Phase::End || !dir.writes() {
+        return Err(Error::BadFlags);
+    }
+    if !crate::arch::cpu::el0_cache_clean() {
+        return Err(Error::NotSupported);
+    }
+    if !buf.user_clean {
+        return Err(Error::BadFlags);
+    }
+    crate::arch::cpu::complete_el0_maintenance();
+    Ok((phase, dir, true))
 }
 
 /// A task's handle table.
@@ -253,7 +275,7 @@ fn fast_finish(
         return None;
     };
     let start = m.commit.access.current().is_some();
-    let work = plan_work(buf, m.op, r, m.unmediated, m.user_cleaned);
+    let work = plan_work(buf, m.op, r, m.unmediated);
     if work.is_none() {
         m.commit.apply(held, buf);
         return Some(());
@@ -276,29 +298,9 @@ fn fast_finish(
 
 /// The maintenance of a sync whose checks passed (the point of no return: an END's
 /// lines are recorded as dirty here), from the classic plan's `op`.
-///
-/// `user_cleaned` (`sync::USER_CLEANED`, checked by [`sync_flags`]): the task cleaned
-/// the region's lines at EL0. An END's clean is then neither done nor deferred: its
-/// lines are not added to `dirty` (lines already there stay: the claim covers this
-/// END's writes, never another holder's), and a `DSB SY` here completes the task's
-/// `DC CVAC`s issued on this CPU before its hold on the buffer is released (a thread
-/// moved to another CPU since had them completed on its old one, at the exception that
-/// moved it: `complete_el0_maintenance`). Not while a legacy uncached mapping exists
-/// (`unmediated`): that reader reads memory at any time, and the kernel cleans at once
-/// as for any END.
 #[inline(always)]
-fn plan_work(
-    buf: &Buffer,
-    op: Option<CacheOp>,
-    r: Region,
-    unmediated: bool,
-    user_cleaned: bool,
-) -> Plan {
+fn plan_work(buf: &Buffer, op: Option<CacheOp>, r: Region, unmediated: bool) -> Plan {
     if op.is_none() {
-        return Plan::None;
-    }
-    if user_cleaned && op == Some(CacheOp::Clean) && !unmediated {
-        crate::arch::cpu::complete_el0_maintenance();
         return Plan::None;
     }
     buf.boundary()
@@ -356,7 +358,9 @@ fn sync_state(
         len: r.row_len,
         size: buf.size,
         policy: buf.policy,
-        device_coherent: buffer::devices_coherent() && !party,
+        // An END the task cleaned itself (`user_cleaned_flags`) needs nothing more from
+        // the kernel than a coherent device would, unless an uncached mapping reads.
+        device_coherent: (buffer::devices_coherent() || user_cleaned) && !party,
         may_write: rights.contains(Rights::MAP_WRITE),
     };
     let plan = plan_sync(&req).map_err(sync_error)?;
@@ -390,7 +394,6 @@ fn sync_state(
     Ok(SyncStep::Maintain(Maintain {
         op: plan.op.map(|(op, _, _)| op),
         unmediated,
-        user_cleaned,
         commit: Commit { slot, access },
     }))
 }
@@ -446,8 +449,6 @@ struct Maintain {
     op: Option<CacheOp>,
     /// A legacy uncached mapping of the (cached) buffer exists.
     unmediated: bool,
-    /// The task cleaned the lines of its END itself (`sync::USER_CLEANED`).
-    user_cleaned: bool,
     /// The holder's new state.
     commit: Commit,
 }
@@ -498,7 +499,7 @@ fn finish_sync(
         SyncStep::Maintain(m) => m,
     };
     let start = m.commit.access.current().is_some();
-    let work = plan_work(&buf, m.op, r, m.unmediated, m.user_cleaned);
+    let work = plan_work(&buf, m.op, r, m.unmediated);
     if work.is_none() {
         m.commit.apply(&mut task(k, id)?.cpu_access, &buf);
         return Ok(Outcome::Done(0, 0));
@@ -718,7 +719,6 @@ pub fn release_access(buf: &Arc<Buffer>, access: CpuAccess) {
             plan.op.map(|p| p.0),
             Region::range(0, buf.size),
             unmediated,
-            false,
         );
         job::run_once(buf, &work);
     }
