@@ -159,9 +159,10 @@ fn sync_flags(raw: u64, buf: &Buffer) -> Result<(Phase, Dir, bool), Error> {
 /// at any time, and the END cleans at once as any END does). Lines already dirty stay
 /// so: the claim covers this END's writes, never another holder's. And a `DSB SY` here
 /// completes the task's `DC CVAC`s issued on this CPU before its `svc`, before anything
-/// of the call (its hold on the buffer is released after it); a thread moved to another
-/// CPU between its cleans and this call had them completed on the old one, at the
-/// exception that moved it (`complete_el0_maintenance` in the exception entry).
+/// of the call (its hold on the buffer is released after it); a thread preempted and
+/// moved to another CPU between its cleans and this call had them completed on the old
+/// one, at the IRQ that preempted it (`complete_el0_maintenance` in the exception
+/// entry).
 #[cold]
 #[inline(never)]
 fn user_cleaned_flags(raw: u64, buf: &Buffer) -> Result<(Phase, Dir, bool), Error> {

@@ -84,11 +84,14 @@ pub fn el0_cache_clean() -> bool {
 }
 
 /// Complete this CPU's cache maintenance issued so far, EL0's included (`DSB SY`), if
-/// EL0 may issue any ([`el0_cache_clean`]). Called where a thread may leave its CPU (an
-/// exception from EL0 other than a fast syscall) and where a task says it has cleaned
-/// lines itself: an EL0 `DC CVAC` completes only at a DSB *of the CPU that issued it*,
-/// and a thread's own DSB after its loop runs on another CPU if it was preempted and
-/// moved in between (Linux issues a DSB at every context switch for the same reason).
+/// EL0 may issue any ([`el0_cache_clean`]). Called where a thread may be preempted (an
+/// IRQ from EL0) and where a task says it has cleaned lines itself (END with
+/// `USER_CLEANED`): an EL0 `DC CVAC` completes only at a DSB *of the CPU that issued
+/// it*, and a thread's own DSB after its loop runs on another CPU if it was preempted
+/// and moved in between (Linux issues a DSB at every context switch for the same
+/// reason). A thread that makes a blocking call between its cleans and its own DSB is
+/// outside the protocol (`urt::uclean` cleans, DSBs and ENDs with no call between):
+/// like a task that lies about its clean, it can only leave its own lines stale.
 #[inline(always)]
 pub fn complete_el0_maintenance() {
     if el0_cache_clean() {

@@ -375,7 +375,8 @@ extern "C" fn handle_exception(frame: &mut TrapFrame, kind: u64) {
         }
         VectorKind::LowerIrq => {
             crate::latency::enter();
-            // The thread may be moved to another CPU: complete its EL0 cleans here.
+            // The thread may be preempted and moved to another CPU: complete its EL0
+            // cleans here, on the CPU that issued them.
             super::cpu::complete_el0_maintenance();
             let ticked = crate::irq::dispatch();
             crate::task::on_lower_irq(frame, ticked);
@@ -387,10 +388,7 @@ extern "C" fn handle_exception(frame: &mut TrapFrame, kind: u64) {
             }
         }
         // The stretch began in `fast_syscall`, which every EL0 sync exception enters first.
-        VectorKind::LowerSync => {
-            super::cpu::complete_el0_maintenance();
-            crate::task::on_lower_sync(frame)
-        }
+        VectorKind::LowerSync => crate::task::on_lower_sync(frame),
         VectorKind::StackOverflow => {
             let syn = Syndrome::read();
             let _ = writeln!(
