@@ -287,6 +287,7 @@ impl Sanitizer {
                 "dsb_completing": st.dsb_completing,
                 "dc_cvau": self.counts.cvau,
                 "dc_zva": self.counts.zva,
+                "dc_el0_refused": self.counts.el0_refused,
             },
             "traffic": {
                 "loads": st.loads,
