@@ -165,6 +165,12 @@ pub fn bring_up(dtb_pa: u64, load_pa: u64, entry_el: u64) -> Machine {
         all_coherent && args.get("dma") != Some("noncoherent"),
         args.get("misuse") != Some("report"),
     );
+    // `uci`: EL0 may clean the data cache by address (SCTLR_EL1.UCI; the buffers created
+    // with `policy::USER_CLEAN` may then be ENDed with `sync::USER_CLEANED`).
+    if args.has_flag("uci") {
+        arch::cpu::allow_el0_cache_clean();
+        log::info!("uci: EL0 may clean the data cache by address (DC CVAC, DC CIVAC)");
+    }
 
     // Interrupts and the tick.
     // SAFETY: every GIC region was mapped Device-nGnRE in the linear map above.

@@ -366,6 +366,7 @@ fn map_stack(index: usize) -> Option<u64> {
 extern "C" fn secondary_main(index: u64) -> ! {
     crate::arch::pmu::enable_cycle_counter();
     crate::arch::cpu::restrict_el0_timer_access();
+    crate::arch::cpu::apply_el0_cache_clean();
     let me = this_cpu();
     debug_assert_eq!(me.index as u64, index);
     crate::irq::init_this_cpu();

@@ -372,6 +372,11 @@ pub mod policy {
     pub const CACHED: u64 = 0;
     /// Normal non-cacheable memory; never needs maintenance.
     pub const UNCACHED: u64 = 1;
+    /// Or'd into [`CACHED`]: the buffer's holders may clean their own writes at EL0
+    /// (`DC CVAC`, then `DSB`) and say so with [`crate::sync::USER_CLEANED`] on END.
+    /// Needs the kernel command line `uci` (else `NotSupported`); with [`UNCACHED`] it is
+    /// `InvalidArgument`. `buffer_info` reports it in the policy word.
+    pub const USER_CLEAN: u64 = 1 << 8;
 }
 
 /// `gpu_import` pixel formats (virtio-gpu's numbering; all 4 bytes per pixel).
@@ -426,6 +431,12 @@ pub mod sync {
     pub const WRITE: u64 = 8;
     /// The CPU reads and writes.
     pub const RW: u64 = READ | WRITE;
+    /// With END WRITE/RW on a buffer created with [`crate::policy::USER_CLEAN`]: the
+    /// task has cleaned the range's lines itself (`DC CVAC` at EL0, then `DSB SY`), so
+    /// the kernel records none of them as dirty (it still issues a `DSB`). `BadFlags`
+    /// with START or END READ, or on a buffer without `USER_CLEAN`; `NotSupported` when
+    /// the kernel was booted without `uci`.
+    pub const USER_CLEANED: u64 = 16;
 }
 
 /// `trace` commands and entries.

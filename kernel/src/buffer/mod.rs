@@ -107,6 +107,9 @@ pub struct Buffer {
     /// a submission's last misuse check through its fence, a legacy fault, a legacy
     /// mapping's start and end). See `kobj::gate` and `syscall::buffer::fast_finish`.
     pub gate: kobj::gate::Gate,
+    /// Created with `policy::USER_CLEAN`: an END WRITE/RW may say its lines were cleaned
+    /// at EL0 (`sync::USER_CLEANED`), and then records none of them as dirty.
+    pub user_clean: bool,
     /// Its frames and kernel heap, charged to the creator's account for its whole life.
     _charges: [Charge; 2],
 }
@@ -211,6 +214,7 @@ impl Buffer {
             uncached_maps: AtomicU32::new(0),
             gate: kobj::gate::Gate::new(),
             device_party: AtomicBool::new(false),
+            user_clean: false,
             _charges: charges,
         })
     }

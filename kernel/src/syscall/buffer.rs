@@ -26,13 +26,17 @@ fn buffer_of(k: &mut Kernel, id: u32, h: u64) -> Result<(Arc<Buffer>, Rights), E
 }
 
 pub(super) fn create(k: &mut Kernel, id: u32, size: u64, policy: u64) -> SysResult {
-    let policy = match policy {
+    let user_clean = policy & abi::policy::USER_CLEAN != 0;
+    let policy = match policy & !abi::policy::USER_CLEAN {
         abi::policy::CACHED => Policy::Cached,
         abi::policy::UNCACHED => Policy::Uncached,
         _ => return Err(Error::InvalidArgument),
     };
-    if size == 0 {
+    if size == 0 || (user_clean && policy != Policy::Cached) {
         return Err(Error::InvalidArgument);
+    }
+    if user_clean && !crate::arch::cpu::el0_cache_clean() {
+        return Err(Error::NotSupported);
     }
     if size > abi::limits::MAX_BUFFER {
         return Err(Error::TooLarge);
@@ -42,7 +46,8 @@ pub(super) fn create(k: &mut Kernel, id: u32, size: u64, policy: u64) -> SysResu
         return Err(Error::TableFull);
     }
     let account = t.account.clone();
-    let buf = Buffer::create(size, policy, &account)?;
+    let mut buf = Buffer::create(size, policy, &account)?;
+    buf.user_clean = user_clean;
     let rights = Rights::MAP_READ
         .with(Rights::MAP_WRITE)
         .with(Rights::SHARE)
@@ -131,8 +136,53 @@ fn sync_error(e: SyncError) -> Error {
     }
 }
 
-/// A checked sync request: the buffer, the handle's rights, the flags and the rows.
-type SyncArgs<'a> = (&'a Arc<Buffer>, Rights, Phase, Dir, Region);
+/// A checked sync request: the buffer, the handle's rights, the flags, the rows, and
+/// whether the task says it cleaned them itself (`sync::USER_CLEANED`).
+type SyncArgs<'a> = (&'a Arc<Buffer>, Rights, Phase, Dir, Region, bool);
+
+/// The flags of a sync on `buf`: phase, direction, and whether the task says it cleaned
+/// the range itself (`sync::USER_CLEANED`, decoded by [`user_cleaned_flags`] off the
+/// common path: a word carrying it is not a plain one).
+#[inline(always)]
+fn sync_flags(raw: u64, buf: &Buffer) -> Result<(Phase, Dir, bool), Error> {
+    match SyncFlags::parse(raw) {
+        Ok((phase, dir)) => Ok((phase, dir, false)),
+        Err(_) => user_cleaned_flags(raw, buf),
+    }
+}
+
+/// A flag word that is not a plain one: `sync::USER_CLEANED` with a valid word (the EL0
+/// option: only on END WRITE/RW, on a kernel booted with `uci`, of a buffer created with
+/// `policy::USER_CLEAN`), else `BadFlags`.
+///
+/// Accepted, the END records none of its lines as dirty (`sync_state` plans it as for a
+/// coherent device, unless a legacy uncached mapping exists: that reader reads memory
+/// at any time, and the END cleans at once as any END does). Lines already dirty stay
+/// so: the claim covers this END's writes, never another holder's. And a `DSB SY` here
+/// completes the task's `DC CVAC`s issued on this CPU before its `svc`, before anything
+/// of the call (its hold on the buffer is released after it); a thread preempted and
+/// moved to another CPU between its cleans and this call had them completed on the old
+/// one, at the IRQ that preempted it (`complete_el0_maintenance` in the exception
+/// entry).
+#[cold]
+#[inline(never)]
+fn user_cleaned_flags(raw: u64, buf: &Buffer) -> Result<(Phase, Dir, bool), Error> {
+    if raw & abi::sync::USER_CLEANED == 0 {
+        return Err(Error::BadFlags);
+    }
+    let (phase, dir) = SyncFlags::parse(raw & !abi::sync::USER_CLEANED).map_err(sync_error)?;
+    if phase != Phase::End || !dir.writes() {
+        return Err(Error::BadFlags);
+    }
+    if !crate::arch::cpu::el0_cache_clean() {
+        return Err(Error::NotSupported);
+    }
+    if !buf.user_clean {
+        return Err(Error::BadFlags);
+    }
+    crate::arch::cpu::complete_el0_maintenance();
+    Ok((phase, dir, true))
+}
 
 /// A task's handle table.
 type Handles = kobj::HandleTable<Object>;
@@ -142,9 +192,9 @@ type Handles = kobj::HandleTable<Object>;
 fn sync_args(handles: &Handles, a: [u64; 6]) -> Result<SyncArgs<'_>, Error> {
     let (h, flags, offset, len) = (a[0], a[1], a[2], a[3]);
     let (buf, rights) = buffer_ref(handles, h)?;
-    let (phase, dir) = SyncFlags::parse(flags).map_err(sync_error)?;
+    let (phase, dir, cleaned) = sync_flags(flags, buf)?;
     let (offset, len) = resolve_range(offset, len, buf.size).map_err(sync_error)?;
-    Ok((buf, rights, phase, dir, Region::range(offset, len)))
+    Ok((buf, rights, phase, dir, Region::range(offset, len), cleaned))
 }
 
 /// `buffer_sync_rect(h, flags, offset, row_len, rows, stride)`'s arguments, checked in
@@ -153,7 +203,7 @@ fn sync_args(handles: &Handles, a: [u64; 6]) -> Result<SyncArgs<'_>, Error> {
 fn rect_args(handles: &Handles, a: [u64; 6]) -> Result<SyncArgs<'_>, Error> {
     let (h, flags, offset, row_len, rows, stride) = (a[0], a[1], a[2], a[3], a[4], a[5]);
     let (buf, rights) = buffer_ref(handles, h)?;
-    let (phase, dir) = SyncFlags::parse(flags).map_err(sync_error)?;
+    let (phase, dir, cleaned) = sync_flags(flags, buf)?;
     let last_row = rows
         .checked_sub(1)
         .and_then(|r| r.checked_mul(stride))
@@ -169,14 +219,14 @@ fn rect_args(handles: &Handles, a: [u64; 6]) -> Result<SyncArgs<'_>, Error> {
         rows,
         stride,
     };
-    Ok((buf, rights, phase, dir, rows))
+    Ok((buf, rights, phase, dir, rows, cleaned))
 }
 
 pub(super) fn sync(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
     let (buf, step, rows) = {
         let o = task(k, id)?.objects();
-        let (buf, rights, phase, dir, rows) = sync_args(&o.handles, a)?;
-        let step = sync_state(&o.cpu_access, buf, rights, phase, dir, rows)?;
+        let (buf, rights, phase, dir, rows, cleaned) = sync_args(&o.handles, a)?;
+        let step = sync_state(&o.cpu_access, buf, rights, (phase, dir, cleaned), rows)?;
         (buf.clone(), step, rows)
     };
     finish_sync(k, id, buf, step, rows, a)
@@ -185,8 +235,8 @@ pub(super) fn sync(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
 pub(super) fn sync_rect(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
     let (buf, step, rows) = {
         let o = task(k, id)?.objects();
-        let (buf, rights, phase, dir, rows) = rect_args(&o.handles, a)?;
-        let step = sync_state(&o.cpu_access, buf, rights, phase, dir, rows)?;
+        let (buf, rights, phase, dir, rows, cleaned) = rect_args(&o.handles, a)?;
+        let step = sync_state(&o.cpu_access, buf, rights, (phase, dir, cleaned), rows)?;
         (buf.clone(), step, rows)
     };
     finish_sync(k, id, buf, step, rows, a)
@@ -221,7 +271,10 @@ pub(super) fn fast_sync_rect(o: &mut Objects, a: [u64; 6]) -> Option<()> {
 /// Only an END's planning changes state before the maintenance (it records its lines as
 /// dirty), and an END that records has no maintenance left, so it never falls back.
 #[inline(always)]
-fn fast_finish(held: &mut CpuAccessSlots, (buf, rights, phase, dir, r): SyncArgs) -> Option<()> {
+fn fast_finish(
+    held: &mut CpuAccessSlots,
+    (buf, rights, phase, dir, r, cleaned): SyncArgs,
+) -> Option<()> {
     let _pass = buf.gate.try_pass()?;
     // Test kernels make the first meeting of a fence a wait (`fences::first_pending`):
     // that is the full path's, so it must not be used up here.
@@ -232,7 +285,8 @@ fn fast_finish(held: &mut CpuAccessSlots, (buf, rights, phase, dir, r): SyncArgs
     if fences.iter().any(|&f| crate::fences::unmet(f)) {
         return None;
     }
-    let SyncStep::Maintain(m) = sync_state(held, buf, rights, phase, dir, r).ok()? else {
+    let SyncStep::Maintain(m) = sync_state(held, buf, rights, (phase, dir, cleaned), r).ok()?
+    else {
         return None;
     };
     let start = m.commit.access.current().is_some();
@@ -279,8 +333,7 @@ fn sync_state(
     held: &CpuAccessSlots,
     buf: &Arc<Buffer>,
     rights: Rights,
-    phase: Phase,
-    dir: Dir,
+    (phase, dir, user_cleaned): (Phase, Dir, bool),
     r: Region,
 ) -> Result<SyncStep, Error> {
     if !rights.contains(Rights::MAP_READ) {
@@ -313,7 +366,9 @@ fn sync_state(
         len: r.row_len,
         size: buf.size,
         policy: buf.policy,
-        device_coherent: buffer::devices_coherent() && !party,
+        // An END the task cleaned itself (`user_cleaned_flags`) needs nothing more from
+        // the kernel than a coherent device would, unless an uncached mapping reads.
+        device_coherent: (buffer::devices_coherent() || user_cleaned) && !party,
         may_write: rights.contains(Rights::MAP_WRITE),
     };
     let plan = plan_sync(&req).map_err(sync_error)?;
@@ -612,7 +667,15 @@ pub(super) fn info(k: &mut Kernel, id: u32, h: u64) -> SysResult {
         Policy::Cached => abi::policy::CACHED,
         Policy::Uncached => abi::policy::UNCACHED,
     };
-    Ok(Outcome::Done(buf.size, policy | (buf.id << 32)))
+    let user_clean = if buf.user_clean {
+        abi::policy::USER_CLEAN
+    } else {
+        0
+    };
+    Ok(Outcome::Done(
+        buf.size,
+        policy | user_clean | (buf.id << 32),
+    ))
 }
 
 pub(super) fn trace_call(k: &mut Kernel, id: u32, cmd: u64, ptr: u64, cap: u64) -> SysResult {

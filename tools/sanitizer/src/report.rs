@@ -42,7 +42,7 @@ fn sys_name(nr: u64) -> String {
 }
 
 fn sync_flags(f: u64) -> String {
-    use abi::sync::{END, READ, START, WRITE};
+    use abi::sync::{END, READ, START, USER_CLEANED, WRITE};
     let phase = match f & (START | END) {
         START => "START",
         END => "END",
@@ -54,7 +54,12 @@ fn sync_flags(f: u64) -> String {
         x if x == READ | WRITE => "RW",
         _ => "?",
     };
-    format!("{phase}|{dir}")
+    let cleaned = if f & USER_CLEANED != 0 {
+        "|USER_CLEANED"
+    } else {
+        ""
+    };
+    format!("{phase}|{dir}{cleaned}")
 }
 
 /// `buffer_sync(h=0x10001, END|WRITE, 0, 0)`.
@@ -282,6 +287,7 @@ impl Sanitizer {
                 "dsb_completing": st.dsb_completing,
                 "dc_cvau": self.counts.cvau,
                 "dc_zva": self.counts.zva,
+                "dc_el0_refused": self.counts.el0_refused,
             },
             "traffic": {
                 "loads": st.loads,

@@ -18,6 +18,12 @@ use std::sync::Arc;
 const SYSCALL_LOG: usize = 4096;
 /// User addresses are below this (TTBR0, 48 bits).
 pub const USER_END: u64 = 1 << 48;
+/// SCTLR_EL1.M: the MMU is on.
+const SCTLR_M: u64 = 1;
+/// SCTLR_EL1.UCI: EL0 may clean by address (`DC CVAC`, `CVAU`, `CIVAC`, ...).
+const SCTLR_UCI: u64 = 1 << 26;
+/// SCTLR_EL1.DZE: EL0 may `DC ZVA`.
+const SCTLR_DZE: u64 = 1 << 14;
 /// `DC ZVA` block size (`DCZID_EL0.BS` = 4 words on QEMU's Cortex-A72).
 const ZVA_BLOCK: u64 = 64;
 
@@ -112,6 +118,11 @@ pub struct Counts {
     pub cvau: u64,
     /// `DC ZVA`.
     pub zva: u64,
+    /// `DC` instructions at EL0 that the architecture does not run there (they trap or
+    /// are UNDEFINED: the plugin's callback comes before the instruction, whether it
+    /// completes or not), so not modelled: `DC IVAC` and set/way always, the others
+    /// without SCTLR_EL1.UCI (`DC ZVA`: DZE).
+    pub el0_refused: u64,
     /// `TLBI`s.
     pub tlbi: u64,
     /// Syscalls.
@@ -524,9 +535,36 @@ impl Sanitizer {
         self.note();
     }
 
-    /// `DC <op>, Xt` by address executed on `cpu` with operand `xt`.
+    /// Whether instruction `insn` runs at EL0 on `cpu`: below [`USER_END`] with the MMU
+    /// on (the kernel runs below 2^48 only at its load address, with the MMU off: its
+    /// boot code's `DC IVAC`s).
+    fn at_el0(&self, cpu: usize, insn: u32) -> bool {
+        self.cpus[cpu].regime.sctlr & SCTLR_M != 0
+            && self
+                .insns
+                .get(insn as usize)
+                .is_some_and(|i| i.pc < USER_END)
+    }
+
+    /// Whether EL0 on `cpu` may execute `DC <op>` by address (Arm ARM D23.2.151,
+    /// SCTLR_EL1.UCI and DZE): `DC IVAC` never, the cleans with UCI, `DC ZVA` with DZE.
+    fn el0_may(&self, cpu: usize, op: DcVa) -> bool {
+        let sctlr = self.cpus[cpu].regime.sctlr;
+        match op {
+            DcVa::Ivac => false,
+            DcVa::Zva => sctlr & SCTLR_DZE != 0,
+            DcVa::Cvac | DcVa::Civac | DcVa::Cvau => sctlr & SCTLR_UCI != 0,
+        }
+    }
+
+    /// `DC <op>, Xt` by address executed on `cpu` with operand `xt`. At EL0 only if the
+    /// architecture runs it there ([`Counts::el0_refused`]).
     pub fn dc(&mut self, cpu: usize, insn: u32, op: DcVa, xt: u64) {
         let cpu = cpu.min(self.cpus.len() - 1);
+        if self.at_el0(cpu, insn) && !self.el0_may(cpu, op) {
+            self.counts.el0_refused += 1;
+            return;
+        }
         let origin = self.origin(cpu, insn);
         let op = match op {
             DcVa::Cvau => {
@@ -560,9 +598,13 @@ impl Sanitizer {
         self.syscalls.iter_mut().rev().find(|s| s.seq == seq)
     }
 
-    /// `DC CSW/ISW/CISW, Xt` executed on `cpu`.
+    /// `DC CSW/ISW/CISW, Xt` executed on `cpu` (UNDEFINED at EL0: not modelled there).
     pub fn set_way(&mut self, cpu: usize, insn: u32, op: SetWayOp, xt: u64) {
         let cpu = cpu.min(self.cpus.len() - 1);
+        if self.at_el0(cpu, insn) {
+            self.counts.el0_refused += 1;
+            return;
+        }
         let origin = self.origin(cpu, insn);
         match crate::insn::set_way_operand(xt, &self.model.config().geometry) {
             Some(operand) => self.observe(|o| o.dc_set_way(origin, op, operand)),

@@ -75,13 +75,14 @@ pub fn render(r: &Value) -> String {
     }
     let _ = writeln!(
         t,
-        "  {}, set/way {}, DSB {} ({} completing), DC ZVA {}, DC CVAU {}",
+        "  {}, set/way {}, DSB {} ({} completing), DC ZVA {}, DC CVAU {}, EL0 DC trapped {}",
         ops.join(", "),
         n(m, &["set_way"]),
         n(m, &["dsb"]),
         n(m, &["dsb_completing"]),
         n(m, &["dc_zva"]),
         n(m, &["dc_cvau"]),
+        n(m, &["dc_el0_refused"]),
     );
     let tr = &r["traffic"];
     let _ = writeln!(

@@ -7,9 +7,11 @@
 //! same on every run and every host. `--check` runs the suite twice and fails if any
 //! figure differs (beyond what [`host_timed`] documents).
 //!
-//! Two boots make a run: every suite on one CPU, then the `smp` suite on a machine with
-//! [`SMP_CPUS`] CPUs (`bench=smp`; the program runs only that suite when it finds
-//! several CPUs online). `--smp-only` runs just the second.
+//! Three boots make a run: every suite on one CPU; the `uci` suite on the same machine
+//! with `uci` on the command line (the EL0 option; the program runs only that suite when
+//! a buffer can opt in); then the `smp` suite on a machine with [`SMP_CPUS`] CPUs
+//! (`bench=smp`; the program runs only that suite when it finds several CPUs online).
+//! `--smp-only` runs just the last.
 
 use crate::build::{self, Flavor};
 use crate::demo::shown;
@@ -367,12 +369,19 @@ pub fn run(
     let mut smp = m.clone();
     smp.smp = SMP_CPUS;
     smp.append = format!("{APPEND} bench=smp");
+    // The uci suite's machine: the same with the EL0 option on (the program runs only
+    // the uci suite when a buffer can opt in), so the other figures are a kernel's
+    // without it.
+    let mut uci = m.clone();
+    uci.append = format!("{} uci", m.append);
     let command = command_line(&m);
     let smp_command = command_line(&smp);
     let mut machines = Vec::new();
     if !smp_only {
         println!("$ {command}");
         machines.push(("1 CPU", m));
+        println!("$ {}", command_line(&uci));
+        machines.push(("uci", uci));
     }
     println!("$ {smp_command}");
     machines.push(("smp", smp));

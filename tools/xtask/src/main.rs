@@ -37,12 +37,14 @@ mod qmp;
 mod report;
 mod report_boundary;
 mod report_smp;
+mod report_uci;
 mod sanitize;
 mod sanitize_cost;
 mod setup;
 mod smp_cases;
 mod targets;
 mod test;
+mod uci_cases;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

@@ -286,7 +286,7 @@ pub fn check(checks: &[String]) -> Result<ExitCode> {
     for c in checks {
         let (kind, arg) = c.split_once(':').unwrap_or((c.as_str(), ""));
         let result: std::result::Result<(), String> = match kind {
-            "utest" | "coherent" | "ktest" | "smp4" => {
+            "utest" | "coherent" | "ktest" | "smp4" | "uci" => {
                 if test_kernel.is_none() {
                     match build::kernel(Flavor::Test) {
                         Ok(k) => test_kernel = Some(k),
@@ -302,6 +302,10 @@ pub fn check(checks: &[String]) -> Result<ExitCode> {
                     "ktest" => "exit=semihosting ktest=all expect-el=1".to_string(),
                     "utest" | "smp4" => format!(
                         "exit=semihosting dma=noncoherent utest={}",
+                        arg.replace('+', ",")
+                    ),
+                    "uci" => format!(
+                        "exit=semihosting dma=noncoherent uci utest={}",
                         arg.replace('+', ",")
                     ),
                     _ => format!(

@@ -337,10 +337,13 @@ pub fn markdown(rs: &[Record], meta: &Meta) -> String {
     if rs.iter().any(|r| r.suite == "demo") {
         o.push_str(&crate::report_boundary::demo_section(rs));
     }
+    if rs.iter().any(|r| r.suite == "uci") {
+        o.push_str(&crate::report_uci::uci_section(rs));
+    }
     o.push_str(&crate::report_boundary::latency_section(rs));
     o.push_str(&crate::report_smp::smp_section(rs));
     let known = [
-        "sync", "limit", "frame", "readback", "boundary", "demo", "smp",
+        "sync", "limit", "frame", "readback", "boundary", "demo", "smp", "uci",
     ];
     let mut others: Vec<&str> = rs
         .iter()

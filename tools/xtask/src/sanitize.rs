@@ -263,9 +263,13 @@ pub fn plan(name: &str, i: &Inputs, append: &str) -> Result<Plan> {
             true,
         ),
         other => match other.strip_prefix("init=") {
+            // The `uci_*` programs exercise the EL0 option: their boot has `uci`.
             Some(prog) => (
                 &i.normal,
-                format!("exit=semihosting init={prog} dma=noncoherent"),
+                format!(
+                    "exit=semihosting init={prog} dma=noncoherent{}",
+                    if prog.starts_with("uci_") { " uci" } else { "" }
+                ),
                 false,
                 true,
             ),

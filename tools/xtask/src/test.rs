@@ -247,6 +247,16 @@ fn qemu_tests(tally: &mut Tally) -> Result<()> {
     );
     user_suite(tally, "qemu/user-coherent", &m)?;
 
+    // The EL0 option (`uci`: EL0 may clean by address): END with USER_CLEANED on a
+    // USER_CLEAN buffer, and which DC instructions EL0 may issue.
+    let mut m = base.clone();
+    m.initrd = Some(initrd.clone());
+    m.append = format!(
+        "exit=semihosting dma=noncoherent uci utest={}",
+        UCI_UTESTS.join(",")
+    );
+    user_suite(tally, "qemu/user-uci", &m)?;
+
     // Bounded latency, where time is the instruction count (-icount): a 10 ms sleeper
     // stays within two ticks of its deadline while another task syncs 64 MiB, whole
     // and as millions of one-line rows.
@@ -295,6 +305,9 @@ fn qemu_tests(tally: &mut Tally) -> Result<()> {
     let result = demo_pixel_exact(&m, Screen::Pipeline)?;
     tally.record("qemu/pipeline-screendump-pixel-exact", result);
     tally.record("qemu/sanitize-pipeline", sanitized(&san, Screen::Pipeline));
+
+    // The EL0 option of END under the sanitizer: honest writers clean, a liar is caught.
+    crate::uci_cases::run(tally, &base, &built.elf, &initrd, &so)?;
 
     // The same scene drawn through the legacy forwarded mapping (no sync calls; the
     // exporter faults pages in and zaps/cleans them at each present).
@@ -381,6 +394,9 @@ const COHERENT_UTESTS: &[&str] = &[
     "coherent_gpu_misuse",
     "coherent_capture_trace",
 ];
+
+/// The user tests of the `uci` boot (the EL0 option of END).
+const UCI_UTESTS: &[&str] = &["uci_clean", "uci_faults"];
 
 /// Which program's screen a pixel-exact test expects.
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -40,7 +40,7 @@ use urt::sync::{END, START, WRITE};
 use urt::{format, legacy, prot, Fence, Handle};
 
 /// Pixels per row of the resource of a `size`-byte buffer: at least 16 rows.
-fn width(size: u64) -> u32 {
+pub fn width(size: u64) -> u32 {
     (size / 64).min(1024) as u32
 }
 

@@ -72,6 +72,10 @@
 //!   whole buffer or of the range, the legacy fault or uncached mapping, a set/way
 //!   clean.
 //!
+//! - [`uci_suite`] (`uci`, on a boot with `uci`): the EL0 option of END: END WRITE and
+//!   the present that cleans, against the task's own `DC CVAC` loop, an END that
+//!   records nothing and a present with nothing to clean.
+//!
 //! Sizes and repetitions are compile-time constants in each suite (the program cannot
 //! read the kernel command line); the whole run is a few hundred million instructions.
 
@@ -92,6 +96,7 @@ pub mod report;
 pub mod smp_handover;
 pub mod smp_suite;
 pub mod sync_suite;
+pub mod uci_suite;
 pub mod windows;
 
 use core::fmt::Display;

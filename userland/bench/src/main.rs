@@ -7,7 +7,7 @@
 
 use bench::{
     boundary_suite, demo_suite, fail, frame_suite, handover_suite, limit_suite, readback_suite,
-    smp_suite, sync_suite, Failed, TASK,
+    smp_suite, sync_suite, uci_suite, Failed, TASK,
 };
 use urt::{StartArgs, Stat};
 
@@ -33,6 +33,13 @@ fn run() -> Result<(), Failed> {
     // 4-CPU machine for it after the 1-CPU run of every other suite).
     if urt::stats(Stat::Cpus).map_err(|e| fail(TASK, "stats", e))? > 1 {
         smp_suite::run()?;
+        urt::println!("BENCH-DONE");
+        return Ok(());
+    }
+    // A boot with `uci` (the EL0 option) runs the uci suite alone (`cargo xtask bench`
+    // boots one for it, so the other suites' figures are those of a kernel without it).
+    if uci_suite::available() {
+        uci_suite::run()?;
         urt::println!("BENCH-DONE");
         return Ok(());
     }

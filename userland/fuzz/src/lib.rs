@@ -327,7 +327,7 @@ pub fn documented(num: u64) -> Mask {
             PeerClosed,
         ],
         Sys::Stats => &[InvalidArgument],
-        Sys::BufferCreate => &[InvalidArgument, TooLarge, TableFull, NoMemory],
+        Sys::BufferCreate => &[InvalidArgument, NotSupported, TooLarge, TableFull, NoMemory],
         Sys::BufferMap => &[
             BadHandle,
             WrongType,
@@ -341,6 +341,7 @@ pub fn documented(num: u64) -> Mask {
             BadHandle,
             WrongType,
             BadFlags,
+            NotSupported,
             OutOfRange,
             AccessDenied,
             AlreadyStarted,

@@ -7,7 +7,8 @@
 //!   memory away), [`buffer_sync`], [`buffer_sync_rect`] (one START/END over the rows of
 //!   a rectangle), [`buffer_info`]; the maintenance trace of test kernels:
 //!   [`trace_clear`], [`trace_read`]; and [`dcache_line_size`] (CTR_EL0 read at EL0),
-//!   the granule of that maintenance.
+//!   the granule of that maintenance; [`uclean`]: the EL0 option (clean your own lines
+//!   with `DC CVAC` on a `uci` kernel, END with `USER_CLEANED`).
 //! - Measurement: [`counters`] (the kernel's [`Counters`] since boot), and on benchmark
 //!   kernels [`bench_dc_loop`] and [`bench_clean_all`]; [`sys::read_pmccntr`] reads the
 //!   cycle counter without a syscall and [`sys::timed_syscall`] times exactly one `svc`.
@@ -53,6 +54,7 @@ pub mod io;
 mod panic;
 mod start;
 pub mod sys;
+pub mod uclean;
 
 pub use bench::*;
 pub use blk::*;

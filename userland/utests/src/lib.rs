@@ -416,6 +416,14 @@ pub mod fault {
     pub const STOP_CYCLE_COUNTER: u64 = 26;
     /// Program the virtual timer (write CNTV_CTL_EL0): EL0 has no timer access (EC 0x18).
     pub const WRITE_TIMER: u64 = 27;
+    /// `DC CVAC` of the helper's own `.data` at EL0: traps (EC 0x18) unless the kernel
+    /// was booted with `uci` (SCTLR_EL1.UCI), where it completes.
+    pub const DC_CVAC: u64 = 28;
+    /// `DC CIVAC` of its own `.data` at EL0: as [`DC_CVAC`].
+    pub const DC_CIVAC: u64 = 29;
+    /// `DC IVAC` of its own `.data` at EL0: UNDEFINED at EL0 whatever SCTLR_EL1.UCI
+    /// says (EC 0x00): no task may discard dirty lines.
+    pub const DC_IVAC: u64 = 30;
 }
 
 /// `h_fault`'s exit code for [`fault::MISALIGNED_SP`] when the load did not fault.

@@ -1,7 +1,8 @@
 //! Small CPU helpers: interrupt masking, waiting, identification.
 
 use aarch64_cpu::asm;
-use aarch64_cpu::registers::{Readable, Writeable, CNTKCTL_EL1, DAIF};
+use aarch64_cpu::registers::{ReadWriteable, Readable, Writeable, CNTKCTL_EL1, DAIF, SCTLR_EL1};
+use core::sync::atomic::{AtomicBool, Ordering};
 
 /// ISR_EL1.I: an IRQ is pending (Arm ARM D19.2; aarch64-cpu has no ISR_EL1).
 const ISR_EL1_I: u64 = 1 << 7;
@@ -49,6 +50,53 @@ pub fn restrict_el0_timer_access() {
             + CNTKCTL_EL1::EL0PTEN::CLEAR
             + CNTKCTL_EL1::EVNTEN::CLEAR,
     );
+}
+
+/// EL0 may clean the data cache by address (`uci` on the kernel command line).
+static EL0_CACHE_CLEAN: AtomicBool = AtomicBool::new(false);
+
+/// Let EL0 clean the data cache by address from now on, on every CPU (boot, once, before
+/// the secondaries start): SCTLR_EL1.UCI on this CPU, and [`apply_el0_cache_clean`] on
+/// each secondary.
+///
+/// UCI lets EL0 issue `DC CVAC`, `DC CVAP`, `DC CVAU`, `DC CIVAC` and `IC IVAU` on
+/// addresses it may read. None of them can lose data or show data the task could not
+/// read: a clean writes back a dirty line (what an eviction may do at any moment), a
+/// clean+invalidate also drops the clean copy (what a replacement may do). `DC IVAC`,
+/// which discards dirty data, stays EL1-only whatever UCI says (Arm ARM: it is
+/// UNDEFINED at EL0), and so does set/way maintenance. Linux sets UCI on every boot.
+pub fn allow_el0_cache_clean() {
+    EL0_CACHE_CLEAN.store(true, Ordering::SeqCst);
+    apply_el0_cache_clean();
+}
+
+/// Set SCTLR_EL1.UCI on this CPU if [`allow_el0_cache_clean`] was called.
+pub fn apply_el0_cache_clean() {
+    if el0_cache_clean() {
+        SCTLR_EL1.modify(SCTLR_EL1::UCI::SET);
+        asm::barrier::isb(asm::barrier::SY);
+    }
+}
+
+/// True if EL0 may clean the data cache by address (the boot said `uci`).
+pub fn el0_cache_clean() -> bool {
+    EL0_CACHE_CLEAN.load(Ordering::Relaxed)
+}
+
+/// Complete this CPU's cache maintenance issued so far, EL0's included (`DSB SY`), if
+/// EL0 may issue any ([`el0_cache_clean`]). Called where a thread may be preempted (an
+/// IRQ from EL0) and where a task says it has cleaned lines itself (END with
+/// `USER_CLEANED`): an EL0 `DC CVAC` completes only at a DSB *of the CPU that issued
+/// it*, and a thread's own DSB after its loop runs on another CPU if it was preempted
+/// and moved in between (Linux issues a DSB at every context switch for the same
+/// reason). A thread that makes a blocking call between its cleans and its own DSB is
+/// outside the protocol (`urt::uclean` cleans, DSBs and ENDs with no call between):
+/// like a task that lies about its clean, it can only leave its own lines stale.
+#[inline(always)]
+pub fn complete_el0_maintenance() {
+    if el0_cache_clean() {
+        asm::barrier::dsb(asm::barrier::SY);
+    }
 }
 
 /// Unmask IRQs at EL1.

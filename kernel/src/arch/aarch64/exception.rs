@@ -375,6 +375,9 @@ extern "C" fn handle_exception(frame: &mut TrapFrame, kind: u64) {
         }
         VectorKind::LowerIrq => {
             crate::latency::enter();
+            // The thread may be preempted and moved to another CPU: complete its EL0
+            // cleans here, on the CPU that issued them.
+            super::cpu::complete_el0_maintenance();
             let ticked = crate::irq::dispatch();
             crate::task::on_lower_irq(frame, ticked);
         }

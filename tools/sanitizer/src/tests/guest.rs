@@ -102,6 +102,16 @@ impl Guest {
         }
     }
 
+    /// `DC <op>` over `[pa, pa + len)` by an instruction at `pc` (below 2^48: EL0).
+    pub fn dc_at(&mut self, op: DcVa, pa: u64, len: u64, pc: u64) {
+        let i = self.id(pc);
+        let mut at = pa & !63;
+        while at < pa + len {
+            self.s.dc(0, i, op, at + LINEAR);
+            at += 64;
+        }
+    }
+
     /// `DC <op>` by set/way with operand `xt` (as read from the guest's register).
     pub fn set_way(&mut self, op: cachemodel::SetWayOp, xt: u64) {
         let i = self.id(0xffff_ff80_0000_2800);

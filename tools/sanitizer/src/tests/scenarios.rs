@@ -227,3 +227,40 @@ fn set_way_operands_outside_the_geometry_are_counted() {
         .text
         .contains("1 set/way operands outside the cache geometry"));
 }
+
+#[test]
+fn el0_maintenance_counts_only_where_the_architecture_runs_it() {
+    use crate::insn::SysReg;
+    const EL0: u64 = 0x40_3000;
+    // Without SCTLR_EL1.UCI an EL0 clean traps: it cleans nothing, the device reads a
+    // dirty line; an EL0 DC IVAC is UNDEFINED: it discards nothing.
+    let mut g = Guest::new(None);
+    setup_resource(&mut g);
+    g.store(BUF, &[7; 1024], 0x40_1000);
+    g.dc_at(DcVa::Ivac, BUF, 64, EL0);
+    assert_eq!(
+        g.s.model().stats().violation_total(),
+        0,
+        "an EL0 DC IVAC ran"
+    );
+    g.dc_at(DcVa::Cvac, BUF, 1024, EL0);
+    g.dsb();
+    let h = transfer(&mut g);
+    g.complete(h);
+    let r = g.s.report();
+    assert_eq!(r.json["violations"], 16, "{}", r.text);
+    assert_eq!(r.json["maintenance"]["dc_el0_refused"], 17);
+    // With UCI (what `uci` sets) the EL0 clean runs; DC IVAC still does not.
+    let mut g = Guest::new(None);
+    g.s.msr(0, SysReg::Sctlr, 0b101 | 1 << 26);
+    setup_resource(&mut g);
+    g.store(BUF, &[7; 1024], 0x40_1000);
+    g.dc_at(DcVa::Ivac, BUF, 64, EL0);
+    g.dc_at(DcVa::Cvac, BUF, 1024, EL0);
+    g.dsb();
+    let h = transfer(&mut g);
+    g.complete(h);
+    let r = g.s.report();
+    assert_eq!(r.json["violations"], 0, "{}", r.text);
+    assert_eq!(r.json["maintenance"]["dc_el0_refused"], 1);
+}

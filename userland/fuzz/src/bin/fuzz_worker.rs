@@ -2542,8 +2542,16 @@ fn sync_want(
 ) -> Mask {
     let phase = flags & 3;
     let dir = flags & 12;
-    if flags & !15 != 0 || (phase != 1 && phase != 2) || dir == 0 {
+    if flags & !31 != 0 || (phase != 1 && phase != 2) || dir == 0 {
         return Mask::err(Error::BadFlags);
+    }
+    // USER_CLEANED (16): only with END WRITE/RW; then NotSupported, as the fuzzer's
+    // boot has no `uci`.
+    if flags & 16 != 0 {
+        if phase != 2 || dir & 8 == 0 {
+            return Mask::err(Error::BadFlags);
+        }
+        return Mask::err(Error::NotSupported);
     }
     let range_ok = match rect {
         None if len == 0 => offset == 0,
