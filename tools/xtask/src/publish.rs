@@ -99,7 +99,7 @@ pub fn readme_block(
             o.push_str(&crate::report_model::readme(m));
             o.push_str(&crate::breakeven::section(records, Some(m)).replacen(
                 "### Break-even points, computed from the measured data\n\n",
-                "\nBreak-even points, computed from the measured data:\n\n",
+                "Break-even points, computed from the measured data:\n\n",
                 1,
             ));
         }
@@ -252,7 +252,8 @@ mod tests {
         crate::setup::root()
     }
 
-    /// Every benchmark figure in the README is what the committed results.json gives.
+    /// Every benchmark figure in the README is what the committed results.json (and
+    /// model.json, which must be of the same figures) gives.
     #[test]
     fn readme_figures_are_the_published_results() {
         let p = load_dir(root()).unwrap();
@@ -262,9 +263,9 @@ mod tests {
         let want = replace_block(&readme, &block).unwrap();
         assert!(
             readme == want,
-            "README.md's benchmark figures differ from {DIR}/results.json; \
-             run `cargo xtask bench --publish` from a clean tree (or fix README.md by hand \
-             only between the markers)"
+            "README.md's benchmark figures differ from {DIR}/results.json and model.json; \
+             run `cargo xtask bench --readme-only`, or `cargo xtask bench --publish` (then \
+             `bench --model --publish`) from a clean tree"
         );
     }
 
