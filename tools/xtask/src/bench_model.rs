@@ -40,6 +40,8 @@ pub struct Row {
     pub case: String,
     /// The strategy.
     pub variant: String,
+    /// The record's size (bytes).
+    pub size: u64,
     /// Operations measured.
     pub reps: u64,
     /// Per phase: icount cycles over all operations.
@@ -71,6 +73,14 @@ impl Row {
         self.modeled(p).iter().sum::<u64>() + self.events_cost(p)
     }
 
+    /// Whether this is the row of record `r`.
+    pub fn is(&self, r: &Record) -> bool {
+        self.suite == r.suite
+            && self.case == r.case
+            && self.variant == r.variant
+            && self.size == r.size
+    }
+
     /// Per operation, per phase: icount cycles.
     pub fn icount(&self) -> [u64; 3] {
         let reps = self.reps.max(1);
@@ -78,7 +88,7 @@ impl Row {
     }
 }
 
-fn sub(a: CostUnits, b: CostUnits) -> CostUnits {
+pub fn sub(a: CostUnits, b: CostUnits) -> CostUnits {
     CostUnits {
         l1_hit: a.l1_hit - b.l1_hit,
         l2_hit: a.l2_hit - b.l2_hit,
@@ -88,7 +98,7 @@ fn sub(a: CostUnits, b: CostUnits) -> CostUnits {
     }
 }
 
-fn add(a: &mut CostUnits, b: CostUnits) {
+pub fn add(a: &mut CostUnits, b: CostUnits) {
     a.l1_hit += b.l1_hit;
     a.l2_hit += b.l2_hit;
     a.dram += b.dram;
@@ -96,33 +106,56 @@ fn add(a: &mut CostUnits, b: CostUnits) {
     a.maint += b.maint;
 }
 
-/// The plugin's `report.counters.tsv`: counter value -> charges before that read.
-pub fn parse_reads(tsv: &str) -> Result<HashMap<u64, CostUnits>> {
+/// One read of the cycle counter, as the plugin recorded it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Read {
+    /// The value the `MRS` returned.
+    pub value: u64,
+    /// The charges of its CPU before it.
+    pub units: CostUnits,
+    /// The address of the `MRS`.
+    pub pc: u64,
+}
+
+/// The plugin's `report.counters.tsv`, in execution order.
+pub fn parse_reads(tsv: &str) -> Result<Vec<Read>> {
     let mut lines = tsv.lines();
     let header = lines.next().unwrap_or_default();
-    if header != "cpu\tvalue\tinstructions\tpenalty\tl1_hit\tl2_hit\tdram\twb\tmaint" {
+    if header != "cpu\tvalue\tinstructions\tpenalty\tl1_hit\tl2_hit\tdram\twb\tmaint\tpc" {
         return Err(format!("counter reads: unexpected header {header:?}"));
     }
-    let mut out = HashMap::new();
+    let mut out = Vec::new();
     for (i, line) in lines.enumerate() {
-        let f: Vec<u64> = line
+        let (rest, pc) = line.rsplit_once('\t').unwrap_or((line, ""));
+        let pc = u64::from_str_radix(pc.trim_start_matches("0x"), 16)
+            .map_err(|e| format!("counter reads line {}: pc {pc:?}: {e}", i + 2))?;
+        let f: Vec<u64> = rest
             .split('\t')
             .map(|x| x.parse::<u64>())
             .collect::<std::result::Result<_, _>>()
             .map_err(|e| format!("counter reads line {}: {e}", i + 2))?;
         let [_, value, _, _, l1, l2, dram, wb, maint] = f[..] else {
-            return Err(format!("counter reads line {}: {} fields", i + 2, f.len()));
+            return Err(format!(
+                "counter reads line {}: {} fields",
+                i + 2,
+                f.len() + 1
+            ));
         };
-        let u = CostUnits {
+        let units = CostUnits {
             l1_hit: l1,
             l2_hit: l2,
             dram,
             wb,
             maint,
         };
-        out.insert(value, u);
+        out.push(Read { value, units, pc });
     }
     Ok(out)
+}
+
+/// Counter value -> the charges before that read.
+pub fn by_value(reads: &[Read]) -> HashMap<u64, CostUnits> {
+    reads.iter().map(|r| (r.value, r.units)).collect()
 }
 
 /// Attribute one frame or readback record's windows.
@@ -180,6 +213,7 @@ pub fn attribute(r: &Record, reads: &HashMap<u64, CostUnits>) -> Result<Row> {
         suite: r.suite.clone(),
         case: r.case.clone(),
         variant: r.variant.clone(),
+        size: r.size,
         reps,
         cycles,
         units,
@@ -253,11 +287,24 @@ pub fn run(quick: bool, cost_params: &[String], publish: bool) -> Result<ExitCod
     let tsv =
         std::fs::read_to_string(&tsv_path).map_err(|e| format!("{}: {e}", tsv_path.display()))?;
     let reads = parse_reads(&tsv)?;
-    let rows: Vec<Row> = records
+    let values = by_value(&reads);
+    let mut rows: Vec<Row> = records
         .iter()
         .filter(|r| !bench::phases(&r.suite).is_empty())
-        .map(|r| attribute(r, &reads))
+        .map(|r| attribute(r, &values))
         .collect::<Result<_>>()?;
+    // The records that print no windows: found in the counter reads.
+    let (found, missed) = crate::bench_windows::find(&records, &reads);
+    println!(
+        "xtask: windows found in the counter reads for {} records without printed windows{}",
+        found.len(),
+        if missed.is_empty() {
+            String::new()
+        } else {
+            format!("; not attributed: {}", missed.join(", "))
+        }
+    );
+    rows.extend(found);
     let run = ModelRun {
         rows,
         prices,
@@ -296,11 +343,11 @@ pub fn run(quick: bool, cost_params: &[String], publish: bool) -> Result<ExitCod
 mod tests {
     use super::*;
 
-    const TSV: &str = "cpu\tvalue\tinstructions\tpenalty\tl1_hit\tl2_hit\tdram\twb\tmaint\n\
-                       0\t100\t0\t0\t0\t0\t0\t0\t0\n\
-                       0\t150\t0\t0\t5\t1\t2\t0\t0\n\
-                       0\t200\t0\t0\t5\t1\t3\t1\t0\n\
-                       0\t300\t0\t0\t5\t1\t3\t4\t2\n";
+    const TSV: &str = "cpu\tvalue\tinstructions\tpenalty\tl1_hit\tl2_hit\tdram\twb\tmaint\tpc\n\
+                       0\t100\t0\t0\t0\t0\t0\t0\t0\t0x1000\n\
+                       0\t150\t0\t0\t5\t1\t2\t0\t0\t0x1008\n\
+                       0\t200\t0\t0\t5\t1\t3\t1\t0\t0x1000\n\
+                       0\t300\t0\t0\t5\t1\t3\t4\t2\t0x1008\n";
 
     fn record(windows: &str, total: u64, phases: [u64; 3], reps: u64) -> Record {
         bench::parse_record(&format!(
@@ -316,7 +363,7 @@ mod tests {
 
     #[test]
     fn windows_get_the_charges_between_their_reads() {
-        let reads = parse_reads(TSV).unwrap();
+        let reads = by_value(&parse_reads(TSV).unwrap());
         let r = record(
             "[[0,100,150],[1,150,200],[2,200,300]]",
             200,
@@ -360,7 +407,7 @@ mod tests {
 
     #[test]
     fn windows_that_do_not_add_up_or_were_not_seen_fail() {
-        let reads = parse_reads(TSV).unwrap();
+        let reads = by_value(&parse_reads(TSV).unwrap());
         let r = record("[[0,100,150]]", 51, [51, 0, 0], 1);
         assert!(attribute(&r, &reads).unwrap_err().contains("add up"));
         let r = record("[[0,100,150]]", 50, [49, 0, 0], 1);

@@ -27,6 +27,39 @@ pub fn clean_per_line(rs: &[Record]) -> Option<(f64, f64)> {
     (wl > 0.0 && rl > 0.0).then(|| (wc / wl, rc / rl))
 }
 
+/// The same under the model: per line, modeled cycles under `p` less the write-backs
+/// charged, from the boundary records' rows.
+fn modeled_clean_per_line(rs: &[Record], m: &ModelRun, p: &Prices) -> Option<(f64, f64)> {
+    let cost = |case: &str, variant: &str, size: Option<u64>| -> Option<(f64, f64)> {
+        let r = rs.iter().find(|r| {
+            r.suite == "boundary"
+                && r.case == case
+                && r.variant == variant
+                && size.is_none_or(|s| r.size == s)
+        })?;
+        // The write-backs are left out: the lines the CPU wrote are written back by
+        // either strategy.
+        let w = row_for(m, r)?;
+        let wbs: u64 = w.units.iter().map(|u| u.wb).sum::<u64>() / w.reps.max(1);
+        let cost = w.total(p).saturating_sub(wbs * p.cache.wb);
+        Some((cost as f64, r.num("lines_cleaned")?))
+    };
+    let s = whole_size(rs)?;
+    let (wd, wl) = cost("present, all lines dirty", "whole", Some(s))?;
+    let (wc, _) = cost("present, nothing dirty", "whole", Some(s))?;
+    let (rd, rl) = cost("present rectangle", "dirty", None)?;
+    let (rc, _) = cost("present rectangle", "clean", None)?;
+    (wl > 0.0 && rl > 0.0).then(|| ((wd - wc) / wl, (rd - rc) / rl))
+}
+
+/// Ranged vs whole under the model, from the modeled cost per line of each without
+/// write-backs: the lines the CPU wrote are written back by either (`wb` each), so
+/// ranged wins below the dirty fraction `w / r`.
+fn modeled_fraction(rs: &[Record], m: &ModelRun, p: &Prices) -> Option<Cross> {
+    let (w, r) = modeled_clean_per_line(rs, m, p)?;
+    Some(ranged_fraction(w, r))
+}
+
 /// Ranged vs whole-buffer: whole costs `w` per line of the buffer (+ `wb` per dirty
 /// line), ranged `r` per dirty line (+ `wb`): ranged wins below the dirty fraction
 /// `w / r` (the `wb` of the dirty lines is paid either way).
@@ -207,9 +240,7 @@ fn read_break(rs: &[Record], phases: &dyn Fn(&Record) -> Option<[f64; 3]>) -> Cr
 
 /// A record's modeled figures under `p`, from the model run's row for it.
 fn row_for<'a>(run: &'a ModelRun, r: &Record) -> Option<&'a Row> {
-    run.rows
-        .iter()
-        .find(|w| w.suite == r.suite && w.case == r.case && w.variant == r.variant)
+    run.rows.iter().find(|w| w.is(r))
 }
 
 /// `### Break-even points`.
@@ -223,23 +254,29 @@ pub fn section(rs: &[Record], model: Option<&ModelRun>) -> String {
             "ranged vs whole-buffer clean (dirty fraction of the buffer)".into(),
             ranged_fraction(w, r).text(),
         ];
+        let mut modeled = String::new();
         if let Some(m) = model {
-            let maint = m.prices.cache.maint as f64;
-            row.push(ranged_fraction(w + maint, r + maint).text());
-            let all: Vec<Cross> = sets
-                .iter()
-                .map(|(_, p)| {
+            let under = |p: &Prices| {
+                modeled_fraction(rs, m, p).unwrap_or_else(|| {
+                    // No modeled boundary records: each line a DC touches adds `maint`.
                     let maint = p.cache.maint as f64;
                     ranged_fraction(w + maint, r + maint)
                 })
-                .collect();
+            };
+            row.push(under(&m.prices).text());
+            let all: Vec<Cross> = sets.iter().map(|(_, p)| under(p)).collect();
             row.push(spread(&all));
+            if let Some((wm, rm)) = modeled_clean_per_line(rs, m, &m.prices) {
+                modeled = format!(
+                    "; modeled per line (the same records, their write-backs left out: \
+                     either strategy writes back the lines the CPU wrote) {wm:.2} and {rm:.2}"
+                );
+            }
         }
         row.push(format!(
             "icount per line: whole-buffer clean {w:.2} (boundary, {} present, all lines \
              dirty less none dirty), ranged {r:.2} (the 1080-row rectangle's present, 4 \
-             lines a row); under the model each line a DC touches adds `maint`, each dirty \
-             line `wb` on both sides",
+             lines a row){modeled}",
             whole_size(rs).map_or("-".into(), size)
         ));
         rows.push(row);

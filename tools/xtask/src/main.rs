@@ -20,6 +20,7 @@
 
 mod bench;
 mod bench_model;
+mod bench_windows;
 mod boot_cases;
 mod breakeven;
 mod build;

@@ -228,7 +228,8 @@ impl ModelRun {
                     .map(|(n, p)| (n.clone(), json!(r.modeled(p))))
                     .collect();
                 json!({
-                    "suite": r.suite, "case": r.case, "variant": r.variant, "reps": r.reps,
+                    "suite": r.suite, "case": r.case, "variant": r.variant, "size": r.size,
+                    "reps": r.reps,
                     "faults_per_op": r.faults, "tlbis_per_op": r.tlbis,
                     "cycles_total": r.cycles,
                     "units_total": r.units.iter().map(units_json).collect::<Vec<_>>(),
@@ -274,6 +275,7 @@ impl ModelRun {
                     suite: s(r, "suite")?,
                     case: s(r, "case")?,
                     variant: s(r, "variant")?,
+                    size: n(r, "size")?,
                     reps: n(r, "reps")?,
                     faults: n(r, "faults_per_op")?,
                     tlbis: n(r, "tlbis_per_op")?,
@@ -293,20 +295,24 @@ impl ModelRun {
     }
 
     /// Whether this model run measured the same program as `records`: every row's
-    /// icount figures per operation (each phase) are exactly those of the record with
-    /// its key, and every frame and readback record has a row.
+    /// icount figures per operation (each phase, or `cycles` for records without
+    /// phases) are exactly those of the record with its key, and every frame and
+    /// readback record has a row.
     pub fn check_matches(&self, records: &[Record]) -> Result<()> {
         for row in &self.rows {
-            let r = records
-                .iter()
-                .find(|r| r.suite == row.suite && r.case == row.case && r.variant == row.variant)
-                .ok_or_else(|| {
-                    format!(
-                        "{} {} {}: in the model run, not in the benchmark run",
-                        row.suite, row.case, row.variant
-                    )
-                })?;
-            for (i, name) in bench::phases(&r.suite).iter().enumerate() {
+            let r = records.iter().find(|r| row.is(r)).ok_or_else(|| {
+                format!(
+                    "{} / {} / {} / {}: in the model run, not in the benchmark run",
+                    row.suite, row.case, row.variant, row.size
+                )
+            })?;
+            let phases = bench::phases(&r.suite);
+            let fields: &[&str] = if phases.is_empty() {
+                &["cycles"]
+            } else {
+                phases
+            };
+            for (i, name) in fields.iter().enumerate() {
                 let want = r.num(name).unwrap_or(-1.0);
                 if row.icount()[i] as f64 != want {
                     return Err(format!(
@@ -321,11 +327,7 @@ impl ModelRun {
             .iter()
             .filter(|r| !bench::phases(&r.suite).is_empty())
         {
-            if !self
-                .rows
-                .iter()
-                .any(|w| w.suite == r.suite && w.case == r.case && w.variant == r.variant)
-            {
+            if !self.rows.iter().any(|w| w.is(r)) {
                 return Err(format!("{}: not in the model run", r.key()));
             }
         }
@@ -355,6 +357,7 @@ mod tests {
             suite: "readback".into(),
             case: "1MiB".into(),
             variant: variant.into(),
+            size: 1 << 20,
             reps: 2,
             faults: 1,
             tlbis: 0,
@@ -404,7 +407,7 @@ mod tests {
         assert_eq!(back.rows[0].modeled(&p), run.rows[0].modeled(&p));
         let rec = |variant: &str, device: u64| {
             bench::parse_record(&format!(
-                "{{\"suite\":\"readback\",\"case\":\"1MiB\",\"variant\":\"{variant}\",\"size\":1,\
+                "{{\"suite\":\"readback\",\"case\":\"1MiB\",\"variant\":\"{variant}\",\"size\":1048576,\
                  \"reps\":2,\"cycles\":0,\"total_cycles\":0,\"device_cycles\":{device},\
                  \"sync_cycles\":{},\"read_cycles\":0,\"lines_cleaned\":0,\
                  \"lines_invalidated\":0,\"lines_clean_invalidated\":0,\"syscalls\":0,\

@@ -139,6 +139,7 @@ mod tests {
             suite: "readback".into(),
             case: "1MiB".into(),
             variant: variant.into(),
+            size: 1 << 20,
             reps: 1,
             faults: 0,
             tlbis: 0,

@@ -10,10 +10,11 @@ use crate::report::{int, table};
 use cachemodel::CostParams;
 use std::fmt::Write;
 
-/// The workloads of a run, in the order first seen: `(suite, case)`.
+/// The phased workloads (frame, readback) of a run, in the order first seen:
+/// `(suite, case)`.
 pub fn workloads(rows: &[Row]) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
-    for r in rows {
+    for r in rows.iter().filter(|r| !bench::phases(&r.suite).is_empty()) {
         let g = (r.suite.clone(), r.case.clone());
         if !out.contains(&g) {
             out.push(g);
@@ -183,6 +184,61 @@ fn workload_table(run: &ModelRun, suite: &str, case: &str) -> String {
     table(&head, &rows)
 }
 
+/// The records without phases (sync, boundary, hand-over): one row each.
+fn calls_table(run: &ModelRun) -> Option<String> {
+    let sets = run.prices.sensitivity();
+    let p = &run.prices;
+    let rows: Vec<Vec<String>> = run
+        .rows
+        .iter()
+        .filter(|r| bench::phases(&r.suite).is_empty())
+        .map(|r| {
+            let i = r.icount()[0];
+            let t = r.total(p);
+            let (lo, hi) = range(r, &sets);
+            let reps = r.reps.max(1);
+            let per = |f: fn(&cachemodel::CostUnits) -> u64| {
+                int((r.units.iter().map(f).sum::<u64>() / reps) as f64)
+            };
+            vec![
+                format!("{} {}", r.suite, r.case),
+                r.variant.clone(),
+                crate::report::size(r.size),
+                int(i as f64),
+                int(t as f64),
+                format!("{:.2}x", t as f64 / i.max(1) as f64),
+                format!("{} - {}", int(lo as f64), int(hi as f64)),
+                per(|u| u.l2_hit),
+                per(|u| u.dram),
+                per(|u| u.wb),
+                per(|u| u.maint),
+                int(r.faults as f64),
+                int(r.tlbis as f64),
+            ]
+        })
+        .collect();
+    (!rows.is_empty()).then(|| {
+        table(
+            &[
+                "suite, case",
+                "variant",
+                "size",
+                "icount",
+                "modeled",
+                "modeled / icount",
+                "sensitivity range",
+                "L2 hits",
+                "DRAM",
+                "write-backs",
+                "DC ops",
+                "faults",
+                "TLBIs",
+            ],
+            &rows,
+        )
+    })
+}
+
 /// The verdicts table.
 fn verdicts_table(run: &ModelRun) -> String {
     let sets = run.prices.sensitivity();
@@ -237,6 +293,17 @@ pub fn section(run: &ModelRun, records: &[Record]) -> String {
     for (suite, case) in workloads(&run.rows) {
         let _ = writeln!(t, "\n### {suite} {case}, per operation\n");
         t.push_str(&workload_table(run, &suite, &case));
+    }
+    if let Some(calls) = calls_table(run) {
+        t.push_str(
+            "\n### sync, boundary and hand-over, per operation\n\n\
+             These records print no windows; `bench --model` finds them in the plugin's \
+             counter reads (`tools/xtask/src/bench_windows.rs`: the program's reads around \
+             each timed `svc`, in the order the records were measured, adding up to exactly \
+             each record's `total_cycles`). Records it could not attribute that way are \
+             left out.\n\n",
+        );
+        t.push_str(&calls);
     }
     t.push_str("\n### Verdicts: the cheapest strategy per workload\n\n");
     t.push_str(&verdicts_table(run));
@@ -298,6 +365,7 @@ mod tests {
             suite: "readback".into(),
             case: "1MiB".into(),
             variant: variant.into(),
+            size: 1 << 20,
             reps: 1,
             faults: 0,
             tlbis: 0,
