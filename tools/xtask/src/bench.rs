@@ -29,7 +29,7 @@ const TIMEOUT: Duration = Duration::from_secs(20 * 60);
 const APPEND: &str = "exit=semihosting init=bench dma=noncoherent devirq=poll";
 
 /// The GPU at the frame workloads' size (1920x1080, 4 bytes per pixel).
-const GPU: &str = "virtio-gpu-device,xres=1920,yres=1080";
+pub const GPU: &str = "virtio-gpu-device,xres=1920,yres=1080";
 
 /// CPUs of the machine the smp suite runs on.
 pub const SMP_CPUS: u32 = 4;

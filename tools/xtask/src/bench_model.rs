@@ -222,8 +222,8 @@ pub fn attribute(r: &Record, reads: &HashMap<u64, CostUnits>) -> Result<Row> {
     })
 }
 
-/// `cargo xtask bench --model [--publish]`.
-pub fn run(quick: bool, cost_params: &[String], publish: bool) -> Result<ExitCode> {
+/// `cargo xtask bench --model [--publish] [--linux]`.
+pub fn run(quick: bool, cost_params: &[String], publish: bool, linux: bool) -> Result<ExitCode> {
     if publish && quick {
         return Err("--model --publish records the full suite; drop --quick".into());
     }
@@ -305,11 +305,17 @@ pub fn run(quick: bool, cost_params: &[String], publish: bool) -> Result<ExitCod
         }
     );
     rows.extend(found);
+    let linux = if linux {
+        Some(crate::linux_model::run(bench::GPU, &extra)?)
+    } else {
+        None
+    };
     let run = ModelRun {
         rows,
         prices,
         command: bench::command_line(&m),
         git: crate::bench::git_describe(),
+        linux,
     };
     let text = crate::report_model::section(&run, &records);
     println!("\n{text}");

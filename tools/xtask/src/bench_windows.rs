@@ -12,13 +12,17 @@
 //!   search walks the user reads once, in order: a record's windows are the first run
 //!   after the previous record's that fits, and a record with printed windows (frame,
 //!   readback) moves the walk past its last window.
-//! - `sync` and `boundary`: per repetition one or two timed calls (the last of a group
-//!   of up to three consecutive ones: a repetition may time calls before what it
-//!   measures), `reps` groups in a row, whose lengths add up to exactly the record's
-//!   `total_cycles`. `handover`: one window from one user
+//! - `sync` and `boundary`: per repetition one or two timed calls out of a group of up
+//!   to three consecutive ones (a repetition may time calls around what it measures),
+//!   `reps` groups in a row, the measured calls of every group made at the same
+//!   addresses, whose lengths add up to exactly the record's `total_cycles`. `handover`: one window from one user
 //!   read to a later one (within [`HANDOVER_READS`]) exactly `total_cycles` long.
-//! - A record for which no such run exists (a repetition retried after a timer tick
-//!   leaves its discarded call between the others) is not attributed, and named.
+//! - A repetition retried (an interrupt landed in it) leaves its discarded calls among
+//!   the others: if no run fits, one with one more group, one of which is left out.
+//! - A harness that times its untimed calls too (Linux's) makes them at other addresses:
+//!   the addresses of calls a record made around its measured ones are never taken as
+//!   measured calls of a later record of the suite (their lengths can be equal).
+//! - A record for which nothing fits is not attributed, and named.
 
 use crate::bench::Record;
 use crate::bench_model::{add, sub, Read, Row};
@@ -57,6 +61,12 @@ pub fn find(records: &[Record], reads: &[Read]) -> (Vec<Row>, Vec<String>) {
         .collect();
     // The walk: the first user read not yet claimed.
     let mut at = 0usize;
+    // Per suite: the addresses of calls a matched record made around its measured ones
+    // and never measured; no later record's measured call may be at one of them (a
+    // harness that times its untimed calls too makes them there, and their lengths can
+    // equal a measured call's).
+    let mut untimed: Vec<(String, Vec<u64>)> = Vec::new();
+    let mut skipped: Vec<u64> = Vec::new();
     let mut rows = Vec::new();
     let mut missed = Vec::new();
     for r in records {
@@ -81,26 +91,81 @@ pub fn find(records: &[Record], reads: &[Read]) -> (Vec<Row>, Vec<String>) {
             }
             "sync" | "boundary" => {
                 let first = calls.partition_point(|c| c.start < at);
-                // Per repetition, a group of `g` timed calls of which the last `m` are
-                // the measured ones (the others: timed calls the repetition makes
-                // before what it measures, e.g. the rectangle's START and END before
-                // its present).
-                let run = |g: usize, m: usize| {
-                    let k = g * reps as usize;
-                    (first..calls.len().min(first + LOOKAHEAD)).find_map(|s| {
-                        let group = calls.get(s..s + k)?;
-                        let used: Vec<&Call> = group.chunks(g).flat_map(|c| &c[g - m..]).collect();
+                let known: Vec<u64> = untimed
+                    .iter()
+                    .find(|(suite, _)| *suite == r.suite)
+                    .map(|(_, pcs)| pcs.clone())
+                    .unwrap_or_default();
+                // Per repetition, a group of `g` timed calls of which `m` from the
+                // `o`th on are the measured ones (the others: calls the repetition
+                // makes around what it measures, e.g. the rectangle's START and END
+                // before its present, or a harness that times its untimed calls too).
+                // The measured calls of every group are made at the same addresses as
+                // the first group's.
+                // With `retried`: one more group than `reps`, one of which (a
+                // repetition run again because a tick landed in it) is left out.
+                let at_shape = |s: usize, (g, o, m): (usize, usize, usize), retried: bool| {
+                    let n = reps as usize + usize::from(retried);
+                    let groups: Vec<&[Call]> = calls.get(s..s + g * n)?.chunks(g).collect();
+                    let drops: Vec<Option<usize>> = if retried {
+                        (0..n).map(Some).collect()
+                    } else {
+                        vec![None]
+                    };
+                    drops.into_iter().find_map(|drop| {
+                        let kept: Vec<&[Call]> = groups
+                            .iter()
+                            .enumerate()
+                            .filter(|(i, _)| Some(*i) != drop)
+                            .map(|(_, c)| *c)
+                            .collect();
+                        let used: Vec<&Call> = kept.iter().flat_map(|c| &c[o..o + m]).collect();
+                        let pcs = |j: usize| user[used[j].start].pc;
+                        if (m..used.len()).any(|j| pcs(j) != pcs(j % m))
+                            || (0..m).any(|j| known.contains(&pcs(j)))
+                        {
+                            return None;
+                        }
                         let sum: u64 = used.iter().map(|c| length(&user, c)).sum();
-                        (sum as f64 == total)
-                            .then(|| used.iter().map(|c| (c.start, c.end)).collect())
+                        if sum as f64 != total {
+                            return None;
+                        }
+                        let around: Vec<u64> = kept
+                            .iter()
+                            .flat_map(|c| c[..o].iter().chain(&c[o + m..]))
+                            .map(|c| user[c.start].pc)
+                            .collect();
+                        let w: Vec<(usize, usize)> =
+                            used.iter().map(|c| (c.start, c.end)).collect();
+                        Some((w, around))
                     })
                 };
-                let shapes: &[(usize, usize)] = if r.case == "START+END WRITE" {
-                    &[(2, 2), (1, 1), (3, 2)]
-                } else {
-                    &[(1, 1), (2, 2), (2, 1), (3, 1), (3, 2)]
-                };
-                shapes.iter().find_map(|&(g, m)| run(g, m))
+                let pair = r.case == "START+END WRITE";
+                let mut shapes: Vec<(usize, usize, usize)> =
+                    vec![if pair { (2, 0, 2) } else { (1, 0, 1) }];
+                for g in 1..=3 {
+                    for m in 1..=g {
+                        for o in (0..=g - m).rev() {
+                            if !shapes.contains(&(g, o, m)) {
+                                shapes.push((g, o, m));
+                            }
+                        }
+                    }
+                }
+                // The earliest start that fits any shape; failing that, the same with
+                // one repetition retried.
+                let end = calls.len().min(first + LOOKAHEAD);
+                [false, true]
+                    .into_iter()
+                    .find_map(|retried| {
+                        (first..end).find_map(|s| {
+                            shapes.iter().find_map(|&shape| at_shape(s, shape, retried))
+                        })
+                    })
+                    .map(|(w, around)| {
+                        skipped = around;
+                        w
+                    })
             }
             "handover" => (at..user.len()).find_map(|i| {
                 (i + 1..user.len().min(i + 1 + HANDOVER_READS))
@@ -120,6 +185,19 @@ pub fn find(records: &[Record], reads: &[Read]) -> (Vec<Row>, Vec<String>) {
             add(&mut units, sub(user[e].units, user[s].units));
         }
         at = windows.last().map_or(at, |w| w.1 + 1);
+        let measured: Vec<u64> = windows.iter().map(|w| user[w.0].pc).collect();
+        let i = match untimed.iter().position(|(suite, _)| *suite == r.suite) {
+            Some(i) => i,
+            None => {
+                untimed.push((r.suite.clone(), Vec::new()));
+                untimed.len() - 1
+            }
+        };
+        for pc in std::mem::take(&mut skipped) {
+            if !measured.contains(&pc) && !untimed[i].1.contains(&pc) {
+                untimed[i].1.push(pc);
+            }
+        }
         rows.push(Row {
             suite: r.suite.clone(),
             case: r.case.clone(),
@@ -212,5 +290,54 @@ mod tests {
         let twice = vec![records[2].clone(), records[2].clone()];
         let (rows, missed) = find(&twice, &reads);
         assert_eq!((rows.len(), missed.len()), (1, 1));
+    }
+
+    #[test]
+    fn a_harness_that_times_its_untimed_calls_too_is_read_by_address() {
+        // START case: (timed START at 0x100, untimed END at 0x200) x 2; END case:
+        // (untimed START at 0x200, timed END at 0x100) x 2. START calls are 30 long,
+        // END calls 20: shifted by one call, the START case would take 30 + 30 from the
+        // END case's untimed START; the addresses tell them apart.
+        let mut reads = Vec::new();
+        let mut t = 1000;
+        let mut call = |pc: u64, len: u64, dram: u64| {
+            reads.push(read(t, pc, dram));
+            reads.push(read(t + len, pc + 8, dram + 1));
+            t += len + 100;
+        };
+        for _ in 0..2 {
+            call(0x100, 30, 0);
+            call(0x200, 20, 10);
+        }
+        for _ in 0..2 {
+            call(0x200, 30, 10);
+            call(0x100, 20, 0);
+        }
+        let records = vec![
+            record("sync", "START RW", 2, 60),
+            record("sync", "END RW", 2, 40),
+        ];
+        let (rows, missed) = find(&records, &reads);
+        assert!(missed.is_empty(), "{missed:?}");
+        // Each took its own calls: one dram charge per call, all from the 0x100 site.
+        assert_eq!((rows[0].cycles[0], rows[0].units[0].dram), (60, 2));
+        assert_eq!((rows[1].cycles[0], rows[1].units[0].dram), (40, 2));
+    }
+
+    #[test]
+    fn a_retried_repetition_is_left_out() {
+        // Three calls for two repetitions: the second (a tick landed in it) was run
+        // again; 10 + 10 counted.
+        let reads = vec![
+            read(100, 0x4000, 0),
+            read(110, 0x4008, 1),
+            read(200, 0x4000, 1),
+            read(290, 0x4008, 5),
+            read(300, 0x4000, 5),
+            read(310, 0x4008, 6),
+        ];
+        let (rows, missed) = find(&[record("sync", "END WRITE", 2, 20)], &reads);
+        assert!(missed.is_empty());
+        assert_eq!((rows[0].cycles[0], rows[0].units[0].dram), (20, 2));
     }
 }

@@ -29,6 +29,7 @@ mod fdt_edit;
 mod fuzz;
 mod linux;
 mod linux_kernel;
+mod linux_model;
 mod linux_report;
 mod model_data;
 mod mutants;
@@ -242,8 +243,9 @@ fn main() -> ExitCode {
             quick,
             cost_params,
             publish,
+            linux,
             ..
-        } => bench_model::run(quick, &cost_params, publish),
+        } => bench_model::run(quick, &cost_params, publish, linux),
         Cmd::Bench {
             check,
             quick,

@@ -185,6 +185,8 @@ pub struct ModelRun {
     pub command: String,
     /// `git describe` of the tree measured, if known.
     pub git: Option<String>,
+    /// Linux under the same model, if it was run (`--linux`).
+    pub linux: Option<LinuxRows>,
 }
 
 fn units_json(u: &CostUnits) -> Value {
@@ -214,83 +216,126 @@ fn triple<T>(v: Option<&Value>, f: impl Fn(&Value) -> Result<T>) -> Result<[T; 3
     Ok([f(&a[0])?, f(&a[1])?, f(&a[2])?])
 }
 
+/// Linux's harness run under the same model (`bench --model --linux`).
+#[derive(Clone, Debug)]
+pub struct LinuxRows {
+    /// The kernel package.
+    pub package: String,
+    /// The records attributed.
+    pub rows: Vec<Row>,
+    /// The keys of the records that could not be.
+    pub missed: Vec<String>,
+    /// How many of its records' icount figures differ from the published Linux run's
+    /// (`None`: not compared).
+    pub differs_from_published: Option<usize>,
+}
+
+fn rows_json(rows: &[Row], sets: &[(String, Prices)]) -> Vec<Value> {
+    rows.iter()
+        .map(|r| {
+            let modeled: serde_json::Map<String, Value> = sets
+                .iter()
+                .map(|(n, p)| (n.clone(), json!(r.modeled(p))))
+                .collect();
+            json!({
+                "suite": r.suite, "case": r.case, "variant": r.variant, "size": r.size,
+                "reps": r.reps,
+                "faults_per_op": r.faults, "tlbis_per_op": r.tlbis,
+                "cycles_total": r.cycles,
+                "units_total": r.units.iter().map(units_json).collect::<Vec<_>>(),
+                "icount_per_op": r.icount(), "modeled_per_op": modeled,
+            })
+        })
+        .collect()
+}
+
+fn s(x: &Value, k: &str) -> Result<String> {
+    x.get(k)
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .ok_or_else(|| format!("model.json: no string {k:?}"))
+}
+
+fn n(x: &Value, k: &str) -> Result<u64> {
+    x.get(k)
+        .and_then(Value::as_u64)
+        .ok_or_else(|| format!("model.json: no integer {k:?}"))
+}
+
+fn rows_from(v: Option<&Value>) -> Result<Vec<Row>> {
+    v.and_then(Value::as_array)
+        .ok_or("model.json: no \"rows\"")?
+        .iter()
+        .map(|r| {
+            Ok(Row {
+                suite: s(r, "suite")?,
+                case: s(r, "case")?,
+                variant: s(r, "variant")?,
+                size: n(r, "size")?,
+                reps: n(r, "reps")?,
+                faults: n(r, "faults_per_op")?,
+                tlbis: n(r, "tlbis_per_op")?,
+                cycles: triple(r.get("cycles_total"), |x| {
+                    x.as_u64().ok_or_else(|| "model.json: bad cycles".into())
+                })?,
+                units: triple(r.get("units_total"), units_from)?,
+            })
+        })
+        .collect()
+}
+
 impl ModelRun {
     /// `model.json`: the raw attribution, and for readers the figures per operation
     /// under every sensitivity set.
     pub fn json(&self) -> Value {
         let sets = self.prices.sensitivity();
-        let rows: Vec<Value> = self
-            .rows
-            .iter()
-            .map(|r| {
-                let modeled: serde_json::Map<String, Value> = sets
-                    .iter()
-                    .map(|(n, p)| (n.clone(), json!(r.modeled(p))))
-                    .collect();
-                json!({
-                    "suite": r.suite, "case": r.case, "variant": r.variant, "size": r.size,
-                    "reps": r.reps,
-                    "faults_per_op": r.faults, "tlbis_per_op": r.tlbis,
-                    "cycles_total": r.cycles,
-                    "units_total": r.units.iter().map(units_json).collect::<Vec<_>>(),
-                    "icount_per_op": r.icount(), "modeled_per_op": modeled,
-                })
-            })
-            .collect();
         json!({
             "what": "cargo xtask bench --model: icount cycles and the memory-cost model's \
-                     charges of every frame and readback record, per phase, summed over \
-                     its operations (modeled cycles = icount + charges priced + faults and \
+                     charges of every record attributed, per phase, summed over its \
+                     operations (modeled cycles = icount + charges priced + faults and \
                      TLBIs priced; a model, not a measurement)",
             "command": self.command,
             "git": self.git,
             "prices": self.prices.describe(),
             "sensitivity": sets.iter().map(|(n, p)| json!({"name": n, "prices": p.describe()}))
                 .collect::<Vec<_>>(),
-            "rows": rows,
+            "rows": rows_json(&self.rows, &sets),
+            "linux": self.linux.as_ref().map(|l| json!({
+                "package": l.package, "missed": l.missed, "rows": rows_json(&l.rows, &sets),
+                "differs_from_published": l.differs_from_published,
+            })),
         })
     }
 
     /// Read `model.json`.
     pub fn from_json(text: &str) -> Result<ModelRun> {
         let v: Value = serde_json::from_str(text).map_err(|e| format!("model.json: {e}"))?;
-        let s = |x: &Value, k: &str| {
-            x.get(k)
-                .and_then(Value::as_str)
-                .map(str::to_string)
-                .ok_or_else(|| format!("model.json: no string {k:?}"))
+        let linux = match v.get("linux").filter(|l| !l.is_null()) {
+            None => None,
+            Some(l) => Some(LinuxRows {
+                package: s(l, "package")?,
+                missed: l
+                    .get("missed")
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|x| x.as_str().map(String::from))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                rows: rows_from(l.get("rows"))?,
+                differs_from_published: l
+                    .get("differs_from_published")
+                    .and_then(Value::as_u64)
+                    .map(|n| n as usize),
+            }),
         };
-        let n = |x: &Value, k: &str| {
-            x.get(k)
-                .and_then(Value::as_u64)
-                .ok_or_else(|| format!("model.json: no integer {k:?}"))
-        };
-        let rows = v
-            .get("rows")
-            .and_then(Value::as_array)
-            .ok_or("model.json: no \"rows\"")?
-            .iter()
-            .map(|r| {
-                Ok(Row {
-                    suite: s(r, "suite")?,
-                    case: s(r, "case")?,
-                    variant: s(r, "variant")?,
-                    size: n(r, "size")?,
-                    reps: n(r, "reps")?,
-                    faults: n(r, "faults_per_op")?,
-                    tlbis: n(r, "tlbis_per_op")?,
-                    cycles: triple(r.get("cycles_total"), |x| {
-                        x.as_u64().ok_or_else(|| "model.json: bad cycles".into())
-                    })?,
-                    units: triple(r.get("units_total"), units_from)?,
-                })
-            })
-            .collect::<Result<Vec<Row>>>()?;
         Ok(ModelRun {
-            rows,
+            rows: rows_from(v.get("rows"))?,
             prices: Prices::parse(&s(&v, "prices")?)?,
             command: s(&v, "command")?,
             git: v.get("git").and_then(Value::as_str).map(str::to_string),
+            linux,
         })
     }
 
@@ -397,12 +442,26 @@ mod tests {
             prices: Prices::DEFAULT,
             command: "qemu".into(),
             git: Some("g".into()),
+            linux: Some(LinuxRows {
+                package: "linux".into(),
+                rows: vec![row("l", 7, 3)],
+                missed: vec!["x".into()],
+                differs_from_published: Some(0),
+            }),
         };
         let back = ModelRun::from_json(&run.json().to_string()).unwrap();
         assert_eq!(back.rows.len(), 2);
         assert_eq!(back.rows[1].units, run.rows[1].units);
         assert_eq!(back.rows[1].cycles, run.rows[1].cycles);
         assert_eq!(back.prices, run.prices);
+        let l = back.linux.as_ref().unwrap();
+        assert_eq!(
+            (l.rows[0].cycles, l.missed.clone()),
+            (
+                run.linux.as_ref().unwrap().rows[0].cycles,
+                vec!["x".to_string()]
+            )
+        );
         let p = Prices::DEFAULT;
         assert_eq!(back.rows[0].modeled(&p), run.rows[0].modeled(&p));
         let rec = |variant: &str, device: u64| {

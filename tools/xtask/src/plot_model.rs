@@ -158,6 +158,7 @@ mod tests {
             prices: Prices::DEFAULT,
             command: String::new(),
             git: None,
+            linux: None,
         };
         let svg = model_svg(&run).unwrap();
         assert!(svg.starts_with("<svg") && svg.contains("readback 1MiB"));

@@ -308,6 +308,9 @@ pub fn section(run: &ModelRun, records: &[Record]) -> String {
     t.push_str("\n### Verdicts: the cheapest strategy per workload\n\n");
     t.push_str(&verdicts_table(run));
     t.push_str(&crate::breakeven::section(records, Some(run)));
+    if let Some(l) = &run.linux {
+        t.push_str(&crate::linux_model::section(&run.rows, l, &run.prices));
+    }
     t
 }
 
@@ -387,6 +390,7 @@ mod tests {
             prices: Prices::DEFAULT,
             command: "qemu".into(),
             git: None,
+            linux: None,
         }
     }
 
