@@ -1,7 +1,11 @@
 //! `cargo xtask bench --model`: the benchmark run under the coherency sanitizer with its
-//! memory-cost model (`cost=on`), and every frame and readback record given its
-//! **modeled cycles** beside its icount cycles, with a sensitivity run (DRAM latency
-//! and write-back cost at half and double) and the verdicts that flip.
+//! memory-cost model (`cost=on`), and every frame, readback, sync, boundary and
+//! hand-over record given its **modeled cycles** beside its icount cycles, with a
+//! sensitivity run (DRAM latency, write-back cost, fault and TLBI prices at half and
+//! double) and the verdicts that flip. The run is written as `model.json`
+//! ([`crate::model_data`]), which `bench` puts into report.md; `--publish` puts it beside
+//! the published run; `--linux` adds Linux's harness under the same model
+//! ([`crate::linux_model`]).
 //!
 //! How a record gets its modeled cycles, exactly: the `bench` program prints with each
 //! frame and readback record the raw `PMCCNTR_EL0` values of every timed window its
@@ -13,8 +17,9 @@
 //! aggregate the windows exactly as its icount figures do (phase totals over the
 //! operations, divided by `reps`). xtask checks that the windows add up to the record's
 //! `total_cycles` and phase figures, and fails if any endpoint was not seen by the
-//! plugin. One run serves every parameter set: the caches' behaviour does not depend on
-//! the latencies.
+//! plugin. The records that print no windows (sync, boundary, hand-over) get theirs from
+//! the counter reads ([`crate::bench_windows`]). One run serves every parameter set: the
+//! caches' behaviour does not depend on the latencies.
 
 use crate::bench::{self, Record};
 use crate::build;
