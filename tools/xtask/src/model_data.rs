@@ -387,8 +387,12 @@ impl ModelRun {
             return Ok(None);
         };
         let run = ModelRun::from_json(&text)?;
-        run.check_matches(records)
-            .map_err(|e| format!("{} is of another build: {e}", path.display()))?;
+        run.check_matches(records).map_err(|e| {
+            format!(
+                "{} does not belong to these figures (another build, or --quick): {e}",
+                path.display()
+            )
+        })?;
         Ok(Some(run))
     }
 }
