@@ -214,7 +214,7 @@ impl HasCallbacks for Plugin {
                 if let Some(rt) = reads_cycle_counter(word) {
                     let rest = (n - i) as u64;
                     insn.register_execute_callback(move |vcpu| {
-                        state().counter_read(vcpu as usize, rt, rest);
+                        state().counter_read(vcpu as usize, rt, rest, pc);
                     });
                     after_counter_read = true;
                 }

@@ -28,6 +28,9 @@ pub struct CounterRead {
     /// The charges behind `penalty`, by parameter (so that a window's penalty can be
     /// recomputed under other latencies).
     pub units: CostUnits,
+    /// The virtual address of the `MRS` (so that a reader can tell a program's reads
+    /// from the kernel's, and the two reads around one `svc` from other pairs).
+    pub pc: u64,
 }
 
 /// The cost model's state in a run.
@@ -103,18 +106,19 @@ impl Cost {
 
     /// The header of [`Cost::reads_tsv`].
     pub const TSV_HEADER: &'static str =
-        "cpu\tvalue\tinstructions\tpenalty\tl1_hit\tl2_hit\tdram\twb\tmaint\n";
+        "cpu\tvalue\tinstructions\tpenalty\tl1_hit\tl2_hit\tdram\twb\tmaint\tpc\n";
 
     /// The cycle-counter reads as tab-separated text, one per line after
     /// [`Cost::TSV_HEADER`]: the CPU, the value read, the CPU's instructions and penalty
-    /// before the read, and the charges behind the penalty by parameter.
+    /// before the read, the charges behind the penalty by parameter, and the address of
+    /// the `MRS` (hexadecimal).
     pub fn reads_tsv(&self) -> String {
         let mut t = String::from(Self::TSV_HEADER);
         for r in &self.reads {
             let u = r.units;
             let _ = writeln!(
                 t,
-                "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+                "{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{:#x}",
                 r.cpu,
                 r.value,
                 r.instructions,
@@ -123,7 +127,8 @@ impl Cost {
                 u.l2_hit,
                 u.dram,
                 u.wb,
-                u.maint
+                u.maint,
+                r.pc
             );
         }
         t
@@ -153,8 +158,9 @@ impl Sanitizer {
     /// `cpu` is about to execute `MRS Xrt, PMCCNTR_EL0`: remember its penalty now; the
     /// value is given by [`Sanitizer::counter_value`] once the instruction ran. `rest`
     /// is the number of instructions of its translation block from it to the block's
-    /// end (the front end counts a block's instructions when the block is entered).
-    pub fn counter_read(&mut self, cpu: usize, rt: u8, rest: u64) {
+    /// end (the front end counts a block's instructions when the block is entered);
+    /// `pc` is the address of the `MRS`.
+    pub fn counter_read(&mut self, cpu: usize, rt: u8, rest: u64, pc: u64) {
         let Some(c) = self.cost.as_mut() else {
             return;
         };
@@ -167,6 +173,7 @@ impl Sanitizer {
                 instructions: c.instructions[cpu].saturating_sub(rest),
                 penalty: c.model.cpu_penalty(cpu),
                 units: c.model.cpu_units(cpu),
+                pc,
             },
         ));
     }

@@ -31,7 +31,7 @@ const TIMEOUT: Duration = Duration::from_secs(20 * 60);
 const APPEND: &str = "exit=semihosting init=bench dma=noncoherent devirq=poll";
 
 /// The GPU at the frame workloads' size (1920x1080, 4 bytes per pixel).
-const GPU: &str = "virtio-gpu-device,xres=1920,yres=1080";
+pub const GPU: &str = "virtio-gpu-device,xres=1920,yres=1080";
 
 /// CPUs of the machine the smp suite runs on.
 pub const SMP_CPUS: u32 = 4;
@@ -430,7 +430,17 @@ pub fn run(
         quick,
         checked: check.then_some(diffs.is_empty()),
         linux,
+        model: match crate::model_data::ModelRun::load_matching(&dir, records) {
+            Ok(m) => m,
+            Err(e) => {
+                println!("xtask: report without modeled cycles: {e}");
+                None
+            }
+        },
     };
+    if meta.model.is_some() {
+        println!("xtask: report.md includes the model run of the same figures (model.json)");
+    }
     let files = write_outputs(&dir, records, &meta)?;
 
     println!();
@@ -448,6 +458,12 @@ pub fn run(
     } else if publish {
         let to = build::root().join(crate::publish::DIR);
         std::fs::create_dir_all(&to).map_err(|e| format!("{}: {e}", to.display()))?;
+        // A model run of other figures must not stay beside these.
+        if meta.model.is_none() {
+            for stale in ["model.json", "model.svg"] {
+                let _ = std::fs::remove_file(to.join(stale));
+            }
+        }
         for f in &files {
             let dest = to.join(f.file_name().expect("file"));
             std::fs::copy(f, &dest).map_err(|e| format!("{}: {e}", dest.display()))?;
@@ -529,6 +545,8 @@ pub struct Meta {
     pub checked: Option<bool>,
     /// With `--linux`: Linux's run on the same machine.
     pub linux: Option<crate::linux::LinuxRun>,
+    /// The memory-cost model's run of the same program (`bench --model`), if any.
+    pub model: Option<crate::model_data::ModelRun>,
 }
 
 /// results.json, report.md and the plots in `dir`; returns the paths written.
@@ -549,12 +567,17 @@ pub fn write_outputs(dir: &Path, records: &[Record], meta: &Meta) -> Result<Vec<
         "linux": meta.linux.as_ref().map(crate::linux::LinuxRun::json),
     });
     let text = serde_json::to_string_pretty(&results).map_err(|e| e.to_string())? + "\n";
-    let outputs = [
+    let mut outputs = vec![
         ("results.json", text),
         ("report.md", report::markdown(records, meta)),
         ("sync.svg", plot::sync_svg(records)?),
         ("frame.svg", plot::frame_svg(records)?),
     ];
+    if let Some(m) = &meta.model {
+        let json = serde_json::to_string_pretty(&m.json()).map_err(|e| e.to_string())? + "\n";
+        outputs.push(("model.json", json));
+        outputs.push(("model.svg", crate::plot_model::model_svg(m)?));
+    }
     let mut written = Vec::new();
     for (name, body) in outputs {
         let path = dir.join(name);
@@ -565,7 +588,7 @@ pub fn write_outputs(dir: &Path, records: &[Record], meta: &Meta) -> Result<Vec<
 }
 
 /// `git describe --always --dirty --tags` of the workspace, if git is there.
-fn git_describe() -> Option<String> {
+pub fn git_describe() -> Option<String> {
     let out = std::process::Command::new("git")
         .current_dir(build::root())
         .args(["describe", "--always", "--dirty", "--tags"])
@@ -911,6 +934,7 @@ pub mod tests {
             quick: false,
             checked: Some(true),
             linux: None,
+            model: None,
         };
         let files = write_outputs(&dir, &records, &meta).unwrap();
         assert_eq!(files.len(), 4);

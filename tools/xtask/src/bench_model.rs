@@ -1,7 +1,11 @@
 //! `cargo xtask bench --model`: the benchmark run under the coherency sanitizer with its
-//! memory-cost model (`cost=on`), and every frame and readback record given its
-//! **modeled cycles** beside its icount cycles, with a sensitivity run (DRAM latency
-//! and write-back cost at half and double) and the verdicts that flip.
+//! memory-cost model (`cost=on`), and every frame, readback, sync, boundary and
+//! hand-over record given its **modeled cycles** beside its icount cycles, with a
+//! sensitivity run (DRAM latency, write-back cost, fault and TLBI prices at half and
+//! double) and the verdicts that flip. The run is written as `model.json`
+//! ([`crate::model_data`]), which `bench` puts into report.md; `--publish` puts it beside
+//! the published run; `--linux` adds Linux's harness under the same model
+//! ([`crate::linux_model`]).
 //!
 //! How a record gets its modeled cycles, exactly: the `bench` program prints with each
 //! frame and readback record the raw `PMCCNTR_EL0` values of every timed window its
@@ -13,18 +17,18 @@
 //! aggregate the windows exactly as its icount figures do (phase totals over the
 //! operations, divided by `reps`). xtask checks that the windows add up to the record's
 //! `total_cycles` and phase figures, and fails if any endpoint was not seen by the
-//! plugin. One run serves every parameter set: the caches' behaviour does not depend on
-//! the latencies.
+//! plugin. The records that print no windows (sync, boundary, hand-over) get theirs from
+//! the counter reads ([`crate::bench_windows`]). One run serves every parameter set: the
+//! caches' behaviour does not depend on the latencies.
 
 use crate::bench::{self, Record};
 use crate::build;
 use crate::demo::shown;
-use crate::report::int;
+use crate::model_data::{ModelRun, Prices};
 use crate::Result;
 use cachemodel::{CostParams, CostUnits};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::HashMap;
-use std::fmt::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -41,20 +45,45 @@ pub struct Row {
     pub case: String,
     /// The strategy.
     pub variant: String,
+    /// The record's size (bytes).
+    pub size: u64,
     /// Operations measured.
     pub reps: u64,
     /// Per phase: icount cycles over all operations.
     pub cycles: [u64; 3],
     /// Per phase: the cost model's charges over all operations.
     pub units: [CostUnits; 3],
+    /// Page faults per operation (the kernel's count in the record).
+    pub faults: u64,
+    /// TLB invalidations per operation (the kernel's count in the record).
+    pub tlbis: u64,
 }
 
 impl Row {
-    /// Per operation, per phase: icount cycles plus the penalty under `p` (aggregated as
-    /// the record's own figures: the phase total divided by `reps`).
-    pub fn modeled(&self, p: &CostParams) -> [u64; 3] {
+    /// Per operation, per phase: icount cycles plus the cache model's penalty under `p`
+    /// (aggregated as the record's own figures: the phase total divided by `reps`).
+    pub fn modeled(&self, p: &Prices) -> [u64; 3] {
         let reps = self.reps.max(1);
-        std::array::from_fn(|i| (self.cycles[i] + self.units[i].penalty(p)) / reps)
+        std::array::from_fn(|i| (self.cycles[i] + self.units[i].penalty(&p.cache)) / reps)
+    }
+
+    /// Per operation: the faults' and TLB invalidations' prices (the kernel counts them
+    /// per record, not per phase).
+    pub fn events_cost(&self, p: &Prices) -> u64 {
+        self.faults * p.events.fault + self.tlbis * p.events.tlbi
+    }
+
+    /// Per operation: modeled cycles in all (the phases and the events).
+    pub fn total(&self, p: &Prices) -> u64 {
+        self.modeled(p).iter().sum::<u64>() + self.events_cost(p)
+    }
+
+    /// Whether this is the row of record `r`.
+    pub fn is(&self, r: &Record) -> bool {
+        self.suite == r.suite
+            && self.case == r.case
+            && self.variant == r.variant
+            && self.size == r.size
     }
 
     /// Per operation, per phase: icount cycles.
@@ -64,7 +93,7 @@ impl Row {
     }
 }
 
-fn sub(a: CostUnits, b: CostUnits) -> CostUnits {
+pub fn sub(a: CostUnits, b: CostUnits) -> CostUnits {
     CostUnits {
         l1_hit: a.l1_hit - b.l1_hit,
         l2_hit: a.l2_hit - b.l2_hit,
@@ -74,7 +103,7 @@ fn sub(a: CostUnits, b: CostUnits) -> CostUnits {
     }
 }
 
-fn add(a: &mut CostUnits, b: CostUnits) {
+pub fn add(a: &mut CostUnits, b: CostUnits) {
     a.l1_hit += b.l1_hit;
     a.l2_hit += b.l2_hit;
     a.dram += b.dram;
@@ -82,33 +111,56 @@ fn add(a: &mut CostUnits, b: CostUnits) {
     a.maint += b.maint;
 }
 
-/// The plugin's `report.counters.tsv`: counter value -> charges before that read.
-pub fn parse_reads(tsv: &str) -> Result<HashMap<u64, CostUnits>> {
+/// One read of the cycle counter, as the plugin recorded it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Read {
+    /// The value the `MRS` returned.
+    pub value: u64,
+    /// The charges of its CPU before it.
+    pub units: CostUnits,
+    /// The address of the `MRS`.
+    pub pc: u64,
+}
+
+/// The plugin's `report.counters.tsv`, in execution order.
+pub fn parse_reads(tsv: &str) -> Result<Vec<Read>> {
     let mut lines = tsv.lines();
     let header = lines.next().unwrap_or_default();
-    if header != "cpu\tvalue\tinstructions\tpenalty\tl1_hit\tl2_hit\tdram\twb\tmaint" {
+    if header != "cpu\tvalue\tinstructions\tpenalty\tl1_hit\tl2_hit\tdram\twb\tmaint\tpc" {
         return Err(format!("counter reads: unexpected header {header:?}"));
     }
-    let mut out = HashMap::new();
+    let mut out = Vec::new();
     for (i, line) in lines.enumerate() {
-        let f: Vec<u64> = line
+        let (rest, pc) = line.rsplit_once('\t').unwrap_or((line, ""));
+        let pc = u64::from_str_radix(pc.trim_start_matches("0x"), 16)
+            .map_err(|e| format!("counter reads line {}: pc {pc:?}: {e}", i + 2))?;
+        let f: Vec<u64> = rest
             .split('\t')
             .map(|x| x.parse::<u64>())
             .collect::<std::result::Result<_, _>>()
             .map_err(|e| format!("counter reads line {}: {e}", i + 2))?;
         let [_, value, _, _, l1, l2, dram, wb, maint] = f[..] else {
-            return Err(format!("counter reads line {}: {} fields", i + 2, f.len()));
+            return Err(format!(
+                "counter reads line {}: {} fields",
+                i + 2,
+                f.len() + 1
+            ));
         };
-        let u = CostUnits {
+        let units = CostUnits {
             l1_hit: l1,
             l2_hit: l2,
             dram,
             wb,
             maint,
         };
-        out.insert(value, u);
+        out.push(Read { value, units, pc });
     }
     Ok(out)
+}
+
+/// Counter value -> the charges before that read.
+pub fn by_value(reads: &[Read]) -> HashMap<u64, CostUnits> {
+    reads.iter().map(|r| (r.value, r.units)).collect()
 }
 
 /// Attribute one frame or readback record's windows.
@@ -166,162 +218,40 @@ pub fn attribute(r: &Record, reads: &HashMap<u64, CostUnits>) -> Result<Row> {
         suite: r.suite.clone(),
         case: r.case.clone(),
         variant: r.variant.clone(),
+        size: r.size,
         reps,
         cycles,
         units,
+        faults: r.num("faults").unwrap_or(0.0) as u64,
+        tlbis: r.num("tlbis").unwrap_or(0.0) as u64,
     })
 }
 
-/// The parameter sets: the run's (`d`), then DRAM latency and write-back cost at half
-/// and double.
-pub fn param_sets(d: CostParams) -> Vec<(String, CostParams)> {
-    vec![
-        ("model".into(), d),
-        (
-            format!("dram {}", d.dram / 2),
-            CostParams {
-                dram: d.dram / 2,
-                ..d
-            },
-        ),
-        (
-            format!("dram {}", d.dram * 2),
-            CostParams {
-                dram: d.dram * 2,
-                ..d
-            },
-        ),
-        (format!("wb {}", d.wb / 2), CostParams { wb: d.wb / 2, ..d }),
-        (format!("wb {}", d.wb * 2), CostParams { wb: d.wb * 2, ..d }),
-    ]
-}
-
-/// The cheapest variant of `rows` by `cost`.
-fn winner<'a>(rows: &[&'a Row], cost: impl Fn(&Row) -> u64) -> &'a str {
-    rows.iter()
-        .min_by_key(|r| cost(r))
-        .map_or("-", |r| r.variant.as_str())
-}
-
-/// The report section: per suite and case, a table of icount and modeled cycles, then
-/// the verdicts under icount and under every parameter set.
-pub fn report(rows: &[Row], d: CostParams) -> String {
-    let sets = param_sets(d);
-    let mut t = String::new();
-    let _ = writeln!(
-        t,
-        "## Modeled cycles (a model, not a measurement)\n\n\
-         icount cycles are retired instructions (QEMU `-icount`); **modeled cycles** add the \
-         penalties of the memory-cost model (`tools/cachemodel/src/cost.rs`): Cortex-A72 caches \
-         (L1D 32 KiB 4-way per CPU as QEMU reports it, L2 1 MiB 16-way inclusive, LRU, write-back write-allocate; \
-         ARM 100095), write streaming after {} lines (to DRAM after {}; 0: off), \
-         l1={} l2={} dram={} wb={} maint={} cycles, {} write-combining buffers \
-         (latencies: estimates from published Raspberry Pi 4 / Cortex-A72 measurements; table \
-         and sources in `tools/cachemodel/src/cost/params.rs`). No prefetcher, no overlapping \
-         misses: sequential cached reads are charged every miss in full, so the model is \
-         pessimistic for them. Each record's windows are attributed exactly \
-         (`cargo xtask bench --model`).\n",
-        d.ws_l1, d.ws_l2, d.l1_hit, d.l2_hit, d.dram, d.wb, d.maint, d.wc_lines
-    );
-    let mut groups: Vec<(String, String)> = Vec::new();
-    for r in rows {
-        let g = (r.suite.clone(), r.case.clone());
-        if !groups.contains(&g) {
-            groups.push(g);
-        }
+/// `cargo xtask bench --model [--publish] [--linux]`.
+pub fn run(quick: bool, cost_params: &[String], publish: bool, linux: bool) -> Result<ExitCode> {
+    if publish && quick {
+        return Err("--model --publish records the full suite; drop --quick".into());
     }
-    let mut verdicts = String::new();
-    let _ = writeln!(
-        verdicts,
-        "### Verdicts: the cheapest strategy per workload\n\n| workload | icount | {} | verdict |",
-        sets.iter()
-            .map(|(n, _)| n.as_str())
-            .collect::<Vec<_>>()
-            .join(" | ")
-    );
-    let _ = writeln!(verdicts, "|---|---|{}---|", "---|".repeat(sets.len()));
-    for (suite, case) in &groups {
-        let g: Vec<&Row> = rows
-            .iter()
-            .filter(|r| &r.suite == suite && &r.case == case)
-            .collect();
-        let names = bench::phases(suite);
-        let _ = writeln!(
-            t,
-            "### {suite} {case}, per operation\n\n| strategy | icount total | modeled total | modeled / icount | modeled {} | modeled {} | modeled {} | DRAM charges | write-back charges |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-            names[0].trim_end_matches("_cycles"),
-            names[1].trim_end_matches("_cycles"),
-            names[2].trim_end_matches("_cycles"),
-        );
-        for r in &g {
-            let m = r.modeled(&d);
-            let i: u64 = r.icount().iter().sum();
-            let total: u64 = m.iter().sum();
-            let reps = r.reps.max(1);
-            let dram: u64 = r.units.iter().map(|u| u.dram).sum();
-            let wb: u64 = r.units.iter().map(|u| u.wb).sum();
-            let _ = writeln!(
-                t,
-                "| {} | {} | {} | {:.2}x | {} | {} | {} | {} | {} |",
-                r.variant,
-                int(i as f64),
-                int(total as f64),
-                total as f64 / i.max(1) as f64,
-                int(m[0] as f64),
-                int(m[1] as f64),
-                int(m[2] as f64),
-                int((dram / reps) as f64),
-                int((wb / reps) as f64),
-            );
-        }
-        t.push('\n');
-        let by_icount = winner(&g, |r| r.icount().iter().sum());
-        let under: Vec<&str> = sets
-            .iter()
-            .map(|(_, p)| winner(&g, |r| r.modeled(p).iter().sum()))
-            .collect();
-        let verdict = if under.iter().all(|w| *w == by_icount) {
-            "same under icount and every parameter set".to_string()
-        } else if under.iter().all(|w| *w == under[0]) {
-            format!(
-                "**flips** from icount ({by_icount}) to {}, robust across the sensitivity range",
-                under[0]
-            )
-        } else {
-            let mut seen: Vec<&str> = Vec::new();
-            for w in &under {
-                if !seen.contains(w) {
-                    seen.push(w);
-                }
-            }
-            format!(
-                "**flips** within the sensitivity range ({})",
-                seen.join(" or ")
-            )
-        };
-        let _ = writeln!(
-            verdicts,
-            "| {suite} {case} | {by_icount} | {} | {verdict} |",
-            under.join(" | ")
-        );
+    let root = build::root();
+    if publish {
+        crate::publish::clean_commit(&root)?;
     }
-    t.push_str(&verdicts);
-    t
-}
-
-/// `cargo xtask bench --model`.
-pub fn run(quick: bool, cost_params: &[String]) -> Result<ExitCode> {
-    let mut base = CostParams::DEFAULT;
+    let mut prices = Prices::DEFAULT;
     let mut extra = String::from(",cost=on");
     for kv in cost_params {
         let parsed = kv
             .split_once('=')
             .and_then(|(k, v)| Some((k, v.parse::<u64>().ok()?)));
         match parsed {
-            Some((k, v)) if base.set(k, v) => extra.push_str(&format!(",{k}={v}")),
+            Some((k, v)) if prices.set(k, v) => {
+                // Only the cache model's parameters go to the plugin.
+                if CostParams::KEYS.contains(&k) {
+                    extra.push_str(&format!(",{k}={v}"));
+                }
+            }
             _ => {
                 return Err(format!(
-                    "--cost-param {kv}: expected KEY=NUMBER with KEY one of {:?}",
+                    "--cost-param {kv}: expected KEY=NUMBER with KEY one of {:?}, fault or tlbi",
                     CostParams::KEYS
                 ))
             }
@@ -362,43 +292,61 @@ pub fn run(quick: bool, cost_params: &[String]) -> Result<ExitCode> {
     let tsv =
         std::fs::read_to_string(&tsv_path).map_err(|e| format!("{}: {e}", tsv_path.display()))?;
     let reads = parse_reads(&tsv)?;
-    let rows: Vec<Row> = records
+    let values = by_value(&reads);
+    let mut rows: Vec<Row> = records
         .iter()
-        .filter(|r| r.suite == "frame" || r.suite == "readback")
-        .map(|r| attribute(r, &reads))
+        .filter(|r| !bench::phases(&r.suite).is_empty())
+        .map(|r| attribute(r, &values))
         .collect::<Result<_>>()?;
-    let text = report(&rows, base);
+    // The records that print no windows: found in the counter reads.
+    let (found, missed) = crate::bench_windows::find(&records, &reads);
+    println!(
+        "xtask: windows found in the counter reads for {} records without printed windows{}",
+        found.len(),
+        if missed.is_empty() {
+            String::new()
+        } else {
+            format!("; not attributed: {}", missed.join(", "))
+        }
+    );
+    rows.extend(found);
+    let linux = if linux {
+        Some(crate::linux_model::run(bench::GPU, &extra)?)
+    } else {
+        None
+    };
+    let run = ModelRun {
+        rows,
+        prices,
+        command: bench::command_line(&m),
+        git: crate::bench::git_describe(),
+        linux,
+    };
+    let text = crate::report_model::section(&run, &records);
     println!("\n{text}");
     let dir = build::out_dir().join("bench");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let md = dir.join("model.md");
-    std::fs::write(&md, &text).map_err(|e| format!("{}: {e}", md.display()))?;
-    let sets = param_sets(base);
-    let json_rows: Vec<Value> = rows
-        .iter()
-        .map(|r| {
-            let modeled: serde_json::Map<String, Value> = sets
-                .iter()
-                .map(|(n, p)| (n.clone(), json!(r.modeled(p))))
-                .collect();
-            json!({
-                "suite": r.suite, "case": r.case, "variant": r.variant, "reps": r.reps,
-                "icount_per_op": r.icount(), "modeled_per_op": modeled,
-                "units_total": r.units.iter().map(|u| json!({
-                    "l1_hit": u.l1_hit, "l2_hit": u.l2_hit, "dram": u.dram, "wb": u.wb, "maint": u.maint,
-                })).collect::<Vec<_>>(),
-            })
-        })
-        .collect();
-    let params: serde_json::Map<String, Value> = sets
-        .iter()
-        .map(|(n, p)| (n.clone(), json!(p.describe())))
-        .collect();
-    let out = json!({"command": bench::command_line(&m), "params": params, "rows": json_rows});
-    let js = dir.join("model.json");
-    std::fs::write(&js, serde_json::to_string_pretty(&out).unwrap_or_default())
-        .map_err(|e| format!("{}: {e}", js.display()))?;
-    println!("xtask: wrote {}\nxtask: wrote {}", shown(&md), shown(&js));
+    let mut written = Vec::new();
+    for (name, body) in [
+        ("model.md", text),
+        (
+            "model.json",
+            serde_json::to_string_pretty(&run.json()).map_err(|e| e.to_string())? + "\n",
+        ),
+        ("model.svg", crate::plot_model::model_svg(&run)?),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, body).map_err(|e| format!("{}: {e}", path.display()))?;
+        println!("xtask: wrote {}", shown(&path));
+        written.push(path);
+    }
+    println!(
+        "xtask: `cargo xtask bench` puts this model run into report.md when its icount \
+         figures are the run's"
+    );
+    if publish {
+        crate::publish::publish_model(&root, &run, &written[1..])?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -406,11 +354,11 @@ pub fn run(quick: bool, cost_params: &[String]) -> Result<ExitCode> {
 mod tests {
     use super::*;
 
-    const TSV: &str = "cpu\tvalue\tinstructions\tpenalty\tl1_hit\tl2_hit\tdram\twb\tmaint\n\
-                       0\t100\t0\t0\t0\t0\t0\t0\t0\n\
-                       0\t150\t0\t0\t5\t1\t2\t0\t0\n\
-                       0\t200\t0\t0\t5\t1\t3\t1\t0\n\
-                       0\t300\t0\t0\t5\t1\t3\t4\t2\n";
+    const TSV: &str = "cpu\tvalue\tinstructions\tpenalty\tl1_hit\tl2_hit\tdram\twb\tmaint\tpc\n\
+                       0\t100\t0\t0\t0\t0\t0\t0\t0\t0x1000\n\
+                       0\t150\t0\t0\t5\t1\t2\t0\t0\t0x1008\n\
+                       0\t200\t0\t0\t5\t1\t3\t1\t0\t0x1000\n\
+                       0\t300\t0\t0\t5\t1\t3\t4\t2\t0x1008\n";
 
     fn record(windows: &str, total: u64, phases: [u64; 3], reps: u64) -> Record {
         bench::parse_record(&format!(
@@ -426,7 +374,7 @@ mod tests {
 
     #[test]
     fn windows_get_the_charges_between_their_reads() {
-        let reads = parse_reads(TSV).unwrap();
+        let reads = by_value(&parse_reads(TSV).unwrap());
         let r = record(
             "[[0,100,150],[1,150,200],[2,200,300]]",
             200,
@@ -438,9 +386,10 @@ mod tests {
         assert_eq!((row.units[0].dram, row.units[0].l1_hit), (2, 5));
         assert_eq!((row.units[1].dram, row.units[1].wb), (1, 1));
         assert_eq!((row.units[2].wb, row.units[2].maint), (3, 2));
-        let d = CostParams::DEFAULT;
+        let p = Prices::DEFAULT;
+        let d = p.cache;
         assert_eq!(
-            row.modeled(&d),
+            row.modeled(&p),
             [
                 50 + 5 * d.l1_hit + d.l2_hit + 2 * d.dram,
                 50 + d.dram + d.wb,
@@ -452,14 +401,24 @@ mod tests {
         let row = attribute(&r, &reads).unwrap();
         assert_eq!(row.icount(), [50, 0, 0]);
         assert_eq!(
-            row.modeled(&d)[0],
+            row.modeled(&p)[0],
             (100 + 5 * d.l1_hit + d.l2_hit + 3 * d.dram + d.wb) / 2
+        );
+        // Faults and TLBIs are priced per operation from the record's counts.
+        let mut r = record("[[0,100,150],[0,150,200]]", 100, [50, 0, 0], 2);
+        r.raw.insert("faults".into(), serde_json::json!(3));
+        r.raw.insert("tlbis".into(), serde_json::json!(1));
+        let row = attribute(&r, &reads).unwrap();
+        assert_eq!(row.events_cost(&p), 3 * p.events.fault + p.events.tlbi);
+        assert_eq!(
+            row.total(&p),
+            row.modeled(&p).iter().sum::<u64>() + 3 * p.events.fault + p.events.tlbi
         );
     }
 
     #[test]
     fn windows_that_do_not_add_up_or_were_not_seen_fail() {
-        let reads = parse_reads(TSV).unwrap();
+        let reads = by_value(&parse_reads(TSV).unwrap());
         let r = record("[[0,100,150]]", 51, [51, 0, 0], 1);
         assert!(attribute(&r, &reads).unwrap_err().contains("add up"));
         let r = record("[[0,100,150]]", 50, [49, 0, 0], 1);
@@ -467,31 +426,5 @@ mod tests {
         let r = record("[[0,100,151]]", 51, [51, 0, 0], 1);
         assert!(attribute(&r, &reads).unwrap_err().contains("151"));
         assert!(parse_reads("cpu\tvalue\n").is_err());
-    }
-
-    #[test]
-    fn verdicts_say_what_flips() {
-        let row = |variant: &str, cycles: u64, dram: u64| Row {
-            suite: "readback".into(),
-            case: "1MiB".into(),
-            variant: variant.into(),
-            reps: 1,
-            cycles: [cycles, 0, 0],
-            units: [
-                CostUnits {
-                    dram,
-                    ..CostUnits::default()
-                },
-                CostUnits::default(),
-                CostUnits::default(),
-            ],
-        };
-        // Cheapest in instructions, but 1000 DRAM charges: loses under every set.
-        let rows = vec![row("uncached", 100, 1000), row("cached", 1000, 10)];
-        let t = report(&rows, CostParams::DEFAULT);
-        assert!(t.contains("| readback 1MiB | uncached | cached | cached | cached | cached | cached | **flips** from icount (uncached) to cached, robust"), "{t}");
-        let rows = vec![row("a", 100, 0), row("b", 1000, 0)];
-        assert!(report(&rows, CostParams::DEFAULT)
-            .contains("same under icount and every parameter set"));
     }
 }

@@ -165,7 +165,7 @@ pub fn deterministic(rs: &[Record]) -> Vec<Record> {
         .collect()
 }
 
-fn records_of(o: &Outcome) -> Result<Vec<Record>> {
+pub fn records_of(o: &Outcome) -> Result<Vec<Record>> {
     let parsed = parse(&o.output);
     let problem = match o.status {
         None => Some(format!("QEMU killed after {:?} (timeout)", o.elapsed)),
@@ -190,8 +190,8 @@ fn records_of(o: &Outcome) -> Result<Vec<Record>> {
     }
 }
 
-/// Boot Linux once (twice with `check`) and collect the records.
-pub fn run(check: bool, gpu: &str, command_line: impl Fn(&Machine) -> String) -> Result<LinuxRun> {
+/// The Linux machine (the bench machine's, with Linux and the harness) and its kernel.
+pub fn machine(gpu: &str) -> Result<(Machine, linux_kernel::Kernel)> {
     let kernel = linux_kernel::kernel()?;
     let initramfs = linux_kernel::initramfs(&kernel)?;
     let mut m = Machine::new(&kernel.image);
@@ -202,6 +202,12 @@ pub fn run(check: bool, gpu: &str, command_line: impl Fn(&Machine) -> String) ->
     m.icount = true;
     m.append = APPEND.into();
     m.extra = EXTRA.iter().map(|s| s.to_string()).collect();
+    Ok((m, kernel))
+}
+
+/// Boot Linux once (twice with `check`) and collect the records.
+pub fn run(check: bool, gpu: &str, command_line: impl Fn(&Machine) -> String) -> Result<LinuxRun> {
+    let (m, kernel) = machine(gpu)?;
     let command = command_line(&m);
     println!("$ {command}");
     let boots = if check { 2 } else { 1 };

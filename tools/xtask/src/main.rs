@@ -20,22 +20,28 @@
 
 mod bench;
 mod bench_model;
+mod bench_windows;
 mod boot_cases;
+mod breakeven;
 mod build;
 mod demo;
 mod fdt_edit;
 mod fuzz;
 mod linux;
 mod linux_kernel;
+mod linux_model;
 mod linux_report;
+mod model_data;
 mod mutants;
 mod pci_cases;
 mod plot;
+mod plot_model;
 mod publish;
 mod qemu;
 mod qmp;
 mod report;
 mod report_boundary;
+mod report_model;
 mod report_smp;
 mod report_uci;
 mod sanitize;
@@ -130,11 +136,14 @@ enum Cmd {
         readme_only: bool,
         /// Instead: run the suite under the coherency sanitizer's memory-cost model and
         /// give the frame and readback records modeled cycles beside their icount
-        /// cycles, with a sensitivity run (writes target/xtask/bench/model.md).
+        /// cycles, with a sensitivity run (writes target/xtask/bench/model.{md,json,svg};
+        /// a later `bench` includes model.json in report.md when its icount figures are
+        /// the run's). With --publish: into tools/xtask/bench-results/ (the published
+        /// run's figures must be the model run's) and the README.
         #[arg(long)]
         model: bool,
         /// With --model: a cost-model parameter, KEY=VALUE (l1, l2, dram, wb, maint, wc,
-        /// ws, ws_l2). Repeatable.
+        /// ws, ws_l2, fault, tlbi). Repeatable.
         #[arg(long = "cost-param")]
         cost_params: Vec<String>,
     },
@@ -235,8 +244,10 @@ fn main() -> ExitCode {
             model: true,
             quick,
             cost_params,
+            publish,
+            linux,
             ..
-        } => bench_model::run(quick, &cost_params),
+        } => bench_model::run(quick, &cost_params, publish, linux),
         Cmd::Bench {
             check,
             quick,

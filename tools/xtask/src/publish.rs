@@ -10,6 +10,7 @@
 
 use crate::bench::{parse_record, Record};
 use crate::linux::LinuxRun;
+use crate::model_data::ModelRun;
 use crate::report;
 use crate::Result;
 use serde_json::Value;
@@ -53,9 +54,14 @@ pub fn clean_commit(root: &Path) -> Result<String> {
     git(&["rev-parse", "HEAD"])
 }
 
-/// The README's figures for `records` (and Linux's run, if published), measured at
-/// `commit`.
-pub fn readme_block(records: &[Record], linux: Option<&LinuxRun>, commit: &str) -> String {
+/// The README's figures for `records` (and Linux's run and the model run, if
+/// published), measured at `commit`.
+pub fn readme_block(
+    records: &[Record],
+    linux: Option<&LinuxRun>,
+    model: Option<&ModelRun>,
+    commit: &str,
+) -> String {
     let short = &commit[..commit.len().min(12)];
     let mut o = format!(
         "{BEGIN}\n\nMeasured at commit `{short}` (two identical runs; \
@@ -79,6 +85,25 @@ pub fn readme_block(records: &[Record], linux: Option<&LinuxRun>, commit: &str) 
             o.push_str(&crate::linux_report::headline(records, l));
         }
         None => o.push_str("\nLinux was not measured in this published run.\n"),
+    }
+    match model {
+        Some(m) => {
+            o.push_str(&format!(
+                "\nModeled cycles per operation (`cargo xtask bench --model`: icount plus \
+                 the memory-cost model's penalties, a model, not a measurement; prices \
+                 `{}`, sensitivity: DRAM, write-back, fault and TLBI prices at half and \
+                 double; parameters and sources in [`report.md`]({DIR}/report.md); \
+                 [plot]({DIR}/model.svg)):\n\n",
+                m.prices.describe()
+            ));
+            o.push_str(&crate::report_model::readme(m));
+            o.push_str(&crate::breakeven::section(records, Some(m)).replacen(
+                "### Break-even points, computed from the measured data\n\n",
+                "Break-even points, computed from the measured data:\n\n",
+                1,
+            ));
+        }
+        None => o.push_str("\nThe memory-cost model was not run on this published run.\n"),
     }
     o.push('\n');
     o.push_str(END);
@@ -106,6 +131,8 @@ pub struct Published {
     pub linux: Option<LinuxRun>,
     /// The commit measured.
     pub commit: String,
+    /// The model run of the same figures (`model.json` beside results.json), if any.
+    pub model: Option<ModelRun>,
 }
 
 /// The records of a results.json array.
@@ -150,19 +177,69 @@ pub fn load(results_json: &str) -> Result<Published> {
         records: records(v.get("records"))?,
         linux,
         commit,
+        model: None,
     })
+}
+
+/// The published run in `root`'s [`DIR`]: results.json, and model.json if it is there
+/// (which must be of the same figures).
+pub fn load_dir(root: &Path) -> Result<Published> {
+    let json = std::fs::read_to_string(root.join(DIR).join("results.json"))
+        .map_err(|e| format!("{DIR}/results.json: {e}"))?;
+    let mut p = load(&json)?;
+    p.model = ModelRun::load_matching(&root.join(DIR), &p.records)?;
+    Ok(p)
+}
+
+/// `bench --model --publish`: `files` (model.json, model.svg) into [`DIR`] beside the
+/// published results.json (whose figures must be `run`'s), the modeled section into the
+/// published report.md, and the README's figures rewritten.
+pub fn publish_model(root: &Path, run: &ModelRun, files: &[std::path::PathBuf]) -> Result<()> {
+    let to = root.join(DIR);
+    let p = load_dir(root).or_else(|_| {
+        let json = std::fs::read_to_string(to.join("results.json"))
+            .map_err(|e| format!("{DIR}/results.json: {e}"))?;
+        load(&json)
+    })?;
+    run.check_matches(&p.records).map_err(|e| {
+        format!(
+            "not published: the model run's figures are not the published run's ({e}); \
+             publish the benchmark run first (`cargo xtask bench --publish`)"
+        )
+    })?;
+    for f in files {
+        let dest = to.join(f.file_name().ok_or("no file name")?);
+        std::fs::copy(f, &dest).map_err(|e| format!("{}: {e}", dest.display()))?;
+        println!("xtask: published {}", crate::demo::shown(&dest));
+    }
+    let report = to.join("report.md");
+    let text = std::fs::read_to_string(&report).map_err(|e| format!("{DIR}/report.md: {e}"))?;
+    // The modeled section (or, without it, the icount break-even section) ends the report.
+    let cut = ["\n## Modeled cycles", "\n## Break-even points"]
+        .iter()
+        .filter_map(|m| text.find(m))
+        .min()
+        .unwrap_or(text.len());
+    let new = format!(
+        "{}{}",
+        &text[..cut],
+        crate::report_model::section(run, &p.records)
+    );
+    std::fs::write(&report, new).map_err(|e| format!("{DIR}/report.md: {e}"))?;
+    println!("xtask: published the modeled section into {DIR}/report.md");
+    update_readme(root)?;
+    println!("xtask: README.md figures rewritten from the published results.json and model.json");
+    Ok(())
 }
 
 /// Rewrite README.md's figures from the published results.json.
 pub fn update_readme(root: &Path) -> Result<()> {
-    let json = std::fs::read_to_string(root.join(DIR).join("results.json"))
-        .map_err(|e| format!("{DIR}/results.json: {e}"))?;
-    let p = load(&json)?;
+    let p = load_dir(root)?;
     let path = root.join("README.md");
     let text = std::fs::read_to_string(&path).map_err(|e| format!("README.md: {e}"))?;
     let new = replace_block(
         &text,
-        &readme_block(&p.records, p.linux.as_ref(), &p.commit),
+        &readme_block(&p.records, p.linux.as_ref(), p.model.as_ref(), &p.commit),
     )?;
     std::fs::write(&path, new).map_err(|e| format!("README.md: {e}"))
 }
@@ -175,20 +252,20 @@ mod tests {
         crate::setup::root()
     }
 
-    /// Every benchmark figure in the README is what the committed results.json gives.
+    /// Every benchmark figure in the README is what the committed results.json (and
+    /// model.json, which must be of the same figures) gives.
     #[test]
     fn readme_figures_are_the_published_results() {
-        let json = std::fs::read_to_string(root().join(DIR).join("results.json")).unwrap();
-        let p = load(&json).unwrap();
+        let p = load_dir(root()).unwrap();
         assert_eq!(p.commit.len(), 40, "results.json names a full commit hash");
         let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
-        let block = readme_block(&p.records, p.linux.as_ref(), &p.commit);
+        let block = readme_block(&p.records, p.linux.as_ref(), p.model.as_ref(), &p.commit);
         let want = replace_block(&readme, &block).unwrap();
         assert!(
             readme == want,
-            "README.md's benchmark figures differ from {DIR}/results.json; \
-             run `cargo xtask bench --publish` from a clean tree (or fix README.md by hand \
-             only between the markers)"
+            "README.md's benchmark figures differ from {DIR}/results.json and model.json; \
+             run `cargo xtask bench --readme-only`, or `cargo xtask bench --publish` (then \
+             `bench --model --publish`) from a clean tree"
         );
     }
 

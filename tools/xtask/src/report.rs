@@ -362,6 +362,13 @@ pub fn markdown(rs: &[Record], meta: &Meta) -> String {
         o.push_str(&table(&GENERIC, &rows));
     }
     o.push_str(&crate::linux_report::section(rs, meta.linux.as_ref()));
+    match &meta.model {
+        Some(m) => o.push_str(&crate::report_model::section(m, rs)),
+        None => {
+            // At the end, where `bench --model --publish` puts the modeled section.
+            o.push_str(&crate::breakeven::section(rs, None).replacen("### ", "## ", 1));
+        }
+    }
     o
 }
 
@@ -581,6 +588,7 @@ mod tests {
             quick: true,
             checked: Some(true),
             linux: None,
+            model: None,
         };
         let md = markdown(&rs, &meta);
         for s in [

@@ -66,7 +66,7 @@ impl Session {
     }
 }
 
-fn no_comma(p: &Path) -> Result<String> {
+pub fn no_comma(p: &Path) -> Result<String> {
     let s = p.display().to_string();
     if s.contains(',') {
         return Err(format!("{s}: QEMU option values cannot contain commas"));

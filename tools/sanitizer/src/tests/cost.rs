@@ -77,12 +77,12 @@ fn cycle_counter_reads_carry_the_penalty_so_far() {
         ..Options::default()
     });
     g.s.executed(0, 10);
-    g.s.counter_read(0, 8, 3);
+    g.s.counter_read(0, 8, 3, 0x40_0000);
     assert_eq!(g.s.counter_pending(0), Some(8));
     g.s.counter_value(0, 5000);
     assert_eq!(g.s.counter_pending(0), None);
     g.store(BUF, &[1; 8], 0x40_1000); // one DRAM fill
-    g.s.counter_read(0, 9, 0);
+    g.s.counter_read(0, 9, 0, 0x40_0008);
     g.s.counter_value(0, 5100);
     g.s.counter_value(0, 5200); // nothing pending: ignored
     let c = g.s.cost().unwrap();
@@ -97,6 +97,9 @@ fn cycle_counter_reads_carry_the_penalty_so_far() {
     let tsv = c.reads_tsv();
     let mut lines = tsv.lines();
     assert_eq!(lines.next(), Some(crate::cost::Cost::TSV_HEADER.trim_end()));
-    assert_eq!(lines.next(), Some("0\t5000\t7\t0\t0\t0\t0\t0\t0"));
-    assert_eq!(lines.next(), Some("0\t5100\t10\t200\t0\t0\t1\t0\t0"));
+    assert_eq!(lines.next(), Some("0\t5000\t7\t0\t0\t0\t0\t0\t0\t0x400000"));
+    assert_eq!(
+        lines.next(),
+        Some("0\t5100\t10\t200\t0\t0\t1\t0\t0\t0x400008")
+    );
 }

@@ -1,0 +1,231 @@
+//! `cargo xtask bench --model --linux`: Linux's harness run (`crate::linux`) under the
+//! same memory-cost model, its records priced like this kernel's.
+//!
+//! The harness prints no windows, so they are found in the plugin's counter reads as
+//! for this kernel's sync suite ([`crate::bench_windows`]): its `DMA_BUF_IOCTL_SYNC`s
+//! are timed at the `svc` with the same `mrs; svc #0; mrs` sequence. The sanitizer's
+//! coherency verdict on Linux is not used (it models this kernel's devices and calls);
+//! only the cost model's charges are.
+
+use crate::bench_model::{parse_reads, Row};
+use crate::model_data::{LinuxRows, Prices};
+use crate::report::{int, size, table};
+use crate::sanitize::no_comma;
+use crate::{build, Result};
+use std::fmt::Write;
+use std::time::Duration;
+
+/// Linux under the plugin is slower than under icount alone.
+const TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// Boot the Linux harness under the plugin with `cost` (the plugin's `,cost=on,...`).
+pub fn run(gpu: &str, cost: &str) -> Result<LinuxRows> {
+    let so = crate::sanitize::plugin()?;
+    let (mut m, kernel) = crate::linux::machine(gpu)?;
+    let dir = build::out_dir().join("sanitize").join("linux-model");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let ram = dir.join("ram");
+    m.ram_file = Some(ram.clone());
+    m.plugin = Some(format!(
+        "{},ram={},report={}{cost}",
+        no_comma(&so)?,
+        no_comma(&ram)?,
+        no_comma(&dir.join("report.json"))?
+    ));
+    println!("$ {}", crate::bench::command_line(&m));
+    let o = m.run_captured(TIMEOUT);
+    let _ = std::fs::remove_file(&ram);
+    let o = o?;
+    let _ = std::fs::write(dir.join("serial.log"), &o.output);
+    let records = crate::linux::records_of(&o)?;
+    println!(
+        "xtask: Linux under the cost model: {} records in {:.0?}",
+        records.len(),
+        o.elapsed
+    );
+    // The plugin only observes: the figures must be those of the Linux run without it.
+    let same = same_as_published(&records);
+    match &same {
+        Some(d) if d.is_empty() => println!(
+            "xtask: Linux under the plugin: every icount figure equals the published Linux run's"
+        ),
+        Some(d) => println!(
+            "xtask: Linux under the plugin: {} figures differ from the published Linux run's: {}",
+            d.len(),
+            d.join("; ")
+        ),
+        None => println!("xtask: no published Linux run to compare the icount figures with"),
+    }
+    let tsv_path = dir.join("report.counters.tsv");
+    let tsv =
+        std::fs::read_to_string(&tsv_path).map_err(|e| format!("{}: {e}", tsv_path.display()))?;
+    let reads = parse_reads(&tsv)?;
+    let (rows, missed) = crate::bench_windows::find(&records, &reads);
+    println!(
+        "xtask: Linux: windows found for {} records{}",
+        rows.len(),
+        if missed.is_empty() {
+            String::new()
+        } else {
+            format!("; not attributed: {}", missed.join(", "))
+        }
+    );
+    Ok(LinuxRows {
+        differs_from_published: same.map(|d| d.len()),
+        rows,
+        missed,
+        package: kernel.package,
+    })
+}
+
+/// How the records' `cycles` and `total_cycles` differ from the published Linux run's
+/// (`None`: none published).
+fn same_as_published(records: &[crate::bench::Record]) -> Option<Vec<String>> {
+    let p = crate::publish::load_dir(&build::root()).ok()?;
+    let published = p.linux?.records;
+    Some(
+        records
+            .iter()
+            .filter_map(|r| {
+                let o = published.iter().find(|o| o.key() == r.key());
+                let same = o.is_some_and(|o| {
+                    ["cycles", "total_cycles"]
+                        .iter()
+                        .all(|f| o.num(f) == r.num(f))
+                });
+                (!same).then(|| r.key())
+            })
+            .collect(),
+    )
+}
+
+/// `(icount, modeled)` of the row of `suite`, `case`, `variant` at `size`.
+fn of(rows: &[Row], p: &Prices, key: (&str, &str, &str, u64)) -> Option<(u64, u64)> {
+    rows.iter()
+        .find(|r| {
+            (
+                r.suite.as_str(),
+                r.case.as_str(),
+                r.variant.as_str(),
+                r.size,
+            ) == key
+        })
+        .map(|r| (r.icount()[0], r.total(p)))
+}
+
+/// Linux's END WRITE (which cleans the whole buffer) beside this kernel's END WRITE of
+/// a buffer with an uncached alias (which cleans its whole range at once, the Linux
+/// way; `boundary` suite).
+fn end_write_table(ours: &[Row], linux: &LinuxRows, p: &Prices) -> String {
+    let mut sizes: Vec<u64> = linux.rows.iter().map(|r| r.size).collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    let ratio = |a: u64, b: u64| format!("{:.2}x", b as f64 / a.max(1) as f64);
+    let rows: Vec<Vec<String>> = sizes
+        .into_iter()
+        .filter_map(|s| {
+            let (hi, hm) = of(
+                ours,
+                p,
+                ("boundary", "END WRITE, uncached alias", "whole", s),
+            )?;
+            let (li, lm) = of(&linux.rows, p, ("sync", "END WRITE", "linux-ioctl", s))?;
+            Some(vec![
+                size(s),
+                int(hi as f64),
+                int(li as f64),
+                ratio(hi, li),
+                int(hm as f64),
+                int(lm as f64),
+                ratio(hm, lm),
+            ])
+        })
+        .collect();
+    table(
+        &[
+            "size",
+            "here icount",
+            "Linux icount",
+            "Linux / here",
+            "here modeled",
+            "Linux modeled",
+            "Linux / here",
+        ],
+        &rows,
+    )
+}
+
+/// This kernel's sync rows beside Linux's, in icount and modeled cycles.
+pub fn section(ours: &[Row], linux: &LinuxRows, p: &Prices) -> String {
+    let mut o = String::from("\n## Linux under the model: sync\n\n");
+    let _ = writeln!(
+        o,
+        "Linux ({}) booted with the harness under the same plugin and prices; its \
+         `DMA_BUF_IOCTL_SYNC` windows found in the counter reads like this kernel's{}. \
+         Per operation. \
+         The calls do different work: this kernel's `whole` sync maintains no line here \
+         (no device touches these buffers; the clean moves to the present, `boundary`), \
+         Linux's ioctl cleans or invalidates the whole buffer. Like for like first: an \
+         END WRITE that cleans the whole buffer (here: a buffer with an uncached alias, \
+         `boundary`), then every sync call.\n",
+        linux.package,
+        match linux.differs_from_published {
+            Some(0) => "; its icount figures are exactly the published Linux run's (without \
+                        the plugin)"
+                .to_string(),
+            Some(n) => format!("; {n} of its icount figures differ from the published Linux run's"),
+            None => String::new(),
+        }
+    );
+    o.push_str(&end_write_table(ours, linux, p));
+    o.push('\n');
+    let rows: Vec<Vec<String>> = linux
+        .rows
+        .iter()
+        .filter(|l| l.suite == "sync")
+        .map(|l| {
+            let us = ours.iter().find(|r| {
+                r.suite == "sync" && r.case == l.case && r.size == l.size && r.variant == "whole"
+            });
+            let n = |x: Option<u64>| x.map_or("-".into(), |x| int(x as f64));
+            let ratio = |a: Option<u64>, b: u64| {
+                a.filter(|a| *a > 0)
+                    .map_or("-".into(), |a| format!("{:.2}x", b as f64 / a as f64))
+            };
+            let (ui, um) = (us.map(|r| r.icount()[0]), us.map(|r| r.total(p)));
+            let (li, lm) = (l.icount()[0], l.total(p));
+            vec![
+                l.case.clone(),
+                size(l.size),
+                n(ui),
+                int(li as f64),
+                ratio(ui, li),
+                n(um),
+                int(lm as f64),
+                ratio(um, lm),
+            ]
+        })
+        .collect();
+    o.push_str(&table(
+        &[
+            "case",
+            "size",
+            "here icount",
+            "Linux icount",
+            "Linux / here",
+            "here modeled",
+            "Linux modeled",
+            "Linux / here",
+        ],
+        &rows,
+    ));
+    if !linux.missed.is_empty() {
+        let _ = writeln!(
+            o,
+            "\nNot attributed (no run of timed calls adds up to their cycles): {}.",
+            linux.missed.join(", ")
+        );
+    }
+    o
+}
