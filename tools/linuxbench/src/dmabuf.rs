@@ -10,7 +10,7 @@
 //! scatter-gather table instead of syncing, so [`DmaBuf::new`] does one START/END pair
 //! before anything is measured.
 
-use crate::pmu::{check, timed_syscall};
+use crate::pmu::{check, timed_syscall_span};
 use std::io;
 
 /// `DMA_BUF_IOCTL_SYNC`: `_IOW('b', 0, struct dma_buf_sync)` (one u64).
@@ -124,10 +124,16 @@ impl DmaBuf {
 
     /// `DMA_BUF_IOCTL_SYNC` with `flags`, timed at its `svc`: returns its cycles.
     pub fn sync(&self, flags: u64) -> Result<u64, String> {
+        let (start, end) = self.sync_span(flags)?;
+        Ok(end.wrapping_sub(start))
+    }
+
+    /// [`DmaBuf::sync`] returning the raw counter values around its `svc`.
+    pub fn sync_span(&self, flags: u64) -> Result<(u64, u64), String> {
         let arg = flags;
         // SAFETY: the ioctl reads one u64 at `&arg`, which lives across the call.
-        let (r, cycles) = unsafe {
-            timed_syscall(
+        let (r, start, end) = unsafe {
+            timed_syscall_span(
                 libc::SYS_ioctl,
                 [
                     self.fd as u64,
@@ -137,7 +143,7 @@ impl DmaBuf {
             )
         };
         check("DMA_BUF_IOCTL_SYNC", r)?;
-        Ok(cycles)
+        Ok((start, end))
     }
 }
 

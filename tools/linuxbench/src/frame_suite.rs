@@ -9,13 +9,14 @@
 //! as a legacy client of a dma-buf mmap does (on a non-coherent device the writes may
 //! never reach memory: this is the cost of doing nothing, not a correct strategy).
 //! No device imports a udmabuf here, so there is no present phase: a record has
-//! `write_cycles` and `sync_cycles`, and `cycles` is their sum.
+//! `write_cycles` and `sync_cycles`, and `cycles` is their sum; its `windows` are the
+//! measured frames' ioctls and writes ([`crate::record`]).
 
 use crate::dmabuf::sync::{END, START, WRITE};
 use crate::dmabuf::DmaBuf;
 use crate::pmu::now;
 use crate::quiet::{until_quiet, Totals, Window};
-use crate::record::Record;
+use crate::record::{cycles, Record, SYNC_PHASE, WRITE_PHASE};
 
 /// Frame width in pixels.
 pub const WIDTH: u32 = 1920;
@@ -105,21 +106,58 @@ unsafe fn fill(pixels: *mut u8, r: Rect, n: u32) {
     }
 }
 
-/// One frame: `(write, sync)` cycles.
-fn frame(buf: &DmaBuf, r: Rect, n: u32, syncs: bool) -> Result<(u64, u64), String> {
-    let mut sync = 0;
-    if syncs {
-        sync += buf.sync(START | WRITE)?;
+/// One frame's timed windows (raw counter values): the START and END WRITE ioctls (if it
+/// syncs) and the write.
+#[derive(Clone, Copy)]
+struct Frame {
+    start: Option<(u64, u64)>,
+    write: (u64, u64),
+    end: Option<(u64, u64)>,
+}
+
+impl Frame {
+    /// `(write, sync)` cycles.
+    fn cycles(&self) -> (u64, u64) {
+        let sync = [self.start, self.end]
+            .into_iter()
+            .flatten()
+            .map(cycles)
+            .sum();
+        (self.write.1 - self.write.0, sync)
     }
+
+    /// Its windows, `(phase, start, end)`, in the order they were timed.
+    fn windows(&self) -> impl Iterator<Item = (u8, u64, u64)> {
+        let sync = |w: Option<(u64, u64)>| w.map(|(s, e)| (SYNC_PHASE, s, e));
+        sync(self.start)
+            .into_iter()
+            .chain([(WRITE_PHASE, self.write.0, self.write.1)])
+            .chain(sync(self.end))
+    }
+}
+
+/// One frame.
+fn frame(buf: &DmaBuf, r: Rect, n: u32, syncs: bool) -> Result<Frame, String> {
+    let start = if syncs {
+        Some(buf.sync_span(START | WRITE)?)
+    } else {
+        None
+    };
     let t0 = now();
     // SAFETY: `buf.map` is the read-write mapping of a FRAME_BYTES buffer, `r` inside it
     // with 64-byte-multiple rows starting 16-byte aligned (x = 0 or 512, w = 1920 or 64).
     unsafe { fill(buf.map, r, n) };
-    let write = now() - t0;
-    if syncs {
-        sync += buf.sync(END | WRITE)?;
-    }
-    Ok((write, sync))
+    let t1 = now();
+    let end = if syncs {
+        Some(buf.sync_span(END | WRITE)?)
+    } else {
+        None
+    };
+    Ok(Frame {
+        start,
+        write: (t0, t1),
+        end,
+    })
 }
 
 /// Run the suite.
@@ -128,15 +166,18 @@ pub fn run(udmabuf: i32) -> Result<(), String> {
         for (variant, syncs) in VARIANTS {
             let buf = DmaBuf::new(udmabuf, FRAME_BYTES as usize)?;
             let (mut totals, mut write, mut sync) = (Totals::default(), 0, 0);
+            let mut windows = Vec::with_capacity(3 * FRAMES as usize);
             for n in 0..=FRAMES {
-                let ((w, s), span, thrown) = until_quiet(case, || {
+                let (f, span, thrown) = until_quiet(case, || {
                     let win = Window::open()?;
-                    let ws = frame(&buf, r, n, syncs)?;
-                    Ok((ws, win.close()?))
+                    let f = frame(&buf, r, n, syncs)?;
+                    Ok((f, win.close()?))
                 })?;
                 if n == 0 {
                     continue; // the warm-up frame
                 }
+                let (w, s) = f.cycles();
+                windows.extend(f.windows());
                 totals.reps += 1;
                 totals.cycles += w + s;
                 totals.faults += span.faults;
@@ -153,6 +194,7 @@ pub fn run(udmabuf: i32) -> Result<(), String> {
                 size: u64::from(r.w) * u64::from(r.h) * 4,
                 totals,
                 extra: vec![("write_cycles", write / reps), ("sync_cycles", sync / reps)],
+                windows,
             }
             .print();
         }

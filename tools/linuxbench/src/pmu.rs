@@ -175,10 +175,23 @@ pub fn now() -> u64 {
 ///
 /// # Safety
 ///
+/// As for [`timed_syscall_span`].
+#[inline(always)]
+pub unsafe fn timed_syscall(nr: i64, args: [u64; 3]) -> (i64, u64) {
+    // SAFETY: the caller's contract.
+    let (r, t0, t1) = unsafe { timed_syscall_span(nr, args) };
+    (r, t1.wrapping_sub(t0))
+}
+
+/// [`timed_syscall`] returning the two raw counter values around the `svc` instead of
+/// their difference: the window a record prints (`windows`, [`crate::record`]).
+///
+/// # Safety
+///
 /// The syscall must be one that is safe to make with these arguments (any memory it
 /// reads or writes through them valid), as for `libc::syscall`.
 #[inline(always)]
-pub unsafe fn timed_syscall(nr: i64, args: [u64; 3]) -> (i64, u64) {
+pub unsafe fn timed_syscall_span(nr: i64, args: [u64; 3]) -> (i64, u64, u64) {
     let r0: i64;
     let t0: u64;
     let t1: u64;
@@ -199,7 +212,7 @@ pub unsafe fn timed_syscall(nr: i64, args: [u64; 3]) -> (i64, u64) {
             options(nostack),
         );
     }
-    (r0, t1.wrapping_sub(t0))
+    (r0, t0, t1)
 }
 
 /// A raw syscall result as `Ok(value)` or the errno as an error.

@@ -12,7 +12,8 @@
 //! outside `cycles`. Then, in a quiet window: `linux-ioctl` does START READ (invalidates
 //! the whole buffer: no ranged sync), the read through the dma-buf mapping, END READ
 //! (which cleans the whole buffer); `linux-mmap-nosync` only reads. `cycles` =
-//! `sync_cycles` + `read_cycles`. Every read is checked against the disk's bytes read
+//! `sync_cycles` + `read_cycles`, whose `windows` the record prints (not the device
+//! write's: it is outside `cycles`). Every read is checked against the disk's bytes read
 //! the ordinary way at the start.
 
 use crate::dmabuf::sync::{END, READ, START};
@@ -20,7 +21,7 @@ use crate::dmabuf::DmaBuf;
 use crate::frame_suite::FRAME_BYTES;
 use crate::pmu::{check, now, timed_syscall};
 use crate::quiet::{until_quiet, Totals, Window};
-use crate::record::Record;
+use crate::record::{cycles, Record, READ_PHASE, SYNC_PHASE};
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 
@@ -111,22 +112,62 @@ fn device_write(disk: &std::fs::File, buf: &DmaBuf) -> Result<u64, String> {
     }
 }
 
-/// The CPU side: `(sync, read)` cycles; fails if it read anything but the disk's bytes.
-fn consume(buf: &DmaBuf, syncs: bool, want: u64) -> Result<(u64, u64), String> {
-    let mut sync = if syncs { buf.sync(START | READ)? } else { 0 };
+/// The CPU side's timed windows (raw counter values): the START and END READ ioctls
+/// (if it syncs) and the read.
+#[derive(Clone, Copy)]
+struct Consume {
+    start: Option<(u64, u64)>,
+    read: (u64, u64),
+    end: Option<(u64, u64)>,
+}
+
+impl Consume {
+    /// `(sync, read)` cycles.
+    fn cycles(&self) -> (u64, u64) {
+        let sync = [self.start, self.end]
+            .into_iter()
+            .flatten()
+            .map(cycles)
+            .sum();
+        (sync, self.read.1 - self.read.0)
+    }
+
+    /// Its windows, `(phase, start, end)`, in the order they were timed.
+    fn windows(&self) -> impl Iterator<Item = (u8, u64, u64)> {
+        let sync = |w: Option<(u64, u64)>| w.map(|(s, e)| (SYNC_PHASE, s, e));
+        sync(self.start)
+            .into_iter()
+            .chain([(READ_PHASE, self.read.0, self.read.1)])
+            .chain(sync(self.end))
+    }
+}
+
+/// The CPU side; fails if it read anything but the disk's bytes.
+fn consume(buf: &DmaBuf, syncs: bool, want: u64) -> Result<Consume, String> {
+    let start = if syncs {
+        Some(buf.sync_span(START | READ)?)
+    } else {
+        None
+    };
     let t0 = now();
     // SAFETY: the dma-buf mapping is readable, page-aligned and FRAME_BYTES long.
     let sum = unsafe { read(buf.map, READ_BYTES) };
-    let read = now() - t0;
-    if syncs {
-        sync += buf.sync(END | READ)?;
-    }
+    let t1 = now();
+    let end = if syncs {
+        Some(buf.sync_span(END | READ)?)
+    } else {
+        None
+    };
     if sum != want {
         return Err(format!(
             "read checksum {sum:#018x}, the disk's is {want:#018x}"
         ));
     }
-    Ok((sync, read))
+    Ok(Consume {
+        start,
+        read: (t0, t1),
+        end,
+    })
 }
 
 /// Run the suite (needs the capture disk as `/dev/vda`).
@@ -141,19 +182,22 @@ pub fn run(udmabuf: i32) -> Result<(), String> {
         let buf = DmaBuf::new(udmabuf, FRAME_BYTES as usize)?;
         let (mut totals, mut sync, mut read) = (Totals::default(), 0, 0);
         let (mut dmin, mut dmax) = (u64::MAX, 0);
+        let mut windows = Vec::with_capacity(3 * REPS as usize);
         for n in 0..=REPS {
             // Clear the bytes, so a read that missed the device's write would fail.
             // SAFETY: inside the memfd's writable mapping.
             unsafe { std::ptr::write_bytes(buf.memfd_map, 0, READ_BYTES) };
             let device = device_write(&disk, &buf)?;
-            let ((s, r), span, thrown) = until_quiet(variant, || {
+            let (c, span, thrown) = until_quiet(variant, || {
                 let win = Window::open()?;
-                let sr = consume(&buf, syncs, want)?;
-                Ok((sr, win.close()?))
+                let c = consume(&buf, syncs, want)?;
+                Ok((c, win.close()?))
             })?;
             if n == 0 {
                 continue; // the warm-up readback
             }
+            let (s, r) = c.cycles();
+            windows.extend(c.windows());
             dmin = dmin.min(device);
             dmax = dmax.max(device);
             totals.reps += 1;
@@ -176,6 +220,7 @@ pub fn run(udmabuf: i32) -> Result<(), String> {
                 ("device_cycles_min", dmin),
                 ("device_cycles_max", dmax),
             ],
+            windows,
         }
         .print();
     }

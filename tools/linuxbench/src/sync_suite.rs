@@ -67,6 +67,7 @@ pub fn run(udmabuf: i32) -> Result<(), String> {
                 size,
                 totals,
                 extra: Vec::new(),
+                windows: Vec::new(),
             }
             .print();
         }
