@@ -163,8 +163,8 @@ pub fn by_value(reads: &[Read]) -> HashMap<u64, CostUnits> {
     reads.iter().map(|r| (r.value, r.units)).collect()
 }
 
-/// Attribute one frame or readback record's windows.
-pub fn attribute(r: &Record, reads: &HashMap<u64, CostUnits>) -> Result<Row> {
+/// A frame or readback record's printed windows: `(phase, start, end)`.
+pub fn printed_windows(r: &Record) -> Result<Vec<(usize, u64, u64)>> {
     let key = r.key();
     if r.raw.get("windows_overflow").is_some() {
         return Err(format!("{key}: more windows than the bench could carry"));
@@ -174,29 +174,28 @@ pub fn attribute(r: &Record, reads: &HashMap<u64, CostUnits>) -> Result<Row> {
         .get("windows")
         .and_then(Value::as_array)
         .ok_or_else(|| format!("{key}: no windows (bench program too old?)"))?;
-    let mut cycles = [0u64; 3];
-    let mut units = [CostUnits::default(); 3];
-    for w in windows {
-        let v: Vec<u64> = w
-            .as_array()
-            .map(|a| a.iter().filter_map(Value::as_u64).collect())
-            .unwrap_or_default();
-        let [phase, start, end] = v[..] else {
-            return Err(format!("{key}: bad window {w}"));
-        };
-        let phase = phase as usize;
-        if phase > 2 || end < start {
-            return Err(format!("{key}: bad window {w}"));
-        }
-        let at = |value: u64| {
-            reads
-                .get(&value)
-                .copied()
-                .ok_or_else(|| format!("{key}: the plugin saw no counter read returning {value}"))
-        };
-        cycles[phase] += end - start;
-        add(&mut units[phase], sub(at(end)?, at(start)?));
-    }
+    windows
+        .iter()
+        .map(|w| {
+            let v: Vec<u64> = w
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_u64).collect())
+                .unwrap_or_default();
+            match v[..] {
+                [phase, start, end] if phase <= 2 && end >= start => {
+                    Ok((phase as usize, start, end))
+                }
+                _ => Err(format!("{key}: bad window {w}")),
+            }
+        })
+        .collect()
+}
+
+/// The row of record `r` from its windows' cycles and charges per phase, once they add
+/// up to the record's `total_cycles` and to each phase field it prints (a phase it does
+/// not print, e.g. Linux's frame present, must have no window).
+pub fn checked_row(r: &Record, cycles: [u64; 3], units: [CostUnits; 3]) -> Result<Row> {
+    let key = r.key();
     let reps = r.num("reps").unwrap_or(0.0) as u64;
     let total = r.num("total_cycles").unwrap_or(-1.0);
     if cycles.iter().sum::<u64>() as f64 != total {
@@ -206,7 +205,7 @@ pub fn attribute(r: &Record, reads: &HashMap<u64, CostUnits>) -> Result<Row> {
         ));
     }
     for (i, name) in bench::phases(&r.suite).iter().enumerate() {
-        let printed = r.num(name).unwrap_or(-1.0);
+        let printed = r.num(name).unwrap_or(0.0);
         if (cycles[i] / reps.max(1)) as f64 != printed {
             return Err(format!(
                 "{key}: {name} is {printed}, its windows give {}",
@@ -225,6 +224,24 @@ pub fn attribute(r: &Record, reads: &HashMap<u64, CostUnits>) -> Result<Row> {
         faults: r.num("faults").unwrap_or(0.0) as u64,
         tlbis: r.num("tlbis").unwrap_or(0.0) as u64,
     })
+}
+
+/// Attribute one frame or readback record's windows.
+pub fn attribute(r: &Record, reads: &HashMap<u64, CostUnits>) -> Result<Row> {
+    let key = r.key();
+    let mut cycles = [0u64; 3];
+    let mut units = [CostUnits::default(); 3];
+    for (phase, start, end) in printed_windows(r)? {
+        let at = |value: u64| {
+            reads
+                .get(&value)
+                .copied()
+                .ok_or_else(|| format!("{key}: the plugin saw no counter read returning {value}"))
+        };
+        cycles[phase] += end - start;
+        add(&mut units[phase], sub(at(end)?, at(start)?));
+    }
+    checked_row(r, cycles, units)
 }
 
 /// `cargo xtask bench --model [--publish] [--linux]`.
@@ -299,7 +316,7 @@ pub fn run(quick: bool, cost_params: &[String], publish: bool, linux: bool) -> R
         .map(|r| attribute(r, &values))
         .collect::<Result<_>>()?;
     // The records that print no windows: found in the counter reads.
-    let (found, missed) = crate::bench_windows::find(&records, &reads);
+    let (found, missed) = crate::bench_windows::find(&records, &reads, false);
     println!(
         "xtask: windows found in the counter reads for {} records without printed windows{}",
         found.len(),

@@ -23,9 +23,16 @@
 //!   the addresses of calls a record made around its measured ones are never taken as
 //!   measured calls of a later record of the suite (their lengths can be equal).
 //! - A record for which nothing fits is not attributed, and named.
+//!
+//! Linux's harness prints the windows of its frame and readback records
+//! (`tools/linuxbench/src/record.rs`), but Linux's perf code may reprogram the counter,
+//! so a value need not be unique in a run: with `printed` set, [`find`] prices them here
+//! in the walk's order ([`in_order`]): each window is the first user read at or after the
+//! walk returning its start value, followed by the very next user read returning its end
+//! value (no user read of the counter happens inside a window).
 
 use crate::bench::Record;
-use crate::bench_model::{add, sub, Read, Row};
+use crate::bench_model::{add, checked_row, printed_windows, sub, Read, Row};
 use cachemodel::CostUnits;
 
 /// Reads at addresses from here up are the kernel's.
@@ -48,9 +55,35 @@ fn length(user: &[&Read], c: &Call) -> u64 {
     user[c.end].value.wrapping_sub(user[c.start].value)
 }
 
-/// Find the windows of every `sync`, `boundary` and `handover` record; returns the
-/// rows attributed and the keys of the records that could not be.
-pub fn find(records: &[Record], reads: &[Read]) -> (Vec<Row>, Vec<String>) {
+/// The row of a record with printed windows, each window found in `user` in order from
+/// `at` (see the module docs); returns it and the index after its last window's end.
+fn in_order(r: &Record, user: &[&Read], mut at: usize) -> crate::Result<(Row, usize)> {
+    let mut cycles = [0u64; 3];
+    let mut units = [CostUnits::default(); 3];
+    for (phase, start, end) in printed_windows(r)? {
+        let i = (at..user.len())
+            .find(|&i| user[i].value == start)
+            .ok_or_else(|| format!("no counter read returning {start} after the last window"))?;
+        match user.get(i + 1) {
+            Some(e) if e.value == end => {}
+            _ => {
+                return Err(format!(
+                    "the user read after the one returning {start} does not return {end}"
+                ))
+            }
+        }
+        cycles[phase] += end - start;
+        add(&mut units[phase], sub(user[i + 1].units, user[i].units));
+        at = i + 2;
+    }
+    Ok((checked_row(r, cycles, units)?, at))
+}
+
+/// Find the windows of every `sync`, `boundary` and `handover` record, and with
+/// `printed` price the printed windows of the `frame` and `readback` records too
+/// ([`in_order`]); returns the rows attributed and the records that could not be (keys;
+/// for a printed record, with the reason).
+pub fn find(records: &[Record], reads: &[Read], printed: bool) -> (Vec<Row>, Vec<String>) {
     let user: Vec<&Read> = reads.iter().filter(|r| r.pc < KERNEL_VA).collect();
     let calls: Vec<Call> = (1..user.len())
         .filter(|&i| user[i].pc == user[i - 1].pc.wrapping_add(8))
@@ -73,6 +106,16 @@ pub fn find(records: &[Record], reads: &[Read]) -> (Vec<Row>, Vec<String>) {
         let total = r.num("total_cycles").unwrap_or(-1.0);
         let reps = r.num("reps").unwrap_or(0.0) as u64;
         let windows: Option<Vec<(usize, usize)>> = match r.suite.as_str() {
+            "frame" | "readback" if printed => {
+                match in_order(r, &user, at) {
+                    Ok((row, next)) => {
+                        rows.push(row);
+                        at = next;
+                    }
+                    Err(e) => missed.push(format!("{} ({e})", r.key())),
+                }
+                continue;
+            }
             "frame" | "readback" => {
                 // Past this record's last printed window.
                 let last = r
@@ -276,7 +319,7 @@ mod tests {
             // Nothing left that adds up to this.
             record("sync", "START READ", 1, 41),
         ];
-        let (rows, missed) = find(&records, &reads);
+        let (rows, missed) = find(&records, &reads, false);
         assert_eq!(rows.len(), 4, "{rows:?}");
         assert_eq!((rows[3].cycles[0], rows[3].units[0].dram), (16, 3));
         assert_eq!(rows[0].cycles[0], 110);
@@ -288,7 +331,7 @@ mod tests {
         assert_eq!(missed, vec!["sync / START READ / whole / 4096".to_string()]);
         // The walk never goes back: a second identical record finds nothing.
         let twice = vec![records[2].clone(), records[2].clone()];
-        let (rows, missed) = find(&twice, &reads);
+        let (rows, missed) = find(&twice, &reads, false);
         assert_eq!((rows.len(), missed.len()), (1, 1));
     }
 
@@ -317,7 +360,7 @@ mod tests {
             record("sync", "START RW", 2, 60),
             record("sync", "END RW", 2, 40),
         ];
-        let (rows, missed) = find(&records, &reads);
+        let (rows, missed) = find(&records, &reads, false);
         assert!(missed.is_empty(), "{missed:?}");
         // Each took its own calls: one dram charge per call, all from the 0x100 site.
         assert_eq!((rows[0].cycles[0], rows[0].units[0].dram), (60, 2));
@@ -336,8 +379,124 @@ mod tests {
             read(300, 0x4000, 5),
             read(310, 0x4008, 6),
         ];
-        let (rows, missed) = find(&[record("sync", "END WRITE", 2, 20)], &reads);
+        let (rows, missed) = find(&[record("sync", "END WRITE", 2, 20)], &reads, false);
         assert!(missed.is_empty());
         assert_eq!((rows[0].cycles[0], rows[0].units[0].dram), (20, 2));
+    }
+
+    /// A Linux harness record (`tools/linuxbench`) with printed windows.
+    fn linux(suite: &str, variant: &str, total: u64, phases: &str, windows: &str) -> Record {
+        crate::linux::record(
+            serde_json::from_str(&format!(
+                "{{\"suite\":\"{suite}\",\"case\":\"c\",\"variant\":\"{variant}\",\
+                 \"size\":64,\"reps\":2,\"cycles\":{},\"total_cycles\":{total},\
+                 \"syscalls\":2,\"faults\":1,\"thrown\":0{phases},\"windows\":{windows}}}",
+                total / 2
+            ))
+            .unwrap(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn printed_windows_are_priced_from_the_reads_in_order() {
+        const K: u64 = 0xffff_0000_0000_1000;
+        let reads = vec![
+            // Before the walk reaches the frame: a read returning the same value as a
+            // later window's start (Linux may reprogram the counter); not taken.
+            read(1100, 0x9000, 0),
+            read(50, 0x4000, 0),
+            read(60, 0x4008, 1),
+            // Frame, two operations: (START, write, END) each.
+            read(1000, 0x4000, 1),
+            read(1005, K, 2), // the kernel's read inside the ioctl: ignored
+            read(1010, 0x4008, 3),
+            read(1100, 0x5000, 3),
+            read(1150, 0x5008, 13),
+            read(1200, 0x4000, 13),
+            read(1220, 0x4008, 17),
+            read(2000, 0x4000, 17),
+            read(2010, 0x4008, 17),
+            read(2100, 0x5000, 17),
+            read(2150, 0x5008, 27),
+            read(2200, 0x4000, 27),
+            read(2220, 0x4008, 30),
+            // Readback without sync, two operations: the read only (phase 2).
+            read(3000, 0x6000, 30),
+            read(3400, 0x6008, 130),
+            read(4000, 0x6000, 130),
+            read(4400, 0x6008, 230),
+        ];
+        let records = vec![
+            record("sync", "END WRITE", 1, 10),
+            linux(
+                "frame",
+                "linux-ioctl",
+                160,
+                ",\"write_cycles\":50,\"sync_cycles\":30",
+                "[[1,1000,1010],[0,1100,1150],[1,1200,1220],\
+                 [1,2000,2010],[0,2100,2150],[1,2200,2220]]",
+            ),
+            linux(
+                "readback",
+                "linux-mmap-nosync",
+                800,
+                ",\"sync_cycles\":0,\"read_cycles\":400,\"device_cycles_min\":9,\
+                 \"device_cycles_max\":99",
+                "[[2,3000,3400],[2,4000,4400]]",
+            ),
+        ];
+        let (rows, missed) = find(&records, &reads, true);
+        assert!(missed.is_empty(), "{missed:?}");
+        assert_eq!(rows.len(), 3);
+        let f = &rows[1];
+        assert_eq!((f.suite.as_str(), f.cycles), ("frame", [100, 60, 0]));
+        // dram: writes 3 -> 13 and 17 -> 27; syncs 1 -> 3, 13 -> 17, 17 -> 17, 27 -> 30.
+        assert_eq!((f.units[0].dram, f.units[1].dram, f.faults), (20, 9, 1));
+        let r = &rows[2];
+        assert_eq!((r.cycles, r.units[2].dram), ([0, 0, 800], 200));
+        // Without `printed` (this kernel's bench prices them from `windows` by value):
+        // skipped, and the walk still moves past them.
+        let (rows, missed) = find(&records, &reads, false);
+        assert_eq!((rows.len(), missed.len()), (1, 0));
+    }
+
+    #[test]
+    fn printed_windows_that_do_not_match_the_reads_are_named() {
+        let reads = vec![
+            read(1000, 0x5000, 0),
+            read(1050, 0x6000, 1),
+            read(1060, 0x5008, 2),
+            read(2000, 0x5000, 2),
+            read(2050, 0x5008, 3),
+        ];
+        let frame = |total: u64, write: u64, windows: &str| {
+            linux(
+                "frame",
+                "linux-mmap-nosync",
+                total,
+                &format!(",\"write_cycles\":{write},\"sync_cycles\":0"),
+                windows,
+            )
+        };
+        // A user read inside the window: not the window's end.
+        let (rows, missed) = find(&[frame(60, 30, "[[0,1000,1060]]")], &reads, true);
+        assert!(rows.is_empty());
+        assert!(missed[0].contains("does not return 1060"), "{missed:?}");
+        // No read returns the start.
+        let (_, missed) = find(&[frame(50, 25, "[[0,1001,1051]]")], &reads, true);
+        assert!(
+            missed[0].contains("no counter read returning 1001"),
+            "{missed:?}"
+        );
+        // Windows that do not add up to the record's phases.
+        let (_, missed) = find(&[frame(50, 20, "[[0,2000,2050]]")], &reads, true);
+        assert!(missed[0].contains("write_cycles"), "{missed:?}");
+        // A window in a phase the record does not print (Linux's frame has no present).
+        let (_, missed) = find(&[frame(50, 0, "[[2,2000,2050]]")], &reads, true);
+        assert!(missed[0].contains("present_cycles"), "{missed:?}");
+        let (rows, missed) = find(&[frame(50, 25, "[[0,2000,2050]]")], &reads, true);
+        assert!(missed.is_empty(), "{missed:?}");
+        assert_eq!((rows[0].cycles, rows[0].units[0].dram), ([50, 0, 0], 1));
     }
 }

@@ -313,4 +313,29 @@ mod tests {
         let dup = format!("{}\n{LOG}", LOG.lines().nth(1).unwrap());
         assert!(parse(&dup).unwrap_err().contains("duplicate"));
     }
+
+    #[test]
+    fn windows_are_parsed_and_checked_by_their_lengths() {
+        let log = |a: u64, b: u64| {
+            LOG.replace(
+                "\"device_cycles_max\":95000}",
+                &format!(
+                    "\"device_cycles_max\":95000,\"windows\":[[1,{a},{}],[2,{b},{}]]}}",
+                    a + 10,
+                    b + 20
+                ),
+            )
+        };
+        let a = parse(&log(1000, 2000)).unwrap();
+        let w = a[1].raw["windows"].as_array().unwrap();
+        assert_eq!(w[1], json!([2, 2000, 2020]));
+        // Where the windows lie depends on the boot; their phases and lengths must not.
+        let b = parse(&log(5000, 7000)).unwrap();
+        assert!(differences(&deterministic(&a), &deterministic(&b)).is_empty());
+        let mut c = b.clone();
+        c[1].raw
+            .insert("windows".into(), json!([[1, 5000, 5010], [2, 7000, 7021]]));
+        let d = differences(&deterministic(&a), &deterministic(&c));
+        assert!(d.len() == 1 && d[0].contains("windows"), "{d:?}");
+    }
 }

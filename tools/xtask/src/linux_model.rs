@@ -1,9 +1,12 @@
 //! `cargo xtask bench --model --linux`: Linux's harness run (`crate::linux`) under the
 //! same memory-cost model, its records priced like this kernel's.
 //!
-//! The harness prints no windows, so they are found in the plugin's counter reads as
+//! Its sync records print no windows, so they are found in the plugin's counter reads as
 //! for this kernel's sync suite ([`crate::bench_windows`]): its `DMA_BUF_IOCTL_SYNC`s
-//! are timed at the `svc` with the same `mrs; svc #0; mrs` sequence. The sanitizer's
+//! are timed at the `svc` with the same `mrs; svc #0; mrs` sequence. Its frame and
+//! readback records print their windows' counter values (as this kernel's bench does),
+//! priced from the reads in order ([`crate::bench_windows`] with `printed`) and put
+//! beside this kernel's strategies ([`phased_section`]). The sanitizer's
 //! coherency verdict on Linux is not used (it models this kernel's devices and calls);
 //! only the cost model's charges are.
 
@@ -61,7 +64,7 @@ pub fn run(gpu: &str, cost: &str) -> Result<LinuxRows> {
     let tsv =
         std::fs::read_to_string(&tsv_path).map_err(|e| format!("{}: {e}", tsv_path.display()))?;
     let reads = parse_reads(&tsv)?;
-    let (rows, missed) = crate::bench_windows::find(&records, &reads);
+    let (rows, missed) = crate::bench_windows::find(&records, &reads, true);
     println!(
         "xtask: Linux: windows found for {} records{}",
         rows.len(),
@@ -118,7 +121,12 @@ fn of(rows: &[Row], p: &Prices, key: (&str, &str, &str, u64)) -> Option<(u64, u6
 /// a buffer with an uncached alias (which cleans its whole range at once, the Linux
 /// way; `boundary` suite).
 fn end_write_table(ours: &[Row], linux: &LinuxRows, p: &Prices) -> String {
-    let mut sizes: Vec<u64> = linux.rows.iter().map(|r| r.size).collect();
+    let mut sizes: Vec<u64> = linux
+        .rows
+        .iter()
+        .filter(|r| r.suite == "sync")
+        .map(|r| r.size)
+        .collect();
     sizes.sort_unstable();
     sizes.dedup();
     let ratio = |a: u64, b: u64| format!("{:.2}x", b as f64 / a.max(1) as f64);
@@ -226,6 +234,152 @@ pub fn section(ours: &[Row], linux: &LinuxRows, p: &Prices) -> String {
             "\nNot attributed (no run of timed calls adds up to their cycles): {}.",
             linux.missed.join(", ")
         );
+    }
+    o
+}
+
+/// The figure of `r` that compares across the two systems under `p`: modeled cycles per
+/// operation, without the readback's device phase (Linux's device write is a blocking
+/// `read(2)` outside its records' cycles). `None` prices: icount.
+fn comparable(r: &Row, p: Option<&Prices>) -> u64 {
+    let phases = match p {
+        Some(p) => r.modeled(p),
+        None => r.icount(),
+    };
+    let skip = usize::from(r.suite == "readback");
+    phases[skip..].iter().sum::<u64>() + p.map_or(0, |p| r.events_cost(p))
+}
+
+/// One frame or readback workload: this kernel's strategies and Linux's, in icount and
+/// modeled cycles, with the sensitivity range and the model's charges.
+fn phased_table(ours: &[&Row], linux: &[&Row], p: &Prices, sets: &[(String, Prices)]) -> String {
+    let Some(first) = linux.first() else {
+        return String::new();
+    };
+    let names = crate::bench::phases(&first.suite);
+    let base = linux
+        .iter()
+        .find(|r| r.variant == "linux-ioctl")
+        .map(|r| comparable(r, Some(p)));
+    let mut head: Vec<String> = ["strategy", "icount", "modeled", "sensitivity range"]
+        .map(String::from)
+        .to_vec();
+    head.extend(
+        names
+            .iter()
+            .map(|n| n.trim_end_matches("_cycles").to_string()),
+    );
+    head.extend(
+        [
+            "faults, TLBIs",
+            "L2 hits",
+            "DRAM",
+            "write-backs",
+            "DC ops",
+            "modeled / Linux ioctl",
+        ]
+        .map(String::from),
+    );
+    let rows: Vec<Vec<String>> = ours
+        .iter()
+        .map(|r| ("here", *r))
+        .chain(linux.iter().map(|r| ("Linux", *r)))
+        .map(|(who, r)| {
+            let m = comparable(r, Some(p));
+            let range: Vec<u64> = sets.iter().map(|(_, s)| comparable(r, Some(s))).collect();
+            let reps = r.reps.max(1);
+            let per = |f: fn(&cachemodel::CostUnits) -> u64| {
+                int((r.units.iter().map(f).sum::<u64>() / reps) as f64)
+            };
+            let mut v = vec![
+                format!("{who}, {}", r.variant),
+                int(comparable(r, None) as f64),
+                int(m as f64),
+                format!(
+                    "{} - {}",
+                    int(range.iter().copied().min().unwrap_or(0) as f64),
+                    int(range.iter().copied().max().unwrap_or(0) as f64)
+                ),
+            ];
+            v.extend(r.modeled(p).iter().map(|x| int(*x as f64)));
+            v.extend([
+                int(r.events_cost(p) as f64),
+                per(|u| u.l2_hit),
+                per(|u| u.dram),
+                per(|u| u.wb),
+                per(|u| u.maint),
+                base.filter(|b| *b > 0)
+                    .map_or("-".into(), |b| format!("{:.2}x", m as f64 / b as f64)),
+            ]);
+            v
+        })
+        .collect();
+    let head: Vec<&str> = head.iter().map(String::as_str).collect();
+    let mut o = table(&head, &rows);
+    // `linux-mmap-nosync` is left out: on a non-coherent device it is not correct.
+    let all: Vec<&Row> = ours
+        .iter()
+        .chain(linux)
+        .copied()
+        .filter(|r| r.variant != "linux-mmap-nosync")
+        .collect();
+    let cheapest = |p: Option<&Prices>| {
+        all.iter()
+            .min_by_key(|r| comparable(r, p))
+            .map_or("-".to_string(), |r| r.variant.clone())
+    };
+    let under: Vec<String> = sets.iter().map(|(_, s)| cheapest(Some(s))).collect();
+    let robust = under.iter().all(|w| *w == under[0]);
+    let _ = writeln!(
+        o,
+        "\nCheapest correct strategy (all but `linux-mmap-nosync`): under icount `{}`, \
+         under the model `{}`{}.",
+        cheapest(None),
+        cheapest(Some(p)),
+        if robust {
+            " across the whole sensitivity range".to_string()
+        } else {
+            let mut seen: Vec<&str> = Vec::new();
+            for w in &under {
+                if !seen.contains(&w.as_str()) {
+                    seen.push(w);
+                }
+            }
+            format!(" (within the sensitivity range: {})", seen.join(" or "))
+        }
+    );
+    o
+}
+
+/// This kernel's frame and readback strategies beside Linux's (sync ioctl, mmap without
+/// sync), per workload, in icount and modeled cycles.
+pub fn phased_section(ours: &[Row], linux: &LinuxRows, p: &Prices) -> String {
+    let sets = p.sensitivity();
+    let workloads = crate::report_model::workloads(&linux.rows);
+    if workloads.is_empty() {
+        return String::new();
+    }
+    let mut o = String::from("\n## Linux under the model: frame and readback\n\n");
+    o.push_str(
+        "Linux's harness prints the counter values of its frame and readback windows (as \
+         this kernel's bench does); `bench --model --linux` prices each window from the \
+         plugin's reads in order (`tools/xtask/src/bench_windows.rs`), checked to add up to \
+         the record's cycles and phases. Per operation. `linux-ioctl` brackets the write \
+         (read) with `DMA_BUF_IOCTL_SYNC` START/END on the whole buffer; \
+         `linux-mmap-nosync` uses the dma-buf's cached mmap with no sync (the legacy-style \
+         mapping: nothing makes it coherent, so on a non-coherent device it is incorrect; \
+         the cost of doing nothing). Linux has no present (no device imports a udmabuf \
+         here), so its frame is write + sync, this kernel's write + sync + present (its \
+         clean happens at the present). The readback figures leave out the device phase \
+         (Linux's device write is a blocking `read(2)` outside its records' cycles): \
+         `icount`, `modeled` and the range are sync + read. `sensitivity range`: lowest \
+         and highest modeled figure over the sensitivity sets.\n",
+    );
+    for (suite, case) in workloads {
+        let l = crate::report_model::of(&linux.rows, &suite, &case);
+        let here = crate::report_model::of(ours, &suite, &case);
+        let _ = writeln!(o, "\n### {suite} {case}\n");
+        o.push_str(&phased_table(&here, &l, p, &sets));
     }
     o
 }

@@ -310,6 +310,11 @@ pub fn section(run: &ModelRun, records: &[Record]) -> String {
     t.push_str(&crate::breakeven::section(records, Some(run)));
     if let Some(l) = &run.linux {
         t.push_str(&crate::linux_model::section(&run.rows, l, &run.prices));
+        t.push_str(&crate::linux_model::phased_section(
+            &run.rows,
+            l,
+            &run.prices,
+        ));
     }
     t
 }
@@ -325,6 +330,24 @@ pub fn readme(run: &ModelRun) -> String {
             rows.push(vec![
                 format!("{suite} {case}"),
                 r.variant.clone(),
+                int(r.icount().iter().sum::<u64>() as f64),
+                int(r.total(&run.prices) as f64),
+                format!("{} - {}", int(lo as f64), int(hi as f64)),
+            ]);
+        }
+        // Linux's strategies for the same workload (`bench --model --linux`); its
+        // readback has no device phase in its figures (a blocking `read(2)`).
+        let linux = run.linux.as_ref().map_or(&[][..], |l| &l.rows[..]);
+        for r in of(linux, &suite, &case) {
+            let (lo, hi) = range(r, &sets);
+            let only = if suite == "readback" {
+                " (sync + read only)"
+            } else {
+                ""
+            };
+            rows.push(vec![
+                format!("{suite} {case}"),
+                format!("Linux {}{only}", r.variant),
                 int(r.icount().iter().sum::<u64>() as f64),
                 int(r.total(&run.prices) as f64),
                 format!("{} - {}", int(lo as f64), int(hi as f64)),
@@ -435,5 +458,44 @@ mod tests {
         assert!(s.contains("100,100 - 400,100"), "{s}");
         let md = readme(&r);
         assert!(md.contains("| readback 1MiB | uncached ") && md.contains("flips"));
+    }
+
+    #[test]
+    fn linux_frame_and_readback_rows_stand_beside_ours() {
+        let mut here = row("explicit-whole", 0, 0);
+        here.cycles = [1000, 40, 60];
+        let mut ioctl = row("linux-ioctl", 0, 0);
+        ioctl.cycles = [0, 300, 500];
+        let mut nosync = row("linux-mmap-nosync", 0, 0);
+        nosync.cycles = [0, 0, 10];
+        let mut r = run(vec![here]);
+        r.linux = Some(crate::model_data::LinuxRows {
+            package: "linux".into(),
+            rows: vec![ioctl, nosync],
+            missed: Vec::new(),
+            differs_from_published: Some(0),
+        });
+        let s = section(&r, &[]);
+        let at = s
+            .find("## Linux under the model: frame and readback")
+            .unwrap_or_else(|| panic!("{s}"));
+        let s = &s[at..];
+        // The readback compares sync + read: 100 here (its device phase left out), 800
+        // for Linux's ioctl; the incorrect no-sync mapping is never the verdict.
+        for want in [
+            "| here, explicit-whole ",
+            "| Linux, linux-ioctl ",
+            "| Linux, linux-mmap-nosync ",
+            "0.12x",
+            "under icount `explicit-whole`, under the model `explicit-whole` across",
+        ] {
+            assert!(s.contains(want), "lacks {want:?}:\n{s}");
+        }
+        let md = readme(&r);
+        let line = md
+            .lines()
+            .find(|l| l.contains("Linux linux-ioctl (sync + read only)"))
+            .unwrap_or_else(|| panic!("{md}"));
+        assert!(line.contains(" 800 "), "{line}");
     }
 }
