@@ -373,7 +373,11 @@ pub fn phased_section(ours: &[Row], linux: &LinuxRows, p: &Prices) -> String {
          clean happens at the present). The readback figures leave out the device phase \
          (Linux's device write is a blocking `read(2)` outside its records' cycles): \
          `icount`, `modeled` and the range are sync + read. `sensitivity range`: lowest \
-         and highest modeled figure over the sensitivity sets.\n",
+         and highest modeled figure over the sensitivity sets. The icount figures repeat \
+         exactly from boot to boot; the modeled ones depend on the cache state a window \
+         starts in, which host-timed work before it (the boot's and the device write's \
+         interrupts, retried tries) can change, so they may differ slightly between \
+         runs.\n",
     );
     for (suite, case) in workloads {
         let l = crate::report_model::of(&linux.rows, &suite, &case);
