@@ -174,20 +174,24 @@ pub struct Totals {
     pub thrown: u64,
 }
 
+/// The timed windows of one operation of [`repeat`] (raw counter values), at most two.
+pub type Spans = [Option<(u64, u64)>; 2];
+
 /// Measure `op` `reps` times, each between untimed `before()` and `after()`, each in a
-/// quiet [`Window`]; `op` returns its cycles. `syscalls` is the number of syscalls `op`
-/// makes.
+/// quiet [`Window`]; `op` returns its timed windows. `syscalls` is the number of syscalls
+/// `op` makes. Returns the totals and the measured windows, in order.
 pub fn repeat(
     what: &str,
     reps: u64,
     syscalls: u64,
     mut before: impl FnMut() -> Result<(), String>,
-    mut op: impl FnMut() -> Result<u64, String>,
+    mut op: impl FnMut() -> Result<Spans, String>,
     mut after: impl FnMut() -> Result<(), String>,
-) -> Result<Totals, String> {
+) -> Result<(Totals, Vec<(u64, u64)>), String> {
     let mut t = Totals::default();
+    let mut windows = Vec::with_capacity(2 * reps as usize);
     for _ in 0..reps {
-        let (cycles, span, thrown) = until_quiet(what, || {
+        let (spans, span, thrown) = until_quiet(what, || {
             before()?;
             let w = Window::open()?;
             let c = op()?;
@@ -196,10 +200,15 @@ pub fn repeat(
             Ok((c, span))
         })?;
         t.reps += 1;
-        t.cycles += cycles;
+        t.cycles += spans
+            .iter()
+            .flatten()
+            .map(|&w| crate::record::cycles(w))
+            .sum::<u64>();
         t.faults += span.faults;
         t.syscalls += syscalls;
         t.thrown += u64::from(thrown);
+        windows.extend(spans.iter().flatten());
     }
-    Ok(t)
+    Ok((t, windows))
 }

@@ -8,11 +8,10 @@
 //! the boot's device work, so it is not a measured figure), and per-phase cycles for
 //! `frame` (`write_cycles`, `sync_cycles`, `present_cycles`) and `readback`
 //! (`device_cycles`, `sync_cycles`, `read_cycles`) records. Fields ending in `_min` /
-//! `_max` are host-dependent ranges (see `readback`). `frame` and `readback` records also
-//! have `windows`, as the project's bench prints them (`userland/bench/src/windows.rs`):
+//! `_max` are host-dependent ranges (see `readback`). Every record also has `windows`, as the project's bench prints them (`userland/bench/src/windows.rs`):
 //! `[phase, start, end]`, the raw PMCCNTR_EL0 values around every timed window their
 //! cycles add up (phase 0 `write`, 1 `sync`, 2 `read`: the index of the phase field in
-//! the project's record), so that `cargo xtask bench --model --linux` can price exactly
+//! the project's record; 0 for `sync` records, which have no phases), so that `cargo xtask bench --model --linux` can price exactly
 //! those windows. They are taken inside the timed code (the values it subtracts anyway)
 //! and printed after it.
 
@@ -46,8 +45,7 @@ pub struct Record<'a> {
     pub totals: Totals,
     /// Per-operation extra fields (phases, ranges), already divided by the reps.
     pub extra: Vec<(&'a str, u64)>,
-    /// The timed windows (`frame`, `readback`): `(phase, start, end)`; empty: none
-    /// printed.
+    /// The timed windows: `(phase, start, end)`; empty: none printed.
     pub windows: Vec<(u8, u64, u64)>,
 }
 

@@ -1,11 +1,12 @@
 //! Suite `sync`: one `DMA_BUF_IOCTL_SYNC` on a udmabuf, for each direction and size of
 //! the project's sync suite (`userland/bench/src/sync_suite.rs`: the same sizes, cases,
 //! repetitions and untimed START/END around each timed call). Linux syncs only whole
-//! buffers, so there is one variant, `linux-ioctl` (the project's `whole`).
+//! buffers, so there is one variant, `linux-ioctl` (the project's `whole`). A record's
+//! `windows` are its measured calls, phase 0 ([`crate::record`]).
 
 use crate::dmabuf::sync::{END, READ, RW, START, WRITE};
 use crate::dmabuf::DmaBuf;
-use crate::quiet::repeat;
+use crate::quiet::{repeat, Spans};
 use crate::record::Record;
 
 const KIB: u64 = 1024;
@@ -52,12 +53,18 @@ pub fn run(udmabuf: i32) -> Result<(), String> {
         let buf = DmaBuf::new(udmabuf, size as usize)?;
         for (name, before, timed, after) in CASES {
             let untimed = |f: Option<u64>| f.map_or(Ok(()), |f| buf.sync(f).map(|_| ()));
-            let totals = repeat(
+            let (totals, windows) = repeat(
                 name,
                 reps_for(size),
                 timed.len() as u64,
                 || untimed(before),
-                || timed.iter().map(|&f| buf.sync(f)).sum(),
+                || {
+                    let mut spans: Spans = [None; 2];
+                    for (w, &f) in spans.iter_mut().zip(timed) {
+                        *w = Some(buf.sync_span(f)?);
+                    }
+                    Ok(spans)
+                },
                 || untimed(after),
             )?;
             Record {
@@ -67,7 +74,7 @@ pub fn run(udmabuf: i32) -> Result<(), String> {
                 size,
                 totals,
                 extra: Vec::new(),
-                windows: Vec::new(),
+                windows: windows.into_iter().map(|(s, e)| (0, s, e)).collect(),
             }
             .print();
         }

@@ -24,9 +24,9 @@
 //!   measured calls of a later record of the suite (their lengths can be equal).
 //! - A record for which nothing fits is not attributed, and named.
 //!
-//! Linux's harness prints the windows of its frame and readback records
-//! (`tools/linuxbench/src/record.rs`), but Linux's perf code may reprogram the counter,
-//! so a value need not be unique in a run: with `printed` set, [`find`] prices them here
+//! Linux's harness prints the windows of all its records (`tools/linuxbench/src/record.rs`),
+//! but Linux's perf code may reprogram the counter, so a value need not be unique in a
+//! run: with `printed` set, [`find`] prices every record that prints windows here
 //! in the walk's order ([`in_order`]): each window is the first user read at or after the
 //! walk returning its start value, followed by the very next user read returning its end
 //! value (no user read of the counter happens inside a window).
@@ -80,8 +80,7 @@ fn in_order(r: &Record, user: &[&Read], mut at: usize) -> crate::Result<(Row, us
 }
 
 /// Find the windows of every `sync`, `boundary` and `handover` record, and with
-/// `printed` price the printed windows of the `frame` and `readback` records too
-/// ([`in_order`]); returns the rows attributed and the records that could not be (keys;
+/// `printed` price every record's printed windows instead ([`in_order`]: Linux's); returns the rows attributed and the records that could not be (keys;
 /// for a printed record, with the reason).
 pub fn find(records: &[Record], reads: &[Read], printed: bool) -> (Vec<Row>, Vec<String>) {
     let user: Vec<&Read> = reads.iter().filter(|r| r.pc < KERNEL_VA).collect();
@@ -105,17 +104,17 @@ pub fn find(records: &[Record], reads: &[Read], printed: bool) -> (Vec<Row>, Vec
     for r in records {
         let total = r.num("total_cycles").unwrap_or(-1.0);
         let reps = r.num("reps").unwrap_or(0.0) as u64;
-        let windows: Option<Vec<(usize, usize)>> = match r.suite.as_str() {
-            "frame" | "readback" if printed => {
-                match in_order(r, &user, at) {
-                    Ok((row, next)) => {
-                        rows.push(row);
-                        at = next;
-                    }
-                    Err(e) => missed.push(format!("{} ({e})", r.key())),
+        if printed && r.raw.contains_key("windows") {
+            match in_order(r, &user, at) {
+                Ok((row, next)) => {
+                    rows.push(row);
+                    at = next;
                 }
-                continue;
+                Err(e) => missed.push(format!("{} ({e})", r.key())),
             }
+            continue;
+        }
+        let windows: Option<Vec<(usize, usize)>> = match r.suite.as_str() {
             "frame" | "readback" => {
                 // Past this record's last printed window.
                 let last = r
@@ -498,5 +497,27 @@ mod tests {
         let (rows, missed) = find(&[frame(50, 25, "[[0,2000,2050]]")], &reads, true);
         assert!(missed.is_empty(), "{missed:?}");
         assert_eq!((rows[0].cycles, rows[0].units[0].dram), ([50, 0, 0], 1));
+    }
+
+    #[test]
+    fn a_sync_record_with_printed_windows_is_priced_by_them() {
+        // Two calls of equal length at the same address: by length alone the first
+        // would be taken; the printed windows name the second.
+        let reads = vec![
+            read(100, 0x4000, 0),
+            read(110, 0x4008, 1),
+            read(200, 0x4000, 1),
+            read(210, 0x4008, 4),
+        ];
+        let mut r = linux("sync", "linux-ioctl", 20, "", "[[0,200,210],[0,200,210]]");
+        r.raw.insert("reps".into(), serde_json::json!(2));
+        let (rows, missed) = find(&[r.clone()], &reads, true);
+        assert!(!missed.is_empty(), "the same window cannot be taken twice");
+        r.raw
+            .insert("windows".into(), serde_json::json!([[0, 200, 210]]));
+        r.raw.insert("total_cycles".into(), serde_json::json!(10));
+        let (rows2, missed) = find(&[r], &reads, true);
+        assert!(rows.is_empty() && missed.is_empty(), "{missed:?}");
+        assert_eq!((rows2[0].cycles, rows2[0].units[0].dram), ([10, 0, 0], 3));
     }
 }

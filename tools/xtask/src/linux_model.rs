@@ -1,12 +1,13 @@
 //! `cargo xtask bench --model --linux`: Linux's harness run (`crate::linux`) under the
 //! same memory-cost model, its records priced like this kernel's.
 //!
-//! Its sync records print no windows, so they are found in the plugin's counter reads as
-//! for this kernel's sync suite ([`crate::bench_windows`]): its `DMA_BUF_IOCTL_SYNC`s
-//! are timed at the `svc` with the same `mrs; svc #0; mrs` sequence. Its frame and
-//! readback records print their windows' counter values (as this kernel's bench does),
-//! priced from the reads in order ([`crate::bench_windows`] with `printed`) and put
-//! beside this kernel's strategies ([`phased_section`]). The sanitizer's
+//! Every record of the harness prints its timed windows' counter values (as this
+//! kernel's frame and readback records do; its `DMA_BUF_IOCTL_SYNC`s are timed at the
+//! `svc` with the same `mrs; svc #0; mrs` sequence), priced from the plugin's reads in
+//! order ([`crate::bench_windows`] with `printed`; a harness too old to print them has
+//! its sync windows searched for by length, as this kernel's sync suite). The frame and
+//! readback rows stand beside this kernel's strategies ([`phased_section`]). The
+//! sanitizer's
 //! coherency verdict on Linux is not used (it models this kernel's devices and calls);
 //! only the cost model's charges are.
 
@@ -170,7 +171,7 @@ pub fn section(ours: &[Row], linux: &LinuxRows, p: &Prices) -> String {
     let _ = writeln!(
         o,
         "Linux ({}) booted with the harness under the same plugin and prices; its \
-         `DMA_BUF_IOCTL_SYNC` windows found in the counter reads like this kernel's{}. \
+         `DMA_BUF_IOCTL_SYNC` windows printed by the harness and priced from the counter reads{}. \
          Per operation. \
          The calls do different work: this kernel's `whole` sync maintains no line here \
          (no device touches these buffers; the clean moves to the present, `boundary`), \
@@ -229,11 +230,7 @@ pub fn section(ours: &[Row], linux: &LinuxRows, p: &Prices) -> String {
         &rows,
     ));
     if !linux.missed.is_empty() {
-        let _ = writeln!(
-            o,
-            "\nNot attributed (no run of timed calls adds up to their cycles): {}.",
-            linux.missed.join(", ")
-        );
+        let _ = writeln!(o, "\nNot attributed: {}.", linux.missed.join(", "));
     }
     o
 }
