@@ -209,6 +209,13 @@ fn present_notify(
     generation: u64,
 ) -> SysResult {
     let buf = &res.buffer;
+    // The clean is complete (its DSB done): its lines leave `dirty` now, unless an END
+    // recorded lines since it was planned (then the check below cleans again). Done
+    // before the zap, so a legacy writer's pages the zap records next cost a clean of
+    // those pages only, not of everything again.
+    if buf.maintained() {
+        buf.boundary().device_read_done(work, generation);
+    }
     match zap_legacy(k, buf) {
         None => return Ok(Outcome::Restart),
         Some(true) => return present_clean(k, id, a, res, region),
@@ -221,14 +228,13 @@ fn present_notify(
         return Err(Error::Busy);
     }
     if buf.maintained() {
-        let mut b = buf.boundary();
+        let b = buf.boundary();
         // Another holder ENDed writes to lines the device reads while this clean ran
         // (on another CPU, or between its steps): clean again, from the start of the
         // call (re-issued, so no kernel stack builds up however often it happens).
         if b.generation() != generation && !b.device_read(cache::geometry(), region).is_none() {
             return Ok(Outcome::Restart);
         }
-        b.device_read_done(work, generation);
     }
     let (offset, span) = region.hull();
     trace::record_device_read(buf.id, offset, span - offset);
