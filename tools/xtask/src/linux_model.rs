@@ -284,10 +284,6 @@ fn phased_table(ours: &[&Row], linux: &[&Row], p: &Prices, sets: &[(String, Pric
         .map(|(who, r)| {
             let m = comparable(r, Some(p));
             let range: Vec<u64> = sets.iter().map(|(_, s)| comparable(r, Some(s))).collect();
-            let reps = r.reps.max(1);
-            let per = |f: fn(&cachemodel::CostUnits) -> u64| {
-                int((r.units.iter().map(f).sum::<u64>() / reps) as f64)
-            };
             let mut v = vec![
                 format!("{who}, {}", r.variant),
                 int(comparable(r, None) as f64),
@@ -299,15 +295,13 @@ fn phased_table(ours: &[&Row], linux: &[&Row], p: &Prices, sets: &[(String, Pric
                 ),
             ];
             v.extend(r.modeled(p).iter().map(|x| int(*x as f64)));
-            v.extend([
-                int(r.events_cost(p) as f64),
-                per(|u| u.l2_hit),
-                per(|u| u.dram),
-                per(|u| u.wb),
-                per(|u| u.maint),
+            v.push(int(r.events_cost(p) as f64));
+            // L2 hits, DRAM, write-backs, DC ops (faults and TLBIs are in the charge).
+            v.extend(crate::report_model::event_cells(r).into_iter().take(4));
+            v.push(
                 base.filter(|b| *b > 0)
                     .map_or("-".into(), |b| format!("{:.2}x", m as f64 / b as f64)),
-            ]);
+            );
             v
         })
         .collect();

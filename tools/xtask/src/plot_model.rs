@@ -129,37 +129,14 @@ pub fn model_svg(run: &ModelRun) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench_model::Row;
-    use crate::model_data::Prices;
-    use cachemodel::CostUnits;
+    use crate::report_model::tests::{row, run};
 
     #[test]
     fn the_plot_has_every_strategy() {
-        let row = |variant: &str, dram| Row {
-            suite: "readback".into(),
-            case: "1MiB".into(),
-            variant: variant.into(),
-            size: 1 << 20,
-            reps: 1,
-            faults: 0,
-            tlbis: 0,
-            cycles: [100, 0, 0],
-            units: [
-                CostUnits {
-                    dram,
-                    ..CostUnits::default()
-                },
-                CostUnits::default(),
-                CostUnits::default(),
-            ],
-        };
-        let run = ModelRun {
-            rows: vec![row("legacy-uncached", 50), row("explicit-ranged", 5)],
-            prices: Prices::DEFAULT,
-            command: String::new(),
-            git: None,
-            linux: None,
-        };
+        let run = run(vec![
+            row("legacy-uncached", 100, 50),
+            row("explicit-ranged", 100, 5),
+        ]);
         let svg = model_svg(&run).unwrap();
         assert!(svg.starts_with("<svg") && svg.contains("readback 1MiB"));
         assert!(svg.contains("legacy-uncached icount") && svg.contains("explicit-ranged icount"));

@@ -119,6 +119,35 @@ pub fn params_table(p: &Prices) -> String {
     )
 }
 
+/// A record's `icount`, modeled cycles at `p`, their ratio and its range over `sets`.
+fn modeled_cells(r: &Row, p: &Prices, sets: &[(String, Prices)], icount: u64) -> [String; 4] {
+    let t = r.total(p);
+    let (lo, hi) = range(r, sets);
+    [
+        int(icount as f64),
+        int(t as f64),
+        format!("{:.2}x", t as f64 / icount.max(1) as f64),
+        format!("{} - {}", int(lo as f64), int(hi as f64)),
+    ]
+}
+
+/// The model's events per operation of a record: L2 hits, DRAM accesses, write-backs,
+/// DC operations, then the kernel's faults and TLBIs.
+pub(crate) fn event_cells(r: &Row) -> [String; 6] {
+    let reps = r.reps.max(1);
+    let per = |f: fn(&cachemodel::CostUnits) -> u64| {
+        int((r.units.iter().map(f).sum::<u64>() / reps) as f64)
+    };
+    [
+        per(|u| u.l2_hit),
+        per(|u| u.dram),
+        per(|u| u.wb),
+        per(|u| u.maint),
+        int(r.faults as f64),
+        int(r.tlbis as f64),
+    ]
+}
+
 /// One workload's table: icount and modeled cycles, range, phases and charges.
 fn workload_table(run: &ModelRun, suite: &str, case: &str) -> String {
     let sets = run.prices.sensitivity();
@@ -153,30 +182,11 @@ fn workload_table(run: &ModelRun, suite: &str, case: &str) -> String {
     let rows: Vec<Vec<String>> = of(&run.rows, suite, case)
         .into_iter()
         .map(|r| {
-            let i: u64 = r.icount().iter().sum();
-            let t = r.total(p);
-            let (lo, hi) = range(r, &sets);
-            let reps = r.reps.max(1);
-            let per = |f: fn(&cachemodel::CostUnits) -> u64| {
-                int((r.units.iter().map(f).sum::<u64>() / reps) as f64)
-            };
-            let mut v = vec![
-                r.variant.clone(),
-                int(i as f64),
-                int(t as f64),
-                format!("{:.2}x", t as f64 / i.max(1) as f64),
-                format!("{} - {}", int(lo as f64), int(hi as f64)),
-            ];
+            let mut v = vec![r.variant.clone()];
+            v.extend(modeled_cells(r, p, &sets, r.icount().iter().sum()));
             v.extend(r.modeled(p).iter().map(|m| int(*m as f64)));
-            v.extend([
-                int(r.events_cost(p) as f64),
-                per(|u| u.l2_hit),
-                per(|u| u.dram),
-                per(|u| u.wb),
-                per(|u| u.maint),
-                int(r.faults as f64),
-                int(r.tlbis as f64),
-            ]);
+            v.push(int(r.events_cost(p) as f64));
+            v.extend(event_cells(r));
             v
         })
         .collect();
@@ -193,28 +203,14 @@ fn calls_table(run: &ModelRun) -> Option<String> {
         .iter()
         .filter(|r| bench::phases(&r.suite).is_empty())
         .map(|r| {
-            let i = r.icount()[0];
-            let t = r.total(p);
-            let (lo, hi) = range(r, &sets);
-            let reps = r.reps.max(1);
-            let per = |f: fn(&cachemodel::CostUnits) -> u64| {
-                int((r.units.iter().map(f).sum::<u64>() / reps) as f64)
-            };
-            vec![
+            let mut v = vec![
                 format!("{} {}", r.suite, r.case),
                 r.variant.clone(),
                 crate::report::size(r.size),
-                int(i as f64),
-                int(t as f64),
-                format!("{:.2}x", t as f64 / i.max(1) as f64),
-                format!("{} - {}", int(lo as f64), int(hi as f64)),
-                per(|u| u.l2_hit),
-                per(|u| u.dram),
-                per(|u| u.wb),
-                per(|u| u.maint),
-                int(r.faults as f64),
-                int(r.tlbis as f64),
-            ]
+            ];
+            v.extend(modeled_cells(r, p, &sets, r.icount()[0]));
+            v.extend(event_cells(r));
+            v
         })
         .collect();
     (!rows.is_empty()).then(|| {
@@ -382,11 +378,13 @@ pub fn readme(run: &ModelRun) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use cachemodel::CostUnits;
 
-    fn row(variant: &str, cycles: u64, dram: u64) -> Row {
+    /// A 1 MiB readback record of `variant` with `cycles` in its first phase and `dram`
+    /// DRAM accesses (also for `plot_model`'s tests).
+    pub(crate) fn row(variant: &str, cycles: u64, dram: u64) -> Row {
         Row {
             suite: "readback".into(),
             case: "1MiB".into(),
@@ -407,7 +405,8 @@ mod tests {
         }
     }
 
-    fn run(rows: Vec<Row>) -> ModelRun {
+    /// A model run of `rows` at the default prices.
+    pub(crate) fn run(rows: Vec<Row>) -> ModelRun {
         ModelRun {
             rows,
             prices: Prices::DEFAULT,
