@@ -131,6 +131,7 @@ impl Region {
 }
 
 /// The lines a byte range `[start, end)` touches.
+#[inline]
 fn lines_of(geom: CacheGeometry, start: u64, end: u64) -> Lines {
     let shift = geom.line().trailing_zeros();
     if end <= start {
@@ -342,6 +343,7 @@ impl<const N: usize> Boundary<N> {
     /// Whether a START over `region` must invalidate anything: some line of it may be
     /// stale, or an uncached mapping (`unmediated`) may have written anywhere. A START
     /// WRITE is planned as START RW when this is true ([`crate::effective_dir`]).
+    #[inline(always)]
     pub fn may_be_stale(&self, geom: CacheGeometry, region: Region, unmediated: bool) -> bool {
         let (s, e) = region.hull();
         unmediated || self.stale.intersects(lines_of(geom, s, e))

@@ -101,11 +101,13 @@ impl<const N: usize> LineSet<N> {
     }
 
     /// Whether it holds any line of `l`.
+    #[inline]
     pub fn intersects(&self, l: Lines) -> bool {
         !l.is_empty() && self.iter().any(|x| x.start < l.end && l.start < x.end)
     }
 
     /// Whether it holds every line of `l` (true for an empty `l`).
+    #[inline]
     pub fn covers(&self, l: Lines) -> bool {
         l.is_empty() || self.iter().any(|x| x.start <= l.start && l.end <= x.end)
     }
@@ -127,7 +129,9 @@ impl<const N: usize> LineSet<N> {
     /// [`LineSet::insert`]; `lossy` (tests only: the model's mutation) drops `l` instead
     /// of merging when the set is full, which leaves a *subset*.
     pub(crate) fn insert_with(&mut self, l: Lines, lossy: bool) {
-        if l.is_empty() {
+        // Already held (the common case of lines written again before their clean):
+        // the set would come out the same.
+        if self.covers(l) {
             return;
         }
         // i: first interval that touches or follows l; j: first that lies beyond it.

@@ -100,6 +100,7 @@ impl SyncPlan {
 ///   holder lacks the map-write right. A holder that may not write cannot have started
 ///   a write bracket, so an END WRITE from it is refused as well.
 /// * [`SyncError::OutOfRange`]: see [`resolve_range`].
+#[inline]
 pub fn plan_sync(req: &SyncRequest) -> Result<SyncPlan, SyncError> {
     if req.dir.writes() && !req.may_write {
         return Err(SyncError::AccessDenied);

@@ -483,7 +483,12 @@ impl Commit {
         match (slot, access.current().is_some()) {
             (Some(i), true) => held[i].1 = access,
             (Some(i), false) => {
-                held.swap_remove(i);
+                // Usually the only (so the last) open access: no element moves.
+                if i + 1 == held.len() {
+                    held.pop();
+                } else {
+                    held.swap_remove(i);
+                }
             }
             // Room was checked when the sync was planned, and nothing ran since.
             (None, true) => {
