@@ -1,4 +1,5 @@
-//! How long the kernel keeps interrupts waiting (benchmark kernels only): the longest
+//! How long the kernel keeps interrupts waiting (kernels built with the `latency`
+//! feature only: the benchmark's second kernel, see `cargo xtask bench`): the longest
 //! stretch it runs with IRQs masked and no point at which a pending interrupt would be
 //! taken.
 //!
@@ -12,16 +13,18 @@
 //! different CPUs are unrelated) and keeps its own maximum; the read takes the maximum
 //! over all CPUs (a stretch ending on another CPU during the read may count in this
 //! period or the next). The few instructions of
-//! the vectors before the Rust handler and after it are not counted. Other kernels
-//! record nothing and report 0.
+//! the vectors before the Rust handler and after it are not counted, and the probe's
+//! own instructions are (a stretch is a few instructions longer than on a kernel
+//! without it). Other kernels record nothing and report 0: every cycle figure of the
+//! benchmark comes from a kernel without the probe.
 
-#[cfg(feature = "bench")]
+#[cfg(feature = "latency")]
 use core::sync::atomic::Ordering;
 
 /// IRQs were just masked by an exception entry: a stretch starts.
 #[inline(always)]
 pub fn enter() {
-    #[cfg(feature = "bench")]
+    #[cfg(feature = "latency")]
     crate::smp::this_cpu()
         .masked_since
         .store(crate::arch::pmu::cycles(), Ordering::Relaxed);
@@ -33,7 +36,7 @@ pub fn enter() {
 /// and nothing shared with other CPUs on every syscall.
 #[inline(always)]
 pub fn point() {
-    #[cfg(feature = "bench")]
+    #[cfg(feature = "latency")]
     {
         let me = crate::smp::this_cpu();
         let now = crate::arch::pmu::cycles();
@@ -47,11 +50,11 @@ pub fn point() {
 
 /// The longest stretch since the last call (0 on kernels that do not measure).
 pub fn take_max() -> u64 {
-    #[cfg(feature = "bench")]
+    #[cfg(feature = "latency")]
     return crate::smp::each_cpu()
         .map(|c| c.masked_max.swap(0, Ordering::Relaxed))
         .max()
         .unwrap_or(0);
-    #[cfg(not(feature = "bench"))]
+    #[cfg(not(feature = "latency"))]
     0
 }

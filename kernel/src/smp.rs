@@ -136,16 +136,18 @@ pub struct PerCpu {
     pub online: AtomicBool,
     /// Top of its kernel stack (where an exception from EL0 starts).
     pub stack_top: AtomicU64,
-    /// Benchmark kernels: the cycle count at which its current IRQ-masked stretch
+    /// `latency` kernels: the cycle count at which its current IRQ-masked stretch
     /// began (`latency`; its own counter, unrelated to other CPUs').
-    #[cfg_attr(not(feature = "bench"), allow(dead_code))]
+    #[cfg_attr(not(feature = "latency"), allow(dead_code))]
     pub masked_since: AtomicU64,
-    /// Benchmark kernels: its longest IRQ-masked stretch since `latency::take_max`.
-    #[cfg_attr(not(feature = "bench"), allow(dead_code))]
+    /// `latency` kernels: its longest IRQ-masked stretch since `latency::take_max`.
+    #[cfg_attr(not(feature = "latency"), allow(dead_code))]
     pub masked_max: AtomicU64,
     /// The task whose thread runs here, for the syscall fast path (`task::Core`; null:
     /// none, or the full path must take the call). Written by this CPU only.
     pub fast_task: AtomicPtr<crate::task::Core>,
+    /// Syscalls taken on it (`counters::syscall`). Written by this CPU only.
+    pub syscalls: AtomicU64,
 }
 
 #[allow(clippy::declare_interior_mutable_const)] // only used to build the array below
@@ -157,6 +159,7 @@ const OFFLINE: PerCpu = PerCpu {
     masked_since: AtomicU64::new(0),
     masked_max: AtomicU64::new(0),
     fast_task: AtomicPtr::new(core::ptr::null_mut()),
+    syscalls: AtomicU64::new(0),
 };
 
 static PERCPU: [PerCpu; MAX_CPUS] = {
@@ -209,6 +212,17 @@ pub fn this_cpu() -> &'static PerCpu {
     // asks runs on this CPU ([`init_boot_cpu`], boot.S for secondaries); a null pointer
     // (too early) falls back to the boot CPU's.
     unsafe { p.as_ref() }.unwrap_or(&PERCPU[0])
+}
+
+/// This CPU's block, on a path only an exception from EL0 reaches (a syscall): no
+/// fallback for the early boot, when no task runs yet.
+#[inline(always)]
+pub fn this_cpu_from_el0() -> &'static PerCpu {
+    let p = crate::arch::cpu::percpu_pointer() as *const PerCpu;
+    // SAFETY: every CPU points TPIDR_EL1 at its element of PERCPU (static) before it
+    // first runs EL0 code: the boot CPU in `init_boot_cpu`, early in `kernel_main`
+    // (tasks start long after), a secondary in boot.S before `secondary_main`.
+    unsafe { &*p }
 }
 
 /// The per-CPU blocks of the CPUs online.

@@ -66,7 +66,7 @@ pub fn fast(frame: &mut TrapFrame) -> bool {
     if done.is_none() {
         return false;
     }
-    crate::counters::add(&crate::counters::SYSCALLS, 1);
+    crate::counters::syscall();
     frame.x[0] = 0;
     frame.x[1] = 0;
     frame.x[2] = 0;
@@ -76,7 +76,7 @@ pub fn fast(frame: &mut TrapFrame) -> bool {
 /// Handle the `svc` in `frame` for the current task.
 pub fn dispatch(k: &mut Kernel, frame: &mut TrapFrame) {
     let Some(id) = k.current_id() else { return };
-    crate::counters::add(&crate::counters::SYSCALLS, 1);
+    crate::counters::syscall();
     let a = [
         frame.x[0], frame.x[1], frame.x[2], frame.x[3], frame.x[4], frame.x[5],
     ];

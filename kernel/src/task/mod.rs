@@ -800,7 +800,9 @@ fn publish_fast(me: &CpuSched) {
 /// nothing. Called with IRQs masked, on the CPU's way in from EL0.
 #[inline(always)]
 pub fn with_current_fast<R>(f: impl FnOnce(&mut Objects) -> Option<R>) -> Option<R> {
-    let p = crate::smp::this_cpu().fast_task.load(Ordering::Relaxed);
+    let p = crate::smp::this_cpu_from_el0()
+        .fast_task
+        .load(Ordering::Relaxed);
     // SAFETY: only this CPU writes its `fast_task` (`publish_fast`, under the kernel lock
     // on its way out to EL0), with a pointer to the `Core` of the task whose thread it
     // then runs, or null. That task is not freed while this CPU runs its thread:

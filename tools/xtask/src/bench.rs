@@ -376,29 +376,52 @@ pub fn run(
     uci.append = format!("{} uci", m.append);
     let command = command_line(&m);
     let smp_command = command_line(&smp);
+    // Each 1-CPU boot again on the kernel with the IRQ-masked stretch probe: the
+    // stretches come from there (`merge_masked`), every other figure from the kernel
+    // without the probe's instructions. (The smp suite reports no stretches.)
     let mut machines = Vec::new();
     if !smp_only {
+        let probe_image = build::kernel(Flavor::BenchLatency)?.image;
+        let probe = |m: &Machine| {
+            let mut p = m.clone();
+            p.kernel = probe_image.clone();
+            p
+        };
         println!("$ {command}");
-        machines.push(("1 CPU", m));
         println!("$ {}", command_line(&uci));
-        machines.push(("uci", uci));
+        println!(
+            "  (and both again with {}: its IRQ-masked stretches only)",
+            shown(&probe_image)
+        );
+        let (m_probe, uci_probe) = (probe(&m), probe(&uci));
+        machines.push(("1 CPU", m, Some(m_probe)));
+        machines.push(("uci", uci, Some(uci_probe)));
     }
     println!("$ {smp_command}");
-    machines.push(("smp", smp));
+    machines.push(("smp", smp, None));
 
     let runs = if check { 2 } else { 1 };
     let mut results = Vec::new();
     for n in 1..=runs {
         let mut records = Vec::new();
-        for (what, m) in &machines {
-            println!("xtask: bench run {n} of {runs} ({what})");
-            let o = m.run_captured(TIMEOUT)?;
-            let got = outcome_records(&o)?;
-            println!(
-                "xtask: bench run {n} ({what}): {} records in {:.0?}",
-                got.len(),
-                o.elapsed
-            );
+        for (what, m, probe) in &machines {
+            let boot = |m: &Machine, what: &str| -> Result<Vec<Record>> {
+                println!("xtask: bench run {n} of {runs} ({what})");
+                let o = m.run_captured(TIMEOUT)?;
+                let got = outcome_records(&o)?;
+                println!(
+                    "xtask: bench run {n} ({what}): {} records in {:.0?}",
+                    got.len(),
+                    o.elapsed
+                );
+                Ok(got)
+            };
+            let mut got = boot(m, what)?;
+            if let Some(probe) = probe {
+                let stretches = boot(probe, &format!("{what}, latency probe"))?;
+                merge_masked(&mut got, &stretches)
+                    .map_err(|e| format!("bench run {n} ({what}): {e}"))?;
+            }
             records.extend(got);
         }
         results.push(records);
@@ -493,6 +516,57 @@ pub fn run(
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Whether field `f` of a record measures time (cycles or timed windows), so that the
+/// latency probe's instructions change it.
+fn timed_field(f: &str) -> bool {
+    f.ends_with("cycles") || f.ends_with("_median") || f == "windows" || f == "masked_max"
+}
+
+/// Give `records` (a boot of the kernel without the latency probe, which reports no
+/// IRQ-masked stretch) the `masked_max` of the same boot on the kernel with it
+/// (`probe`). The two must have measured the same things with the same results: the
+/// same records, equal in every field that is not timed ([`timed_field`]).
+pub fn merge_masked(records: &mut [Record], probe: &[Record]) -> Result<()> {
+    if records.len() != probe.len() {
+        return Err(format!(
+            "{} records, but {} on the kernel with the latency probe",
+            records.len(),
+            probe.len()
+        ));
+    }
+    for r in records.iter_mut() {
+        let p = probe
+            .iter()
+            .find(|p| p.key() == r.key())
+            .ok_or_else(|| format!("{}: not measured on the latency kernel", r.key()))?;
+        let mut fields: Vec<&String> = r.raw.keys().chain(p.raw.keys()).collect();
+        fields.sort();
+        fields.dedup();
+        for f in fields.into_iter().filter(|f| !timed_field(f)) {
+            if r.raw.get(f) != p.raw.get(f) {
+                return Err(format!(
+                    "{}: {f} differs on the kernel with the latency probe",
+                    r.key()
+                ));
+            }
+        }
+        match (r.num("masked_max"), p.raw.get("masked_max")) {
+            (Some(x), _) if x != 0.0 => {
+                return Err(format!(
+                    "{}: the kernel without the latency probe reported a stretch",
+                    r.key()
+                ))
+            }
+            (Some(_), Some(m)) => {
+                r.raw.insert("masked_max".into(), m.clone());
+            }
+            (None, None) => {}
+            _ => return Err(format!("{}: masked_max in only one of the boots", r.key())),
+        }
+    }
+    Ok(())
 }
 
 /// The QEMU command line as a shell would take it, paths relative to the workspace root.
@@ -843,6 +917,47 @@ pub mod tests {
         assert_eq!(d.len(), 2, "{d:?}");
         assert!(d[0].starts_with(&format!("{}: cycles ", a[3].key())));
         assert!(d[1].ends_with("only in run 1"));
+    }
+
+    #[test]
+    fn stretches_come_from_the_probe_kernel_and_nothing_else() {
+        let probe = parse(&fake_log()).unwrap();
+        let plain_of = |probe: &[Record]| {
+            let mut plain = probe.to_vec();
+            for r in &mut plain {
+                if r.raw.contains_key("masked_max") {
+                    r.raw.insert("masked_max".into(), json!(0));
+                }
+                if let Some(c) = r.num("cycles") {
+                    r.raw.insert("cycles".into(), json!(c - 20.0));
+                }
+            }
+            plain
+        };
+        let mut plain = plain_of(&probe);
+        merge_masked(&mut plain, &probe).unwrap();
+        for (r, p) in plain.iter().zip(&probe) {
+            assert_eq!(r.raw.get("masked_max"), p.raw.get("masked_max"), "{}", r.key());
+            if let Some(c) = p.num("cycles") {
+                assert_eq!(r.num("cycles"), Some(c - 20.0), "cycles stay the plain kernel's");
+            }
+        }
+        assert!(probe.iter().any(|r| r.num("masked_max").unwrap_or(0.0) > 0.0));
+        // A figure that is not timed must agree.
+        let mut plain = plain_of(&probe);
+        plain[2].raw.insert("lines_cleaned".into(), json!(12345));
+        let e = merge_masked(&mut plain, &probe).unwrap_err();
+        assert!(e.contains("lines_cleaned differs"), "{e}");
+        // The kernel without the probe reports no stretch.
+        let mut plain = plain_of(&probe);
+        let i = plain.iter().position(|r| r.raw.contains_key("masked_max")).unwrap();
+        plain[i].raw.insert("masked_max".into(), json!(7));
+        let e = merge_masked(&mut plain, &probe).unwrap_err();
+        assert!(e.contains("reported a stretch"), "{e}");
+        // The same records.
+        let mut plain = plain_of(&probe);
+        plain.pop();
+        assert!(merge_masked(&mut plain, &probe).is_err());
     }
 
     #[test]

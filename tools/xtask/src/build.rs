@@ -17,6 +17,9 @@ pub enum Flavor {
     Test,
     /// The kernel for `cargo xtask bench` (`bench` feature: the bare-loop syscalls).
     Bench,
+    /// The same with the IRQ-masked stretch probe (`latency` feature): `cargo xtask
+    /// bench` takes only the stretches from it.
+    BenchLatency,
 }
 
 impl Flavor {
@@ -26,6 +29,7 @@ impl Flavor {
             Flavor::Normal => None,
             Flavor::Test => Some("ktest"),
             Flavor::Bench => Some("bench"),
+            Flavor::BenchLatency => Some("latency"),
         }
     }
 
@@ -35,6 +39,7 @@ impl Flavor {
             Flavor::Normal => "kernel",
             Flavor::Test => "kernel-test",
             Flavor::Bench => "kernel-bench",
+            Flavor::BenchLatency => "kernel-bench-latency",
         }
     }
 }
