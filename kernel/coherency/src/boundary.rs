@@ -369,6 +369,7 @@ impl<const N: usize> Boundary<N> {
     ///   clean+invalidated. A plain range gives [`Work::Pieces`]; a rectangle that meets
     ///   `stale` gives the whole rectangle, clean+invalidate if `dirty` meets its hull.
     ///   Call [`Boundary::start_done`] with it after the last line.
+    #[inline(always)]
     pub fn sync(
         &mut self,
         geom: CacheGeometry,

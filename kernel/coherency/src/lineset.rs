@@ -128,12 +128,17 @@ impl<const N: usize> LineSet<N> {
 
     /// [`LineSet::insert`]; `lossy` (tests only: the model's mutation) drops `l` instead
     /// of merging when the set is full, which leaves a *subset*.
+    #[inline]
     pub(crate) fn insert_with(&mut self, l: Lines, lossy: bool) {
         // Already held (the common case of lines written again before their clean):
         // the set would come out the same.
-        if self.covers(l) {
-            return;
+        if !self.covers(l) {
+            self.insert_new(l, lossy);
         }
+    }
+
+    /// [`LineSet::insert_with`] of lines not all held yet.
+    fn insert_new(&mut self, l: Lines, lossy: bool) {
         // i: first interval that touches or follows l; j: first that lies beyond it.
         let i = self.iv[..self.len].partition_point(|x| x.end < l.start);
         let j = self.iv[..self.len].partition_point(|x| x.start <= l.end);

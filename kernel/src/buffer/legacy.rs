@@ -57,7 +57,7 @@ impl Drop for LegacyMap {
             if self.writable && self.buffer.policy == super::Policy::Cached {
                 let geom = crate::arch::cache::geometry();
                 let (off, len) = (self.buffer_offset(0), self.len());
-                self.buffer.boundary().mark_stale(geom, off, len);
+                self.buffer.boundary_to_stale().mark_stale(geom, off, len);
             }
         }
     }
@@ -179,7 +179,7 @@ pub fn on_fault(k: &mut Kernel, id: u32, far: u64, write: bool) -> Option<FaultO
     let geom = crate::arch::cache::geometry();
     let offset = map.buffer_offset(page);
     let boundary_dirty = buf.maintained() && buf.boundary().may_be_dirty(geom, offset, PAGE_SIZE);
-    let others_dirty = legacy_dirty || boundary_dirty || buf.cpu_writers.load(Ordering::SeqCst) > 0;
+    let others_dirty = legacy_dirty || boundary_dirty || buf.cpu_writers() > 0;
     let page_va = va + page as u64 * PAGE_SIZE;
     Some(match map.pages.on_fault(page, write, busy, others_dirty) {
         FaultAction::WaitDevice => FaultOutcome::Wait(fence),

@@ -81,11 +81,11 @@ pub struct Buffer {
     pub policy: Policy,
     frames: Vec<PhysAddr>,
     kva: u64,
-    /// Holders with an open START WRITE/RW (the misuse detector reads it).
-    pub cpu_writers: AtomicU32,
-    /// Holders with any START open (READ, WRITE or RW): the misuse detector of device
-    /// writes reads it.
-    pub cpu_holders: AtomicU32,
+    /// The CPU holders' counts, in one word so a START or END changes both with one
+    /// read-modify-write: holders with any START open (READ, WRITE or RW) in the low
+    /// half, those with a START WRITE/RW open in the high half. The misuse detectors
+    /// read them ([`Buffer::cpu_holders`], [`Buffer::cpu_writers`]).
+    cpu_holds: AtomicU64,
     /// The last fence of device work that reads this buffer (0: none; GPU fences).
     pub device_read_fence: AtomicU64,
     /// The last fence of device work that writes this buffer (0: none; block fences).
@@ -102,6 +102,11 @@ pub struct Buffer {
     /// A device has imported this buffer or been told to write it (for the benchmark's
     /// count of maintenance on buffers no device touches).
     pub device_party: AtomicBool,
+    /// Lines of it may have been marked stale at some time ([`Buffer::boundary_to_stale`]):
+    /// never cleared. While it is false no START has anything to invalidate (unless an
+    /// uncached mapping exists), and the fast path does not take the boundary's lock to
+    /// find that out.
+    stale_seen: AtomicBool,
     /// Between the syscall fast path (passes: `buffer_sync` without the kernel lock)
     /// and the kernel paths that decide from the holder counts and the fences (closers:
     /// a submission's last misuse check through its fence, a legacy fault, a legacy
@@ -205,8 +210,7 @@ impl Buffer {
             policy,
             frames,
             kva,
-            cpu_writers: AtomicU32::new(0),
-            cpu_holders: AtomicU32::new(0),
+            cpu_holds: AtomicU64::new(0),
             device_read_fence: AtomicU64::new(0),
             device_write_fence: AtomicU64::new(0),
             boundary: Mutex::new(boundary),
@@ -214,6 +218,7 @@ impl Buffer {
             uncached_maps: AtomicU32::new(0),
             gate: kobj::gate::Gate::new(),
             device_party: AtomicBool::new(false),
+            stale_seen: AtomicBool::new(false),
             user_clean: false,
             _charges: charges,
         })
@@ -231,6 +236,46 @@ impl Buffer {
     #[inline(always)]
     pub fn boundary(&self) -> spin::MutexGuard<'_, Boundary<{ job::SPANS }>> {
         self.boundary.lock()
+    }
+
+    /// The coherence-boundary state, locked, to mark lines stale (a device write's
+    /// submission, an uncached mapping going away): only with the gate closed
+    /// ([`Buffer::gate`]), so a fast-path START, which reads [`Buffer::stale_seen`] in
+    /// a pass, sees the flag whenever the boundary has stale lines (the gate's opening
+    /// publishes it). Lock order as [`Buffer::boundary`].
+    pub fn boundary_to_stale(&self) -> spin::MutexGuard<'_, Boundary<{ job::SPANS }>> {
+        self.stale_seen.store(true, Ordering::Relaxed);
+        self.boundary.lock()
+    }
+
+    /// Whether lines of it may ever have been marked stale: false means no line is.
+    #[inline(always)]
+    pub fn stale_seen(&self) -> bool {
+        self.stale_seen.load(Ordering::Relaxed)
+    }
+
+    /// Holders with any START open (READ, WRITE or RW): the misuse detector of device
+    /// writes asks.
+    #[inline(always)]
+    pub fn cpu_holders(&self) -> u32 {
+        self.cpu_holds.load(Ordering::SeqCst) as u32
+    }
+
+    /// Holders with a START WRITE/RW open: the misuse detector of device reads asks.
+    #[inline(always)]
+    pub fn cpu_writers(&self) -> u32 {
+        (self.cpu_holds.load(Ordering::SeqCst) >> 32) as u32
+    }
+
+    /// A holder starts (`+1`) or ends (`-1`) holding, and holding for write, or neither
+    /// (`0`): both counts change at once. Neither count goes below zero (a writer is a
+    /// holder too), so the halves never borrow from each other.
+    #[inline(always)]
+    pub fn change_holds(&self, holders: i32, writers: i32) {
+        let delta = (i64::from(writers) << 32).wrapping_add(i64::from(holders));
+        if delta != 0 {
+            self.cpu_holds.fetch_add(delta as u64, Ordering::SeqCst);
+        }
     }
 
     /// Whether a legacy uncached mapping of this buffer exists.

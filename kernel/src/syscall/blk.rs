@@ -35,7 +35,7 @@ pub(super) fn info() -> SysResult {
 /// on `buf` (a holder could write its cache lines back over the device's data, or read
 /// half of it), if the hand-over is not ready.
 fn cpu_holders(buf: &Buffer) -> Option<u32> {
-    let holders = buf.cpu_holders.load(Ordering::SeqCst);
+    let holders = buf.cpu_holders();
     let ready = coherency::plan_device_write_handover(holders > 0) == coherency::Handover::Ready;
     (!ready).then_some(holders)
 }
@@ -162,7 +162,7 @@ fn read_notify(
     }
     if buf.maintained() {
         let geom = cache::geometry();
-        let mut b = buf.boundary();
+        let mut b = buf.boundary_to_stale();
         // Another holder ENDed writes to lines the device writes while this clean ran:
         // clean again, from the start of the call (as `gpu_present`).
         if b.generation() != generation && !b.device_write(geom, offset, len).is_none() {

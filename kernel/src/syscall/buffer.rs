@@ -351,12 +351,21 @@ fn sync_state(
     // records the direction asked for.
     let cached = buf.policy == Policy::Cached;
     let unmediated = cached && buf.has_uncached_map();
+    // (A buffer no line of which was ever marked stale has none: no lock to ask. Test
+    // kernels check that claim.)
+    if cfg!(feature = "ktest") && !buf.stale_seen() {
+        assert!(
+            buf.boundary().stale().is_empty(),
+            "stale lines on a buffer whose stale_seen is false"
+        );
+    }
     let stale = phase == Phase::Start
         && cached
         && (unmediated
-            || buf
-                .boundary()
-                .may_be_stale(crate::arch::cache::geometry(), r, false));
+            || buf.stale_seen()
+                && buf
+                    .boundary()
+                    .may_be_stale(crate::arch::cache::geometry(), r, false));
     let planned_dir = coherency::effective_dir(phase, dir, stale);
     let party = match phase {
         Phase::Start => stale,
@@ -496,16 +505,11 @@ impl Commit {
             }
             (None, false) => {}
         }
-        match (before, access.holds_write()) {
-            (false, true) => buf.cpu_writers.fetch_add(1, Ordering::SeqCst),
-            (true, false) => buf.cpu_writers.fetch_sub(1, Ordering::SeqCst),
-            _ => 0,
-        };
-        match (held_before, access.current().is_some()) {
-            (false, true) => buf.cpu_holders.fetch_add(1, Ordering::SeqCst),
-            (true, false) => buf.cpu_holders.fetch_sub(1, Ordering::SeqCst),
-            _ => 0,
-        };
+        let change = |was: bool, is: bool| i32::from(is) - i32::from(was);
+        buf.change_holds(
+            change(held_before, access.current().is_some()),
+            change(before, access.holds_write()),
+        );
     }
 }
 
@@ -766,10 +770,7 @@ pub fn end_access(o: &mut Objects, id: u64) {
 /// uncached mapping).
 pub fn release_access(buf: &Arc<Buffer>, access: CpuAccess) {
     let Some(dir) = access.current() else { return };
-    if access.holds_write() {
-        buf.cpu_writers.fetch_sub(1, Ordering::SeqCst);
-    }
-    buf.cpu_holders.fetch_sub(1, Ordering::SeqCst);
+    buf.change_holds(-1, -i32::from(access.holds_write()));
     let unmediated = buf.policy == Policy::Cached && buf.has_uncached_map();
     let req = SyncRequest {
         phase: Phase::End,

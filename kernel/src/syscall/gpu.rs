@@ -101,7 +101,7 @@ pub(super) fn import(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
 /// The misuse detector's question for a device read: how many tasks hold `buf` for CPU
 /// write (START WRITE or RW open), if any.
 fn cpu_writers(buf: &crate::buffer::Buffer) -> Option<u32> {
-    let writers = buf.cpu_writers.load(Ordering::SeqCst);
+    let writers = buf.cpu_writers();
     (writers > 0).then_some(writers)
 }
 
@@ -252,7 +252,7 @@ fn present_notify(
     // here, so no CPU writer can have appeared (`test_sync_race` presses on this).
     if cfg!(feature = "ktest")
         && crate::buffer::misuse_strict()
-        && buf.cpu_writers.load(Ordering::SeqCst) > 0
+        && buf.cpu_writers() > 0
     {
         panic!(
             "buffer {}: a CPU writer started while gpu_present submitted (gate broken)",
