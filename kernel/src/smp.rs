@@ -42,8 +42,10 @@
 //!   handle table and its open CPU accesses (the holder's state, per task: threads of
 //!   one task share it, and a second END of one START gets `NotStarted`);
 //! * the buffer, inside its [`kobj::gate::Gate`] (a pass; refused, never waited for,
-//!   while a closer is there): the fences, the holder counts (`cpu_writers`,
-//!   `cpu_holders`), the boundary sets (their own lock), the maintenance by VA.
+//!   while a closer is there): the fences, the holder counts (one word, see
+//!   `Buffer::change_holds`), `Buffer::stale_seen` (set only by closers), the
+//!   boundary sets (their own lock), the maintenance by VA. The syscall count is this
+//!   CPU's own (`PerCpu::syscalls`).
 //!
 //! The kernel paths that decide from those counts close the buffer's gate while they
 //! decide and act: a submission from its last misuse check to its fence

@@ -250,10 +250,7 @@ fn present_notify(
     buf.device_read_fence.fetch_max(fence, Ordering::SeqCst);
     // Test kernels: the gate held every fast-path START off from the misuse check to
     // here, so no CPU writer can have appeared (`test_sync_race` presses on this).
-    if cfg!(feature = "ktest")
-        && crate::buffer::misuse_strict()
-        && buf.cpu_writers() > 0
-    {
+    if cfg!(feature = "ktest") && crate::buffer::misuse_strict() && buf.cpu_writers() > 0 {
         panic!(
             "buffer {}: a CPU writer started while gpu_present submitted (gate broken)",
             buf.id

@@ -937,12 +937,23 @@ pub mod tests {
         let mut plain = plain_of(&probe);
         merge_masked(&mut plain, &probe).unwrap();
         for (r, p) in plain.iter().zip(&probe) {
-            assert_eq!(r.raw.get("masked_max"), p.raw.get("masked_max"), "{}", r.key());
+            assert_eq!(
+                r.raw.get("masked_max"),
+                p.raw.get("masked_max"),
+                "{}",
+                r.key()
+            );
             if let Some(c) = p.num("cycles") {
-                assert_eq!(r.num("cycles"), Some(c - 20.0), "cycles stay the plain kernel's");
+                assert_eq!(
+                    r.num("cycles"),
+                    Some(c - 20.0),
+                    "cycles stay the plain kernel's"
+                );
             }
         }
-        assert!(probe.iter().any(|r| r.num("masked_max").unwrap_or(0.0) > 0.0));
+        assert!(probe
+            .iter()
+            .any(|r| r.num("masked_max").unwrap_or(0.0) > 0.0));
         // A figure that is not timed must agree.
         let mut plain = plain_of(&probe);
         plain[2].raw.insert("lines_cleaned".into(), json!(12345));
@@ -950,7 +961,10 @@ pub mod tests {
         assert!(e.contains("lines_cleaned differs"), "{e}");
         // The kernel without the probe reports no stretch.
         let mut plain = plain_of(&probe);
-        let i = plain.iter().position(|r| r.raw.contains_key("masked_max")).unwrap();
+        let i = plain
+            .iter()
+            .position(|r| r.raw.contains_key("masked_max"))
+            .unwrap();
         plain[i].raw.insert("masked_max".into(), json!(7));
         let e = merge_masked(&mut plain, &probe).unwrap_err();
         assert!(e.contains("reported a stretch"), "{e}");
