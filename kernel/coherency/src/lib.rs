@@ -171,5 +171,5 @@ pub use error::SyncError;
 pub use flags::{Dir, Phase, SyncFlags};
 pub use handover::{plan_device_handover, plan_device_write_handover, Handover};
 pub use lineset::{LineSet, Lines};
-pub use plan::{effective_dir, plan_sync, FenceWait, Policy, SyncPlan, SyncRequest};
+pub use plan::{effective_dir, plan_op, plan_sync, FenceWait, Policy, SyncPlan, SyncRequest};
 pub use range::resolve_range;

@@ -106,18 +106,32 @@ pub fn plan_sync(req: &SyncRequest) -> Result<SyncPlan, SyncError> {
         return Err(SyncError::AccessDenied);
     }
     let (offset, len) = resolve_range(req.offset, req.len, req.size)?;
-    let (wait_fences, op) = match (req.phase, req.dir) {
-        (Phase::Start, Dir::Read) => (FenceWait::Writers, Some(start_read_op(req.may_write))),
+    let maintain = req.policy == Policy::Cached && !req.device_coherent && len != 0;
+    let (wait_fences, op) = plan_op(req.phase, req.dir, req.may_write, maintain);
+    Ok(SyncPlan {
+        wait_fences,
+        op: op.map(|op| (op, offset, len)),
+    })
+}
+
+/// [`plan_sync`]'s table, for a request whose rights were checked and whose range is
+/// resolved and not empty: the fences, and the operation if `maintain` (a cached
+/// buffer on a non-coherent device). The syscall fast path asks this directly.
+#[inline(always)]
+pub const fn plan_op(
+    phase: Phase,
+    dir: Dir,
+    may_write: bool,
+    maintain: bool,
+) -> (FenceWait, Option<CacheOp>) {
+    let (wait_fences, op) = match (phase, dir) {
+        (Phase::Start, Dir::Read) => (FenceWait::Writers, Some(start_read_op(may_write))),
         (Phase::Start, Dir::ReadWrite) => (FenceWait::All, Some(CacheOp::Invalidate)),
         (Phase::Start, Dir::Write) => (FenceWait::All, None),
         (Phase::End, Dir::Write | Dir::ReadWrite) => (FenceWait::None, Some(CacheOp::Clean)),
         (Phase::End, Dir::Read) => (FenceWait::None, None),
     };
-    let maintain = req.policy == Policy::Cached && !req.device_coherent && len != 0;
-    Ok(SyncPlan {
-        wait_fences,
-        op: op.filter(|_| maintain).map(|op| (op, offset, len)),
-    })
+    (wait_fences, if maintain { op } else { None })
 }
 
 /// The operation that makes a START READ current.

@@ -10,8 +10,8 @@ use crate::task::{account, CpuAccessSlots, Kernel, Objects};
 use abi::{limits, prot, Error, Rights};
 use alloc::sync::Arc;
 use coherency::{
-    plan_sync, resolve_range, CpuAccess, Dir, FenceWait, Phase, Region, SyncError, SyncFlags,
-    SyncRequest,
+    plan_op, plan_sync, resolve_range, CpuAccess, Dir, FenceWait, Phase, Region, SyncError,
+    SyncFlags, SyncRequest,
 };
 use core::sync::atomic::Ordering;
 use mm::cache::CacheOp;
@@ -371,29 +371,26 @@ fn sync_state(
         Phase::Start => stale,
         Phase::End => unmediated,
     };
-    let req = SyncRequest {
-        phase,
-        dir: planned_dir,
-        offset: r.offset,
-        len: r.row_len,
-        size: buf.size,
-        policy: buf.policy,
-        // An END the task cleaned itself (`user_cleaned_flags`) needs nothing more from
-        // the kernel than a coherent device would, unless an uncached mapping reads.
-        device_coherent: (buffer::devices_coherent() || user_cleaned) && !party,
-        may_write: rights.contains(Rights::MAP_WRITE),
-    };
-    let plan = plan_sync(&req).map_err(sync_error)?;
+    // The classic plan (`coherency::plan_sync`'s table: the range was resolved and is
+    // not empty, a rectangle's rows too). An END the task cleaned itself
+    // (`user_cleaned_flags`) needs nothing more from the kernel than a coherent device
+    // would, unless an uncached mapping reads.
+    let may_write = rights.contains(Rights::MAP_WRITE);
+    if planned_dir.writes() && !may_write {
+        return Err(Error::AccessDenied);
+    }
+    let device_coherent = (buffer::devices_coherent() || user_cleaned) && !party;
+    let (wait_fences, op) = plan_op(phase, planned_dir, may_write, cached && !device_coherent);
 
     // Device work on the buffer must be complete first (like Linux: CPU reads wait for
     // device writers, CPU writes for everyone). The call is re-issued when it is.
     // Fences of different devices are not ordered: each is checked on its own.
     let writers = buf.device_write_fence.load(Ordering::SeqCst);
-    let readers = match plan.wait_fences {
+    let readers = match wait_fences {
         FenceWait::All => buf.device_read_fence.load(Ordering::SeqCst),
         _ => 0,
     };
-    let pending = match plan.wait_fences {
+    let pending = match wait_fences {
         // A buffer no device has touched (the common case of a CPU-only one): no lookup.
         _ if writers | readers == 0 => None,
         FenceWait::None => None,
@@ -409,7 +406,7 @@ fn sync_state(
     let before = slot.map_or(CpuAccess::default(), |i| held[i].1);
     let access = transition(before, phase, dir, slot.is_none() && held.is_full())?;
     Ok(SyncStep::Maintain(Maintain {
-        op: plan.op.map(|(op, _, _)| op),
+        op,
         unmediated,
         commit: Commit {
             slot,
