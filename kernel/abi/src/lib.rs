@@ -235,9 +235,10 @@ numbered! {
         /// Cache lines maintained since boot on buffers no device has imported or been
         /// told to write (coherence-boundary maintenance keeps it at 0).
         CpuOnlyLines = 8,
-        /// Benchmark kernels: the longest stretch, in cycles, that the kernel ran with
-        /// IRQs masked and no point where a pending interrupt would be taken, since the
-        /// last read (which starts a new count); 0 on other kernels.
+        /// Kernels built with the `latency` probe (the benchmark's second kernel): the
+        /// longest stretch, in cycles, that the kernel ran with IRQs masked and no point
+        /// where a pending interrupt would be taken, since the last read (which starts a
+        /// new count); 0 on other kernels.
         MaskedMax = 9,
         /// CPUs online.
         Cpus = 10,

@@ -200,8 +200,10 @@ pub fn latency_section(rs: &[Record]) -> String {
         "The kernel runs every exception with IRQs masked; long maintenance gives way at a \
          preemption point every 6,144 lines. `masked_max` is the longest stretch it ran \
          masked with no point where a pending interrupt would have been taken, over each \
-         measurement (benchmark kernels measure it with the cycle counter from the Rust \
-         handler's entry to its return, the idle loop or a preemption point). The worst \
+         measurement (measured with the cycle counter from the Rust handler's entry to its \
+         return, the idle loop or a preemption point, by a second benchmark kernel built \
+         with that probe, `--features latency`, which runs the same boots: every other \
+         figure comes from the kernel without the probe's instructions). The worst \
          measurement of each suite:\n\n",
     );
     let rows: Vec<Vec<String>> = worst_by_suite(rs)

@@ -24,7 +24,9 @@
 //!   exactly the measured code (the `counters` reads themselves taken off);
 //! - `masked_max`: the longest stretch, in cycles, that the kernel ran with IRQs masked
 //!   and no point where a pending interrupt would be taken, over the measured
-//!   operations (`stats(MaskedMax)`, read around each measurement window);
+//!   operations (`stats(MaskedMax)`, read around each measurement window; 0 on the
+//!   kernel without the `latency` probe, whose boot gives every other figure: `cargo
+//!   xtask bench` takes it from the same boot on the kernel with the probe);
 //! - frame records also have `write_cycles`, `sync_cycles` and `present_cycles` per frame,
 //!   and their `cycles` is the sum of those three; readback records likewise have
 //!   `device_cycles`, `sync_cycles` and `read_cycles`;

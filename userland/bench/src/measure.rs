@@ -176,7 +176,8 @@ pub struct Span {
     pub quiet: bool,
     /// The longest stretch the kernel ran with IRQs masked and no point where a pending
     /// interrupt would be taken, in cycles, while the window was open
-    /// (`stats(MaskedMax)`; benchmark kernels only, 0 elsewhere).
+    /// (`stats(MaskedMax)`; benchmark kernels built with the `latency` probe only, 0
+    /// elsewhere).
     pub masked_max: u64,
 }
 
