@@ -177,6 +177,14 @@ fn read_notify(
         .map_err(device_error)?;
     let fence = abi::fence::make(abi::fence::BLK, seq);
     buf.device_write_fence.fetch_max(fence, Ordering::SeqCst);
+    // Test kernels: the gate held every fast-path START off from the misuse check to
+    // here, so no CPU holder can have appeared (`test_blk_race` presses on this).
+    if cfg!(feature = "ktest") && crate::buffer::misuse_strict() && buf.cpu_holders() > 0 {
+        panic!(
+            "buffer {}: a CPU holder started while blk_read submitted (gate broken)",
+            buf.id
+        );
+    }
     // The device writes these pages until the fence completes: they must not be freed.
     blk::hold(seq, buf.clone());
     Ok(Outcome::Done(fence, 0))
