@@ -51,9 +51,9 @@
 //! decide and act: a submission from its last misuse check to its fence
 //! (`gpu_present`, `blk_read`), a legacy fault, a legacy mapping's start and end. So a
 //! fast START can never slip between "no CPU writer holds the buffer" and the fence
-//! (`test_sync_race` presses on this on 4 CPUs; `kobj/tests/gate_loom.rs` model-checks
-//! the gate), and a START the gate refuses takes the full path, which the kernel lock
-//! orders after the closer. The fast path allocates and frees nothing (the buffer it
+//! (`test_sync_race` and `test_blk_race` press on this on 4 CPUs;
+//! `kobj/tests/gate_loom.rs` model-checks the gate), and a START the gate refuses takes
+//! the full path, which the kernel lock orders after the closer. The fast path allocates and frees nothing (the buffer it
 //! drops from the open accesses is still held by the handle it came through).
 //!
 //! The order (no CPU holding a later lock waits for an earlier one):
