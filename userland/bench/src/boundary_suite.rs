@@ -51,9 +51,9 @@ pub const RECT_ROW_BYTES: u64 = 256;
 /// Bytes from one row of the rectangle to the next (a 1920-pixel frame).
 pub const RECT_STRIDE: u64 = 1920 * 4;
 
-/// A mapped buffer imported as a `width` x `height` resource.
-struct Imported {
-    buf: MappedBuffer,
+/// A mapped buffer imported as a `width` x `height` resource (also the `uci` suite's).
+pub(crate) struct Imported {
+    pub(crate) buf: MappedBuffer,
     res: Handle,
     width: u32,
     height: u32,
@@ -61,7 +61,12 @@ struct Imported {
 
 impl Imported {
     fn new(size: u64, width: u32) -> Result<Imported, Failed> {
-        let buf = MappedBuffer::new(size)?;
+        Self::with_policy(size, width, urt::policy::CACHED)
+    }
+
+    /// [`Imported::new`] of a buffer created with `policy`.
+    pub(crate) fn with_policy(size: u64, width: u32, policy: u64) -> Result<Imported, Failed> {
+        let buf = MappedBuffer::with_policy(size, policy)?;
         let height = (size / (u64::from(width) * 4)) as u32;
         let res =
             urt::gpu_import(buf.handle, width, height, format::B8G8R8X8).or_fail("gpu_import")?;
@@ -79,13 +84,13 @@ impl Imported {
         Ok(t)
     }
 
-    fn close(self) -> Result<(), Failed> {
+    pub(crate) fn close(self) -> Result<(), Failed> {
         urt::handle_close(self.res).or_fail("handle_close")?;
         self.buf.close()
     }
 
     /// The whole resource, timed at the `svc`.
-    fn present(&self) -> urt::Result<(Fence, u64)> {
+    pub(crate) fn present(&self) -> urt::Result<(Fence, u64)> {
         timed_present(self.res, 0, 0, self.width, self.height)
     }
 }

@@ -148,7 +148,12 @@ impl MappedBuffer {
     /// Create a cached buffer of `size` bytes (a multiple of 4 KiB) and map it
     /// read-write.
     pub fn new(size: u64) -> Result<MappedBuffer, Failed> {
-        let handle = urt::buffer_create(size, policy::CACHED).or_fail("buffer_create")?;
+        Self::with_policy(size, policy::CACHED)
+    }
+
+    /// [`MappedBuffer::new`] with `buffer_create`'s `policy` word.
+    pub fn with_policy(size: u64, policy: u64) -> Result<MappedBuffer, Failed> {
+        let handle = urt::buffer_create(size, policy).or_fail("buffer_create")?;
         let ptr = urt::buffer_map(handle, prot::READ | prot::WRITE).or_fail("buffer_map")?;
         Ok(MappedBuffer { handle, ptr, size })
     }

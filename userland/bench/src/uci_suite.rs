@@ -19,15 +19,15 @@
 //! task cleaned them). `masked_max`: the longest stretch the kernel ran with IRQs
 //! masked during the measurement. The present's fence is waited for outside it.
 
-use crate::boundary_suite::width;
-use crate::measure::{now, repeat, timed_present, timed_sync, Totals};
+use crate::boundary_suite::{width, Imported};
+use crate::measure::{now, repeat, timed_sync, Totals};
 use crate::report::Record;
 use crate::sync_suite::reps_for;
 use crate::{kib, mib, Failed, OrFail, FENCE_TIMEOUT_NS};
 use core::cell::Cell;
 use urt::sync::{END, START, USER_CLEANED, WRITE};
 use urt::uclean::clean_dcache_range;
-use urt::{format, policy, prot, Fence, Handle};
+use urt::{policy, Fence};
 
 /// Buffer sizes.
 pub const SIZES: [u64; 4] = [kib(4), kib(64), mib(1), mib(4)];
@@ -40,53 +40,8 @@ pub fn available() -> bool {
     }
 }
 
-/// A mapped `USER_CLEAN` buffer imported as a resource of whole rows.
-struct Target {
-    h: Handle,
-    ptr: *mut u8,
-    size: u64,
-    res: Handle,
-    width: u32,
-    height: u32,
-}
-
-impl Target {
-    fn new(size: u64) -> Result<Target, Failed> {
-        let h = urt::buffer_create(size, policy::CACHED | policy::USER_CLEAN)
-            .or_fail("buffer_create USER_CLEAN")?;
-        let ptr = urt::buffer_map(h, prot::READ | prot::WRITE).or_fail("buffer_map")?;
-        let width = width(size);
-        let height = (size / (u64::from(width) * 4)) as u32;
-        let res = urt::gpu_import(h, width, height, format::B8G8R8X8).or_fail("gpu_import")?;
-        let t = Target {
-            h,
-            ptr,
-            size,
-            res,
-            width,
-            height,
-        };
-        // Not measured: makes the resource the scanout's and cleans the creation's zeros.
-        let (fence, _) = t.present().or_fail("gpu_present")?;
-        urt::fence_wait(fence, FENCE_TIMEOUT_NS).or_fail("fence_wait")?;
-        Ok(t)
-    }
-
-    fn present(&self) -> urt::Result<(Fence, u64)> {
-        timed_present(self.res, 0, 0, self.width, self.height)
-    }
-
-    fn close(self) -> Result<(), Failed> {
-        urt::handle_close(self.res).or_fail("handle_close")?;
-        // SAFETY: `ptr` is the mapping `new` made; `self` is consumed and nothing else
-        // references it.
-        unsafe { urt::buffer_unmap(self.ptr) }.or_fail("buffer_unmap")?;
-        urt::handle_close(self.h).or_fail("handle_close")
-    }
-}
-
 /// The END side and the present, `el0` or not, on one buffer.
-fn measure(t: &Target, el0: bool) -> Result<(), Failed> {
+fn measure(t: &Imported, el0: bool) -> Result<(), Failed> {
     let fence: Cell<Option<Fence>> = Cell::new(None);
     // The phases of the last attempt: `repeat` runs one again if a tick landed in it,
     // and with one repetition per call the last attempt is the one it kept.
@@ -97,18 +52,18 @@ fn measure(t: &Target, el0: bool) -> Result<(), Failed> {
     };
     let mut totals = Totals::default();
     let (mut end_sum, mut present_sum) = (0, 0);
-    for _ in 0..reps_for(t.size) {
+    for _ in 0..reps_for(t.buf.size) {
         let one = repeat(
             1,
-            || urt::buffer_sync(t.h, START | WRITE, 0, 0),
+            || urt::buffer_sync(t.buf.handle, START | WRITE, 0, 0),
             || {
                 let end = if el0 {
                     let t0 = now();
-                    clean_dcache_range(t.ptr, t.size as usize);
+                    clean_dcache_range(t.buf.ptr, t.buf.size as usize);
                     let user = crate::windows::window(t0, now());
-                    user + timed_sync(t.h, END | WRITE | USER_CLEANED, 0, 0)?
+                    user + timed_sync(t.buf.handle, END | WRITE | USER_CLEANED, 0, 0)?
                 } else {
-                    timed_sync(t.h, END | WRITE, 0, 0)?
+                    timed_sync(t.buf.handle, END | WRITE, 0, 0)?
                 };
                 let (f, present) = t.present()?;
                 fence.set(Some(f));
@@ -138,7 +93,7 @@ fn measure(t: &Target, el0: bool) -> Result<(), Failed> {
         suite: "uci",
         case: "END WRITE + present",
         variant: if el0 { "el0" } else { "kernel" },
-        size: t.size,
+        size: t.buf.size,
         totals,
         phases: None,
         extra: &extra,
@@ -150,7 +105,8 @@ fn measure(t: &Target, el0: bool) -> Result<(), Failed> {
 /// Run the suite.
 pub fn run() -> Result<(), Failed> {
     for size in SIZES {
-        let t = Target::new(size)?;
+        // A mapped `USER_CLEAN` buffer imported as a resource of whole rows.
+        let t = Imported::with_policy(size, width(size), policy::CACHED | policy::USER_CLEAN)?;
         measure(&t, false)?;
         measure(&t, true)?;
         t.close()?;
