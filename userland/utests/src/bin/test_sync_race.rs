@@ -18,7 +18,9 @@ use urt::{format, policy, Error, Handle, StartArgs, Sys};
 use utests::{check, check_eq, ok, TestResult};
 
 const STACK: usize = 16 * 1024;
-const PRESENTS: u64 = 3_000;
+const PRESENTS: u64 = 5_000;
+/// Spins between the writer's brackets (about as long as a bracket).
+const PAUSE: u32 = 400;
 const SIDE: u64 = 64;
 
 #[repr(align(16))]
@@ -51,6 +53,10 @@ extern "C" fn writer(_: u64) -> ! {
                 STARTS.fetch_add(1, Ordering::Relaxed);
                 if urt::buffer_sync(buf, END | WRITE, 0, 4096).is_err() {
                     WRITER_ERRORS.fetch_add(1, Ordering::Relaxed);
+                }
+                // Leave the buffer free for a while, or nearly every present is refused.
+                for _ in 0..PAUSE {
+                    core::hint::spin_loop();
                 }
             }
             Err(_) => {
@@ -88,7 +94,11 @@ fn test(_args: StartArgs) -> TestResult {
                     i
                 );
             }
-            e if e == Error::Busy as u64 => busy += 1,
+            e if e == Error::Busy as u64 => {
+                busy += 1;
+                // If the scheduler put the writer on this CPU, let it finish its bracket.
+                urt::yield_now();
+            }
             e => {
                 STOP.store(1, Ordering::Release);
                 check_eq!(e, 0, "present {}", i);
