@@ -11,7 +11,9 @@
 //! with `uci` on the command line (the EL0 option; the program runs only that suite when
 //! a buffer can opt in); then the `smp` suite on a machine with [`SMP_CPUS`] CPUs
 //! (`bench=smp`; the program runs only that suite when it finds several CPUs online).
-//! `--smp-only` runs just the last.
+//! `--smp-only` runs just the last. The first two boot again on the kernel built with
+//! the IRQ-masked stretch probe (`--features latency`): `masked_max` comes from there,
+//! every other figure from the kernel without the probe ([`merge_masked`]).
 
 use crate::build::{self, Flavor};
 use crate::demo::shown;
