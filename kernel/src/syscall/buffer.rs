@@ -402,7 +402,7 @@ fn sync_state(
     }
 
     // The holder's state: at most one START open per task and buffer.
-    let slot = held.iter().position(|(b, _)| b.id == buf.id);
+    let slot = slot_of(held, buf);
     let before = slot.map_or(CpuAccess::default(), |i| held[i].1);
     let access = transition(before, phase, dir, slot.is_none() && held.is_full())?;
     Ok(SyncStep::Maintain(Maintain {
@@ -416,6 +416,13 @@ fn sync_state(
             dir,
         },
     }))
+}
+
+/// `buf`'s entry in the task's open accesses, if it has one. (The same buffer is the
+/// same allocation: every reference to it is a clone of the one `buffer_create` made.)
+#[inline(always)]
+fn slot_of(held: &CpuAccessSlots, buf: &Arc<Buffer>) -> Option<usize> {
+    held.iter().position(|(b, _)| Arc::ptr_eq(b, buf))
 }
 
 /// The holder's state after `phase`/`dir` from `before` (`full`: the task's table of
@@ -452,7 +459,7 @@ impl Commit {
     /// lock as the planning, so unchanged since) for `buf`.
     #[inline(always)]
     fn apply(self, held: &mut CpuAccessSlots, buf: &Arc<Buffer>) {
-        Self::apply_at(held, self.slot, self.access, buf);
+        Self::apply_at(held, self.slot, self.before, self.access, buf);
     }
 
     /// Apply under a later hold of the task's lock than the planning's (the call ran
@@ -461,7 +468,7 @@ impl Commit {
     /// what is there now (its error, e.g. `NotStarted` for a second END of one START,
     /// is the call's).
     fn apply_later(self, held: &mut CpuAccessSlots, buf: &Arc<Buffer>) -> Result<(), Error> {
-        let slot = held.iter().position(|(b, _)| b.id == buf.id);
+        let slot = slot_of(held, buf);
         let now = slot.map_or(CpuAccess::default(), |i| held[i].1);
         let access = if now == self.before && slot.is_some() == self.slot.is_some() {
             self.access
@@ -471,20 +478,22 @@ impl Commit {
         if slot.is_none() && access.current().is_some() && held.is_full() {
             return Err(Error::TableFull);
         }
-        Self::apply_at(held, slot, access, buf);
+        Self::apply_at(held, slot, now, access, buf);
         Ok(())
     }
 
-    /// Make `access` the holder's state of `buf` (at `slot` in `held`, if it has one),
-    /// and count it in the buffer's holders and writers.
+    /// Make `access` the holder's state of `buf` (at `slot` in `held`, if it has one;
+    /// `was` is what is there now, the default state if nothing), and count it in the
+    /// buffer's holders and writers.
     #[inline(always)]
     fn apply_at(
         held: &mut CpuAccessSlots,
         slot: Option<usize>,
+        was: CpuAccess,
         access: CpuAccess,
         buf: &Arc<Buffer>,
     ) {
-        let before = slot.is_some_and(|i| held[i].1.holds_write());
+        let before = was.holds_write();
         let held_before = slot.is_some();
         match (slot, access.current().is_some()) {
             (Some(i), true) => held[i].1 = access,
