@@ -14,6 +14,7 @@
 use crate::bench_model::{parse_reads, Row};
 use crate::model_data::{LinuxRows, Prices};
 use crate::report::{int, size, table};
+use crate::report_model::{event_cells, EVENT_HEADS};
 use crate::sanitize::no_comma;
 use crate::{build, Result};
 use std::fmt::Write;
@@ -118,6 +119,23 @@ fn of(rows: &[Row], p: &Prices, key: (&str, &str, &str, u64)) -> Option<(u64, u6
         .map(|r| (r.icount()[0], r.total(p)))
 }
 
+/// The columns of the two sync tables after their first ones: this kernel's figure
+/// beside Linux's, in icount and modeled cycles.
+const COMPARED: [&str; 6] = [
+    "here icount",
+    "Linux icount",
+    "Linux / here",
+    "here modeled",
+    "Linux modeled",
+    "Linux / here",
+];
+
+/// `b / a` as `1.23x`; `-` without an `a` (or a zero one).
+fn times(a: Option<u64>, b: u64) -> String {
+    a.filter(|a| *a > 0)
+        .map_or("-".into(), |a| format!("{:.2}x", b as f64 / a as f64))
+}
+
 /// Linux's END WRITE (which cleans the whole buffer) beside this kernel's END WRITE of
 /// a buffer with an uncached alias (which cleans its whole range at once, the Linux
 /// way; `boundary` suite).
@@ -130,7 +148,6 @@ fn end_write_table(ours: &[Row], linux: &LinuxRows, p: &Prices) -> String {
         .collect();
     sizes.sort_unstable();
     sizes.dedup();
-    let ratio = |a: u64, b: u64| format!("{:.2}x", b as f64 / a.max(1) as f64);
     let rows: Vec<Vec<String>> = sizes
         .into_iter()
         .filter_map(|s| {
@@ -144,25 +161,14 @@ fn end_write_table(ours: &[Row], linux: &LinuxRows, p: &Prices) -> String {
                 size(s),
                 int(hi as f64),
                 int(li as f64),
-                ratio(hi, li),
+                times(Some(hi), li),
                 int(hm as f64),
                 int(lm as f64),
-                ratio(hm, lm),
+                times(Some(hm), lm),
             ])
         })
         .collect();
-    table(
-        &[
-            "size",
-            "here icount",
-            "Linux icount",
-            "Linux / here",
-            "here modeled",
-            "Linux modeled",
-            "Linux / here",
-        ],
-        &rows,
-    )
+    table(&[&["size"][..], &COMPARED].concat(), &rows)
 }
 
 /// This kernel's sync rows beside Linux's, in icount and modeled cycles.
@@ -198,10 +204,6 @@ pub fn section(ours: &[Row], linux: &LinuxRows, p: &Prices) -> String {
                 r.suite == "sync" && r.case == l.case && r.size == l.size && r.variant == "whole"
             });
             let n = |x: Option<u64>| x.map_or("-".into(), |x| int(x as f64));
-            let ratio = |a: Option<u64>, b: u64| {
-                a.filter(|a| *a > 0)
-                    .map_or("-".into(), |a| format!("{:.2}x", b as f64 / a as f64))
-            };
             let (ui, um) = (us.map(|r| r.icount()[0]), us.map(|r| r.total(p)));
             let (li, lm) = (l.icount()[0], l.total(p));
             vec![
@@ -209,26 +211,14 @@ pub fn section(ours: &[Row], linux: &LinuxRows, p: &Prices) -> String {
                 size(l.size),
                 n(ui),
                 int(li as f64),
-                ratio(ui, li),
+                times(ui, li),
                 n(um),
                 int(lm as f64),
-                ratio(um, lm),
+                times(um, lm),
             ]
         })
         .collect();
-    o.push_str(&table(
-        &[
-            "case",
-            "size",
-            "here icount",
-            "Linux icount",
-            "Linux / here",
-            "here modeled",
-            "Linux modeled",
-            "Linux / here",
-        ],
-        &rows,
-    ));
+    o.push_str(&table(&[&["case", "size"][..], &COMPARED].concat(), &rows));
     if !linux.missed.is_empty() {
         let _ = writeln!(o, "\nNot attributed: {}.", linux.missed.join(", "));
     }
@@ -266,16 +256,13 @@ fn phased_table(ours: &[&Row], linux: &[&Row], p: &Prices, sets: &[(String, Pric
             .iter()
             .map(|n| n.trim_end_matches("_cycles").to_string()),
     );
+    // L2 hits, DRAM, write-backs, DC ops (faults and TLBIs are in the charge).
     head.extend(
-        [
-            "faults, TLBIs",
-            "L2 hits",
-            "DRAM",
-            "write-backs",
-            "DC ops",
-            "modeled / Linux ioctl",
-        ]
-        .map(String::from),
+        ["faults, TLBIs"]
+            .into_iter()
+            .chain(EVENT_HEADS.into_iter().take(4))
+            .chain(["modeled / Linux ioctl"])
+            .map(String::from),
     );
     let rows: Vec<Vec<String>> = ours
         .iter()
@@ -296,8 +283,7 @@ fn phased_table(ours: &[&Row], linux: &[&Row], p: &Prices, sets: &[(String, Pric
             ];
             v.extend(r.modeled(p).iter().map(|x| int(*x as f64)));
             v.push(int(r.events_cost(p) as f64));
-            // L2 hits, DRAM, write-backs, DC ops (faults and TLBIs are in the charge).
-            v.extend(crate::report_model::event_cells(r).into_iter().take(4));
+            v.extend(event_cells(r).into_iter().take(4));
             v.push(
                 base.filter(|b| *b > 0)
                     .map_or("-".into(), |b| format!("{:.2}x", m as f64 / b as f64)),

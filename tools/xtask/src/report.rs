@@ -404,11 +404,12 @@ fn generic_row(r: &Record) -> Vec<String> {
 }
 
 fn sizes(rs: &[Record], suite: &str) -> Vec<u64> {
-    let mut s: Vec<u64> = rs
-        .iter()
-        .filter(|r| r.suite == suite)
-        .map(|r| r.size)
-        .collect();
+    sizes_of(rs, |r| r.suite == suite)
+}
+
+/// The sizes of the records `keep` keeps, ascending, each once.
+pub fn sizes_of(rs: &[Record], keep: impl Fn(&Record) -> bool) -> Vec<u64> {
+    let mut s: Vec<u64> = rs.iter().filter(|r| keep(r)).map(|r| r.size).collect();
     s.sort_unstable();
     s.dedup();
     s

@@ -3,7 +3,7 @@
 //! kernel keeps interrupts waiting (`masked_max`, every suite).
 
 use crate::bench::Record;
-use crate::report::{int, lines_kinds, size, table};
+use crate::report::{int, lines_kinds, size, sizes_of, table};
 use crate::targets::{cycles, find, get};
 use std::fmt::Write;
 
@@ -52,14 +52,7 @@ pub fn boundary_section(rs: &[Record]) -> String {
          END WRITE cleans its whole range at once. `masked max`: the longest stretch the \
          kernel ran with IRQs masked during the call.\n\n",
     );
-    let mut sizes: Vec<u64> = rs
-        .iter()
-        .filter(|r| r.suite == "boundary" && r.variant == "whole")
-        .map(|r| r.size)
-        .collect();
-    sizes.sort_unstable();
-    sizes.dedup();
-    let rows: Vec<Vec<String>> = sizes
+    let rows: Vec<Vec<String>> = sizes_of(rs, |r| r.suite == "boundary" && r.variant == "whole")
         .into_iter()
         .map(|s| {
             let g = |case| get(rs, "boundary", case, "whole", s);

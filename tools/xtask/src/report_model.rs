@@ -120,6 +120,19 @@ pub fn params_table(p: &Prices) -> String {
 }
 
 /// A record's `icount`, modeled cycles at `p`, their ratio and its range over `sets`.
+/// The heads of [`modeled_cells`]' columns.
+const MODELED_HEADS: [&str; 4] = ["icount", "modeled", "modeled / icount", "sensitivity range"];
+
+/// The heads of [`event_cells`]' columns.
+pub(crate) const EVENT_HEADS: [&str; 6] = [
+    "L2 hits",
+    "DRAM",
+    "write-backs",
+    "DC ops",
+    "faults",
+    "TLBIs",
+];
+
 fn modeled_cells(r: &Row, p: &Prices, sets: &[(String, Prices)], icount: u64) -> [String; 4] {
     let t = r.total(p);
     let (lo, hi) = range(r, sets);
@@ -153,32 +166,22 @@ fn workload_table(run: &ModelRun, suite: &str, case: &str) -> String {
     let sets = run.prices.sensitivity();
     let p = &run.prices;
     let names = bench::phases(suite);
-    let head: Vec<String> = [
-        "strategy".to_string(),
-        "icount".into(),
-        "modeled".into(),
-        "modeled / icount".into(),
-        "sensitivity range".into(),
-    ]
-    .into_iter()
-    .chain(
-        names
-            .iter()
-            .map(|n| n.trim_end_matches("_cycles").to_string()),
-    )
-    .chain(
-        [
-            "faults, TLBIs",
-            "L2 hits",
-            "DRAM",
-            "write-backs",
-            "DC ops",
-            "faults",
-            "TLBIs",
-        ]
-        .map(String::from),
-    )
-    .collect();
+    let head: Vec<String> = ["strategy"]
+        .into_iter()
+        .chain(MODELED_HEADS)
+        .map(String::from)
+        .chain(
+            names
+                .iter()
+                .map(|n| n.trim_end_matches("_cycles").to_string()),
+        )
+        .chain(
+            ["faults, TLBIs"]
+                .into_iter()
+                .chain(EVENT_HEADS)
+                .map(String::from),
+        )
+        .collect();
     let rows: Vec<Vec<String>> = of(&run.rows, suite, case)
         .into_iter()
         .map(|r| {
@@ -214,24 +217,13 @@ fn calls_table(run: &ModelRun) -> Option<String> {
         })
         .collect();
     (!rows.is_empty()).then(|| {
-        table(
-            &[
-                "suite, case",
-                "variant",
-                "size",
-                "icount",
-                "modeled",
-                "modeled / icount",
-                "sensitivity range",
-                "L2 hits",
-                "DRAM",
-                "write-backs",
-                "DC ops",
-                "faults",
-                "TLBIs",
-            ],
-            &rows,
-        )
+        let head = [
+            &["suite, case", "variant", "size"][..],
+            &MODELED_HEADS,
+            &EVENT_HEADS,
+        ]
+        .concat();
+        table(&head, &rows)
     })
 }
 

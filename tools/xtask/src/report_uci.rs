@@ -2,7 +2,7 @@
 //! at the present against the task's own `DC CVAC` loop and an END that records nothing.
 
 use crate::bench::Record;
-use crate::report::{int, size, table};
+use crate::report::{int, size, sizes_of, table};
 use crate::targets::get;
 use std::fmt::Write;
 
@@ -39,14 +39,7 @@ pub fn uci_section(rs: &[Record]) -> String {
          kernel's plumbing around the clean and its steps, and the clean leaves the \
          present (and its IRQ-masked stretches) for the writer's own time.\n\n",
     );
-    let mut sizes: Vec<u64> = rs
-        .iter()
-        .filter(|r| r.suite == "uci")
-        .map(|r| r.size)
-        .collect();
-    sizes.sort_unstable();
-    sizes.dedup();
-    let rows: Vec<Vec<String>> = sizes
+    let rows: Vec<Vec<String>> = sizes_of(rs, |r| r.suite == "uci")
         .into_iter()
         .map(|s| {
             let k = get(rs, "uci", CASE, "kernel", s);
