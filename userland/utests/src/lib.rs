@@ -435,6 +435,17 @@ pub const FAULT_SURVIVED: u64 = 98;
 /// `h_exit`'s exit code.
 pub const H_EXIT_CODE: u64 = 42;
 
+/// Run `h_fault` in `mode` (one of [`fault`]); returns how it ended.
+pub fn run_fault(mode: u64) -> Result<(u64, ExitHow), Failed> {
+    let (mine, theirs) = ok!(urt::channel_create());
+    ok!(send_u64(mine, mode), "send mode {}", mode);
+    let task = ok!(urt::spawn("h_fault", &[theirs]), "spawn h_fault");
+    let r = ok!(urt::wait(task), "wait h_fault mode {}", mode);
+    ok!(urt::handle_close(task));
+    ok!(urt::handle_close(mine));
+    Ok(r)
+}
+
 /// Word `i` of the test pattern for `seed`: distinct for every word of any buffer and
 /// every seed, and never zero-filled memory by accident.
 pub fn pattern_word(seed: u64, i: usize) -> u64 {
@@ -623,6 +634,13 @@ pub fn line_span(offset: u64, len: u64, size: u64, line: u64) -> (u64, u64) {
         (offset, offset + len)
     };
     (a & !(line - 1), b.next_multiple_of(line))
+}
+
+/// The whole lines of the bytes `[a, b)` (`a < b`) as `(offset, len)`, for this CPU's
+/// line size.
+pub fn whole_lines(a: u64, b: u64) -> (u64, u64) {
+    let (start, end) = line_span(a, b - a, b, urt::dcache_line_size());
+    (start, end - start)
 }
 
 /// What a holder with `MAP_WRITE` gets for START READ/RW of `(offset, len)` on a cached

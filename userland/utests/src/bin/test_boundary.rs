@@ -23,16 +23,10 @@
 use urt::sync::{END, READ, START, WRITE};
 use urt::trace::{OP_CLEAN, OP_DEVICE_READ, OP_DEVICE_WRITE, OP_INVALIDATE};
 use urt::{format, policy, prot, ExitHow, Rights, StartArgs, Stat};
-use utests::{check_eq, clear_trace, ok, recv_u64s, send_u64, TestResult, TraceCheck};
+use utests::{check_eq, clear_trace, ok, recv_u64s, send_u64, whole_lines, TestResult, TraceCheck};
 
 const SIZE: u64 = 4 * 4096;
 const SEED: u64 = 0xb0_0da7;
-
-/// Whole lines of `[a, b)`.
-fn lines(a: u64, b: u64) -> (u64, u64) {
-    let line = urt::dcache_line_size();
-    (a / line * line, b.next_multiple_of(line) - a / line * line)
-}
 
 fn test(_args: StartArgs) -> TestResult {
     utests::expect_boot(utests::Boot::NONCOHERENT)?;
@@ -85,7 +79,11 @@ fn test(_args: StartArgs) -> TestResult {
     ok!(urt::buffer_sync(h, START | WRITE, 1000, 2000));
     ok!(urt::buffer_sync(h, END | WRITE, 1000, 2000));
     t.expect("START/END WRITE of [1000, 3000)", &[])?;
-    present(&mut t, "present after a ranged write", &[lines(1000, 3000)])?;
+    present(
+        &mut t,
+        "present after a ranged write",
+        &[whole_lines(1000, 3000)],
+    )?;
     present(&mut t, "present of a clean buffer", &[])?;
 
     // 3: a device that writes.
@@ -93,7 +91,7 @@ fn test(_args: StartArgs) -> TestResult {
     ok!(urt::buffer_sync(h, END | WRITE, 5000, 1000));
     clear_trace()?;
     let fence = ok!(urt::blk_read(h, 4096, scene::capture::TEST_SECTOR_BASE, 8));
-    let (o, l) = lines(5000, 6000);
+    let (o, l) = whole_lines(5000, 6000);
     t.expect(
         "blk_read over ENDed lines",
         &[(OP_CLEAN, o, l), (OP_DEVICE_WRITE, 4096, 4096)],

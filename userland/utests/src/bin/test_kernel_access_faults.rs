@@ -7,7 +7,7 @@
 #![no_main]
 
 use urt::{ExitHow, StartArgs, Stat};
-use utests::{check, check_eq, fault, ok, send_u64, TestResult, FAULT_SURVIVED, SP_UNCHECKED};
+use utests::{check, check_eq, fault, ok, run_fault, TestResult, FAULT_SURVIVED, SP_UNCHECKED};
 
 /// Data abort from a lower exception level.
 const EC_DABT_LOW: u64 = 0x24;
@@ -111,23 +111,12 @@ const CASES: &[(u64, &str, u64)] = &[
     ),
 ];
 
-/// Run `h_fault` in `mode`; returns how it ended.
-fn run_mode(mode: u64) -> Result<(u64, ExitHow), utests::Failed> {
-    let (mine, theirs) = ok!(urt::channel_create());
-    ok!(send_u64(mine, mode), "send mode {}", mode);
-    let task = ok!(urt::spawn("h_fault", &[theirs]), "spawn h_fault");
-    let r = ok!(urt::wait(task), "wait h_fault mode {}", mode);
-    ok!(urt::handle_close(task));
-    ok!(urt::handle_close(mine));
-    Ok(r)
-}
-
 fn test(_args: StartArgs) -> TestResult {
     let free0 = ok!(urt::stats(Stat::FreeFrames));
     let tasks0 = ok!(urt::stats(Stat::Tasks));
 
     // Control: the bottom of the stack is mapped (the guard is the page below it).
-    let (code, how) = run_mode(fault::WRITE_STACK_BOTTOM)?;
+    let (code, how) = run_fault(fault::WRITE_STACK_BOTTOM)?;
     check!(
         how == ExitHow::Exited && code == 0,
         "writing the lowest stack word: ended {:?} code {:#x}, expected Exited 0",
@@ -136,7 +125,7 @@ fn test(_args: StartArgs) -> TestResult {
     );
 
     for &(mode, what, ec) in CASES {
-        let (code, how) = run_mode(mode)?;
+        let (code, how) = run_fault(mode)?;
         check!(
             how == ExitHow::Killed,
             "{}: ended {:?} with code {:#x}{}, expected Killed with EC {:#x}",
@@ -160,7 +149,7 @@ fn test(_args: StartArgs) -> TestResult {
 
     // SP alignment checking at EL0 is the kernel's choice (SCTLR_EL1.SA0); either it
     // faults with EC 0x26 or the load completes and the helper exits normally.
-    let (code, how) = run_mode(fault::MISALIGNED_SP)?;
+    let (code, how) = run_fault(fault::MISALIGNED_SP)?;
     match (how, code) {
         (ExitHow::Killed, EC_SP_ALIGN) => {
             urt::println!("test_kernel_access_faults: misaligned sp -> killed, EC 0x26")

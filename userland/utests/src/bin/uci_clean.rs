@@ -26,16 +26,10 @@ use urt::sync::{END, READ, RW, START, USER_CLEANED, WRITE};
 use urt::trace::{OP_CLEAN, OP_DEVICE_READ};
 use urt::uclean::{clean_dcache_range, end_write_cleaned};
 use urt::{format, legacy, policy, prot, Error, Handle, StartArgs};
-use utests::{check_eq, clear_trace, expect_err, ok, TestResult, TraceCheck};
+use utests::{check_eq, clear_trace, expect_err, ok, whole_lines, TestResult, TraceCheck};
 
 const SIZE: u64 = 4 * 4096;
 const SIDE: u32 = 64;
-
-/// Whole lines of `[a, b)`.
-fn lines(a: u64, b: u64) -> (u64, u64) {
-    let line = urt::dcache_line_size();
-    (a / line * line, b.next_multiple_of(line) - a / line * line)
-}
 
 /// Present the whole resource; the trace must show `cleaned` then the device read.
 fn present(t: &mut TraceCheck, res: Handle, what: &str, cleaned: &[(u64, u64)]) -> TestResult {
@@ -88,7 +82,7 @@ fn test(_args: StartArgs) -> TestResult {
         &mut t,
         res,
         "present after a plain END",
-        &[lines(1000, 3000)],
+        &[whole_lines(1000, 3000)],
     )?;
 
     // 3. The EL0 path.

@@ -8,34 +8,23 @@
 #![no_main]
 
 use urt::{ExitHow, StartArgs};
-use utests::{check_eq, fault, ok, send_u64, TestResult, FAULT_SURVIVED};
+use utests::{check_eq, fault, run_fault, TestResult, FAULT_SURVIVED};
 
 /// Unknown reason (an UNDEFINED instruction).
 const EC_UNKNOWN: u64 = 0x00;
-
-/// Run `h_fault` in `mode`; returns how it ended.
-fn run_mode(mode: u64) -> Result<(u64, ExitHow), utests::Failed> {
-    let (mine, theirs) = ok!(urt::channel_create());
-    ok!(send_u64(mine, mode), "send mode {}", mode);
-    let task = ok!(urt::spawn("h_fault", &[theirs]), "spawn h_fault");
-    let r = ok!(urt::wait(task), "wait h_fault mode {}", mode);
-    ok!(urt::handle_close(task));
-    ok!(urt::handle_close(mine));
-    Ok(r)
-}
 
 fn test(_args: StartArgs) -> TestResult {
     utests::expect_boot(utests::Boot::NONCOHERENT)?;
     for (mode, what) in [(fault::DC_CVAC, "dc cvac"), (fault::DC_CIVAC, "dc civac")] {
         check_eq!(
-            run_mode(mode)?,
+            run_fault(mode)?,
             (FAULT_SURVIVED, ExitHow::Exited),
             "{} at EL0 with uci",
             what
         );
     }
     check_eq!(
-        run_mode(fault::DC_IVAC)?,
+        run_fault(fault::DC_IVAC)?,
         (EC_UNKNOWN, ExitHow::Killed),
         "dc ivac at EL0 with uci"
     );
