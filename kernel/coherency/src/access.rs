@@ -12,6 +12,11 @@ pub struct CpuAccess {
 }
 
 impl CpuAccess {
+    /// The state after a START of direction `dir` from idle.
+    pub const fn started(dir: Dir) -> Self {
+        Self { started: Some(dir) }
+    }
+
     /// Enters a bracket of direction `dir`.
     ///
     /// # Errors

@@ -149,6 +149,23 @@ impl<T: Clone> HandleTable<T> {
         self.slot(h).map(|(o, r)| (o, *r))
     }
 
+    /// The object and rights behind the raw handle value `raw` (a syscall's argument
+    /// register): [`get`](Self::get) of `Handle(raw)` for a `u32` value, `BadHandle`
+    /// for any other. One comparison checks both the generation and that no bit above
+    /// it is set, and the null slot needs none (the syscall fast path's lookup).
+    #[inline(always)]
+    pub fn get_raw(&self, raw: u64) -> Result<(&T, Rights), Error> {
+        // The null slot (0) wraps to 65,535: no table has that many slots.
+        let i = usize::from((raw as u16).wrapping_sub(1));
+        match self.slots.get(i) {
+            Some(Slot {
+                generation,
+                entry: Some((o, r)),
+            }) if u64::from(*generation) == raw >> 16 => Ok((o, *r)),
+            _ => Err(Error::BadHandle),
+        }
+    }
+
     /// The object behind `h` if the handle has every right in `need`
     /// (`AccessDenied` otherwise).
     pub fn get_with(&self, h: Handle, need: Rights) -> Result<&T, Error> {
@@ -237,6 +254,27 @@ mod tests {
         assert_eq!(t.get(a), Err(Error::BadHandle));
         assert_eq!(t.remove(a), Err(Error::BadHandle));
         assert_eq!(t.get(b).unwrap().0, &"b");
+    }
+
+    #[test]
+    fn raw_lookup_is_the_checked_one() {
+        let mut t = HandleTable::new(4);
+        let a = t.insert(1u32, RW).unwrap();
+        let b = t.insert(2u32, RW).unwrap();
+        t.remove(b).unwrap();
+        let c = t.insert(3u32, RW).unwrap();
+        let mut raws = vec![0, u64::MAX, 1 << 32, 0xffff, 0x1_0000];
+        for h in [a, b, c] {
+            let v = u64::from(h.0);
+            raws.extend([v, v | 1 << 32, v | 1 << 63, v ^ 0x1_0000, v & 0xffff, v + 1]);
+        }
+        for raw in raws {
+            let checked = u32::try_from(raw)
+                .map_err(|_| Error::BadHandle)
+                .and_then(|h| t.get(Handle(h)));
+            assert_eq!(t.get_raw(raw), checked, "{raw:#x}");
+        }
+        assert_eq!(t.get_raw(u64::from(c.0)).unwrap(), (&3, RW));
     }
 
     #[test]

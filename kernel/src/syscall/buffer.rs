@@ -1,7 +1,7 @@
 //! Buffer syscalls: create, map (the direct path), unmap, sync (begin/end CPU access with
 //! cache maintenance), info, and the maintenance trace.
 
-use super::{handle, object, task, Outcome, SysResult};
+use super::{object, task, Outcome, SysResult};
 use crate::buffer::job::{self, Job, Plan};
 use crate::buffer::{self, trace, Buffer, Policy};
 use crate::task::object::Object;
@@ -259,52 +259,181 @@ pub(super) fn fast_sync_rect(o: &mut Objects, a: [u64; 6]) -> Option<()> {
 
 /// A checked sync that needs no wait and no maintenance before it takes hold, done
 /// here, under the task's lock and inside the buffer's gate (never the kernel lock);
-/// `None` (nothing changed) for any other.
+/// `None` (nothing changed) for any other, which the full path then handles from the
+/// start, errors included: so every check here may be conservative.
 ///
 /// The gate ([`Buffer::gate`], `kobj::gate`) keeps the kernel paths that decide from
 /// the buffer's holder counts (a device submission's misuse check and fence, a legacy
 /// fault, a legacy mapping's start or end) out while this runs, and this out while they
 /// run: a closed gate sends the call to the full path, which the kernel lock orders
-/// after them. A START that must invalidate lines goes to the full path too: two STARTs
-/// invalidating the same stale lines at once could discard the first one's writes.
+/// after them.
 ///
-/// Only an END's planning changes state before the maintenance (it records its lines as
-/// dirty), and an END that records has no maintenance left, so it never falls back.
+/// This is the full path's planning (`sync_state`, then `plan_work`'s narrowing) for
+/// the two cases it leaves nothing for later, specialised, and test kernels check every
+/// call against it ([`check_fast`]):
+/// * a START whose range has no line that may be stale (otherwise its invalidate must
+///   run first, on the full path: two STARTs invalidating the same stale lines at once
+///   could discard the first one's writes) and whose fences are met;
+/// * an END, whose only planning state change (recording its lines as dirty) comes
+///   with no maintenance left, or whose maintenance (a clean for an uncached mapping's
+///   reader) is short enough to run here; a longer one falls back before any change.
 #[inline(always)]
 fn fast_finish(
     held: &mut CpuAccessSlots,
     (buf, rights, phase, dir, r, cleaned): SyncArgs,
 ) -> Option<()> {
-    let _pass = buf.gate.try_pass()?;
-    // Test kernels make the first meeting of a fence a wait (`fences::first_pending`):
-    // that is the full path's, so it must not be used up here. (Other kernels have no
-    // such fence: nothing to load.)
-    if cfg!(feature = "ktest") {
-        let fences = [
-            buf.device_read_fence.load(Ordering::Relaxed),
-            buf.device_write_fence.load(Ordering::Relaxed),
-        ];
-        if fences.iter().any(|&f| crate::fences::unmet(f)) {
-            return None;
+    // `sync_state`'s rights: reading always, writing for a direction that writes (a
+    // stale START WRITE, planned as RW, is not handled here).
+    if !rights.contains(Rights::MAP_READ) || dir.writes() && !rights.contains(Rights::MAP_WRITE) {
+        return None;
+    }
+    let cached = buf.policy == Policy::Cached;
+    let slot = slot_of(held, buf);
+    match phase {
+        Phase::Start => {
+            // A START open on the buffer (`AlreadyStarted`) or no room for one: the full
+            // path's errors.
+            if slot.is_some() || held.is_full() {
+                return None;
+            }
+            let _pass = buf.gate.try_pass()?;
+            // Lines to invalidate first: all of them under an uncached mapping's writes,
+            // else those a device may have written (none unless one ever was).
+            if cached && (buf.has_uncached_map() || buf.stale_seen() && stale_in(buf, r)) {
+                return None;
+            }
+            // Device work to wait for: a START READ waits for the device's writes, a
+            // START WRITE/RW for its reads too.
+            let writers = buf.device_write_fence.load(Ordering::SeqCst);
+            let readers = match dir {
+                Dir::Read => 0,
+                _ => buf.device_read_fence.load(Ordering::SeqCst),
+            };
+            if writers | readers != 0 && fences_pending([writers, readers]) {
+                return None;
+            }
+            let access = CpuAccess::started(dir);
+            check_fast(
+                held,
+                buf,
+                rights,
+                (phase, dir, cleaned),
+                r,
+                None,
+                None,
+                access,
+            );
+            // Room was checked above, under the same hold of the task's lock.
+            let _ = held.try_push((buf.clone(), access));
+            buf.change_holds(1, i32::from(dir.writes()));
+        }
+        Phase::End => {
+            // No START of this direction open (`NotStarted`): the full path's error.
+            let i = slot?;
+            if held[i].1.current() != Some(dir) {
+                return None;
+            }
+            let _pass = buf.gate.try_pass()?;
+            let unmediated = cached && buf.has_uncached_map();
+            let maintain = cached && !device_coherent(cleaned, unmediated);
+            let (_, op) = plan_op(phase, dir, true, maintain);
+            check_fast(
+                held,
+                buf,
+                rights,
+                (phase, dir, cleaned),
+                r,
+                Some(i),
+                op,
+                CpuAccess::default(),
+            );
+            let work = plan_work(buf, op, r, unmediated);
+            if !work.is_none() {
+                // Only a clean for an uncached mapping's reader, which records nothing.
+                if job::lines_bound(&work) > job::STEP_LINES {
+                    return None;
+                }
+                // An END lets go after its last line.
+                job::run_once(buf, &work);
+            }
+            // Usually the only (so the last) open access: no element moves.
+            if i + 1 == held.len() {
+                held.pop();
+            } else {
+                held.swap_remove(i);
+            }
+            buf.change_holds(-1, -i32::from(dir.writes()));
         }
     }
-    let SyncStep::Maintain(m) = sync_state(held, buf, rights, (phase, dir, cleaned), r).ok()?
-    else {
-        return None;
-    };
-    let start = m.commit.access.current().is_some();
-    let work = plan_work(buf, m.op, r, m.unmediated);
-    if work.is_none() {
-        m.commit.apply(held, buf);
-        return Some(());
-    }
-    if start || job::lines_bound(&work) > job::STEP_LINES {
-        return None;
-    }
-    // An END lets go after its last line.
-    job::run_once(buf, &work);
-    m.commit.apply(held, buf);
     Some(())
+}
+
+/// Whether a line of `r` may be stale (the fast path asks only once a line of the buffer
+/// ever was).
+#[inline(never)]
+fn stale_in(buf: &Buffer, r: Region) -> bool {
+    buf.boundary()
+        .may_be_stale(crate::arch::cache::geometry(), r, false)
+}
+
+/// Whether a START must wait for one of `fences` (not 0): a fence not yet completed, or
+/// on test kernels one not yet met by the full path (`fences::first_pending` makes the
+/// first meeting of a fence a wait there, so it must not be used up here).
+#[inline(never)]
+fn fences_pending(fences: [u64; 2]) -> bool {
+    fences
+        .iter()
+        .any(|&f| f != 0 && (!crate::fences::completed(f) || crate::fences::unmet(f)))
+}
+
+/// Whether a device reading or writing a cached buffer needs no maintenance from the
+/// kernel for this sync: every device is coherent, or (an END) the task cleaned the lines
+/// itself (`sync::USER_CLEANED`); never with a non-coherent `party` in the way (a legacy
+/// uncached mapping, stale lines for a START).
+#[inline(always)]
+fn device_coherent(user_cleaned: bool, party: bool) -> bool {
+    (buffer::devices_coherent() || user_cleaned) && !party
+}
+
+/// Test kernels: the fast path's decision for a sync (the slot of its open access, the
+/// operation planned, the holder's new state) is the full path's (`sync_state`), and a
+/// START's planned maintenance narrows to nothing. Kernels without `ktest`: nothing.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn check_fast(
+    held: &CpuAccessSlots,
+    buf: &Arc<Buffer>,
+    rights: Rights,
+    flags: (Phase, Dir, bool),
+    r: Region,
+    slot: Option<usize>,
+    op: Option<CacheOp>,
+    access: CpuAccess,
+) {
+    if !cfg!(feature = "ktest") {
+        return;
+    }
+    let Ok(SyncStep::Maintain(m)) = sync_state(held, buf, rights, flags, r) else {
+        panic!("the sync fast path took a call the full path waits for or refuses");
+    };
+    let start = flags.0 == Phase::Start;
+    assert!(
+        m.commit.slot == slot && m.commit.access == access,
+        "the sync fast path's holder state is not the full path's"
+    );
+    if start {
+        let geom = crate::arch::cache::geometry();
+        let narrowed = buf.boundary().sync(geom, m.op, r, m.unmediated);
+        assert!(
+            narrowed.is_none(),
+            "the sync fast path skipped a START's maintenance"
+        );
+    } else {
+        assert!(
+            m.op == op,
+            "the sync fast path planned another END than the full path"
+        );
+    }
 }
 
 /// The maintenance of a sync whose checks passed (the point of no return: an END's
@@ -321,7 +450,7 @@ fn plan_work(buf: &Buffer, op: Option<CacheOp>, r: Region, unmediated: bool) -> 
 /// The buffer behind handle `h`.
 #[inline(always)]
 fn buffer_ref(handles: &Handles, h: u64) -> Result<(&Arc<Buffer>, Rights), Error> {
-    match handles.get(handle(h)?)? {
+    match handles.get_raw(h)? {
         (Object::Buffer(b), rights) => Ok((b, rights)),
         _ => Err(Error::WrongType),
     }
@@ -379,7 +508,7 @@ fn sync_state(
     if planned_dir.writes() && !may_write {
         return Err(Error::AccessDenied);
     }
-    let device_coherent = (buffer::devices_coherent() || user_cleaned) && !party;
+    let device_coherent = device_coherent(user_cleaned, party);
     let (wait_fences, op) = plan_op(phase, planned_dir, may_write, cached && !device_coherent);
 
     // Device work on the buffer must be complete first (like Linux: CPU reads wait for
@@ -455,13 +584,6 @@ pub struct Commit {
 }
 
 impl Commit {
-    /// Apply to `held` (the task's open accesses, under the same hold of the task's
-    /// lock as the planning, so unchanged since) for `buf`.
-    #[inline(always)]
-    fn apply(self, held: &mut CpuAccessSlots, buf: &Arc<Buffer>) {
-        Self::apply_at(held, self.slot, self.before, self.access, buf);
-    }
-
     /// Apply under a later hold of the task's lock than the planning's (the call ran
     /// maintenance in between, or released the lock): another thread of the task may
     /// have changed the holder's state since, and then the transition is made again on
@@ -485,7 +607,6 @@ impl Commit {
     /// Make `access` the holder's state of `buf` (at `slot` in `held`, if it has one;
     /// `was` is what is there now, the default state if nothing), and count it in the
     /// buffer's holders and writers.
-    #[inline(always)]
     fn apply_at(
         held: &mut CpuAccessSlots,
         slot: Option<usize>,

@@ -44,32 +44,24 @@ impl From<Error> for Outcome {
 type SysResult = Result<Outcome, Error>;
 
 /// The fast path of the calls that matter most for speed (`buffer_sync`,
-/// `buffer_sync_rect`): the same checks and planning as the full path, without its
-/// generic plumbing, for calls that finish at once. Returns false, having changed
-/// nothing, for anything else (an error, a fence to wait for, a long range, legacy
-/// mappings, a reschedule due): the full path then handles it from the start. Only
-/// x0..x18 of `frame` are valid; x0..x2 get the results.
-pub fn fast(frame: &mut TrapFrame) -> bool {
-    let sys = frame.x[8];
-    let a = [
-        frame.x[0], frame.x[1], frame.x[2], frame.x[3], frame.x[4], frame.x[5],
-    ];
-    let done = crate::task::with_current_fast(|t| {
-        if sys == Sys::BufferSync as u64 {
-            buffer::fast_sync(t, a)
-        } else if sys == Sys::BufferSyncRect as u64 {
-            buffer::fast_sync_rect(t, a)
-        } else {
-            None
-        }
-    });
+/// `buffer_sync_rect`): the same checks as the full path, without its generic plumbing,
+/// for the calls that finish at once and need no maintenance now (`buffer::fast_sync`).
+/// Returns false, having changed nothing, for anything else (another call, an error, a
+/// fence to wait for, lines to invalidate, a long range, a closed gate): the full path
+/// then handles it from the start. True means done, with every result 0.
+#[inline(always)]
+pub fn fast(sys: u64, a: [u64; 6]) -> bool {
+    let done = if sys == Sys::BufferSync as u64 {
+        crate::task::with_current_fast(|t| buffer::fast_sync(t, a))
+    } else if sys == Sys::BufferSyncRect as u64 {
+        crate::task::with_current_fast(|t| buffer::fast_sync_rect(t, a))
+    } else {
+        return false;
+    };
     if done.is_none() {
         return false;
     }
     crate::counters::syscall();
-    frame.x[0] = 0;
-    frame.x[1] = 0;
-    frame.x[2] = 0;
     true
 }
 

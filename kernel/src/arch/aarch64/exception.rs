@@ -348,16 +348,14 @@ fn fatal(frame: &TrapFrame, kind: u64, syn: Option<&Syndrome>) -> ! {
     crate::power::fail(crate::power::ExitCode::FatalException)
 }
 
-/// The syscall fast path's entry (`el0_sync` in vectors.S): only x0..x18 and x30 of
-/// `frame` are saved. Returns 0 if the call was handled (its results are in x0..x2 of
-/// the frame), nonzero to take the full path.
+/// The syscall fast path's entry (`el0_sync` in vectors.S, for an `svc` only): the
+/// call's arguments (x0..x5) and number (x8). Returns 0 if the call was handled (every
+/// result of such a call is 0: the assembly zeroes x0..x2), nonzero to take the full
+/// path, which then finds the whole call in its frame.
 #[no_mangle]
-extern "C" fn fast_syscall(frame: &mut TrapFrame) -> u64 {
+extern "C" fn fast_syscall(a0: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64, sys: u64) -> u64 {
     crate::latency::enter();
-    if ESR_EL1.read(ESR_EL1::EC) != ec::SVC64 {
-        return 1;
-    }
-    let handled = crate::syscall::fast(frame);
+    let handled = crate::syscall::fast(sys, [a0, a1, a2, a3, a4, a5]);
     if handled {
         crate::latency::point();
     }
@@ -387,8 +385,13 @@ extern "C" fn handle_exception(frame: &mut TrapFrame, kind: u64) {
                 fatal(frame, kind, Some(&syn));
             }
         }
-        // The stretch began in `fast_syscall`, which every EL0 sync exception enters first.
-        VectorKind::LowerSync => crate::task::on_lower_sync(frame),
+        VectorKind::LowerSync => {
+            // An `svc`'s stretch began in `fast_syscall`, which it entered first.
+            if cfg!(feature = "latency") && ESR_EL1.read(ESR_EL1::EC) != ec::SVC64 {
+                crate::latency::enter();
+            }
+            crate::task::on_lower_sync(frame)
+        }
         VectorKind::StackOverflow => {
             let syn = Syndrome::read();
             let _ = writeln!(

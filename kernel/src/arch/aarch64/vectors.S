@@ -76,10 +76,12 @@ el1_sync_checked:
 
 // Synchronous exceptions from EL0 first try the syscall fast path (syscall::fast): an
 // `svc` preserves x3..x30 for its caller, and the Rust code called here preserves
-// x19..x29 itself, so only x0..x18 and x30 are saved, in their TrapFrame slots. If
-// `fast_syscall` handled the call (it returns 0) they are restored with x0..x2 as it
-// wrote them; otherwise the rest of the frame is saved and the full path runs, as if
-// nothing had happened (the fast path changes nothing before it decides).
+// x19..x29 itself, so only x0..x18 and x30 are saved, in their TrapFrame slots. An `svc`
+// (ESR_EL1.EC 0x15) calls `fast_syscall` with its arguments where they are (x0..x5) and
+// its number (x8) as the seventh; if that handled the call (it returns 0, and every
+// result of such a call is 0) x3..x18 and x30 are restored and x0..x2 zeroed; otherwise
+// the rest of the frame is saved and the full path runs, as if nothing had happened
+// (the fast path changes nothing before it decides).
 el0_sync:
     sub     sp, sp, #FRAME_SIZE
     stp     x0, x1, [sp, #(0 * 16)]
@@ -93,7 +95,11 @@ el0_sync:
     stp     x16, x17, [sp, #(8 * 16)]
     str     x18, [sp, #(9 * 16)]
     str     x30, [sp, #(15 * 16)]
-    mov     x0, sp
+    mrs     x9, esr_el1
+    lsr     x9, x9, #26
+    cmp     x9, #0x15                   // EC: SVC from AArch64
+    b.ne    1f
+    mov     x6, x8
     bl      fast_syscall
     cbnz    x0, 1f
     ldr     x30, [sp, #(15 * 16)]
@@ -105,8 +111,9 @@ el0_sync:
     ldp     x8, x9, [sp, #(4 * 16)]
     ldp     x6, x7, [sp, #(3 * 16)]
     ldp     x4, x5, [sp, #(2 * 16)]
-    ldp     x2, x3, [sp, #(1 * 16)]
-    ldp     x0, x1, [sp, #(0 * 16)]
+    ldr     x3, [sp, #(1 * 16 + 8)]
+    mov     x1, xzr
+    mov     x2, xzr
     add     sp, sp, #FRAME_SIZE
     eret
     // (x0..x18 and x30 are the call's now; their entry values are in the frame, and
