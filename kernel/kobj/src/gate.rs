@@ -4,7 +4,8 @@
 //! leave).
 //!
 //! The kernel uses one per buffer: a `buffer_sync` on the fast path runs inside a pass
-//! (it reads the device fences and changes the buffer's holder counts there), and a
+//! (it reads the device fences there, and changes the buffer's holder counts as it
+//! leaves: the gate's word carries them, see [`Pass::leave_with`]), and a
 //! device submission's last misuse check through its fence publication, a legacy fault's
 //! decision and maintenance, and the creation or end of a legacy mapping run with the
 //! gate closed. So a fast START can never slip between a submission's "no CPU writer
@@ -21,19 +22,28 @@
 //! runs `tests/gate_loom.rs`).
 
 #[cfg(loom)]
-use loom::sync::atomic::{AtomicU32, Ordering};
+use loom::sync::atomic::{AtomicU64, Ordering};
 
 #[cfg(not(loom))]
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU64, Ordering};
 
-/// Passes inside are counted in the low half, closers in the high half.
-const PASSES: u32 = 0xFFFF;
-const CLOSER: u32 = 1 << 16;
+/// The word: passes inside in bits 0..8, closers in 8..16, and the two counts the
+/// gate carries ([`Gate::counts`]) in 16..40 and 40..64.
+const PASSES: u64 = 0xFF;
+const CLOSER: u64 = 1 << 8;
+const CLOSERS: u64 = 0xFF << 8;
+const COUNT_A: u32 = 16;
+const COUNT_B: u32 = 40;
+const COUNT_MASK: u64 = (1 << 24) - 1;
 
 /// See the module documentation.
+///
+/// Bounds (each checked where it could be crossed, never reached in the kernel): at
+/// most 255 passes inside at once (one per CPU), 255 nested closers, and counts below
+/// 2^24 (the kernel's are CPU holders of one buffer, at most one per task).
 #[derive(Debug, Default)]
 pub struct Gate {
-    state: AtomicU32,
+    state: AtomicU64,
 }
 
 /// A fast path inside an open [`Gate`]; it leaves when this is dropped.
@@ -51,7 +61,7 @@ impl Gate {
     #[cfg(not(loom))]
     pub const fn new() -> Gate {
         Gate {
-            state: AtomicU32::new(0),
+            state: AtomicU64::new(0),
         }
     }
 
@@ -59,17 +69,16 @@ impl Gate {
     #[cfg(loom)]
     pub fn new() -> Gate {
         Gate {
-            state: AtomicU32::new(0),
+            state: AtomicU64::new(0),
         }
     }
 
     /// Enter if the gate is open; `None` if it is closed (or closing). Never waits.
-    ///
-    /// At most 65,535 passes may be inside at once (one per CPU in the kernel).
     #[inline(always)]
     pub fn try_pass(&self) -> Option<Pass<'_>> {
         let before = self.state.fetch_add(1, Ordering::Acquire);
-        if before & !PASSES != 0 {
+        debug_assert!(before & PASSES != PASSES, "more than 255 passes at once");
+        if before & CLOSERS != 0 {
             self.state.fetch_sub(1, Ordering::Release);
             return None;
         }
@@ -80,7 +89,8 @@ impl Gate {
     /// gate opens when the last is dropped); callers serialize otherwise (the kernel
     /// closes only under its kernel lock), so closers never wait for each other.
     pub fn close(&self) -> Closed<'_> {
-        self.state.fetch_add(CLOSER, Ordering::Acquire);
+        let before = self.state.fetch_add(CLOSER, Ordering::Acquire);
+        assert!(before & CLOSERS != CLOSERS, "more than 255 nested closers");
         while self.state.load(Ordering::Acquire) & PASSES != 0 {
             spin_hint();
         }
@@ -89,7 +99,59 @@ impl Gate {
 
     /// True if the gate is closed (for assertions and tests).
     pub fn is_closed(&self) -> bool {
-        self.state.load(Ordering::Relaxed) & !PASSES != 0
+        self.state.load(Ordering::Relaxed) & CLOSERS != 0
+    }
+
+    /// The two counts the gate carries (the kernel's: a buffer's CPU holders and
+    /// writers). Read with the gate closed, they are the passes' last word: a pass
+    /// changes them only as it leaves ([`Pass::leave_with`]), in the same atomic step.
+    #[inline(always)]
+    pub fn counts(&self) -> (u32, u32) {
+        let s = self.state.load(Ordering::SeqCst);
+        (
+            (s >> COUNT_A & COUNT_MASK) as u32,
+            (s >> COUNT_B & COUNT_MASK) as u32,
+        )
+    }
+
+    /// Change the counts by `a` and `b` outside a pass (the kernel: under its kernel
+    /// lock, which every closer holds). Neither count may go below zero or reach 2^24.
+    #[inline(always)]
+    pub fn change(&self, a: i32, b: i32) {
+        let delta = delta(a, b);
+        if delta != 0 {
+            let before = self.state.fetch_add(delta, Ordering::SeqCst);
+            debug_assert!(in_range(before, a, b), "a gate count out of range");
+        }
+    }
+}
+
+/// The word's change for counts changing by `a` and `b` (two's complement: the sum
+/// borrows from the bits above a count only if that count goes below zero).
+#[inline(always)]
+fn delta(a: i32, b: i32) -> u64 {
+    ((i64::from(a) << COUNT_A) as u64).wrapping_add((i64::from(b) << COUNT_B) as u64)
+}
+
+/// Whether counts read from `before` stay in range when changed by `a` and `b`.
+fn in_range(before: u64, a: i32, b: i32) -> bool {
+    let ok = |count: u64, d: i32| (0..=COUNT_MASK as i64).contains(&(count as i64 + i64::from(d)));
+    ok(before >> COUNT_A & COUNT_MASK, a) && ok(before >> COUNT_B & COUNT_MASK, b)
+}
+
+impl Pass<'_> {
+    /// Leave, changing the counts by `a` and `b` in the same atomic step: a closer
+    /// that waited for this pass sees the change, one that closed after it sees it too,
+    /// and no closer ever sees the pass gone but the counts not yet changed. (Ranges as
+    /// [`Gate::change`].)
+    #[inline(always)]
+    pub fn leave_with(self, a: i32, b: i32) {
+        let gate = self.0;
+        core::mem::forget(self);
+        let before = gate
+            .state
+            .fetch_add(delta(a, b).wrapping_sub(1), Ordering::SeqCst);
+        debug_assert!(in_range(before, a, b), "a gate count out of range");
     }
 }
 
@@ -145,6 +207,25 @@ mod tests {
         drop(c);
         // Had a refused pass stayed counted, this close would wait for ever.
         let _c = g.close();
+    }
+
+    #[test]
+    fn counts_change_as_a_pass_leaves_and_never_touch_the_gate_bits() {
+        let g = Gate::new();
+        g.change(3, 1);
+        g.try_pass().unwrap().leave_with(1, 1);
+        assert_eq!(g.counts(), (4, 2));
+        g.try_pass().unwrap().leave_with(-4, -2);
+        assert_eq!(g.counts(), (0, 0));
+        assert!(!g.is_closed(), "no pass left behind, no closer made");
+        let _c = g.close(); // would wait for ever if a pass were still counted
+                            // The counts' whole range, neither borrowing from the other nor the gate's bits.
+        g.change(COUNT_MASK as i32, COUNT_MASK as i32);
+        assert_eq!(g.counts(), (COUNT_MASK as u32, COUNT_MASK as u32));
+        g.change(-(COUNT_MASK as i32), 0);
+        assert_eq!(g.counts(), (0, COUNT_MASK as u32));
+        assert!(g.is_closed());
+        assert!(g.try_pass().is_none());
     }
 
     #[test]

@@ -7,38 +7,37 @@
 
 use kobj::gate::Gate;
 use loom::cell::UnsafeCell;
-use loom::sync::atomic::{AtomicU32, Ordering};
 use loom::sync::Arc;
 use loom::thread;
 
-/// The buffer state the kernel guards with the gate: the holders' count (an atomic the
-/// passes change at once, as the kernel's `cpu_writers`; `Relaxed` here so that every
-/// ordering comes from the gate) and the device fence, a plain cell written by the
-/// closer and read by passes (loom reports any access to it not ordered by the gate).
+/// The buffer state the kernel guards with the gate: the holders' counts (the gate
+/// carries them, as the kernel's `cpu_holders` and `cpu_writers`) and the device fence,
+/// a plain cell written by the closer and read by passes (loom reports any access to
+/// it not ordered by the gate).
 struct Buffer {
     gate: Gate,
-    writers: AtomicU32,
     fence: UnsafeCell<u64>,
 }
 
-/// A fast START WRITE: inside a pass, no fence pending -> count a writer. Returns
-/// whether it started (a refused pass takes the full path, modelled as "did not start").
+/// A fast START WRITE: inside a pass, no fence pending -> leave counting a holder that
+/// writes. Returns whether it started (a refused pass, or one that finds a fence, takes
+/// the full path, modelled as "did not start").
 fn fast_start(b: &Buffer) -> bool {
-    let Some(_pass) = b.gate.try_pass() else {
+    let Some(pass) = b.gate.try_pass() else {
         return false;
     };
     // SAFETY: loom's cell: it reports a race if a closer could write at the same time.
     if b.fence.with(|f| unsafe { *f }) != 0 {
         return false;
     }
-    b.writers.fetch_add(1, Ordering::Relaxed);
+    pass.leave_with(1, 1);
     true
 }
 
 /// A device submission: gate closed, no CPU writer -> publish the fence.
 fn submit(b: &Buffer) -> bool {
     let _closed = b.gate.close();
-    if b.writers.load(Ordering::Relaxed) > 0 {
+    if b.gate.counts().1 > 0 {
         return false;
     }
     // SAFETY: loom's cell: it reports a race if a pass could read at the same time.
@@ -49,7 +48,6 @@ fn submit(b: &Buffer) -> bool {
 fn buffer() -> Arc<Buffer> {
     Arc::new(Buffer {
         gate: Gate::new(),
-        writers: AtomicU32::new(0),
         fence: UnsafeCell::new(0),
     })
 }
@@ -96,6 +94,6 @@ fn two_passes_and_a_closer() {
         );
         // Every successful START is counted (a refused pass leaves no trace).
         let _closed = b.gate.close();
-        assert_eq!(b.writers.load(Ordering::Relaxed), started);
+        assert_eq!(b.gate.counts(), (started, started));
     });
 }

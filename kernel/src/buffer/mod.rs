@@ -81,11 +81,6 @@ pub struct Buffer {
     pub policy: Policy,
     frames: Vec<PhysAddr>,
     kva: u64,
-    /// The CPU holders' counts, in one word so a START or END changes both with one
-    /// read-modify-write: holders with any START open (READ, WRITE or RW) in the low
-    /// half, those with a START WRITE/RW open in the high half. The misuse detectors
-    /// read them ([`Buffer::cpu_holders`], [`Buffer::cpu_writers`]).
-    cpu_holds: AtomicU64,
     /// The last fence of device work that reads this buffer (0: none; GPU fences).
     pub device_read_fence: AtomicU64,
     /// The last fence of device work that writes this buffer (0: none; block fences).
@@ -111,6 +106,10 @@ pub struct Buffer {
     /// and the kernel paths that decide from the holder counts and the fences (closers:
     /// a submission's last misuse check through its fence, a legacy fault, a legacy
     /// mapping's start and end). See `kobj::gate` and `syscall::buffer::fast_finish`.
+    /// Its word also carries the CPU holders' counts, so a fast START or END changes
+    /// them as it leaves, in one step: holders with any START open (READ, WRITE or RW),
+    /// and those with a START WRITE/RW open. The misuse detectors read them
+    /// ([`Buffer::cpu_holders`], [`Buffer::cpu_writers`]).
     pub gate: kobj::gate::Gate,
     /// Created with `policy::USER_CLEAN`: an END WRITE/RW may say its lines were cleaned
     /// at EL0 (`sync::USER_CLEANED`), and then records none of them as dirty.
@@ -210,7 +209,6 @@ impl Buffer {
             policy,
             frames,
             kva,
-            cpu_holds: AtomicU64::new(0),
             device_read_fence: AtomicU64::new(0),
             device_write_fence: AtomicU64::new(0),
             boundary: Mutex::new(boundary),
@@ -258,24 +256,21 @@ impl Buffer {
     /// writes asks.
     #[inline(always)]
     pub fn cpu_holders(&self) -> u32 {
-        self.cpu_holds.load(Ordering::SeqCst) as u32
+        self.gate.counts().0
     }
 
     /// Holders with a START WRITE/RW open: the misuse detector of device reads asks.
     #[inline(always)]
     pub fn cpu_writers(&self) -> u32 {
-        (self.cpu_holds.load(Ordering::SeqCst) >> 32) as u32
+        self.gate.counts().1
     }
 
     /// A holder starts (`+1`) or ends (`-1`) holding, and holding for write, or neither
-    /// (`0`): both counts change at once. Neither count goes below zero (a writer is a
-    /// holder too), so the halves never borrow from each other.
+    /// (`0`), on the full path (under the kernel lock): both counts change at once. The
+    /// fast path changes them as it leaves the gate ([`kobj::gate::Pass::leave_with`]).
     #[inline(always)]
     pub fn change_holds(&self, holders: i32, writers: i32) {
-        let delta = (i64::from(writers) << 32).wrapping_add(i64::from(holders));
-        if delta != 0 {
-            self.cpu_holds.fetch_add(delta as u64, Ordering::SeqCst);
-        }
+        self.gate.change(holders, writers);
     }
 
     /// Whether a legacy uncached mapping of this buffer exists.

@@ -201,9 +201,16 @@ fn sync_args(handles: &Handles, a: [u64; 6]) -> Result<SyncArgs<'_>, Error> {
 /// the documented order.
 #[inline(always)]
 fn rect_args(handles: &Handles, a: [u64; 6]) -> Result<SyncArgs<'_>, Error> {
-    let (h, flags, offset, row_len, rows, stride) = (a[0], a[1], a[2], a[3], a[4], a[5]);
-    let (buf, rights) = buffer_ref(handles, h)?;
-    let (phase, dir, cleaned) = sync_flags(flags, buf)?;
+    let (buf, rights) = buffer_ref(handles, a[0])?;
+    let (phase, dir, cleaned) = sync_flags(a[1], buf)?;
+    let rows = rect_region(buf, a)?;
+    Ok((buf, rights, phase, dir, rows, cleaned))
+}
+
+/// The rows of `buffer_sync_rect`'s arguments `a` in `buf`.
+#[inline(always)]
+fn rect_region(buf: &Buffer, a: [u64; 6]) -> Result<Region, Error> {
+    let (offset, row_len, rows, stride) = (a[2], a[3], a[4], a[5]);
     let last_row = rows
         .checked_sub(1)
         .and_then(|r| r.checked_mul(stride))
@@ -213,13 +220,12 @@ fn rect_args(handles: &Handles, a: [u64; 6]) -> Result<SyncArgs<'_>, Error> {
     if row_len == 0 || overlapping || end.is_none_or(|e| e > buf.size) {
         return Err(Error::OutOfRange);
     }
-    let rows = Region {
+    Ok(Region {
         offset,
         row_len,
         rows,
         stride,
-    };
-    Ok((buf, rights, phase, dir, rows, cleaned))
+    })
 }
 
 pub(super) fn sync(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
@@ -246,15 +252,50 @@ pub(super) fn sync_rect(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
 /// changed nothing, if the call needs the full path.
 #[inline(always)]
 pub(super) fn fast_sync(o: &mut Objects, a: [u64; 6]) -> Option<()> {
-    let args = sync_args(&o.handles, a).ok()?;
-    fast_finish(&mut o.cpu_access, args)
+    let (buf, rights) = buffer_ref(&o.handles, a[0]).ok()?;
+    let (offset, len) = resolve_range(a[2], a[3], buf.size).ok()?;
+    fast_flags(
+        &mut o.cpu_access,
+        (buf, rights, a[1], Region::range(offset, len)),
+    )
 }
 
 /// `buffer_sync_rect` on the fast path, as [`fast_sync`].
 #[inline(always)]
 pub(super) fn fast_sync_rect(o: &mut Objects, a: [u64; 6]) -> Option<()> {
-    let args = rect_args(&o.handles, a).ok()?;
-    fast_finish(&mut o.cpu_access, args)
+    let (buf, rights) = buffer_ref(&o.handles, a[0]).ok()?;
+    let rows = rect_region(buf, a).ok()?;
+    fast_flags(&mut o.cpu_access, (buf, rights, a[1], rows))
+}
+
+/// [`fast_finish`] for the flag word `raw`: a copy of it for each plain word, in which
+/// the phase and direction are constants (no decoding, and only that case's code), and
+/// one for any other word, decoded as the full path does (`sync::USER_CLEANED`, or a
+/// word the full path refuses).
+#[inline(always)]
+fn fast_flags(
+    held: &mut CpuAccessSlots,
+    (buf, rights, raw, r): (&Arc<Buffer>, Rights, u64, Region),
+) -> Option<()> {
+    const START_READ: u64 = SyncFlags::START | SyncFlags::READ;
+    const START_WRITE: u64 = SyncFlags::START | SyncFlags::WRITE;
+    const START_RW: u64 = SyncFlags::START | SyncFlags::RW;
+    const END_READ: u64 = SyncFlags::END | SyncFlags::READ;
+    const END_WRITE: u64 = SyncFlags::END | SyncFlags::WRITE;
+    const END_RW: u64 = SyncFlags::END | SyncFlags::RW;
+    let mut plain = |phase, dir| fast_finish(held, (buf, rights, phase, dir, r, false));
+    match raw {
+        START_READ => plain(Phase::Start, Dir::Read),
+        START_WRITE => plain(Phase::Start, Dir::Write),
+        START_RW => plain(Phase::Start, Dir::ReadWrite),
+        END_READ => plain(Phase::End, Dir::Read),
+        END_WRITE => plain(Phase::End, Dir::Write),
+        END_RW => plain(Phase::End, Dir::ReadWrite),
+        _ => {
+            let (phase, dir, cleaned) = sync_flags(raw, buf).ok()?;
+            fast_finish(held, (buf, rights, phase, dir, r, cleaned))
+        }
+    }
 }
 
 /// A checked sync that needs no wait and no maintenance before it takes hold, done
@@ -296,7 +337,7 @@ fn fast_finish(
             if slot.is_some() || held.is_full() {
                 return None;
             }
-            let _pass = buf.gate.try_pass()?;
+            let pass = buf.gate.try_pass()?;
             // Lines to invalidate first: all of them under an uncached mapping's writes,
             // else those a device may have written (none unless one ever was).
             if cached && (buf.has_uncached_map() || buf.stale_seen() && stale_in(buf, r)) {
@@ -313,19 +354,11 @@ fn fast_finish(
                 return None;
             }
             let access = CpuAccess::started(dir);
-            check_fast(
-                held,
-                buf,
-                rights,
-                (phase, dir, cleaned),
-                r,
-                None,
-                None,
-                access,
-            );
+            let flags = (phase, dir, cleaned);
+            check_fast(held, (buf, rights, flags, r), (None, None, access));
             // Room was checked above, under the same hold of the task's lock.
             let _ = held.try_push((buf.clone(), access));
-            buf.change_holds(1, i32::from(dir.writes()));
+            pass.leave_with(1, i32::from(dir.writes()));
         }
         Phase::End => {
             // No START of this direction open (`NotStarted`): the full path's error.
@@ -333,28 +366,30 @@ fn fast_finish(
             if held[i].1.current() != Some(dir) {
                 return None;
             }
-            let _pass = buf.gate.try_pass()?;
+            let pass = buf.gate.try_pass()?;
             let unmediated = cached && buf.has_uncached_map();
-            let maintain = cached && !device_coherent(cleaned, unmediated);
-            let (_, op) = plan_op(phase, dir, true, maintain);
+            // `plan_op`'s END: a clean of what was written, unless no device needs one.
+            let clean = cached && dir.writes() && !device_coherent(cleaned, unmediated);
+            let op = clean.then_some(CacheOp::Clean);
+            let flags = (phase, dir, cleaned);
             check_fast(
                 held,
-                buf,
-                rights,
-                (phase, dir, cleaned),
-                r,
-                Some(i),
-                op,
-                CpuAccess::default(),
+                (buf, rights, flags, r),
+                (slot, op, CpuAccess::default()),
             );
-            let work = plan_work(buf, op, r, unmediated);
-            if !work.is_none() {
-                // Only a clean for an uncached mapping's reader, which records nothing.
+            if unmediated {
+                // A reader that reads memory at any time: the clean now (it records
+                // nothing), here if it is short.
+                let work = plan_work(buf, op, r, unmediated);
                 if job::lines_bound(&work) > job::STEP_LINES {
                     return None;
                 }
                 // An END lets go after its last line.
                 job::run_once(buf, &work);
+            } else if clean {
+                // The lines become dirty; the next non-coherent reader cleans them.
+                let geom = crate::arch::cache::geometry();
+                buf.boundary().sync(geom, op, r, false);
             }
             // Usually the only (so the last) open access: no element moves.
             if i + 1 == held.len() {
@@ -362,7 +397,7 @@ fn fast_finish(
             } else {
                 held.swap_remove(i);
             }
-            buf.change_holds(-1, -i32::from(dir.writes()));
+            pass.leave_with(-1, -i32::from(dir.writes()));
         }
     }
     Some(())
@@ -398,17 +433,11 @@ fn device_coherent(user_cleaned: bool, party: bool) -> bool {
 /// Test kernels: the fast path's decision for a sync (the slot of its open access, the
 /// operation planned, the holder's new state) is the full path's (`sync_state`), and a
 /// START's planned maintenance narrows to nothing. Kernels without `ktest`: nothing.
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn check_fast(
     held: &CpuAccessSlots,
-    buf: &Arc<Buffer>,
-    rights: Rights,
-    flags: (Phase, Dir, bool),
-    r: Region,
-    slot: Option<usize>,
-    op: Option<CacheOp>,
-    access: CpuAccess,
+    (buf, rights, flags, r): (&Arc<Buffer>, Rights, (Phase, Dir, bool), Region),
+    (slot, op, access): (Option<usize>, Option<CacheOp>, CpuAccess),
 ) {
     if !cfg!(feature = "ktest") {
         return;
