@@ -42,10 +42,10 @@
 //!   handle table and its open CPU accesses (the holder's state, per task: threads of
 //!   one task share it, and a second END of one START gets `NotStarted`);
 //! * the buffer, inside its [`kobj::gate::Gate`] (a pass; refused, never waited for,
-//!   while a closer is there): the fences, the holder counts (one word, see
-//!   `Buffer::change_holds`), `Buffer::stale_seen` (set only by closers), the
-//!   boundary sets (their own lock), the maintenance by VA. The syscall count is this
-//!   CPU's own (`PerCpu::syscalls`).
+//!   while a closer is there): the fences, the holder counts (carried in the gate's
+//!   word: a pass changes them as it leaves, `kobj::gate::Pass::leave_with`),
+//!   `Buffer::stale_seen` (set only by closers), the boundary sets (their own lock),
+//!   the maintenance by VA. The syscall count is this CPU's own (`PerCpu::syscalls`).
 //!
 //! The kernel paths that decide from those counts close the buffer's gate while they
 //! decide and act: a submission from its last misuse check to its fence
@@ -53,8 +53,9 @@
 //! fast START can never slip between "no CPU writer holds the buffer" and the fence
 //! (`test_sync_race` and `test_blk_race` press on this on 4 CPUs;
 //! `kobj/tests/gate_loom.rs` model-checks the gate), and a START the gate refuses takes
-//! the full path, which the kernel lock orders after the closer. The fast path allocates and frees nothing (the buffer it
-//! drops from the open accesses is still held by the handle it came through).
+//! the full path, which the kernel lock orders after the closer. The fast path
+//! allocates and frees nothing (the buffer it drops from the open accesses is still
+//! held by the handle it came through).
 //!
 //! The order (no CPU holding a later lock waits for an earlier one):
 //!

@@ -248,54 +248,87 @@ pub(super) fn sync_rect(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
     finish_sync(k, id, buf, step, rows, a)
 }
 
-/// `buffer_sync` on the fast path (`super::fast`), under the task's lock: `None`, having
-/// changed nothing, if the call needs the full path.
-#[inline(always)]
-pub(super) fn fast_sync(o: &mut Objects, a: [u64; 6]) -> Option<()> {
-    let (buf, rights) = buffer_ref(&o.handles, a[0]).ok()?;
-    let (offset, len) = resolve_range(a[2], a[3], buf.size).ok()?;
-    fast_flags(
-        &mut o.cpu_access,
-        (buf, rights, a[1], Region::range(offset, len)),
-    )
-}
-
-/// `buffer_sync_rect` on the fast path, as [`fast_sync`].
-#[inline(always)]
-pub(super) fn fast_sync_rect(o: &mut Objects, a: [u64; 6]) -> Option<()> {
-    let (buf, rights) = buffer_ref(&o.handles, a[0]).ok()?;
-    let rows = rect_region(buf, a).ok()?;
-    fast_flags(&mut o.cpu_access, (buf, rights, a[1], rows))
-}
-
-/// [`fast_finish`] for the flag word `raw`: a copy of it for each plain word, in which
-/// the phase and direction are constants (no decoding, and only that case's code), and
-/// one for any other word, decoded as the full path does (`sync::USER_CLEANED`, or a
-/// word the full path refuses).
-#[inline(always)]
-fn fast_flags(
-    held: &mut CpuAccessSlots,
-    (buf, rights, raw, r): (&Arc<Buffer>, Rights, u64, Region),
-) -> Option<()> {
-    const START_READ: u64 = SyncFlags::START | SyncFlags::READ;
-    const START_WRITE: u64 = SyncFlags::START | SyncFlags::WRITE;
-    const START_RW: u64 = SyncFlags::START | SyncFlags::RW;
-    const END_READ: u64 = SyncFlags::END | SyncFlags::READ;
-    const END_WRITE: u64 = SyncFlags::END | SyncFlags::WRITE;
-    const END_RW: u64 = SyncFlags::END | SyncFlags::RW;
-    let mut plain = |phase, dir| fast_finish(held, (buf, rights, phase, dir, r, false));
-    match raw {
-        START_READ => plain(Phase::Start, Dir::Read),
-        START_WRITE => plain(Phase::Start, Dir::Write),
-        START_RW => plain(Phase::Start, Dir::ReadWrite),
-        END_READ => plain(Phase::End, Dir::Read),
-        END_WRITE => plain(Phase::End, Dir::Write),
-        END_RW => plain(Phase::End, Dir::ReadWrite),
-        _ => {
-            let (phase, dir, cleaned) = sync_flags(raw, buf).ok()?;
-            fast_finish(held, (buf, rights, phase, dir, r, cleaned))
+/// The fast path of `buffer_sync` and `buffer_sync_rect` (`super::fast` dispatches): one
+/// function for each plain flag word of each (`sync_start_write`, `rect_end_read`, ...),
+/// in which the call, the phase and the direction are constants (no decoding, and only
+/// that case's code: a START's copy calls nothing on its way, so it needs no frame), and
+/// one for any other word of each, decoded as the full path does (`sync::USER_CLEANED`,
+/// or a word the full path refuses). Each returns 0 if it handled the call (every result
+/// 0), nonzero, having changed nothing, for the full path. (The arguments are the
+/// call's registers x0..x5, passed as such: an array would go through memory.)
+macro_rules! fast_cases {
+    ($($name:ident = $region:ident, $phase:ident, $dir:ident;)*) => {$(
+        #[doc = concat!("`", stringify!($name), "` on the fast path: see [`fast_cases`].")]
+        #[inline(never)]
+        pub(super) fn $name(a0: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> u64 {
+            let a = [a0, a1, a2, a3, a4, a5];
+            fast_call(a, $region, |_| Some((Phase::$phase, Dir::$dir, false)))
         }
+    )*};
+}
+
+fast_cases! {
+    sync_start_read = sync_region, Start, Read;
+    sync_start_write = sync_region, Start, Write;
+    sync_start_rw = sync_region, Start, ReadWrite;
+    sync_end_read = sync_region, End, Read;
+    sync_end_write = sync_region, End, Write;
+    sync_end_rw = sync_region, End, ReadWrite;
+    rect_start_read = rect_fast_region, Start, Read;
+    rect_start_write = rect_fast_region, Start, Write;
+    rect_start_rw = rect_fast_region, Start, ReadWrite;
+    rect_end_read = rect_fast_region, End, Read;
+    rect_end_write = rect_fast_region, End, Write;
+    rect_end_rw = rect_fast_region, End, ReadWrite;
+}
+
+/// `buffer_sync` with any other flag word on the fast path (see [`fast_cases`]).
+#[inline(never)]
+pub(super) fn sync_other(a0: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> u64 {
+    let a = [a0, a1, a2, a3, a4, a5];
+    fast_call(a, sync_region, |buf| sync_flags(a[1], buf).ok())
+}
+
+/// `buffer_sync_rect` with any other flag word on the fast path (see [`fast_cases`]).
+#[inline(never)]
+pub(super) fn rect_other(a0: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64) -> u64 {
+    let a = [a0, a1, a2, a3, a4, a5];
+    fast_call(a, rect_fast_region, |buf| sync_flags(a[1], buf).ok())
+}
+
+/// A fast-path sync, under the task's lock: the buffer, its region in `a` (`region`),
+/// the flags (`flags`), then [`fast_finish`]. 0 if done, nonzero (nothing changed) for
+/// the full path.
+#[inline(always)]
+fn fast_call(
+    a: [u64; 6],
+    region: fn(&Buffer, [u64; 6]) -> Option<Region>,
+    flags: impl FnOnce(&Buffer) -> Option<(Phase, Dir, bool)>,
+) -> u64 {
+    let done = crate::task::with_current_fast(|o| {
+        let (buf, rights) = buffer_ref(&o.handles, a[0]).ok()?;
+        let r = region(buf, a)?;
+        let (phase, dir, cleaned) = flags(buf)?;
+        fast_finish(&mut o.cpu_access, (buf, rights, phase, dir, r, cleaned))
+    });
+    if done.is_none() {
+        return 1;
     }
+    crate::counters::syscall();
+    0
+}
+
+/// `buffer_sync`'s range in `buf` (the full path's checks, `resolve_range`).
+#[inline(always)]
+fn sync_region(buf: &Buffer, a: [u64; 6]) -> Option<Region> {
+    let (offset, len) = resolve_range(a[2], a[3], buf.size).ok()?;
+    Some(Region::range(offset, len))
+}
+
+/// `buffer_sync_rect`'s rows in `buf` ([`rect_region`]).
+#[inline(always)]
+fn rect_fast_region(buf: &Buffer, a: [u64; 6]) -> Option<Region> {
+    rect_region(buf, a).ok()
 }
 
 /// A checked sync that needs no wait and no maintenance before it takes hold, done

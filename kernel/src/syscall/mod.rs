@@ -45,24 +45,43 @@ type SysResult = Result<Outcome, Error>;
 
 /// The fast path of the calls that matter most for speed (`buffer_sync`,
 /// `buffer_sync_rect`): the same checks as the full path, without its generic plumbing,
-/// for the calls that finish at once and need no maintenance now (`buffer::fast_sync`).
-/// Returns false, having changed nothing, for anything else (another call, an error, a
-/// fence to wait for, lines to invalidate, a long range, a closed gate): the full path
-/// then handles it from the start. True means done, with every result 0.
+/// for the calls that finish at once and need no maintenance now (`buffer::fast_cases`).
+/// Returns 0 if it handled the call (every result 0), nonzero, having changed nothing,
+/// for anything else (another call, an error, a fence to wait for, lines to invalidate,
+/// a long range, a closed gate): the full path then handles it from the start. Each
+/// case is a call in tail position, so the case's function returns to the vector.
 #[inline(always)]
-pub fn fast(sys: u64, a: [u64; 6]) -> bool {
-    let done = if sys == Sys::BufferSync as u64 {
-        crate::task::with_current_fast(|t| buffer::fast_sync(t, a))
+pub fn fast(sys: u64, a: [u64; 6]) -> u64 {
+    use coherency::SyncFlags as F;
+    const START_READ: u64 = F::START | F::READ;
+    const START_WRITE: u64 = F::START | F::WRITE;
+    const START_RW: u64 = F::START | F::RW;
+    const END_READ: u64 = F::END | F::READ;
+    const END_WRITE: u64 = F::END | F::WRITE;
+    const END_RW: u64 = F::END | F::RW;
+    if sys == Sys::BufferSync as u64 {
+        match a[1] {
+            START_READ => buffer::sync_start_read(a[0], a[1], a[2], a[3], a[4], a[5]),
+            START_WRITE => buffer::sync_start_write(a[0], a[1], a[2], a[3], a[4], a[5]),
+            START_RW => buffer::sync_start_rw(a[0], a[1], a[2], a[3], a[4], a[5]),
+            END_READ => buffer::sync_end_read(a[0], a[1], a[2], a[3], a[4], a[5]),
+            END_WRITE => buffer::sync_end_write(a[0], a[1], a[2], a[3], a[4], a[5]),
+            END_RW => buffer::sync_end_rw(a[0], a[1], a[2], a[3], a[4], a[5]),
+            _ => buffer::sync_other(a[0], a[1], a[2], a[3], a[4], a[5]),
+        }
     } else if sys == Sys::BufferSyncRect as u64 {
-        crate::task::with_current_fast(|t| buffer::fast_sync_rect(t, a))
+        match a[1] {
+            START_READ => buffer::rect_start_read(a[0], a[1], a[2], a[3], a[4], a[5]),
+            START_WRITE => buffer::rect_start_write(a[0], a[1], a[2], a[3], a[4], a[5]),
+            START_RW => buffer::rect_start_rw(a[0], a[1], a[2], a[3], a[4], a[5]),
+            END_READ => buffer::rect_end_read(a[0], a[1], a[2], a[3], a[4], a[5]),
+            END_WRITE => buffer::rect_end_write(a[0], a[1], a[2], a[3], a[4], a[5]),
+            END_RW => buffer::rect_end_rw(a[0], a[1], a[2], a[3], a[4], a[5]),
+            _ => buffer::rect_other(a[0], a[1], a[2], a[3], a[4], a[5]),
+        }
     } else {
-        return false;
-    };
-    if done.is_none() {
-        return false;
+        1
     }
-    crate::counters::syscall();
-    true
 }
 
 /// Handle the `svc` in `frame` for the current task.

@@ -355,11 +355,11 @@ fn fatal(frame: &TrapFrame, kind: u64, syn: Option<&Syndrome>) -> ! {
 #[no_mangle]
 extern "C" fn fast_syscall(a0: u64, a1: u64, a2: u64, a3: u64, a4: u64, a5: u64, sys: u64) -> u64 {
     crate::latency::enter();
-    let handled = crate::syscall::fast(sys, [a0, a1, a2, a3, a4, a5]);
-    if handled {
+    let taken = crate::syscall::fast(sys, [a0, a1, a2, a3, a4, a5]);
+    if taken == 0 {
         crate::latency::point();
     }
-    u64::from(!handled)
+    taken
 }
 
 /// Rust entry for every exception vector. Called from `vectors.S` with the saved frame.
