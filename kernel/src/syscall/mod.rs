@@ -52,37 +52,68 @@ type SysResult = Result<Outcome, Error>;
 /// case is a call in tail position, so the case's function returns to the vector.
 #[inline(always)]
 pub fn fast(sys: u64, a: [u64; 6]) -> u64 {
-    use coherency::SyncFlags as F;
-    const START_READ: u64 = F::START | F::READ;
-    const START_WRITE: u64 = F::START | F::WRITE;
-    const START_RW: u64 = F::START | F::RW;
-    const END_READ: u64 = F::END | F::READ;
-    const END_WRITE: u64 = F::END | F::WRITE;
-    const END_RW: u64 = F::END | F::RW;
-    if sys == Sys::BufferSync as u64 {
-        match a[1] {
-            START_READ => buffer::sync_start_read(a[0], a[1], a[2], a[3], a[4], a[5]),
-            START_WRITE => buffer::sync_start_write(a[0], a[1], a[2], a[3], a[4], a[5]),
-            START_RW => buffer::sync_start_rw(a[0], a[1], a[2], a[3], a[4], a[5]),
-            END_READ => buffer::sync_end_read(a[0], a[1], a[2], a[3], a[4], a[5]),
-            END_WRITE => buffer::sync_end_write(a[0], a[1], a[2], a[3], a[4], a[5]),
-            END_RW => buffer::sync_end_rw(a[0], a[1], a[2], a[3], a[4], a[5]),
-            _ => buffer::sync_other(a[0], a[1], a[2], a[3], a[4], a[5]),
-        }
+    let cases = if sys == Sys::BufferSync as u64 {
+        &FAST_SYNC
     } else if sys == Sys::BufferSyncRect as u64 {
-        match a[1] {
-            START_READ => buffer::rect_start_read(a[0], a[1], a[2], a[3], a[4], a[5]),
-            START_WRITE => buffer::rect_start_write(a[0], a[1], a[2], a[3], a[4], a[5]),
-            START_RW => buffer::rect_start_rw(a[0], a[1], a[2], a[3], a[4], a[5]),
-            END_READ => buffer::rect_end_read(a[0], a[1], a[2], a[3], a[4], a[5]),
-            END_WRITE => buffer::rect_end_write(a[0], a[1], a[2], a[3], a[4], a[5]),
-            END_RW => buffer::rect_end_rw(a[0], a[1], a[2], a[3], a[4], a[5]),
-            _ => buffer::rect_other(a[0], a[1], a[2], a[3], a[4], a[5]),
-        }
+        &FAST_RECT
     } else {
-        1
-    }
+        return 1;
+    };
+    // Flag words of more than the four defined bits go to the decoding case too.
+    let case = cases[(a[1] as usize).min(cases.len() - 1)];
+    case(a[0], a[1], a[2], a[3], a[4], a[5])
 }
+
+/// A [`fast`] case: the call's x0..x5 to 0 (done) or nonzero (the full path).
+type FastCase = fn(u64, u64, u64, u64, u64, u64) -> u64;
+
+/// [`fast`]'s cases of one call by flag word (one table lookup instead of a search), the
+/// decoding case for every word that is not a plain one (the last entry: also that of
+/// every larger word).
+const fn case_table(plain: [FastCase; 6], other: FastCase) -> [FastCase; 17] {
+    use coherency::SyncFlags as F;
+    let mut cases = [other; 17];
+    let words = [
+        F::START | F::READ,
+        F::START | F::WRITE,
+        F::START | F::RW,
+        F::END | F::READ,
+        F::END | F::WRITE,
+        F::END | F::RW,
+    ];
+    let mut i = 0;
+    while i < words.len() {
+        cases[words[i] as usize] = plain[i];
+        i += 1;
+    }
+    cases
+}
+
+/// `buffer_sync`'s fast cases (see [`case_table`]).
+static FAST_SYNC: [FastCase; 17] = case_table(
+    [
+        buffer::sync_start_read,
+        buffer::sync_start_write,
+        buffer::sync_start_rw,
+        buffer::sync_end_read,
+        buffer::sync_end_write,
+        buffer::sync_end_rw,
+    ],
+    buffer::sync_other,
+);
+
+/// `buffer_sync_rect`'s fast cases (see [`case_table`]).
+static FAST_RECT: [FastCase; 17] = case_table(
+    [
+        buffer::rect_start_read,
+        buffer::rect_start_write,
+        buffer::rect_start_rw,
+        buffer::rect_end_read,
+        buffer::rect_end_write,
+        buffer::rect_end_rw,
+    ],
+    buffer::rect_other,
+);
 
 /// Handle the `svc` in `frame` for the current task.
 pub fn dispatch(k: &mut Kernel, frame: &mut TrapFrame) {
