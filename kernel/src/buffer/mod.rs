@@ -27,7 +27,7 @@ use abi::Error;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use coherency::Boundary;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use kobj::quota::{Account, Charge, Resource};
 use kobj::vrange::RangeAllocator;
 use mm::addr::{PhysAddr, PAGE_SIZE};
@@ -44,6 +44,10 @@ const WINDOW_SIZE: u64 = 1 << 40;
 
 static WINDOW: Mutex<Option<RangeAllocator>> = Mutex::new(None);
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// [`Buffer`]'s `seen` bits.
+const SEEN_STALE: u8 = 1;
+const SEEN_FENCE: u8 = 2;
 static DEVICES_COHERENT: AtomicBool = AtomicBool::new(false);
 static MISUSE_STRICT: AtomicBool = AtomicBool::new(true);
 
@@ -97,11 +101,13 @@ pub struct Buffer {
     /// A device has imported this buffer or been told to write it (for the benchmark's
     /// count of maintenance on buffers no device touches).
     pub device_party: AtomicBool,
-    /// Lines of it may have been marked stale at some time ([`Buffer::boundary_to_stale`]):
-    /// never cleared. While it is false no START has anything to invalidate (unless an
-    /// uncached mapping exists), and the fast path does not take the boundary's lock to
-    /// find that out.
-    stale_seen: AtomicBool,
+    /// What closers have done to it, ever (bits, never cleared; set with the gate
+    /// closed, so a fast-path pass sees them): `SEEN_STALE`, lines of it were marked
+    /// stale ([`Buffer::boundary_to_stale`]); `SEEN_FENCE`, device work on it was
+    /// submitted ([`Buffer::publish_fence`]). While neither is set a START has nothing
+    /// to invalidate (unless an uncached mapping exists) and nothing to wait for, and
+    /// the fast path looks at neither the boundary nor the fences ([`Buffer::quiet`]).
+    seen: AtomicU8,
     /// Between the syscall fast path (passes: `buffer_sync` without the kernel lock)
     /// and the kernel paths that decide from the holder counts and the fences (closers:
     /// a submission's last misuse check through its fence, a legacy fault, a legacy
@@ -216,7 +222,7 @@ impl Buffer {
             uncached_maps: AtomicU32::new(0),
             gate: kobj::gate::Gate::new(),
             device_party: AtomicBool::new(false),
-            stale_seen: AtomicBool::new(false),
+            seen: AtomicU8::new(0),
             user_clean: false,
             _charges: charges,
         })
@@ -242,14 +248,31 @@ impl Buffer {
     /// a pass, sees the flag whenever the boundary has stale lines (the gate's opening
     /// publishes it). Lock order as [`Buffer::boundary`].
     pub fn boundary_to_stale(&self) -> spin::MutexGuard<'_, Boundary<{ job::SPANS }>> {
-        self.stale_seen.store(true, Ordering::Relaxed);
+        self.seen.fetch_or(SEEN_STALE, Ordering::Relaxed);
         self.boundary.lock()
     }
 
     /// Whether lines of it may ever have been marked stale: false means no line is.
     #[inline(always)]
     pub fn stale_seen(&self) -> bool {
-        self.stale_seen.load(Ordering::Relaxed)
+        self.seen.load(Ordering::Relaxed) & SEEN_STALE != 0
+    }
+
+    /// Device work that reads (`fences` = [`Buffer::device_read_fence`]) or writes
+    /// ([`Buffer::device_write_fence`]) the buffer until `fence`: only with the gate
+    /// closed, so a fast-path START, which skips the fences while [`Buffer::quiet`],
+    /// sees the change whenever there is a fence.
+    pub fn publish_fence(&self, fences: &AtomicU64, fence: u64) {
+        fences.fetch_max(fence, Ordering::SeqCst);
+        self.seen.fetch_or(SEEN_FENCE, Ordering::Relaxed);
+    }
+
+    /// No line of it was ever marked stale and no device work on it was ever submitted
+    /// (the common case of a buffer only CPUs use): a START has nothing to invalidate,
+    /// unless an uncached mapping exists, and nothing to wait for.
+    #[inline(always)]
+    pub fn quiet(&self) -> bool {
+        self.seen.load(Ordering::Relaxed) == 0
     }
 
     /// Holders with any START open (READ, WRITE or RW): the misuse detector of device

@@ -176,7 +176,7 @@ fn read_notify(
         .ok_or(Error::NotSupported)?
         .map_err(device_error)?;
     let fence = abi::fence::make(abi::fence::BLK, seq);
-    buf.device_write_fence.fetch_max(fence, Ordering::SeqCst);
+    buf.publish_fence(&buf.device_write_fence, fence);
     // Test kernels: the gate held every fast-path START off from the misuse check to
     // here, so no CPU holder can have appeared (`test_blk_race` presses on this).
     if cfg!(feature = "ktest") && crate::buffer::misuse_strict() && buf.cpu_holders() > 0 {

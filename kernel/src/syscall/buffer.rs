@@ -371,20 +371,27 @@ fn fast_finish(
                 return None;
             }
             let pass = buf.gate.try_pass()?;
-            // Lines to invalidate first: all of them under an uncached mapping's writes,
-            // else those a device may have written (none unless one ever was).
-            if cached && (buf.has_uncached_map() || buf.stale_seen() && stale_in(buf, r)) {
+            // Lines to invalidate first: all of them under an uncached mapping's writes.
+            if cached && buf.has_uncached_map() {
                 return None;
             }
-            // Device work to wait for: a START READ waits for the device's writes, a
-            // START WRITE/RW for its reads too.
-            let writers = buf.device_write_fence.load(Ordering::SeqCst);
-            let readers = match dir {
-                Dir::Read => 0,
-                _ => buf.device_read_fence.load(Ordering::SeqCst),
-            };
-            if writers | readers != 0 && fences_pending([writers, readers]) {
-                return None;
+            // A buffer no device ever touched and no line of which was ever stale (the
+            // common case of one only CPUs use) needs neither of these looks.
+            if !buf.quiet() {
+                // Lines a device may have written.
+                if cached && buf.stale_seen() && stale_in(buf, r) {
+                    return None;
+                }
+                // Device work to wait for: a START READ waits for the device's writes, a
+                // START WRITE/RW for its reads too.
+                let writers = buf.device_write_fence.load(Ordering::SeqCst);
+                let readers = match dir {
+                    Dir::Read => 0,
+                    _ => buf.device_read_fence.load(Ordering::SeqCst),
+                };
+                if writers | readers != 0 && fences_pending([writers, readers]) {
+                    return None;
+                }
             }
             let access = CpuAccess::started(dir);
             let flags = (phase, dir, cleaned);

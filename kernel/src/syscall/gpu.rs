@@ -247,7 +247,7 @@ fn present_notify(
     let fence = gpu::with(|d| d.present(res.id, x, y, w, hh, stride as u32, res.width, res.height))
         .ok_or(Error::NotSupported)?
         .map_err(device_error)?;
-    buf.device_read_fence.fetch_max(fence, Ordering::SeqCst);
+    buf.publish_fence(&buf.device_read_fence, fence);
     // Test kernels: the gate held every fast-path START off from the misuse check to
     // here, so no CPU writer can have appeared (`test_sync_race` presses on this).
     if cfg!(feature = "ktest") && crate::buffer::misuse_strict() && buf.cpu_writers() > 0 {
