@@ -33,39 +33,18 @@ impl SyncFlags {
         if raw & !Self::VALID != 0 {
             return Err(SyncError::BadFlags);
         }
-        // One load instead of the decoding's branches (the syscall fast path parses
-        // every call's word).
-        match Self::DECODED[raw as usize] {
-            Some(decoded) => Ok(decoded),
-            None => Err(SyncError::BadFlags),
-        }
-    }
-
-    /// Every word of the [`VALID`](Self::VALID) bits, decoded at compile time.
-    const DECODED: [Option<(Phase, Dir)>; 16] = {
-        let mut table = [None; 16];
-        let mut raw = 0;
-        while raw < table.len() {
-            table[raw] = Self::decode(raw as u64);
-            raw += 1;
-        }
-        table
-    };
-
-    /// A word of the [`VALID`](Self::VALID) bits: exactly one phase, a direction.
-    const fn decode(raw: u64) -> Option<(Phase, Dir)> {
         let phase = match raw & (Self::START | Self::END) {
             Self::START => Phase::Start,
             Self::END => Phase::End,
-            _ => return None,
+            _ => return Err(SyncError::BadFlags),
         };
         let dir = match raw & Self::RW {
             Self::READ => Dir::Read,
             Self::WRITE => Dir::Write,
             Self::RW => Dir::ReadWrite,
-            _ => return None,
+            _ => return Err(SyncError::BadFlags),
         };
-        Some((phase, dir))
+        Ok((phase, dir))
     }
 
     /// The flag word for `phase` and `dir`: the inverse of [`SyncFlags::parse`].

@@ -251,9 +251,8 @@ pub(super) fn sync_rect(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
 /// The fast path of `buffer_sync` and `buffer_sync_rect` (`super::fast` dispatches): one
 /// function for each plain flag word of each (`sync_start_write`, `rect_end_read`, ...),
 /// in which the call, the phase and the direction are constants (no decoding, and only
-/// that case's code: a START's copy calls nothing on its way, so it needs no frame), and
-/// one for any other word of each, decoded as the full path does (`sync::USER_CLEANED`,
-/// or a word the full path refuses). Each returns 0 if it handled the call (every result
+/// that case's code), and one for any other word of each, decoded as the full path does
+/// (`sync::USER_CLEANED`, or a word the full path refuses). Each returns 0 if it handled the call (every result
 /// 0), nonzero, having changed nothing, for the full path. (The arguments are the
 /// call's registers x0..x5, passed as such: an array would go through memory.)
 macro_rules! fast_cases {
