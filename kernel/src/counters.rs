@@ -34,7 +34,13 @@ pub fn add(c: &AtomicU64, n: u64) {
 /// masked), so a plain load and store do: no read-modify-write.
 #[inline(always)]
 pub fn syscall() {
-    let c = &crate::smp::this_cpu_from_el0().syscalls;
+    syscall_on(crate::smp::this_cpu_from_el0());
+}
+
+/// [`syscall`], given this CPU's block (the sync fast path has it at hand).
+#[inline(always)]
+pub fn syscall_on(cpu: &crate::smp::PerCpu) {
+    let c = &cpu.syscalls;
     c.store(c.load(Ordering::Relaxed).wrapping_add(1), Ordering::Relaxed);
 }
 

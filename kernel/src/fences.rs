@@ -20,7 +20,8 @@ pub fn completed(f: u64) -> bool {
 }
 
 /// True if `f` is known to have completed, without asking the devices.
-fn known_completed(f: u64) -> bool {
+#[inline(always)]
+pub fn known_completed(f: u64) -> bool {
     let seq = fence::seq(f);
     match fence::device(f) {
         GPU => seq <= crate::gpu::completed(),

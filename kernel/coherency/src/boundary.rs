@@ -315,6 +315,7 @@ impl<const N: usize> Boundary<N> {
         false
     }
 
+    #[inline(always)]
     fn add_dirty(&mut self, l: Lines) {
         if !l.is_empty() {
             self.dirty.insert_with(l, self.lossy());

@@ -101,15 +101,34 @@ impl<const N: usize> LineSet<N> {
     }
 
     /// Whether it holds any line of `l`.
-    #[inline]
+    #[inline(always)]
     pub fn intersects(&self, l: Lines) -> bool {
-        !l.is_empty() && self.iter().any(|x| x.start < l.end && l.start < x.end)
+        // A plain loop (no call, no bounds-check panic): the syscall fast path asks this
+        // inline.
+        let mut i = 0;
+        while !l.is_empty() && i < self.len.min(N) {
+            let x = self.iv[i];
+            if x.start < l.end && l.start < x.end {
+                return true;
+            }
+            i += 1;
+        }
+        false
     }
 
     /// Whether it holds every line of `l` (true for an empty `l`).
-    #[inline]
+    #[inline(always)]
     pub fn covers(&self, l: Lines) -> bool {
-        l.is_empty() || self.iter().any(|x| x.start <= l.start && l.end <= x.end)
+        // A plain loop, as `intersects`: an END on the fast path asks this inline.
+        let mut i = 0;
+        while !l.is_empty() && i < self.len.min(N) {
+            let x = self.iv[i];
+            if x.start <= l.start && l.end <= x.end {
+                return true;
+            }
+            i += 1;
+        }
+        l.is_empty()
     }
 
     /// The first of its intervals that ends after line `from`, cut to start at `from` or

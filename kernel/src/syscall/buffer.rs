@@ -304,7 +304,8 @@ fn fast_call(
     region: fn(&Buffer, [u64; 6]) -> Option<Region>,
     flags: impl FnOnce(&Buffer) -> Option<(Phase, Dir, bool)>,
 ) -> u64 {
-    let done = crate::task::with_current_fast(|o| {
+    let cpu = crate::smp::this_cpu_from_el0();
+    let done = crate::task::with_current_fast(cpu, |o| {
         let (buf, rights) = buffer_ref(&o.handles, a[0]).ok()?;
         let r = region(buf, a)?;
         let (phase, dir, cleaned) = flags(buf)?;
@@ -313,7 +314,7 @@ fn fast_call(
     if done.is_none() {
         return 1;
     }
-    crate::counters::syscall();
+    crate::counters::syscall_on(cpu);
     0
 }
 
@@ -395,8 +396,10 @@ fn fast_finish(
             let access = CpuAccess::started(dir);
             let flags = (phase, dir, cleaned);
             check_fast(held, (buf, rights, flags, r), (None, None, access));
-            // Room was checked above, under the same hold of the task's lock.
-            let _ = held.try_push((buf.clone(), access));
+            // SAFETY: `held` is not full: checked above (no entry for the buffer and
+            // `is_full` false), under the same hold of the task's lock, and nothing
+            // since changed it.
+            unsafe { held.push_unchecked((buf.clone(), access)) };
             pass.leave_with(1, i32::from(dir.writes()));
         }
         Phase::End => {
@@ -444,20 +447,20 @@ fn fast_finish(
 
 /// Whether a line of `r` may be stale (the fast path asks only once a line of the buffer
 /// ever was).
-#[inline(never)]
+#[inline(always)]
 fn stale_in(buf: &Buffer, r: Region) -> bool {
     buf.boundary()
         .may_be_stale(crate::arch::cache::geometry(), r, false)
 }
 
-/// Whether a START must wait for one of `fences` (not 0): a fence not yet completed, or
-/// on test kernels one not yet met by the full path (`fences::first_pending` makes the
-/// first meeting of a fence a wait there, so it must not be used up here).
-#[inline(never)]
-fn fences_pending(fences: [u64; 2]) -> bool {
-    fences
-        .iter()
-        .any(|&f| f != 0 && (!crate::fences::completed(f) || crate::fences::unmet(f)))
+/// Whether a START must leave one of `fences` (not 0) to the full path: a fence not
+/// known to be complete (the full path asks the devices, and waits), or on test kernels
+/// one not yet met by the full path (`fences::first_pending` makes the first meeting of
+/// a fence a wait there, so it must not be used up here).
+#[inline(always)]
+fn fences_pending([a, b]: [u64; 2]) -> bool {
+    let pending = |f| f != 0 && (!crate::fences::known_completed(f) || crate::fences::unmet(f));
+    pending(a) || pending(b)
 }
 
 /// Whether a device reading or writing a cached buffer needs no maintenance from the

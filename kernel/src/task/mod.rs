@@ -797,12 +797,14 @@ fn publish_fast(me: &CpuSched) {
 /// without the kernel lock (only the task's own, [`Core::objects`]), if nothing needs
 /// the full path: a task runs here, its thread has no parked call, it is not ending.
 /// `None` (from here or from `f`) means: take the full path; `f` must then have changed
-/// nothing. Called with IRQs masked, on the CPU's way in from EL0.
+/// nothing. Called with IRQs masked, on the CPU's way in from EL0; `cpu` is this CPU's
+/// block (`smp::this_cpu_from_el0`).
 #[inline(always)]
-pub fn with_current_fast<R>(f: impl FnOnce(&mut Objects) -> Option<R>) -> Option<R> {
-    let p = crate::smp::this_cpu_from_el0()
-        .fast_task
-        .load(Ordering::Relaxed);
+pub fn with_current_fast<R>(
+    cpu: &crate::smp::PerCpu,
+    f: impl FnOnce(&mut Objects) -> Option<R>,
+) -> Option<R> {
+    let p = cpu.fast_task.load(Ordering::Relaxed);
     // SAFETY: only this CPU writes its `fast_task` (`publish_fast`, under the kernel lock
     // on its way out to EL0), with a pointer to the `Core` of the task whose thread it
     // then runs, or null. That task is not freed while this CPU runs its thread:
