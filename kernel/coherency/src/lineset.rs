@@ -103,32 +103,28 @@ impl<const N: usize> LineSet<N> {
     /// Whether it holds any line of `l`.
     #[inline(always)]
     pub fn intersects(&self, l: Lines) -> bool {
-        // A plain loop (no call, no bounds-check panic): the syscall fast path asks this
-        // inline.
-        let mut i = 0;
-        while !l.is_empty() && i < self.len.min(N) {
-            let x = self.iv[i];
-            if x.start < l.end && l.start < x.end {
-                return true;
-            }
-            i += 1;
-        }
-        false
+        !l.is_empty() && self.any(|x| x.start < l.end && l.start < x.end)
     }
 
     /// Whether it holds every line of `l` (true for an empty `l`).
     #[inline(always)]
     pub fn covers(&self, l: Lines) -> bool {
-        // A plain loop, as `intersects`: an END on the fast path asks this inline.
+        l.is_empty() || self.any(|x| x.start <= l.start && l.end <= x.end)
+    }
+
+    /// Whether one of its intervals satisfies `f`: a plain loop (no call, no
+    /// bounds-check panic), since the syscall fast path asks `intersects` and `covers`
+    /// inline.
+    #[inline(always)]
+    fn any(&self, f: impl Fn(Lines) -> bool) -> bool {
         let mut i = 0;
-        while !l.is_empty() && i < self.len.min(N) {
-            let x = self.iv[i];
-            if x.start <= l.start && l.end <= x.end {
+        while i < self.len.min(N) {
+            if f(self.iv[i]) {
                 return true;
             }
             i += 1;
         }
-        l.is_empty()
+        false
     }
 
     /// The first of its intervals that ends after line `from`, cut to start at `from` or

@@ -133,26 +133,16 @@ impl<T: Clone> HandleTable<T> {
         Some(entry)
     }
 
-    fn slot(&self, h: Handle) -> Result<&(T, Rights), Error> {
-        let i = h.slot().ok_or(Error::BadHandle)? as usize;
-        match self.slots.get(i) {
-            Some(Slot {
-                generation,
-                entry: Some(e),
-            }) if *generation == h.generation() => Ok(e),
-            _ => Err(Error::BadHandle),
-        }
-    }
-
     /// The object and rights behind `h`.
     pub fn get(&self, h: Handle) -> Result<(&T, Rights), Error> {
-        self.slot(h).map(|(o, r)| (o, *r))
+        self.get_raw(u64::from(h.0))
     }
 
     /// The object and rights behind the raw handle value `raw` (a syscall's argument
     /// register): [`get`](Self::get) of `Handle(raw)` for a `u32` value, `BadHandle`
     /// for any other. One comparison checks both the generation and that no bit above
-    /// it is set, and the null slot needs none (the syscall fast path's lookup).
+    /// it is set, and the null slot needs none (the syscall fast path asks this
+    /// directly).
     #[inline(always)]
     pub fn get_raw(&self, raw: u64) -> Result<(&T, Rights), Error> {
         // The null slot (0) wraps to 65,535: no table has that many slots.
@@ -180,7 +170,7 @@ impl<T: Clone> HandleTable<T> {
     /// Remove `h`, returning its object and rights; the slot's generation moves on so
     /// the old value is stale from now on.
     pub fn remove(&mut self, h: Handle) -> Result<(T, Rights), Error> {
-        self.slot(h)?;
+        self.get(h)?;
         let i = h.slot().ok_or(Error::BadHandle)? as usize;
         self.vacate(i).ok_or(Error::BadHandle)
     }
