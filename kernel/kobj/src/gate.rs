@@ -13,6 +13,12 @@
 //! finds the gate closed is refused and the call takes the full path (behind the kernel
 //! lock, so after the closer).
 //!
+//! The word also carries marks, which closers set and never clear: what they did that a
+//! pass would have to look at (a fence, stale lines). A START on an object no closer
+//! ever marked has nothing to look at, and takes hold in one atomic step instead of a
+//! pass: [`Gate::try_change_unmarked`] changes the counts only while the word shows
+//! neither a closer nor a mark.
+//!
 //! Why not `spin::RwLock`: its writer waits for a moment with no reader at all, which
 //! steady fast-path traffic on other CPUs could postpone for ever; here closing comes
 //! first (new passes are refused at once) and the wait is only for the passes already
@@ -27,20 +33,24 @@ use loom::sync::atomic::{AtomicU64, Ordering};
 #[cfg(not(loom))]
 use core::sync::atomic::{AtomicU64, Ordering};
 
-/// The word: passes inside in bits 0..8, closers in 8..16, and the two counts the
-/// gate carries ([`Gate::counts`]) in 16..40 and 40..64.
+/// The word: passes inside in bits 0..8, closers in 8..16, the marks ([`Gate::mark`])
+/// in 16..24, and the two counts the gate carries ([`Gate::counts`]) in 24..44 and
+/// 44..64.
 const PASSES: u64 = 0xFF;
 const CLOSER: u64 = 1 << 8;
 const CLOSERS: u64 = 0xFF << 8;
-const COUNT_A: u32 = 16;
-const COUNT_B: u32 = 40;
-const COUNT_MASK: u64 = (1 << 24) - 1;
+const MARKS_AT: u32 = 16;
+const MARKS: u64 = 0xFF << MARKS_AT;
+const COUNT_A: u32 = 24;
+const COUNT_B: u32 = 44;
+const COUNT_MASK: u64 = (1 << 20) - 1;
 
 /// See the module documentation.
 ///
 /// Bounds (each checked where it could be crossed, never reached in the kernel): at
 /// most 255 passes inside at once (one per CPU), 255 nested closers, and counts below
-/// 2^24 (the kernel's are CPU holders of one buffer, at most one per task).
+/// 2^20 (the kernel's are CPU holders of one buffer, at most one per task, and a task
+/// has an address space id of 16 bits at most).
 #[derive(Debug, Default)]
 pub struct Gate {
     state: AtomicU64,
@@ -112,6 +122,53 @@ impl Gate {
             (s >> COUNT_A & COUNT_MASK) as u32,
             (s >> COUNT_B & COUNT_MASK) as u32,
         )
+    }
+
+    /// Set the `marks` bits (never cleared): what closers did to the object that a pass
+    /// would have to look at (the kernel's: lines marked stale, device work submitted, an
+    /// uncached mapping made). Only with the gate closed, so a pass sees the marks of every closer that left before it entered,
+    /// and [`Gate::try_change_unmarked`] never succeeds on a word without them that a
+    /// closer is about to mark.
+    #[inline(always)]
+    pub fn mark(&self, marks: u8) {
+        assert!(
+            self.state.load(Ordering::Relaxed) & CLOSERS != 0,
+            "a gate marked while open"
+        );
+        self.state
+            .fetch_or(u64::from(marks) << MARKS_AT, Ordering::Relaxed);
+    }
+
+    /// The marks set so far ([`Gate::mark`]). Inside a pass, or with the gate closed,
+    /// every mark of a closer that left before is there.
+    #[inline(always)]
+    pub fn marks(&self) -> u8 {
+        (self.state.load(Ordering::Relaxed) >> MARKS_AT) as u8
+    }
+
+    /// Change the counts by `a` and `b` as a pass would that entered, found nothing to
+    /// look at and left at once, in one atomic step: only if the gate is open and
+    /// unmarked (`false`, nothing changed, otherwise). A closer that closes after this
+    /// sees the change; one inside, or one that marked the word before, makes it fail.
+    /// It may also fail if another CPU changed the word at the same moment (one try, no
+    /// loop: the caller then takes a pass). (Ranges as [`Gate::change`].)
+    #[inline(always)]
+    pub fn try_change_unmarked(&self, a: i32, b: i32) -> bool {
+        let s = self.state.load(Ordering::Relaxed);
+        if s & (CLOSERS | MARKS) != 0 {
+            return false;
+        }
+        let changed = self
+            .state
+            .compare_exchange_weak(
+                s,
+                s.wrapping_add(delta(a, b)),
+                Ordering::SeqCst,
+                Ordering::Relaxed,
+            )
+            .is_ok();
+        debug_assert!(!changed || in_range(s, a, b), "a gate count out of range");
+        changed
     }
 
     /// Change the counts by `a` and `b` outside a pass (the kernel: under its kernel
@@ -226,6 +283,38 @@ mod tests {
         assert_eq!(g.counts(), (0, COUNT_MASK as u32));
         assert!(g.is_closed());
         assert!(g.try_pass().is_none());
+    }
+
+    #[test]
+    fn marks_stay_and_the_one_step_change_needs_an_open_unmarked_gate() {
+        let g = Gate::new();
+        assert!(g.try_change_unmarked(1, 1));
+        assert_eq!(g.counts(), (1, 1));
+        let c = g.close();
+        assert!(!g.try_change_unmarked(1, 0), "a closer is inside");
+        assert_eq!(g.counts(), (1, 1), "a refused step changes nothing");
+        g.mark(2);
+        g.mark(4);
+        drop(c);
+        assert_eq!(g.marks(), 6, "marks outlive the closer");
+        assert!(!g.try_change_unmarked(-1, -1), "marked");
+        assert_eq!(g.counts(), (1, 1));
+        g.try_pass().unwrap().leave_with(-1, -1);
+        assert_eq!(g.counts(), (0, 0));
+        assert_eq!(g.marks(), 6, "counts never touch the marks");
+        assert!(!g.is_closed());
+        // Every mark bit, and the counts' whole range beside them.
+        let _c = g.close();
+        g.mark(0xFF);
+        g.change(COUNT_MASK as i32, COUNT_MASK as i32);
+        assert_eq!(g.marks(), 0xFF);
+        assert_eq!(g.counts(), (COUNT_MASK as u32, COUNT_MASK as u32));
+    }
+
+    #[test]
+    #[should_panic(expected = "a gate marked while open")]
+    fn only_a_closer_marks() {
+        Gate::new().mark(1);
     }
 
     #[test]

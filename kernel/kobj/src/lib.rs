@@ -140,20 +140,32 @@ impl<T: Clone> HandleTable<T> {
 
     /// The object and rights behind the raw handle value `raw` (a syscall's argument
     /// register): [`get`](Self::get) of `Handle(raw)` for a `u32` value, `BadHandle`
-    /// for any other. One comparison checks both the generation and that no bit above
-    /// it is set, and the null slot needs none (the syscall fast path asks this
-    /// directly).
+    /// for any other.
     #[inline(always)]
     pub fn get_raw(&self, raw: u64) -> Result<(&T, Rights), Error> {
+        self.pick_raw(raw, |e| e.map(|(o, r)| (o, *r)))
+            .ok_or(Error::BadHandle)
+    }
+
+    /// What `pick` makes of the entry behind the raw handle value `raw` (`None` for an
+    /// empty slot), or `None` if `raw` names no slot of this generation: for a caller
+    /// that wants one kind of object and need not tell a bad handle from a wrong one
+    /// (the syscall fast path), one look at the slot instead of two. One comparison
+    /// checks both the generation and that no bit above it is set, and the null slot
+    /// needs none.
+    #[inline(always)]
+    pub fn pick_raw<'a, U>(
+        &'a self,
+        raw: u64,
+        pick: impl FnOnce(Option<&'a (T, Rights)>) -> Option<U>,
+    ) -> Option<U> {
         // The null slot (0) wraps to 65,535: no table has that many slots.
         let i = usize::from((raw as u16).wrapping_sub(1));
-        match self.slots.get(i) {
-            Some(Slot {
-                generation,
-                entry: Some((o, r)),
-            }) if u64::from(*generation) == raw >> 16 => Ok((o, *r)),
-            _ => Err(Error::BadHandle),
+        let slot = self.slots.get(i)?;
+        if u64::from(slot.generation) != raw >> 16 {
+            return None;
         }
+        pick(slot.entry.as_ref())
     }
 
     /// The object behind `h` if the handle has every right in `need`

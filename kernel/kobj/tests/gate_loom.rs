@@ -34,7 +34,15 @@ fn fast_start(b: &Buffer) -> bool {
     true
 }
 
-/// A device submission: gate closed, no CPU writer -> publish the fence.
+/// The kernel's fast START WRITE as it is: on a buffer no closer ever marked, one step
+/// of the gate's word ([`Gate::try_change_unmarked`], no look at the fence); on any
+/// other, [`fast_start`]'s pass.
+fn fast_start_quiet_first(b: &Buffer) -> bool {
+    b.gate.try_change_unmarked(1, 1) || fast_start(b)
+}
+
+/// A device submission: gate closed, no CPU writer -> publish the fence and mark the
+/// gate (as the kernel's `Buffer::publish_fence`).
 fn submit(b: &Buffer) -> bool {
     let _closed = b.gate.close();
     if b.gate.counts().1 > 0 {
@@ -42,6 +50,7 @@ fn submit(b: &Buffer) -> bool {
     }
     // SAFETY: loom's cell: it reports a race if a pass could read at the same time.
     b.fence.with_mut(|f| unsafe { *f = 1 });
+    b.gate.mark(1);
     true
 }
 
@@ -93,6 +102,53 @@ fn two_passes_and_a_closer() {
             "a START WRITE and the submission both succeeded"
         );
         // Every successful START is counted (a refused pass leaves no trace).
+        let _closed = b.gate.close();
+        assert_eq!(b.gate.counts(), (started, started));
+    });
+}
+
+/// The quiet START's one step against a submission: never both (the submission's check
+/// of the writers and its fence happen with the gate closed, and the step fails on a
+/// closed gate or a marked one), and a START after the submission takes the pass and
+/// sees the fence.
+#[test]
+fn a_quiet_start_and_a_submission_never_both_succeed() {
+    loom::model(|| {
+        let b = buffer();
+        let b2 = b.clone();
+        let cpu = thread::spawn(move || fast_start_quiet_first(&b2));
+        let device = submit(&b);
+        let started = cpu.join().unwrap();
+        assert!(
+            !(started && device),
+            "START WRITE and submission both succeeded"
+        );
+    });
+}
+
+/// Two CPUs' STARTs as the kernel makes them (the one step, else the pass) against a
+/// submission: as [`two_passes_and_a_closer`], every successful START counted once.
+#[test]
+fn two_quiet_starts_and_a_closer() {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(3);
+    builder.check(|| {
+        let b = buffer();
+        let cpus: Vec<_> = (0..2)
+            .map(|_| {
+                let b = b.clone();
+                thread::spawn(move || fast_start_quiet_first(&b))
+            })
+            .collect();
+        let device = submit(&b);
+        let started = cpus
+            .into_iter()
+            .map(|c| u32::from(c.join().unwrap()))
+            .sum::<u32>();
+        assert!(
+            !(device && started > 0),
+            "a START WRITE and the submission both succeeded"
+        );
         let _closed = b.gate.close();
         assert_eq!(b.gate.counts(), (started, started));
     });

@@ -87,7 +87,7 @@ pub fn map(
         // halfway through this.
         let buffer = map.buffer.clone();
         let _closed = buffer.gate.close();
-        map.buffer.uncached_maps.fetch_add(1, Ordering::SeqCst);
+        map.buffer.add_uncached_map();
         // No cached line of any alias may shadow the non-cacheable mapping; the dirty
         // lines it can see reach memory (the mapping reads memory whenever its task
         // likes: from now on ENDs clean at once).

@@ -27,7 +27,7 @@ use abi::Error;
 use alloc::sync::Arc;
 use alloc::vec::Vec;
 use coherency::Boundary;
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use kobj::quota::{Account, Charge, Resource};
 use kobj::vrange::RangeAllocator;
 use mm::addr::{PhysAddr, PAGE_SIZE};
@@ -45,9 +45,13 @@ const WINDOW_SIZE: u64 = 1 << 40;
 static WINDOW: Mutex<Option<RangeAllocator>> = Mutex::new(None);
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
-/// [`Buffer`]'s `seen` bits.
+/// The marks closers set in a [`Buffer`]'s gate (`kobj::gate::Gate::mark`): lines of it
+/// were marked stale ([`Buffer::boundary_to_stale`]), device work on it was submitted
+/// ([`Buffer::publish_fence`]), an uncached legacy mapping of it was made
+/// ([`Buffer::add_uncached_map`]).
 const SEEN_STALE: u8 = 1;
 const SEEN_FENCE: u8 = 2;
+const SEEN_UNCACHED: u8 = 4;
 static DEVICES_COHERENT: AtomicBool = AtomicBool::new(false);
 static MISUSE_STRICT: AtomicBool = AtomicBool::new(true);
 
@@ -101,19 +105,14 @@ pub struct Buffer {
     /// A device has imported this buffer or been told to write it (for the benchmark's
     /// count of maintenance on buffers no device touches).
     pub device_party: AtomicBool,
-    /// What closers have done to it, ever (bits, never cleared; set with the gate
-    /// closed, so a fast-path pass sees them): `SEEN_STALE`, lines of it were marked
-    /// stale ([`Buffer::boundary_to_stale`]); `SEEN_FENCE`, device work on it was
-    /// submitted ([`Buffer::publish_fence`]). While neither is set a START has nothing
-    /// to invalidate (unless an uncached mapping exists) and nothing to wait for, and
-    /// the fast path looks at neither the boundary nor the fences ([`Buffer::quiet`]).
-    seen: AtomicU8,
     /// Between the syscall fast path (passes: `buffer_sync` without the kernel lock)
     /// and the kernel paths that decide from the holder counts and the fences (closers:
     /// a submission's last misuse check through its fence, a legacy fault, a legacy
     /// mapping's start and end). See `kobj::gate` and `syscall::buffer::fast_finish`.
-    /// Its word also carries the CPU holders' counts, so a fast START or END changes
-    /// them as it leaves, in one step: holders with any START open (READ, WRITE or RW),
+    /// Its word also carries what closers did to the buffer, ever (its marks, see
+    /// `SEEN_STALE`): while there are none, a START has nothing to invalidate and
+    /// nothing to wait for ([`Buffer::quiet`]). And it carries the CPU holders' counts,
+    /// so a fast START or END changes them as it leaves, in one step: holders with any START open (READ, WRITE or RW),
     /// and those with a START WRITE/RW open. The misuse detectors read them
     /// ([`Buffer::cpu_holders`], [`Buffer::cpu_writers`]).
     pub gate: kobj::gate::Gate,
@@ -222,7 +221,6 @@ impl Buffer {
             uncached_maps: AtomicU32::new(0),
             gate: kobj::gate::Gate::new(),
             device_party: AtomicBool::new(false),
-            seen: AtomicU8::new(0),
             user_clean: false,
             _charges: charges,
         })
@@ -244,35 +242,43 @@ impl Buffer {
 
     /// The coherence-boundary state, locked, to mark lines stale (a device write's
     /// submission, an uncached mapping going away): only with the gate closed
-    /// ([`Buffer::gate`]), so a fast-path START, which reads [`Buffer::stale_seen`] in
-    /// a pass, sees the flag whenever the boundary has stale lines (the gate's opening
-    /// publishes it). Lock order as [`Buffer::boundary`].
+    /// ([`Buffer::gate`]), which it marks, so a fast-path START sees the mark whenever
+    /// the boundary has stale lines. Lock order as [`Buffer::boundary`].
     pub fn boundary_to_stale(&self) -> spin::MutexGuard<'_, Boundary<{ job::SPANS }>> {
-        self.seen.fetch_or(SEEN_STALE, Ordering::Relaxed);
+        self.gate.mark(SEEN_STALE);
         self.boundary.lock()
     }
 
     /// Whether lines of it may ever have been marked stale: false means no line is.
     #[inline(always)]
     pub fn stale_seen(&self) -> bool {
-        self.seen.load(Ordering::Relaxed) & SEEN_STALE != 0
+        self.gate.marks() & SEEN_STALE != 0
     }
 
     /// Device work that reads (`fences` = [`Buffer::device_read_fence`]) or writes
     /// ([`Buffer::device_write_fence`]) the buffer until `fence`: only with the gate
-    /// closed, so a fast-path START, which skips the fences while [`Buffer::quiet`],
-    /// sees the change whenever there is a fence.
+    /// closed, which it marks, so a fast-path START, which skips the fences while
+    /// [`Buffer::quiet`], sees the change whenever there is a fence.
     pub fn publish_fence(&self, fences: &AtomicU64, fence: u64) {
         fences.fetch_max(fence, Ordering::SeqCst);
-        self.seen.fetch_or(SEEN_FENCE, Ordering::Relaxed);
+        self.gate.mark(SEEN_FENCE);
     }
 
-    /// No line of it was ever marked stale and no device work on it was ever submitted
-    /// (the common case of a buffer only CPUs use): a START has nothing to invalidate,
-    /// unless an uncached mapping exists, and nothing to wait for.
+    /// A legacy uncached mapping of it is made: only with the gate closed, which it
+    /// marks (a fast-path START, which skips the look at [`Buffer::has_uncached_map`]
+    /// while [`Buffer::quiet`], sees the change).
+    pub fn add_uncached_map(&self) {
+        self.uncached_maps.fetch_add(1, Ordering::SeqCst);
+        self.gate.mark(SEEN_UNCACHED);
+    }
+
+    /// No line of it was ever marked stale, no device work on it was ever submitted and
+    /// no uncached mapping of it ever made (the common case of a buffer only CPUs use):
+    /// a START has nothing to invalidate and nothing to wait for. Such a START takes hold
+    /// in one atomic step of the gate ([`kobj::gate::Gate::try_change_unmarked`]).
     #[inline(always)]
     pub fn quiet(&self) -> bool {
-        self.seen.load(Ordering::Relaxed) == 0
+        self.gate.marks() == 0
     }
 
     /// Holders with any START open (READ, WRITE or RW): the misuse detector of device

@@ -14,6 +14,7 @@ use coherency::{
     SyncFlags, SyncRequest,
 };
 use core::sync::atomic::Ordering;
+use kobj::gate::Pass;
 use mm::cache::CacheOp;
 use mm::pgtable::Access;
 
@@ -306,7 +307,10 @@ fn fast_call(
 ) -> u64 {
     let cpu = crate::smp::this_cpu_from_el0();
     let done = crate::task::with_current_fast(cpu, |o| {
-        let (buf, rights) = buffer_ref(&o.handles, a[0]).ok()?;
+        let (buf, rights) = o.handles.pick_raw(a[0], |e| match e {
+            Some((Object::Buffer(b), r)) => Some((b, *r)),
+            _ => None,
+        })?;
         let r = region(buf, a)?;
         let (phase, dir, cleaned) = flags(buf)?;
         fast_finish(&mut o.cpu_access, (buf, rights, phase, dir, r, cleaned))
@@ -340,7 +344,10 @@ fn rect_fast_region(buf: &Buffer, a: [u64; 6]) -> Option<Region> {
 /// the buffer's holder counts (a device submission's misuse check and fence, a legacy
 /// fault, a legacy mapping's start or end) out while this runs, and this out while they
 /// run: a closed gate sends the call to the full path, which the kernel lock orders
-/// after them.
+/// after them. A START on a quiet buffer ([`Buffer::quiet`]: no closer ever marked
+/// it) needs no pass: nothing it would look at inside one can have changed, and it
+/// takes hold in one step of the gate's word, which fails on a closed or marked gate
+/// (`kobj::gate::Gate::try_change_unmarked`).
 ///
 /// This is the full path's planning (`sync_state`, then `plan_work`'s narrowing) for
 /// the two cases it leaves nothing for later, specialised, and test kernels check every
@@ -361,7 +368,6 @@ fn fast_finish(
     if !rights.contains(Rights::MAP_READ) || dir.writes() && !rights.contains(Rights::MAP_WRITE) {
         return None;
     }
-    let cached = buf.policy == Policy::Cached;
     let slot = slot_of(held, buf);
     match phase {
         Phase::Start => {
@@ -370,37 +376,39 @@ fn fast_finish(
             if slot.is_some() || held.is_full() {
                 return None;
             }
-            let pass = buf.gate.try_pass()?;
-            // Lines to invalidate first: all of them under an uncached mapping's writes.
-            if cached && buf.has_uncached_map() {
-                return None;
-            }
-            // A buffer no device ever touched and no line of which was ever stale (the
-            // common case of one only CPUs use) needs neither of these looks.
-            if !buf.quiet() {
-                // Lines a device may have written.
-                if cached && buf.stale_seen() && stale_in(buf, r) {
-                    return None;
-                }
-                // Device work to wait for: a START READ waits for the device's writes, a
-                // START WRITE/RW for its reads too.
-                let writers = buf.device_write_fence.load(Ordering::SeqCst);
-                let readers = match dir {
-                    Dir::Read => 0,
-                    _ => buf.device_read_fence.load(Ordering::SeqCst),
-                };
-                if writers | readers != 0 && fences_pending([writers, readers]) {
-                    return None;
-                }
-            }
             let access = CpuAccess::started(dir);
             let flags = (phase, dir, cleaned);
-            check_fast(held, (buf, rights, flags, r), (None, None, access));
+            let writes = i32::from(dir.writes());
+            // (Checked before the gate's step: once held, a closer may come. A closer
+            // that could change the full path's decision marks the buffer, and the step
+            // then fails.)
+            let checked = cfg!(feature = "ktest") && buf.quiet();
+            if checked {
+                check_fast(held, (buf, rights, flags, r), (None, None, access));
+            }
+            // A quiet buffer (no closer ever marked it: the common case of one only CPUs
+            // use) has nothing to invalidate and nothing to wait for: the START takes
+            // hold in one step of the gate's word, if no closer is inside. Any other goes
+            // through a pass, to look.
+            let pass = if buf.gate.try_change_unmarked(1, writes) {
+                // (Marks are never cleared: quiet now, so quiet when checked.)
+                assert!(
+                    checked || !cfg!(feature = "ktest"),
+                    "the sync fast path took hold of a marked buffer without a pass"
+                );
+                None
+            } else {
+                let pass = start_pass(buf, dir, r)?;
+                check_fast(held, (buf, rights, flags, r), (None, None, access));
+                Some(pass)
+            };
             // SAFETY: `held` is not full: checked above (no entry for the buffer and
             // `is_full` false), under the same hold of the task's lock, and nothing
             // since changed it.
             unsafe { held.push_unchecked((buf.clone(), access)) };
-            pass.leave_with(1, i32::from(dir.writes()));
+            if let Some(pass) = pass {
+                pass.leave_with(1, writes);
+            }
         }
         Phase::End => {
             // No START of this direction open (`NotStarted`): the full path's error.
@@ -409,6 +417,7 @@ fn fast_finish(
                 return None;
             }
             let pass = buf.gate.try_pass()?;
+            let cached = buf.policy == Policy::Cached;
             let unmediated = cached && buf.has_uncached_map();
             // `plan_op`'s END: a clean of what was written, unless no device needs one.
             let clean = cached && dir.writes() && !device_coherent(cleaned, unmediated);
@@ -443,6 +452,35 @@ fn fast_finish(
         }
     }
     Some(())
+}
+
+/// A fast-path START on a buffer that is not quiet ([`Buffer::quiet`]): a pass through
+/// its gate, if it is open, and inside it the looks at what closers left: `None` (the
+/// pass left) if the START has lines of `r` to invalidate first or device work to wait
+/// for, which the full path does.
+#[inline(always)]
+fn start_pass(buf: &Buffer, dir: Dir, r: Region) -> Option<Pass<'_>> {
+    let pass = buf.gate.try_pass()?;
+    let cached = buf.policy == Policy::Cached;
+    // Lines to invalidate first: all of them under an uncached mapping's writes.
+    if cached && buf.has_uncached_map() {
+        return None;
+    }
+    // Lines a device may have written.
+    if cached && buf.stale_seen() && stale_in(buf, r) {
+        return None;
+    }
+    // Device work to wait for: a START READ waits for the device's writes, a START
+    // WRITE/RW for its reads too.
+    let writers = buf.device_write_fence.load(Ordering::SeqCst);
+    let readers = match dir {
+        Dir::Read => 0,
+        _ => buf.device_read_fence.load(Ordering::SeqCst),
+    };
+    if writers | readers != 0 && fences_pending([writers, readers]) {
+        return None;
+    }
+    Some(pass)
 }
 
 /// Whether a line of `r` may be stale (the fast path asks only once a line of the buffer

@@ -385,6 +385,16 @@ pub fn check(checks: &[String]) -> Result<ExitCode> {
                     }
                 }
             }
+            "loom" => match crate::test::run_loom_model()? {
+                Ok(()) => Ok(()),
+                Err(out) => {
+                    let failed: Vec<&str> = out.lines().filter(|l| l.ends_with("FAILED")).collect();
+                    Err(format!(
+                        "the gate's loom model failed: {}",
+                        failed.join(", ")
+                    ))
+                }
+            },
             "host" => {
                 let status = Command::new(crate::setup::cargo())
                     .current_dir(build::root())

@@ -9,6 +9,8 @@
 //! 3. With a legacy uncached mapping of the buffer's first page (a reader and writer no
 //!    submission announces), START RW of a line-aligned rectangle invalidates each row
 //!    (DC IVAC) and END RW cleans the same lines (DC CVAC) at once.
+//! 4. The same mapping of a fresh buffer (nothing but the mapping makes the fast path
+//!    look): START READ of the rectangle still invalidates each row.
 
 #![no_std]
 #![no_main]
@@ -185,6 +187,52 @@ fn test(_args: StartArgs) -> TestResult {
     // SAFETY: nothing uses the uncached mapping.
     ok!(unsafe { urt::buffer_unmap(nc) });
     ok!(urt::handle_close(res));
+
+    // 4: the same mapping of a buffer nothing else ever touched (no device work, no
+    // stale line: nothing but the mapping tells the fast path to look): START READ of
+    // the rectangle still invalidates each row.
+    let fresh = ok!(urt::buffer_create(STRIDE * ROWS_IN_BUFFER, policy::CACHED));
+    let res = ok!(urt::gpu_import(
+        fresh,
+        (STRIDE / 4) as u32,
+        ROWS_IN_BUFFER as u32,
+        urt::format::B8G8R8X8
+    ));
+    let fake = ok!(urt::gpu_map_offset(res));
+    let nc = ok!(urt::gpu_mmap(
+        fake,
+        4096,
+        urt::prot::READ | urt::prot::WRITE,
+        urt::legacy::UNCACHED
+    ));
+    ok!(clear_trace());
+    let f = fresh.0 as u64;
+    expect_raw!(
+        rect(f, START | READ, 0, 2 * line, 3, STRIDE),
+        0,
+        "START READ rect, fresh buffer"
+    );
+    expect_raw!(
+        rect(f, END | READ, 0, 2 * line, 3, STRIDE),
+        0,
+        "END READ rect, fresh buffer"
+    );
+    let n = read_trace(&mut e)?;
+    if !coherent {
+        check_eq!(n, 3, "3 invalidates: {:?}", &e[..n]);
+        for (i, entry) in e[..3].iter().enumerate() {
+            check_eq!(
+                (entry.op, entry.offset, entry.len),
+                (OP_INVALIDATE, i as u64 * STRIDE, 2 * line),
+                "row {} invalidate, fresh buffer",
+                i
+            );
+        }
+    }
+    // SAFETY: nothing uses the uncached mapping.
+    ok!(unsafe { urt::buffer_unmap(nc) });
+    ok!(urt::handle_close(res));
+    ok!(urt::handle_close(fresh));
 
     // Errors.
     let size = STRIDE * ROWS_IN_BUFFER;

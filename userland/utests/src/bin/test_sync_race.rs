@@ -8,6 +8,11 @@
 //! `kobj::gate`, exists to prevent). The writer's START and END never fail (a START
 //! meeting a present's fence waits for it). Pixels are the screendump tests' business;
 //! this test is about the protocol.
+//!
+//! The presents go to a fresh buffer every `PER_ROUND`: until its first present no
+//! closer has marked a buffer, so the writer's START takes hold in one step of the
+//! gate's word (`Gate::try_change_unmarked`), and each round's first present races
+//! that step; the rest race the pass a marked buffer takes.
 
 #![no_std]
 #![no_main]
@@ -22,6 +27,8 @@ const STACK: usize = 16 * 1024;
 /// (where nothing runs in parallel: the protocol only, and a run under the sanitizer's
 /// plugin stays short).
 const PRESENTS: [u64; 2] = [5_000, 300];
+/// Presents per buffer (one round).
+const PER_ROUND: u64 = 50;
 /// Spins between the writer's brackets (about as long as a bracket).
 const PAUSE: u32 = 400;
 const SIDE: u64 = 64;
@@ -34,6 +41,11 @@ static BUF: AtomicU64 = AtomicU64::new(0);
 static VA: AtomicU64 = AtomicU64::new(0);
 static STOP: AtomicU64 = AtomicU64::new(0);
 static STARTS: AtomicU64 = AtomicU64::new(0);
+/// The first thread asks the writer to stand aside while it changes buffers (`HOLD`:
+/// the round it changes to, 0: go on); the writer says it does (`PARKED`: that round),
+/// between brackets.
+static HOLD: AtomicU64 = AtomicU64::new(0);
+static PARKED: AtomicU64 = AtomicU64::new(0);
 static WRITER_ERRORS: AtomicU64 = AtomicU64::new(0);
 
 fn call(num: Sys, a: [u64; 6]) -> [u64; 3] {
@@ -42,10 +54,18 @@ fn call(num: Sys, a: [u64; 6]) -> [u64; 3] {
 }
 
 extern "C" fn writer(_: u64) -> ! {
-    let buf = Handle(BUF.load(Ordering::Acquire) as u32);
-    let va = VA.load(Ordering::Acquire) as *mut u32;
     let mut n = 0u32;
     while STOP.load(Ordering::Acquire) == 0 {
+        let hold = HOLD.load(Ordering::Acquire);
+        if hold != 0 {
+            PARKED.store(hold, Ordering::Release);
+            while HOLD.load(Ordering::Acquire) == hold && STOP.load(Ordering::Acquire) == 0 {
+                urt::yield_now();
+            }
+            continue;
+        }
+        let buf = Handle(BUF.load(Ordering::Acquire) as u32);
+        let va = VA.load(Ordering::Acquire) as *mut u32;
         match urt::buffer_sync(buf, START | WRITE, 0, 4096) {
             Ok(()) => {
                 n = n.wrapping_add(1);
@@ -70,7 +90,9 @@ extern "C" fn writer(_: u64) -> ! {
     urt::thread_exit(0)
 }
 
-fn test(_args: StartArgs) -> TestResult {
+/// A fresh buffer, mapped and imported as a GPU resource: (buffer, its mapping,
+/// resource id).
+fn fresh() -> Result<(Handle, *mut u8, u64), utests::Failed> {
     let buf = ok!(urt::buffer_create(SIDE * SIDE * 4, policy::CACHED));
     let va = ok!(urt::buffer_map(buf, urt::prot::READ | urt::prot::WRITE));
     let r = call(
@@ -78,7 +100,11 @@ fn test(_args: StartArgs) -> TestResult {
         [u64::from(buf.0), SIDE, SIDE, format::B8G8R8X8, 0, 0],
     );
     check_eq!(r[0], 0, "import");
-    let res = r[1];
+    Ok((buf, va, r[1]))
+}
+
+fn test(_args: StartArgs) -> TestResult {
+    let (mut buf, va, mut res) = fresh()?;
     BUF.store(u64::from(buf.0), Ordering::Release);
     VA.store(va as u64, Ordering::Release);
     // SAFETY: `writer` ends with thread_exit; the stack is its own.
@@ -88,6 +114,25 @@ fn test(_args: StartArgs) -> TestResult {
     let (mut submitted, mut busy) = (0u64, 0u64);
     let presents = PRESENTS[usize::from(ok!(urt::stats(urt::Stat::Cpus)) == 1)];
     for i in 0..presents {
+        if i > 0 && i % PER_ROUND == 0 {
+            // The writer stands aside between brackets; the last round's buffer goes
+            // and the next one's is fresh.
+            let round = i / PER_ROUND;
+            HOLD.store(round, Ordering::Release);
+            while PARKED.load(Ordering::Acquire) != round {
+                urt::yield_now();
+            }
+            // SAFETY: the writer, the only user of the mapping, stands aside, and it
+            // loads the next round's `VA` before it writes again.
+            ok!(unsafe { urt::buffer_unmap(VA.load(Ordering::Acquire) as *mut u8) });
+            ok!(urt::handle_close(buf));
+            ok!(urt::handle_close(Handle(res as u32)));
+            let (b, va, r) = fresh()?;
+            (buf, res) = (b, r);
+            BUF.store(u64::from(buf.0), Ordering::Release);
+            VA.store(va as u64, Ordering::Release);
+            HOLD.store(0, Ordering::Release);
+        }
         let r = call(Sys::GpuPresent, [res, 0, 0, SIDE, SIDE, 0]);
         match r[0] {
             0 => {
