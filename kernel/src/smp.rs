@@ -43,9 +43,11 @@
 //!   one task share it, and a second END of one START gets `NotStarted`);
 //! * the buffer, inside its [`kobj::gate::Gate`] (a pass; refused, never waited for,
 //!   while a closer is there): the fences, the holder counts (carried in the gate's
-//!   word: a pass changes them as it leaves, `kobj::gate::Pass::leave_with`),
-//!   its `seen` bits (`Buffer::quiet`: set only by closers), the boundary sets (their
-//!   own lock), the maintenance by VA. The syscall count is this CPU's own (`PerCpu`).
+//!   word: a pass changes them as it leaves, `kobj::gate::Pass::leave_with`), the
+//!   marks closers leave in the same word (`Buffer::quiet`: a START on a buffer
+//!   without any changes the counts in one step instead of a pass,
+//!   `kobj::gate::Gate::try_change_unmarked`), the boundary sets (their own lock), the
+//!   maintenance by VA. The syscall count is this CPU's own (`PerCpu`).
 //!
 //! The kernel paths that decide from those counts close the buffer's gate while they
 //! decide and act: a submission from its last misuse check to its fence
