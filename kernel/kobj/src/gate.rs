@@ -125,10 +125,10 @@ impl Gate {
     }
 
     /// Set the `marks` bits (never cleared): what closers did to the object that a pass
-    /// would have to look at (the kernel's: lines marked stale, device work submitted, an
-    /// uncached mapping made). Only with the gate closed, so a pass sees the marks of every closer that left before it entered,
-    /// and [`Gate::try_change_unmarked`] never succeeds on a word without them that a
-    /// closer is about to mark.
+    /// would have to look at (the kernel's: lines marked stale, device work submitted,
+    /// an uncached mapping made). Only with the gate closed, so a pass sees the marks of
+    /// every closer that left before it entered, and [`Gate::try_change_unmarked`] never
+    /// succeeds on a word without them that a closer is about to mark.
     #[inline(always)]
     pub fn mark(&self, marks: u8) {
         assert!(
@@ -172,7 +172,7 @@ impl Gate {
     }
 
     /// Change the counts by `a` and `b` outside a pass (the kernel: under its kernel
-    /// lock, which every closer holds). Neither count may go below zero or reach 2^24.
+    /// lock, which every closer holds). Neither count may go below zero or reach 2^20.
     #[inline(always)]
     pub fn change(&self, a: i32, b: i32) {
         let delta = delta(a, b);

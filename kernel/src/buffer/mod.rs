@@ -112,8 +112,8 @@ pub struct Buffer {
     /// Its word also carries what closers did to the buffer, ever (its marks, see
     /// `SEEN_STALE`): while there are none, a START has nothing to invalidate and
     /// nothing to wait for ([`Buffer::quiet`]). And it carries the CPU holders' counts,
-    /// so a fast START or END changes them as it leaves, in one step: holders with any START open (READ, WRITE or RW),
-    /// and those with a START WRITE/RW open. The misuse detectors read them
+    /// so a fast START or END changes them as it leaves, in one step: holders with any
+    /// START open (READ, WRITE or RW), and those with a START WRITE/RW open. The misuse detectors read them
     /// ([`Buffer::cpu_holders`], [`Buffer::cpu_writers`]).
     pub gate: kobj::gate::Gate,
     /// Created with `policy::USER_CLEAN`: an END WRITE/RW may say its lines were cleaned

@@ -212,7 +212,7 @@ enum Cmd {
         checks: Vec<String>,
     },
     /// Run checks (used by `mutants` in its scratch copy): utest:a+b, smp4:a+b, coherent:a+b,
-    /// ktest, sanitize:RUN, host:CRATE; stops at the first that fails.
+    /// ktest, sanitize:RUN, host:CRATE, loom; stops at the first that fails.
     #[command(hide = true)]
     Check {
         /// The checks.

@@ -12,9 +12,9 @@
 //! pattern and replacement `\n` is a newline and `\\` a backslash; the first occurrence
 //! of the pattern is replaced (it must occur). Checks, comma-separated, run in order:
 //! `utest:a+b` (user tests `a` and `b`, devices non-coherent; `smp4:a+b` the same on 4
-//! CPUs), `coherent:a+b` (the
-//! coherent boot), `ktest` (the in-kernel tests), `sanitize:RUN` (a run of `cargo xtask
-//! sanitize`), `host:CRATE` (`cargo test -p CRATE`).
+//! CPUs), `coherent:a+b` (the coherent boot), `ktest` (the in-kernel tests),
+//! `sanitize:RUN` (a run of `cargo xtask sanitize`), `host:CRATE` (`cargo test -p
+//! CRATE`), `loom` (the buffer gate's loom model, `kobj/tests/gate_loom.rs`).
 
 use crate::build::{self, Flavor};
 use crate::qemu::Machine;
