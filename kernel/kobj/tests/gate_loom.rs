@@ -61,14 +61,12 @@ fn buffer() -> Arc<Buffer> {
     })
 }
 
-/// The property the kernel needs: a START WRITE and a device read never both succeed
-/// (the device would read lines a CPU is writing), whatever the interleaving.
-#[test]
-fn a_fast_start_and_a_submission_never_both_succeed() {
-    loom::model(|| {
+/// A START (`start`) on one CPU against a submission: they never both succeed.
+fn one_start_and_a_submission(start: fn(&Buffer) -> bool) {
+    loom::model(move || {
         let b = buffer();
         let b2 = b.clone();
-        let cpu = thread::spawn(move || fast_start(&b2));
+        let cpu = thread::spawn(move || start(&b2));
         let device = submit(&b);
         let started = cpu.join().unwrap();
         assert!(
@@ -78,18 +76,18 @@ fn a_fast_start_and_a_submission_never_both_succeed() {
     });
 }
 
-/// Two CPUs' passes at once (neither waits for the other) against a closer: no START
-/// succeeds alongside the submission, and every START that succeeded is counted.
-#[test]
-fn two_passes_and_a_closer() {
+/// STARTs (`start`) on two CPUs at once (neither waits for the other) against a
+/// submission: no START succeeds alongside it, and every START that succeeded is
+/// counted (a refused one leaves no trace).
+fn two_starts_and_a_submission(start: fn(&Buffer) -> bool) {
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound = Some(3);
-    builder.check(|| {
+    builder.check(move || {
         let b = buffer();
         let cpus: Vec<_> = (0..2)
             .map(|_| {
                 let b = b.clone();
-                thread::spawn(move || fast_start(&b))
+                thread::spawn(move || start(&b))
             })
             .collect();
         let device = submit(&b);
@@ -101,10 +99,22 @@ fn two_passes_and_a_closer() {
             !(device && started > 0),
             "a START WRITE and the submission both succeeded"
         );
-        // Every successful START is counted (a refused pass leaves no trace).
         let _closed = b.gate.close();
         assert_eq!(b.gate.counts(), (started, started));
     });
+}
+
+/// The property the kernel needs: a START WRITE and a device read never both succeed
+/// (the device would read lines a CPU is writing), whatever the interleaving.
+#[test]
+fn a_fast_start_and_a_submission_never_both_succeed() {
+    one_start_and_a_submission(fast_start);
+}
+
+/// Two CPUs' passes at once against a closer.
+#[test]
+fn two_passes_and_a_closer() {
+    two_starts_and_a_submission(fast_start);
 }
 
 /// The quiet START's one step against a submission: never both (the submission's check
@@ -113,43 +123,12 @@ fn two_passes_and_a_closer() {
 /// sees the fence.
 #[test]
 fn a_quiet_start_and_a_submission_never_both_succeed() {
-    loom::model(|| {
-        let b = buffer();
-        let b2 = b.clone();
-        let cpu = thread::spawn(move || fast_start_quiet_first(&b2));
-        let device = submit(&b);
-        let started = cpu.join().unwrap();
-        assert!(
-            !(started && device),
-            "START WRITE and submission both succeeded"
-        );
-    });
+    one_start_and_a_submission(fast_start_quiet_first);
 }
 
 /// Two CPUs' STARTs as the kernel makes them (the one step, else the pass) against a
-/// submission: as [`two_passes_and_a_closer`], every successful START counted once.
+/// submission.
 #[test]
 fn two_quiet_starts_and_a_closer() {
-    let mut builder = loom::model::Builder::new();
-    builder.preemption_bound = Some(3);
-    builder.check(|| {
-        let b = buffer();
-        let cpus: Vec<_> = (0..2)
-            .map(|_| {
-                let b = b.clone();
-                thread::spawn(move || fast_start_quiet_first(&b))
-            })
-            .collect();
-        let device = submit(&b);
-        let started = cpus
-            .into_iter()
-            .map(|c| u32::from(c.join().unwrap()))
-            .sum::<u32>();
-        assert!(
-            !(device && started > 0),
-            "a START WRITE and the submission both succeeded"
-        );
-        let _closed = b.gate.close();
-        assert_eq!(b.gate.counts(), (started, started));
-    });
+    two_starts_and_a_submission(fast_start_quiet_first);
 }

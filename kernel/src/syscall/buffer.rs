@@ -253,8 +253,9 @@ pub(super) fn sync_rect(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
 /// function for each plain flag word of each (`sync_start_write`, `rect_end_read`, ...),
 /// in which the call, the phase and the direction are constants (no decoding, and only
 /// that case's code), and one for any other word of each, decoded as the full path does
-/// (`sync::USER_CLEANED`, or a word the full path refuses). Each returns 0 if it handled the call (every result
-/// 0), nonzero, having changed nothing, for the full path. (The arguments are the
+/// (`sync::USER_CLEANED`, or a word the full path refuses). Each returns 0 if it
+/// handled the call (every result 0), nonzero, having changed nothing, for the full
+/// path. (The arguments are the
 /// call's registers x0..x5, passed as such: an array would go through memory.)
 macro_rules! fast_cases {
     ($($name:ident = $region:ident, $phase:ident, $dir:ident;)*) => {$(

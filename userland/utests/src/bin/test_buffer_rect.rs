@@ -17,7 +17,7 @@
 
 use urt::sync::{END, READ, START, WRITE};
 use urt::trace::{Entry, OP_CLEAN, OP_CLEAN_INVALIDATE, OP_INVALIDATE};
-use urt::{policy, Counters, Error, StartArgs, Sys};
+use urt::{policy, Counters, Error, Handle, StartArgs, Sys};
 use utests::{check, check_eq, clear_trace, expect_raw, ok, read_trace, TestResult};
 
 const STRIDE: u64 = 1024;
@@ -44,6 +44,25 @@ fn counters() -> Result<Counters, utests::Failed> {
     };
     check_eq!(r[0], 0, "counters");
     Ok(c)
+}
+
+/// A legacy uncached mapping of `buf`'s first page, through a GPU resource imported
+/// from it: (the resource, the mapping).
+fn uncached_alias(buf: Handle) -> Result<(Handle, *mut u8), utests::Failed> {
+    let res = ok!(urt::gpu_import(
+        buf,
+        (STRIDE / 4) as u32,
+        ROWS_IN_BUFFER as u32,
+        urt::format::B8G8R8X8
+    ));
+    let fake = ok!(urt::gpu_map_offset(res));
+    let nc = ok!(urt::gpu_mmap(
+        fake,
+        4096,
+        urt::prot::READ | urt::prot::WRITE,
+        urt::legacy::UNCACHED
+    ));
+    Ok((res, nc))
 }
 
 fn test(_args: StartArgs) -> TestResult {
@@ -141,19 +160,7 @@ fn test(_args: StartArgs) -> TestResult {
 
     // 3: a legacy uncached mapping of page 0; a line-aligned rectangle: pure invalidate
     // per row; END RW cleans the same lines at once.
-    let res = ok!(urt::gpu_import(
-        buf,
-        (STRIDE / 4) as u32,
-        ROWS_IN_BUFFER as u32,
-        urt::format::B8G8R8X8
-    ));
-    let fake = ok!(urt::gpu_map_offset(res));
-    let nc = ok!(urt::gpu_mmap(
-        fake,
-        4096,
-        urt::prot::READ | urt::prot::WRITE,
-        urt::legacy::UNCACHED
-    ));
+    let (res, nc) = uncached_alias(buf)?;
     ok!(clear_trace());
     expect_raw!(
         rect(h, START | WRITE | READ, 0, 2 * line, 3, STRIDE),
@@ -192,19 +199,7 @@ fn test(_args: StartArgs) -> TestResult {
     // stale line: nothing but the mapping tells the fast path to look): START READ of
     // the rectangle still invalidates each row.
     let fresh = ok!(urt::buffer_create(STRIDE * ROWS_IN_BUFFER, policy::CACHED));
-    let res = ok!(urt::gpu_import(
-        fresh,
-        (STRIDE / 4) as u32,
-        ROWS_IN_BUFFER as u32,
-        urt::format::B8G8R8X8
-    ));
-    let fake = ok!(urt::gpu_map_offset(res));
-    let nc = ok!(urt::gpu_mmap(
-        fake,
-        4096,
-        urt::prot::READ | urt::prot::WRITE,
-        urt::legacy::UNCACHED
-    ));
+    let (res, nc) = uncached_alias(fresh)?;
     ok!(clear_trace());
     let f = fresh.0 as u64;
     expect_raw!(
