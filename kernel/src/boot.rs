@@ -165,6 +165,10 @@ pub fn bring_up(dtb_pa: u64, load_pa: u64, entry_el: u64) -> Machine {
         all_coherent && args.get("dma") != Some("noncoherent"),
         args.get("misuse") != Some("report"),
     );
+    // Test kernels: `race-window=N` widens the fast path's window against closers.
+    if let Some(spins) = args.get("race-window").and_then(|n| n.parse().ok()) {
+        crate::buffer::set_race_window(spins);
+    }
     // `uci`: EL0 may clean the data cache by address (SCTLR_EL1.UCI; the buffers created
     // with `policy::USER_CLEAN` may then be ENDed with `sync::USER_CLEANED`).
     if args.has_flag("uci") {

@@ -79,6 +79,30 @@ pub fn devices_coherent() -> bool {
     DEVICES_COHERENT.load(Ordering::Relaxed)
 }
 
+/// Test kernels: how many spins a fast-path START on a quiet buffer waits between its
+/// look at the gate's marks and its check against the full path (`race-window=N` on
+/// the command line; 0 by default). Widens the window in which a device submission on
+/// another CPU can close the gate under the check, so the SMP race tests meet it on
+/// every run instead of once in many.
+static RACE_WINDOW: AtomicU32 = AtomicU32::new(0);
+
+/// Set [`race_window`] (test kernels only; ignored elsewhere).
+pub fn set_race_window(spins: u32) {
+    if cfg!(feature = "ktest") {
+        RACE_WINDOW.store(spins, Ordering::Relaxed);
+    }
+}
+
+/// Test kernels: the spins of `race-window=N`; always 0 on other kernels.
+#[inline(always)]
+pub fn race_window() -> u32 {
+    if cfg!(feature = "ktest") {
+        RACE_WINDOW.load(Ordering::Relaxed)
+    } else {
+        0
+    }
+}
+
 /// A buffer object. Shared (`Arc`) by handles and mappings; freed with the last one.
 pub struct Buffer {
     /// Unique id (for the trace and `buffer_info`).

@@ -401,6 +401,12 @@ fn fast_finish(
             // or marked.)
             let checked = cfg!(feature = "ktest")
                 && buf.quiet()
+                && {
+                    for _ in 0..buffer::race_window() {
+                        core::hint::spin_loop();
+                    }
+                    true
+                }
                 && match fast_agrees(held, (buf, rights, flags, r), (None, None, access)) {
                     Ok(()) => true,
                     Err(_) if buf.gate.is_closed() || !buf.quiet() => false,

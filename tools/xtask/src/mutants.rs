@@ -12,7 +12,8 @@
 //! pattern and replacement `\n` is a newline and `\\` a backslash; the first occurrence
 //! of the pattern is replaced (it must occur). Checks, comma-separated, run in order:
 //! `utest:a+b` (user tests `a` and `b`, devices non-coherent; `smp4:a+b` the same on 4
-//! CPUs), `coherent:a+b` (the coherent boot), `ktest` (the in-kernel tests),
+//! CPUs; `smp4w:a+b` on 4 CPUs with the fast path's race window, `race-window`),
+//! `coherent:a+b` (the coherent boot), `ktest` (the in-kernel tests),
 //! `sanitize:RUN` (a run of `cargo xtask sanitize`), `host:CRATE` (`cargo test -p
 //! CRATE`), `loom` (the buffer gate's loom model, `kobj/tests/gate_loom.rs`).
 
@@ -286,7 +287,7 @@ pub fn check(checks: &[String]) -> Result<ExitCode> {
     for c in checks {
         let (kind, arg) = c.split_once(':').unwrap_or((c.as_str(), ""));
         let result: std::result::Result<(), String> = match kind {
-            "utest" | "coherent" | "ktest" | "smp4" | "uci" => {
+            "utest" | "coherent" | "ktest" | "smp4" | "smp4w" | "uci" => {
                 if test_kernel.is_none() {
                     match build::kernel(Flavor::Test) {
                         Ok(k) => test_kernel = Some(k),
@@ -295,13 +296,18 @@ pub fn check(checks: &[String]) -> Result<ExitCode> {
                 }
                 let k = test_kernel.as_ref().expect("built");
                 let mut m = Machine::new(&k.image);
-                if kind == "smp4" {
+                if kind.starts_with("smp4") {
                     m.smp = 4;
                 }
                 let append = match kind {
                     "ktest" => "exit=semihosting ktest=all expect-el=1".to_string(),
                     "utest" | "smp4" => format!(
                         "exit=semihosting dma=noncoherent utest={}",
+                        arg.replace('+', ",")
+                    ),
+                    "smp4w" => format!(
+                        "{} utest={}",
+                        crate::smp_cases::RACE_WINDOW_APPEND,
                         arg.replace('+', ",")
                     ),
                     "uci" => format!(

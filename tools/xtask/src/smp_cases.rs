@@ -16,6 +16,15 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 /// CPUs of the SMP board.
 pub const CPUS: u32 = 4;
 
+/// The command line of the race-window runs (without `utest=`): a fast-path START on a
+/// quiet buffer spins this long between its look and the test kernel's check
+/// (`race-window`), long enough for another CPU's submission to close the gate.
+pub const RACE_WINDOW_APPEND: &str = "exit=semihosting dma=noncoherent race-window=20000";
+
+/// The user tests run again with the race window: those whose CPUs race device
+/// submissions against fast-path STARTs.
+const RACE_UTESTS: [&str; 2] = ["test_sync_race", "test_blk_race"];
+
 /// Run the SMP variants on `base` (the test kernel).
 pub fn run(tally: &mut Tally, base: &Machine) -> Result<()> {
     let mut smp = base.clone();
@@ -76,6 +85,12 @@ pub fn run(tally: &mut Tally, base: &Machine) -> Result<()> {
     m.disk = Some(disk.clone());
     m.append = "exit=semihosting dma=noncoherent utest=all".into();
     user_suite(tally, "qemu/smp4-user", &m)?;
+    // The two device-submission races again, with a wide window between a fast-path
+    // START's look at a quiet buffer and the test kernel's check of it
+    // (`race-window`): submissions on other CPUs close the gate inside it on every
+    // run, not once in many.
+    m.append = format!("{RACE_WINDOW_APPEND} utest={}", RACE_UTESTS.join(","));
+    user_suite(tally, "qemu/smp4-race-window", &m)?;
 
     // The demo, the pipeline and the legacy demo, pixel-exact.
     let qmp = Some(build::out_dir().join("qmp-smp.sock"));
