@@ -95,6 +95,10 @@ fn race(policy: u64) -> Result<(u64, u64, u64), utests::Failed> {
     // round's reader has exited (waited for below).
     let top = core::ptr::addr_of_mut!(READER_STACK) as u64 + STACK as u64;
     let w = ok!(unsafe { urt::thread_create(reader, top, 0) });
+    // On one CPU the reader runs only when this thread blocks or yields (or a tick
+    // preempts it), and a read whose fence is already complete blocks nowhere: let it
+    // start now, or a run may end with no bracket.
+    urt::yield_now();
 
     let (mut submitted, mut busy) = (0u64, 0u64);
     let reads = READS[usize::from(ok!(urt::stats(urt::Stat::Cpus)) == 1)];

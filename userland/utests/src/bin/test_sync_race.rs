@@ -132,6 +132,10 @@ fn test(_args: StartArgs) -> TestResult {
             BUF.store(u64::from(buf.0), Ordering::Release);
             VA.store(va as u64, Ordering::Release);
             HOLD.store(0, Ordering::Release);
+            // On one CPU the writer runs only when this thread blocks or yields (or a
+            // tick preempts it), and a present whose fence is already complete blocks
+            // nowhere: let it take the new buffer now, or a run may end with no START.
+            urt::yield_now();
         }
         let r = call(Sys::GpuPresent, [res, 0, 0, SIDE, SIDE, 0]);
         match r[0] {
