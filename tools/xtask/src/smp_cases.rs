@@ -21,9 +21,12 @@ pub const CPUS: u32 = 4;
 /// (`race-window`), long enough for another CPU's submission to close the gate.
 pub const RACE_WINDOW_APPEND: &str = "exit=semihosting dma=noncoherent race-window=20000";
 
-/// The user tests run again with the race window: those whose CPUs race device
-/// submissions against fast-path STARTs.
-const RACE_UTESTS: [&str; 2] = ["test_sync_race", "test_blk_race"];
+/// The user tests run again with the race window: `test_sync_race`, whose presents race
+/// the first START on each fresh buffer. (Not `test_blk_race`: its reader STARTs a
+/// buffer no read has marked yet for as long as the reads are refused, so every START
+/// would spend the window under the task's lock, which the next read waits for before
+/// it looks, and nearly every read would find the buffer held.)
+const RACE_UTESTS: [&str; 1] = ["test_sync_race"];
 
 /// Run the SMP variants on `base` (the test kernel).
 pub fn run(tally: &mut Tally, base: &Machine) -> Result<()> {
@@ -85,10 +88,9 @@ pub fn run(tally: &mut Tally, base: &Machine) -> Result<()> {
     m.disk = Some(disk.clone());
     m.append = "exit=semihosting dma=noncoherent utest=all".into();
     user_suite(tally, "qemu/smp4-user", &m)?;
-    // The two device-submission races again, with a wide window between a fast-path
-    // START's look at a quiet buffer and the test kernel's check of it
-    // (`race-window`): submissions on other CPUs close the gate inside it on every
-    // run, not once in many.
+    // The presents' race again, with a wide window between a fast-path START's look at
+    // a quiet buffer and the test kernel's check of it (`race-window`): presents on
+    // other CPUs close the gate inside it on every run, not once in many.
     m.append = format!("{RACE_WINDOW_APPEND} utest={}", RACE_UTESTS.join(","));
     user_suite(tally, "qemu/smp4-race-window", &m)?;
 
