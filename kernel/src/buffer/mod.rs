@@ -86,11 +86,9 @@ pub fn devices_coherent() -> bool {
 /// every run instead of once in many.
 static RACE_WINDOW: AtomicU32 = AtomicU32::new(0);
 
-/// Set [`race_window`] (test kernels only; ignored elsewhere).
+/// Set [`race_window`] (read on test kernels only).
 pub fn set_race_window(spins: u32) {
-    if cfg!(feature = "ktest") {
-        RACE_WINDOW.store(spins, Ordering::Relaxed);
-    }
+    RACE_WINDOW.store(spins, Ordering::Relaxed);
 }
 
 /// Test kernels: the spins of `race-window=N`; always 0 on other kernels.
@@ -137,8 +135,8 @@ pub struct Buffer {
     /// `SEEN_STALE`): while there are none, a START has nothing to invalidate and
     /// nothing to wait for ([`Buffer::quiet`]). And it carries the CPU holders' counts,
     /// so a fast START or END changes them as it leaves, in one step: holders with any
-    /// START open (READ, WRITE or RW), and those with a START WRITE/RW open. The misuse detectors read them
-    /// ([`Buffer::cpu_holders`], [`Buffer::cpu_writers`]).
+    /// START open (READ, WRITE or RW), and those with a START WRITE/RW open. The misuse
+    /// detectors read them ([`Buffer::cpu_holders`], [`Buffer::cpu_writers`]).
     pub gate: kobj::gate::Gate,
     /// Created with `policy::USER_CLEAN`: an END WRITE/RW may say its lines were cleaned
     /// at EL0 (`sync::USER_CLEANED`), and then records none of them as dirty.

@@ -230,34 +230,26 @@ fn rect_region(buf: &Buffer, a: [u64; 6]) -> Result<Region, Error> {
 }
 
 pub(super) fn sync(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
-    let (buf, step, rows) = {
-        let o = task(k, id)?.objects();
-        let (buf, rights, phase, dir, rows, cleaned) = sync_args(&o.handles, a)?;
-        let step = sync_state(
-            &o.cpu_access,
-            buf,
-            rights,
-            (phase, dir, cleaned),
-            rows,
-            false,
-        )?;
-        (buf.clone(), step, rows)
-    };
-    finish_sync(k, id, buf, step, rows, a)
+    full_sync(k, id, a, sync_args)
 }
 
 pub(super) fn sync_rect(k: &mut Kernel, id: u32, a: [u64; 6]) -> SysResult {
+    full_sync(k, id, a, rect_args)
+}
+
+/// The full path of a sync whose arguments `args` checks (`sync_args`, `rect_args`).
+#[inline(always)]
+fn full_sync(
+    k: &mut Kernel,
+    id: u32,
+    a: [u64; 6],
+    args: fn(&Handles, [u64; 6]) -> Result<SyncArgs<'_>, Error>,
+) -> SysResult {
     let (buf, step, rows) = {
         let o = task(k, id)?.objects();
-        let (buf, rights, phase, dir, rows, cleaned) = rect_args(&o.handles, a)?;
-        let step = sync_state(
-            &o.cpu_access,
-            buf,
-            rights,
-            (phase, dir, cleaned),
-            rows,
-            false,
-        )?;
+        let (buf, rights, phase, dir, rows, cleaned) = args(&o.handles, a)?;
+        let flags = (phase, dir, cleaned);
+        let step = sync_state(&o.cpu_access, buf, rights, flags, rows, false)?;
         (buf.clone(), step, rows)
     };
     finish_sync(k, id, buf, step, rows, a)

@@ -211,8 +211,9 @@ enum Cmd {
         #[arg(long = "check")]
         checks: Vec<String>,
     },
-    /// Run checks (used by `mutants` in its scratch copy): utest:a+b, smp4:a+b, coherent:a+b,
-    /// ktest, sanitize:RUN, host:CRATE, loom; stops at the first that fails.
+    /// Run checks (used by `mutants` in its scratch copy): utest:a+b, smp4:a+b, smp4w:a+b,
+    /// uci:a+b, coherent:a+b, ktest, sanitize:RUN, host:CRATE, loom; stops at the first
+    /// that fails.
     #[command(hide = true)]
     Check {
         /// The checks.
