@@ -79,6 +79,8 @@ fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
 extern "C" fn kernel_main(dtb_pa: u64, load_pa: u64, entry_el: u64) -> ! {
     smp::init_boot_cpu();
     let machine = boot::bring_up(dtb_pa, load_pa, entry_el);
+    // Before any task: the hand-written syscall path's view of the kernel's types.
+    syscall::fast_start::check_layout();
     smp::start_secondaries(&machine.info, &machine.args, |va| machine.image.pa_of(va));
     boot::report(&machine);
     arch::cpu::enable_irqs();

@@ -33,8 +33,10 @@
 //! interrupt in the kernel, so no lock is ever re-entered on one CPU.
 //!
 //! The syscall fast path (`buffer_sync` and `buffer_sync_rect` that finish at once:
-//! the per-call cost the benchmarks measure) takes **no** kernel lock, so syncs on
-//! unrelated tasks and buffers run in parallel. It reaches only:
+//! the per-call cost the benchmarks measure; a plain `buffer_sync` START in assembly at
+//! the vector, `syscall::fast_start`, the rest in Rust, `syscall::fast`) takes **no**
+//! kernel lock, so syncs on unrelated tasks and buffers run in parallel. It reaches
+//! only:
 //!
 //! * the running task's `task::Core`, through this CPU's `PerCpu::fast_task` pointer
 //!   (published by this CPU on every way out to EL0; the task is not freed while a

@@ -146,6 +146,22 @@ impl Gate {
         (self.state.load(Ordering::Relaxed) >> MARKS_AT) as u8
     }
 
+    /// Where the gate's word (a `u64`) is, in bytes from the gate's start, for code that
+    /// does [`Gate::try_change_unmarked`] without calling it (the kernel's hand-written
+    /// syscall fast path): it may add [`Gate::unmarked_delta`] to the word in one atomic
+    /// step (acquire and release, as that does) if none of [`Gate::UNMARKED_FAILS`] is
+    /// set in it.
+    pub const WORD_OFFSET: usize = core::mem::offset_of!(Gate, state);
+    /// The bits of the word with which [`Gate::try_change_unmarked`] fails: a closer
+    /// inside, or any mark.
+    pub const UNMARKED_FAILS: u64 = CLOSERS | MARKS;
+
+    /// What [`Gate::try_change_unmarked`] adds to the word for counts changing by `a`
+    /// and `b`.
+    pub const fn unmarked_delta(a: i32, b: i32) -> u64 {
+        delta(a, b)
+    }
+
     /// Change the counts by `a` and `b` as a pass would that entered, found nothing to
     /// look at and left at once, in one atomic step: only if the gate is open and
     /// unmarked (`false`, nothing changed, otherwise). A closer that closes after this
@@ -186,8 +202,8 @@ impl Gate {
 /// The word's change for counts changing by `a` and `b` (two's complement: the sum
 /// borrows from the bits above a count only if that count goes below zero).
 #[inline(always)]
-fn delta(a: i32, b: i32) -> u64 {
-    ((i64::from(a) << COUNT_A) as u64).wrapping_add((i64::from(b) << COUNT_B) as u64)
+const fn delta(a: i32, b: i32) -> u64 {
+    (((a as i64) << COUNT_A) as u64).wrapping_add(((b as i64) << COUNT_B) as u64)
 }
 
 /// Whether counts read from `before` stay in range when changed by `a` and `b`.
@@ -237,6 +253,35 @@ fn spin_hint() {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+
+    /// What code that does `try_change_unmarked` by hand uses: the word's place, the
+    /// bits that refuse, the change.
+    #[test]
+    fn the_unmarked_change_by_hand_matches_try_change_unmarked() {
+        let g = Gate::new();
+        let word = |g: &Gate| g.state.load(Ordering::Relaxed);
+        assert_eq!(Gate::WORD_OFFSET, 0);
+        for (a, b) in [(1, 0), (1, 1), (2, 1)] {
+            let before = word(&g);
+            assert!(g.try_change_unmarked(a, b));
+            assert_eq!(word(&g), before.wrapping_add(Gate::unmarked_delta(a, b)));
+        }
+        g.try_pass().unwrap().leave_with(-4, -2);
+        assert_eq!((word(&g), g.counts()), (0, (0, 0)));
+        let c = g.close();
+        assert_ne!(
+            word(&g) & Gate::UNMARKED_FAILS,
+            0,
+            "a closer inside refuses"
+        );
+        drop(c);
+        assert_eq!(word(&g) & Gate::UNMARKED_FAILS, 0);
+        let c = g.close();
+        g.mark(1);
+        drop(c);
+        assert_ne!(word(&g) & Gate::UNMARKED_FAILS, 0, "a mark refuses");
+        assert!(!g.try_change_unmarked(1, 0));
+    }
 
     #[test]
     fn a_closed_gate_refuses_passes_until_every_closer_is_gone() {

@@ -39,6 +39,9 @@ struct Slot<T> {
 /// least `capacity` x 65,535 handles before it answers `TableFull` for ever.
 pub struct HandleTable<T> {
     slots: Vec<Slot<T>>,
+    /// Where `slots` is, for code that reads the table without calling it (the kernel's
+    /// hand-written syscall fast path; see [`HandleTable::RAW_OFFSET`]).
+    raw: RawSlots,
     capacity: usize,
     max_slots: usize,
     live: usize,
@@ -50,12 +53,47 @@ pub struct HandleTable<T> {
 /// `slot + 1`).
 const MAX_SLOTS: usize = u16::MAX as usize;
 
+/// The address and number of a table's slots, kept equal to its slot vector's after
+/// every change of either (only [`HandleTable::insert`] adds slots, and none are ever
+/// removed), so that code that cannot call the table (assembly) can find a slot: slot
+/// `i` is at `base + i * SLOT_SIZE`, for `i < len`.
+#[repr(C)]
+#[derive(Debug)]
+pub struct RawSlots {
+    /// The first slot's address.
+    pub base: usize,
+    /// How many slots there are.
+    pub len: usize,
+}
+
+impl<T> HandleTable<T> {
+    /// Where a table keeps its [`RawSlots`], in bytes from its start.
+    pub const RAW_OFFSET: usize = core::mem::offset_of!(Self, raw);
+    /// The size of a slot, in bytes.
+    pub const SLOT_SIZE: usize = core::mem::size_of::<Slot<T>>();
+    /// Where a slot keeps its generation (a `u16`), in bytes from its start: a handle
+    /// value names slot `i` of generation `g` as `g << 16 | (i + 1)`.
+    pub const SLOT_GENERATION: usize = core::mem::offset_of!(Slot<T>, generation);
+    /// Where a slot keeps its entry, an `Option<(T, Rights)>`, in bytes from its start.
+    pub const SLOT_ENTRY: usize = core::mem::offset_of!(Slot<T>, entry);
+
+    /// The table's [`RawSlots`].
+    pub fn raw(&self) -> &RawSlots {
+        &self.raw
+    }
+}
+
 impl<T: Clone> HandleTable<T> {
     /// An empty table that can hold up to `capacity` (≤ 32767) handles.
     pub fn new(capacity: usize) -> Self {
         let capacity = capacity.min(MAX_SLOTS / 2);
+        let slots = Vec::new();
         Self {
-            slots: Vec::new(),
+            raw: RawSlots {
+                base: slots.as_ptr() as usize,
+                len: 0,
+            },
+            slots,
             capacity,
             max_slots: 2 * capacity,
             live: 0,
@@ -108,6 +146,10 @@ impl<T: Clone> HandleTable<T> {
                     generation: 1,
                     entry: None,
                 });
+                self.raw = RawSlots {
+                    base: self.slots.as_ptr() as usize,
+                    len: self.slots.len(),
+                };
                 self.slots.len() - 1
             }
             None => return Err(Error::TableFull),
@@ -242,6 +284,28 @@ mod tests {
     use super::*;
 
     const RW: Rights = Rights(Rights::SEND.0 | Rights::RECV.0 | Rights::SHARE.0);
+
+    /// The raw view follows the slot vector through every growth (reallocations
+    /// included), reuse and retirement.
+    #[test]
+    fn raw_slots_follow_the_slots() {
+        let mut t = HandleTable::new(300);
+        let same = |t: &HandleTable<u32>| {
+            t.raw().base == t.slots.as_ptr() as usize && t.raw().len == t.slots.len()
+        };
+        assert!(same(&t));
+        let mut live = Vec::new();
+        for i in 0..2000u32 {
+            if i % 3 == 2 {
+                let h = live.remove((i as usize * 7) % live.len());
+                t.remove(h).unwrap();
+            } else if let Ok(h) = t.insert(i, RW) {
+                live.push(h);
+            }
+            assert!(same(&t), "after step {i}");
+        }
+        assert!(t.raw().len > 100, "the table grew (and so reallocated)");
+    }
 
     #[test]
     fn insert_get_remove_and_stale_values() {

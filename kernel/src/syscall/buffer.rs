@@ -329,6 +329,65 @@ fn fast_call(
     0
 }
 
+/// Test kernels: whether a START of `access` on `buf`, not yet holding, was checked
+/// against the full path's planner ([`fast_agrees`]): only on a quiet buffer, after the
+/// race window (`race-window=N`). A disagreement panics, unless a closer has come in
+/// the meantime (then the gate's step must fail, and the caller asserts it does: only
+/// a checked START may take hold without a pass). Always false on other kernels.
+#[inline(always)]
+fn quiet_start_checked(
+    held: &CpuAccessSlots,
+    (buf, rights, flags, r): (&Arc<Buffer>, Rights, (Phase, Dir, bool), Region),
+    access: CpuAccess,
+) -> bool {
+    cfg!(feature = "ktest")
+        && buf.quiet()
+        && {
+            for _ in 0..buffer::race_window() {
+                core::hint::spin_loop();
+            }
+            true
+        }
+        && match fast_agrees(held, (buf, rights, flags, r), (None, None, access)) {
+            Ok(()) => true,
+            Err(_) if buf.gate.is_closed() || !buf.quiet() => false,
+            Err(e) => panic!("{e}"),
+        }
+}
+
+/// Test kernels: the Rust side of the hand-written START's check
+/// (`fast_start::check_hook`), under the task's lock, before its gate step: what it
+/// found for the call `a` in `o` must be what the Rust fast path finds (a buffer,
+/// at `found`, behind the handle, the rights of `dir`, the range, no open access of it
+/// and room for one), or this panics; then [`quiet_start_checked`].
+pub(super) fn asm_start_checked(o: &Objects, a: [u64; 6], dir: Dir, found: usize) -> bool {
+    let fail = |what: &str| -> ! {
+        panic!("the assembly fast START took a call the Rust fast path refuses: {what}")
+    };
+    let picked = o.handles.pick_raw(a[0], |e| match e {
+        Some((Object::Buffer(b), r)) => Some((b, *r)),
+        _ => None,
+    });
+    let Some((buf, rights)) = picked else {
+        fail("no buffer behind the handle")
+    };
+    if Arc::as_ptr(buf) as usize != found {
+        fail("another buffer")
+    }
+    let Some(r) = sync_region(buf, a) else {
+        fail("the range")
+    };
+    if !rights.contains(Rights::MAP_READ) || dir.writes() && !rights.contains(Rights::MAP_WRITE) {
+        fail("the rights")
+    }
+    let held = &o.cpu_access;
+    if slot_of(held, buf).is_some() || held.is_full() {
+        fail("the open accesses")
+    }
+    let flags = (Phase::Start, dir, false);
+    quiet_start_checked(held, (buf, rights, flags, r), CpuAccess::started(dir))
+}
+
 /// `buffer_sync`'s range in `buf` (the full path's checks, `resolve_range`).
 #[inline(always)]
 fn sync_region(buf: &Buffer, a: [u64; 6]) -> Option<Region> {
@@ -391,19 +450,7 @@ fn fast_finish(
             // leaves, and the step then fails. One may also come during the check: a
             // check that disagrees then is void, if the gate shows that closer, closed
             // or marked.)
-            let checked = cfg!(feature = "ktest")
-                && buf.quiet()
-                && {
-                    for _ in 0..buffer::race_window() {
-                        core::hint::spin_loop();
-                    }
-                    true
-                }
-                && match fast_agrees(held, (buf, rights, flags, r), (None, None, access)) {
-                    Ok(()) => true,
-                    Err(_) if buf.gate.is_closed() || !buf.quiet() => false,
-                    Err(e) => panic!("{e}"),
-                };
+            let checked = quiet_start_checked(held, (buf, rights, flags, r), access);
             // A quiet buffer (no closer ever marked it: the common case of one only CPUs
             // use) has nothing to invalidate and nothing to wait for: the START takes
             // hold in one step of the gate's word, if no closer is inside. Any other goes

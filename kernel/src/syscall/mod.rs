@@ -6,6 +6,8 @@
 
 mod blk;
 mod buffer;
+#[cfg(target_arch = "aarch64")]
+pub mod fast_start;
 
 pub use buffer::{release_access, Parked};
 mod gpu;

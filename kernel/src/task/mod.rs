@@ -137,7 +137,10 @@ pub struct Task {
 /// Shared (`Arc`) between the task and, as a plain pointer, each CPU running one of
 /// its threads (`smp::PerCpu::fast_task`): the task is only freed once no CPU runs one
 /// of its threads (`Kernel::destroy`), so that pointer never dangles.
+#[repr(C)]
 pub struct Core {
+    /// First (`repr(C)`): the hand-written fast START finds the lock at the `Core`'s
+    /// address (`syscall::fast_start`).
     objects: Mutex<Objects>,
     /// The task is ending (`Task::kill_pending` is set): the fast path stands aside so
     /// the full path stops the thread.
@@ -154,9 +157,17 @@ pub struct Objects {
 }
 
 /// A task's open CPU accesses ([`Objects::cpu_access`]).
-pub type CpuAccessSlots = ArrayVec<(Arc<Buffer>, CpuAccess), 16>;
+pub type CpuAccessSlots = ArrayVec<(Arc<Buffer>, CpuAccess), OPEN_ACCESSES>;
+/// How many buffers a task may have a START open on at once.
+pub const OPEN_ACCESSES: usize = 16;
 
 impl Core {
+    /// Where the lock over the task's handles and open accesses is, in bytes from the
+    /// `Core`'s start (for `syscall::fast_start`, which reads them in place).
+    pub const OBJECTS_OFFSET: usize = core::mem::offset_of!(Core, objects);
+    /// Where [`Core::ending`] is.
+    pub const ENDING_OFFSET: usize = core::mem::offset_of!(Core, ending);
+
     /// The task's handles and open accesses. Lock order: after the kernel lock (if
     /// held), before any buffer's; one task's at a time (a task being built is not yet
     /// anyone's to lock).

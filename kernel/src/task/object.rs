@@ -10,14 +10,18 @@ use kobj::quota::Charge;
 use spin::Mutex;
 
 /// What a handle refers to. Cloning clones the reference, not the object.
+///
+/// `repr(u64)`: a tag word (the variant's number, in this order), then the `Arc`; the
+/// hand-written fast START (`syscall::fast_start`) reads a buffer's in place.
 #[derive(Clone)]
+#[repr(u64)]
 pub enum Object {
     /// A task.
     Task(Arc<TaskObj>),
     /// One end of a channel.
     Channel(Arc<ChannelEnd>),
-    /// A buffer object.
-    Buffer(Arc<crate::buffer::Buffer>),
+    /// A buffer object (tag 2).
+    Buffer(Arc<crate::buffer::Buffer>) = 2,
     /// A GPU resource backed by a buffer.
     Resource(Arc<crate::gpu::Resource>),
     /// A thread of a task.

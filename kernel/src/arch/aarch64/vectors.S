@@ -32,8 +32,20 @@ exception_vectors:
     VECTOR 5
     VECTOR 6
     VECTOR 7
-    // Lower EL, AArch64 (8 sync, 9 irq, 10 fiq, 11 serror)
+    // Lower EL, AArch64 (8 sync, 9 irq, 10 fiq, 11 serror). A sync exception with
+    // x8 = 17 (buffer_sync) and x1 a plain START's word (START|READ 5, START|WRITE 9,
+    // START|RW 13; syscall/fast_start.rs asserts the numbers) tries the hand-written
+    // START first, which checks that it is an `svc` and goes on to el0_sync, with
+    // every register as it came, for anything it does not finish.
     .balign 0x80
+    cmp     x8, #17
+    b.ne    el0_sync
+    cmp     x1, #9
+    b.eq    fast_start_write
+    cmp     x1, #5
+    b.eq    fast_start_read
+    cmp     x1, #13
+    b.eq    fast_start_rw
     b       el0_sync
     VECTOR 9
     VECTOR 10
@@ -74,9 +86,11 @@ el1_sync_checked:
     mov     x0, #16
     b       exception_common
 
-// Synchronous exceptions from EL0 first try the syscall fast path (syscall::fast): an
-// `svc` preserves x3..x30 for its caller, and the Rust code called here preserves
-// x19..x29 itself, so only x0..x18 and x30 are saved, in their TrapFrame slots. An `svc`
+// Synchronous exceptions from EL0 (after the hand-written START, which comes here with
+// every register as it came for anything it does not finish) try the Rust syscall fast
+// path (syscall::fast): an `svc` preserves x3..x30 for its caller, and the Rust code
+// called here preserves x19..x29 itself, so only x0..x18 and x30 are saved, in their
+// TrapFrame slots. An `svc`
 // (ESR_EL1.EC 0x15) calls `fast_syscall` with its arguments where they are (x0..x5) and
 // its number (x8) as the seventh; if that handled the call (it returns 0, and every
 // result of such a call is 0) x3..x18 and x30 are restored and x0..x2 zeroed; otherwise
