@@ -356,7 +356,7 @@ fn quiet_start_checked(
 }
 
 /// Test kernels: the Rust side of the hand-written START's check
-/// (`fast_start::check_hook`), under the task's lock, before its gate step: what it
+/// (`fast_start::fast_start_check`), under the task's lock, before its gate step: what it
 /// found for the call `a` in `o` must be what the Rust fast path finds (a buffer,
 /// at `found`, behind the handle, the rights of `dir`, the range, no open access of it
 /// and room for one), or this panics; then [`quiet_start_checked`].

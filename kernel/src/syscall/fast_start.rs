@@ -15,7 +15,7 @@
 //! changed and goes on to `el0_sync` as if it had never run: the Rust fast path, then
 //! the full path, handle the call from the start (errors included). Test kernels check
 //! every START it takes hold of against the Rust fast path's lookup and the full path's
-//! planner before its gate step ([`check_hook`]).
+//! planner before its gate step ([`fast_start_check`]).
 //!
 //! It reads kernel data in place, so its offsets come from the Rust types at compile
 //! time (`offset_of!`, the way Linux's `asm-offsets` does it) wherever the types say
@@ -223,6 +223,9 @@ core::arch::global_asm!(
     str     w1, [x10, #{ACC_LEN}]
     b       60b
 95: b       fast_start_overflow
+    .if {KTEST}
+96: b       fast_start_unchecked
+    .endif
 .endm
 
 // The gate's one step (kobj::gate::Gate::try_change_unmarked): the counts changed by
@@ -239,7 +242,7 @@ core::arch::global_asm!(
     stlxr   w12, x1, [x11]
     cbnz    w12, 1b
     .if {KTEST}
-    cbz     x13, fast_start_unchecked
+    cbz     x13, 96f
     .endif
 .endm
 
@@ -261,7 +264,7 @@ core::arch::global_asm!(
     ldp     x9, x10, [sp], #32
 .endm
 
-// Test kernels: the Rust check of a START about to take hold (fast_start::check_hook),
+// Test kernels: the Rust check of a START about to take hold (fast_start_check, below),
 // every register kept; x13 = whether it checked the START (the gate's step must then
 // fail if it did not).
 .macro CHECK_HOOK word
