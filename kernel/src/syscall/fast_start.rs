@@ -20,7 +20,7 @@
 //! It reads kernel data in place, so its offsets come from the Rust types at compile
 //! time (`offset_of!`, the way Linux's `asm-offsets` does it) wherever the types say
 //! where a field is; where a foreign type's layout is not specified (the `spin` mutex's
-//! flag and data, `Arc`'s pointer and counts, a niche-filled `Option`'s payload),
+//! flag and data, `Arc`'s pointer and strong count, an empty slot's tag),
 //! [`check_layout`] compares what the assembly assumes with the real thing at boot, on
 //! every kernel, and stops the boot if they differ.
 //!
@@ -56,8 +56,9 @@ const SLOTS: usize = Core::OBJECTS_OFFSET
     + MUTEX_DATA
     + offset_of!(Objects, handles)
     + HandleTable::<Object>::RAW_OFFSET;
-/// A slot's `Option<(Object, Rights)>`: its payload is at its start (the niche of
-/// [`Object`]'s tag marks `None`; [`check_layout`] checks).
+/// A slot's `Option<(Object, Rights)>`: its payload is at its start (it is no larger
+/// than the payload), and `None` is a value of [`Object`]'s tag that no variant has (the
+/// compile-time checks below, and [`check_layout`]).
 const SLOT_ENTRY: usize = HandleTable::<Object>::SLOT_ENTRY + offset_of!(SlotEntry, 0);
 /// The task's open accesses (an `ArrayVec`, `repr(C)`: its `u32` length, then its
 /// elements at their alignment).
@@ -102,6 +103,9 @@ const _: () = {
     let slot = HandleTable::<Object>::SLOT_SIZE;
     assert!(slot.is_power_of_two() && size_of::<Entry>() == 16);
     assert!(offset_of!(Entry, 0) == 0 && align_of::<Entry>() == 8);
+    // The open accesses: a `u32` length, then the elements.
+    let accesses = size_of::<CpuAccessSlots>();
+    assert!(accesses == align_of::<Entry>() + crate::task::OPEN_ACCESSES * size_of::<Entry>());
     assert!(size_of::<u16>() == 2 && HandleTable::<Object>::SLOT_GENERATION.is_multiple_of(2));
     // The gate's change is two 16-bit chunks (a `movz` and a `movk`).
     assert!(chunk(DELTA_WRITE, 0) == 0 && chunk(DELTA_WRITE, 3) == 0);
