@@ -314,10 +314,7 @@ fn fast_call(
 ) -> u64 {
     let cpu = crate::smp::this_cpu_from_el0();
     let done = crate::task::with_current_fast(cpu, |o| {
-        let (buf, rights) = o.handles.pick_raw(a[0], |e| match e {
-            Some((Object::Buffer(b), r)) => Some((b, *r)),
-            _ => None,
-        })?;
+        let (buf, rights) = o.handles.pick_raw(a[0], fast_buffer)?;
         let r = region(buf, a)?;
         let (phase, dir, cleaned) = flags(buf)?;
         fast_finish(&mut o.cpu_access, (buf, rights, phase, dir, r, cleaned))
@@ -327,6 +324,23 @@ fn fast_call(
     }
     crate::counters::syscall_on(cpu);
     0
+}
+
+/// The buffer behind a handle's entry, with the handle's rights, for the fast paths
+/// (`HandleTable::pick_raw`): `None` for any other object or an empty slot.
+#[inline(always)]
+fn fast_buffer(e: Option<&(Object, Rights)>) -> Option<(&Arc<Buffer>, Rights)> {
+    match e {
+        Some((Object::Buffer(b), r)) => Some((b, *r)),
+        _ => None,
+    }
+}
+
+/// `sync_state`'s rights, as the fast paths check them: reading always, writing for a
+/// direction that writes (a stale START WRITE, planned as RW, is not a fast one).
+#[inline(always)]
+fn fast_rights(rights: Rights, dir: Dir) -> bool {
+    rights.contains(Rights::MAP_READ) && (!dir.writes() || rights.contains(Rights::MAP_WRITE))
 }
 
 /// Test kernels: whether a START of `access` on `buf`, not yet holding, was checked
@@ -364,10 +378,7 @@ pub(super) fn asm_start_checked(o: &Objects, a: [u64; 6], dir: Dir, found: usize
     let fail = |what: &str| -> ! {
         panic!("the assembly fast START took a call the Rust fast path refuses: {what}")
     };
-    let picked = o.handles.pick_raw(a[0], |e| match e {
-        Some((Object::Buffer(b), r)) => Some((b, *r)),
-        _ => None,
-    });
+    let picked = o.handles.pick_raw(a[0], fast_buffer);
     let Some((buf, rights)) = picked else {
         fail("no buffer behind the handle")
     };
@@ -377,7 +388,7 @@ pub(super) fn asm_start_checked(o: &Objects, a: [u64; 6], dir: Dir, found: usize
     let Some(r) = sync_region(buf, a) else {
         fail("the range")
     };
-    if !rights.contains(Rights::MAP_READ) || dir.writes() && !rights.contains(Rights::MAP_WRITE) {
+    if !fast_rights(rights, dir) {
         fail("the rights")
     }
     let held = &o.cpu_access;
@@ -429,9 +440,7 @@ fn fast_finish(
     held: &mut CpuAccessSlots,
     (buf, rights, phase, dir, r, cleaned): SyncArgs,
 ) -> Option<()> {
-    // `sync_state`'s rights: reading always, writing for a direction that writes (a
-    // stale START WRITE, planned as RW, is not handled here).
-    if !rights.contains(Rights::MAP_READ) || dir.writes() && !rights.contains(Rights::MAP_WRITE) {
+    if !fast_rights(rights, dir) {
         return None;
     }
     let slot = slot_of(held, buf);

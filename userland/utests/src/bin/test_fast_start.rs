@@ -24,7 +24,7 @@
 use core::arch::asm;
 use urt::sync::{END, READ, RW, START, WRITE};
 use urt::trace::{Entry, OP_FAULT};
-use urt::{format, legacy, policy, prot, Counters, Error, Handle, Rights, StartArgs, Sys};
+use urt::{format, legacy, policy, prot, Error, Handle, Rights, StartArgs, Sys};
 use utests::{check, check_eq, clear_trace, expect_err, ok, read_trace, TestResult};
 
 const PAGE: u64 = 4096;
@@ -44,99 +44,52 @@ const fn s(i: u64) -> u64 {
 /// a sentinel: the call's x0 (0 or the error) and the registers that did not come back
 /// (bit n for xn).
 fn sync_keeping(h: u64, flags: u64, offset: u64, len: u64) -> (u64, u64) {
-    let r0: u64;
-    let (r3, r4, r5, r6, r7, r8): (u64, u64, u64, u64, u64, u64);
-    let (r9, r10, r11, r12, r13, r14, r15, r16, r17): (
-        u64,
-        u64,
-        u64,
-        u64,
-        u64,
-        u64,
-        u64,
-        u64,
-        u64,
-    );
-    let (r20, r21, r22, r23, r24, r25, r26, r27, r28, r30): (
-        u64,
-        u64,
-        u64,
-        u64,
-        u64,
-        u64,
-        u64,
-        u64,
-        u64,
-        u64,
-    );
+    // What each register must hold after the call (x0..x2 are its results; x19 and x29
+    // cannot be operands).
+    let mut want: [u64; 31] = core::array::from_fn(|i| s(i as u64));
+    (want[3], want[8]) = (len, Sys::BufferSync as u64);
+    let mut r = want;
     // SAFETY: `buffer_sync` reads no user memory; every register the block names is an
     // operand, and the kernel changes no other (x0..x2 are its results).
     unsafe {
         asm!(
             "svc #0",
-            inlateout("x0") h => r0,
+            inlateout("x0") h => r[0],
             inlateout("x1") flags => _,
             inlateout("x2") offset => _,
-            inout("x3") len => r3,
-            inout("x4") s(4) => r4,
-            inout("x5") s(5) => r5,
-            inout("x6") s(6) => r6,
-            inout("x7") s(7) => r7,
-            inout("x8") Sys::BufferSync as u64 => r8,
-            inout("x9") s(9) => r9,
-            inout("x10") s(10) => r10,
-            inout("x11") s(11) => r11,
-            inout("x12") s(12) => r12,
-            inout("x13") s(13) => r13,
-            inout("x14") s(14) => r14,
-            inout("x15") s(15) => r15,
-            inout("x16") s(16) => r16,
-            inout("x17") s(17) => r17,
-            inout("x20") s(20) => r20,
-            inout("x21") s(21) => r21,
-            inout("x22") s(22) => r22,
-            inout("x23") s(23) => r23,
-            inout("x24") s(24) => r24,
-            inout("x25") s(25) => r25,
-            inout("x26") s(26) => r26,
-            inout("x27") s(27) => r27,
-            inout("x28") s(28) => r28,
-            inout("x30") s(30) => r30,
+            inout("x3") r[3],
+            inout("x4") r[4],
+            inout("x5") r[5],
+            inout("x6") r[6],
+            inout("x7") r[7],
+            inout("x8") r[8],
+            inout("x9") r[9],
+            inout("x10") r[10],
+            inout("x11") r[11],
+            inout("x12") r[12],
+            inout("x13") r[13],
+            inout("x14") r[14],
+            inout("x15") r[15],
+            inout("x16") r[16],
+            inout("x17") r[17],
+            inout("x20") r[20],
+            inout("x21") r[21],
+            inout("x22") r[22],
+            inout("x23") r[23],
+            inout("x24") r[24],
+            inout("x25") r[25],
+            inout("x26") r[26],
+            inout("x27") r[27],
+            inout("x28") r[28],
+            inout("x30") r[30],
             options(nostack),
         );
     }
-    let got = [
-        (3, r3, len),
-        (4, r4, s(4)),
-        (5, r5, s(5)),
-        (6, r6, s(6)),
-        (7, r7, s(7)),
-        (8, r8, Sys::BufferSync as u64),
-        (9, r9, s(9)),
-        (10, r10, s(10)),
-        (11, r11, s(11)),
-        (12, r12, s(12)),
-        (13, r13, s(13)),
-        (14, r14, s(14)),
-        (15, r15, s(15)),
-        (16, r16, s(16)),
-        (17, r17, s(17)),
-        (20, r20, s(20)),
-        (21, r21, s(21)),
-        (22, r22, s(22)),
-        (23, r23, s(23)),
-        (24, r24, s(24)),
-        (25, r25, s(25)),
-        (26, r26, s(26)),
-        (27, r27, s(27)),
-        (28, r28, s(28)),
-        (30, r30, s(30)),
-    ];
-    let lost = got
-        .iter()
-        .filter(|(_, r, want)| r != want)
-        .fold(0, |m, (n, _, _)| m | 1 << n);
-    (r0, lost)
+    // Registers the block does not name keep their sentinels in `r`.
+    let lost = (3..31)
+        .filter(|&n| r[n] != want[n])
+        .fold(0, |m, n| m | 1 << n);
+    (r[0], lost)
 }
 
 /// [`sync_keeping`], which must come back with `want` (0 or an error) and every
@@ -372,23 +325,9 @@ fn filling() -> TestResult {
     Ok(())
 }
 
-/// The per-CPU syscall counts (`counters`).
-fn syscalls() -> Result<u64, utests::Failed> {
-    let mut c = Counters::default();
-    // SAFETY: `c` is a writable, 8-aligned, 64-byte repr(C) struct.
-    let r = unsafe {
-        urt::sys::raw_syscall(
-            Sys::Counters as u64,
-            [&mut c as *mut Counters as u64, 0, 0, 0, 0, 0],
-        )
-    };
-    check_eq!(r[0], 0, "counters");
-    Ok(c.syscalls)
-}
-
 /// Every START and END counted once (and the `counters` call).
 fn counted(h: Handle) -> TestResult {
-    let before = syscalls()?;
+    let before = ok!(urt::counters()).syscalls;
     for _ in 0..10 {
         for (start, end) in WORDS {
             ok!(urt::buffer_sync(h, start, 0, 0));
@@ -396,7 +335,7 @@ fn counted(h: Handle) -> TestResult {
         }
     }
     check_eq!(
-        syscalls()? - before,
+        ok!(urt::counters()).syscalls - before,
         61,
         "syscalls counted: 60 syncs and one counters call"
     );
